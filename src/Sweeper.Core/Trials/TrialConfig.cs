@@ -1,0 +1,21 @@
+using Sweeper.Core.Spec;
+
+namespace Sweeper.Core.Trials;
+
+/// <summary>A trial's identity: its index in the sweep, shown as <c>t0007</c>.</summary>
+public readonly record struct TrialId(int Index)
+{
+    public override string ToString() => $"t{Index:D4}";
+}
+
+/// <summary>Everything a worker needs to run one trial.</summary>
+public sealed record TrialConfig
+{
+    public required TrialId Id { get; init; }
+    /// <summary>The trial's own seed (model init, data order), derived from the sweep seed.</summary>
+    public required long Seed { get; init; }
+    /// <summary>The swept parameters of this trial, by dotted key, in spec order.</summary>
+    public required IReadOnlyList<KeyValuePair<string, object>> Parameters { get; init; }
+    /// <summary>The trainable settings with the parameters applied.</summary>
+    public required TrainableSpec Trainable { get; init; }
+}
