@@ -1,0 +1,27 @@
+using Spectre.Console;
+using Sweeper.Core.Spec;
+
+namespace Sweeper.Cli.Output;
+
+/// <summary>Exit codes and error output: plain lines on standard error, never a stack trace.</summary>
+public static class Errors
+{
+    public const int Ok = 0;
+    public const int Failed = 1;
+    public const int InvalidInput = 2;
+    public const int Interrupted = 130;
+
+    public static int Report(SpecException ex)
+    {
+        var err = Console.Error;
+        foreach (var e in ex.Errors) err.WriteLine("error: " + e);
+        err.WriteLine($"{ex.Errors.Count} problem(s) in the spec; nothing was run or written.");
+        return InvalidInput;
+    }
+
+    public static int Report(string message, int code = Failed)
+    {
+        Console.Error.WriteLine("error: " + message);
+        return code;
+    }
+}

@@ -1,0 +1,97 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+using Sweeper.Core.Spec;
+using Sweeper.Core.Reporting;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Cli.Output;
+
+/// <summary>
+/// Live progress of a sweep. On an interactive terminal: a table redrawn in place, a row per trial (state, epoch,
+/// losses, accuracy). Otherwise (CI, a pipe): one line per finished epoch and per finished trial.
+/// </summary>
+public sealed class ProgressView(IAnsiConsole console, SweepSpec spec)
+{
+    private readonly ConcurrentDictionary<TrialId, TrialResult> _trials = new();
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    public bool Interactive => console.Profile.Capabilities.Interactive && console.Profile.Capabilities.Ansi;
+
+    /// <summary>Called from actor threads: records the update; the display thread renders it.</summary>
+    public void OnTrial(TrialResult trial)
+    {
+        _trials.TryGetValue(trial.Id, out var before);
+        _trials[trial.Id] = trial;
+        if (Interactive) return;
+        if (trial.Epochs.Count > (before?.Epochs.Count ?? 0) && trial.Last is { } e)
+            _lines.Enqueue($"{trial.Id} epoch {e.Epoch}/{trial.Config.Trainable.Epochs} {Params(trial)} " +
+                           $"train_loss={F(e.Get(MetricNames.TrainLoss))} test_loss={F(e.Get(MetricNames.TestLoss))} test_accuracy={F(e.Get(MetricNames.TestAccuracy))} ({e.Duration.TotalSeconds:F1} s)");
+        if (trial.State.IsTerminal() && before?.State != trial.State)
+            _lines.Enqueue($"{trial.Id} {trial.State.ToString().ToLowerInvariant()}{(trial.Reason is null ? "" : ": " + trial.Reason)}");
+    }
+
+    /// <summary>Shows progress until <paramref name="run"/> completes.</summary>
+    public async Task<T> ShowWhile<T>(Task<T> run)
+    {
+        if (!Interactive)
+        {
+            while (!run.IsCompleted)
+            {
+                Flush();
+                await Task.WhenAny(run, Task.Delay(200));
+            }
+            Flush();
+            return await run;
+        }
+        return await console.Live(Render()).AutoClear(false).StartAsync(async ctx =>
+        {
+            while (!run.IsCompleted)
+            {
+                ctx.UpdateTarget(Render());
+                await Task.WhenAny(run, Task.Delay(250));
+            }
+            ctx.UpdateTarget(Render());
+            return await run;
+        });
+    }
+
+    private void Flush()
+    {
+        while (_lines.TryDequeue(out var line)) console.WriteLine(line);
+    }
+
+    private IRenderable Render()
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title($"[bold]{Markup.Escape(spec.Name)}[/]");
+        table.AddColumns("trial", "parameters", "state", "epoch", "train loss", "test loss", "test acc");
+        foreach (var t in _trials.Values.OrderBy(t => t.Id.Index))
+        {
+            var e = t.Last;
+            table.AddRow(
+                t.Id.ToString(),
+                Markup.Escape(Params(t)),
+                StateMarkup(t.State),
+                $"{t.Epochs.Count}/{t.Config.Trainable.Epochs}",
+                F(e?.Get(MetricNames.TrainLoss)),
+                F(e?.Get(MetricNames.TestLoss)),
+                F(e?.Get(MetricNames.TestAccuracy)));
+        }
+        return table;
+    }
+
+    internal static string Params(TrialResult t) =>
+        string.Join(" ", t.Config.Parameters.Select(p => $"{p.Key.Split('.')[^1]}={ResultTable.Format(p.Value)}"));
+
+    private static string StateMarkup(TrialState s) => s switch
+    {
+        TrialState.Running => "[blue]running[/]",
+        TrialState.Completed => "[green]completed[/]",
+        TrialState.Failed => "[red]failed[/]",
+        TrialState.Stopped => "[yellow]stopped[/]",
+        _ => "[grey]pending[/]",
+    };
+
+    private static string F(double? v) => v is { } d && !double.IsNaN(d) ? d.ToString("F4", CultureInfo.InvariantCulture) : "";
+}

@@ -1,0 +1,22 @@
+using Spectre.Console;
+using Sweeper.Core.Reporting;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Cli.Output;
+
+/// <summary>The final results table on the console: the same rows as summary.md and results.csv.</summary>
+public static class ResultsView
+{
+    public static void Write(IAnsiConsole console, SweepResult result, string runDirectory)
+    {
+        var table = ResultTable.From(result);
+        var view = new Table().Border(TableBorder.Rounded)
+            .Title($"[bold]{Markup.Escape(result.Name)}[/]: {table.Rows.Count} trial(s), sorted by {Markup.Escape(result.Objective.Metric)} ({result.Objective.Mode.ToString().ToLowerInvariant()})");
+        foreach (var c in table.Columns) view.AddColumn(new TableColumn(Markup.Escape(c)));
+        foreach (var row in table.Rows) view.AddRow(row.Select(Markup.Escape).ToArray());
+        console.Write(view);
+        if (result.Best is { } best)
+            console.MarkupLine($"best: [green]{best.Id}[/] {Markup.Escape(result.Objective.Metric)} = [green]{best.Objective(result.Objective):F4}[/]");
+        console.MarkupLine($"results: [link]{Markup.Escape(runDirectory)}[/] ({ReportWriter.SummaryFile}, {ReportWriter.CsvFile}, {ReportWriter.JsonFile})");
+    }
+}

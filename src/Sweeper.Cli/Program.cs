@@ -1,0 +1,39 @@
+using Spectre.Console.Cli;
+using Sweeper.Cli.Commands;
+using Sweeper.Cli.Output;
+
+namespace Sweeper.Cli;
+
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var app = new CommandApp();
+        app.Configure(config =>
+        {
+            config.SetApplicationName("sweeper");
+            config.PropagateExceptions();
+            config.AddCommand<RunCommand>("run").WithDescription("Run a sweep: expand the spec into trials, train them, write the results.")
+                .WithExample("run", "configs/quickstart.yaml");
+            config.AddCommand<ValidateCommand>("validate").WithDescription("Check a spec and list every problem (exit 0 or 2).")
+                .WithExample("validate", "configs/quickstart.yaml");
+        });
+        try
+        {
+            return await app.RunAsync(args);
+        }
+        catch (CommandParseException ex)
+        {
+            return Errors.Report(ex.Message, Errors.InvalidInput);
+        }
+        catch (CommandRuntimeException ex)
+        {
+            return Errors.Report(ex.Message, Errors.InvalidInput);
+        }
+        catch (Exception ex)
+        {
+            // No stack trace for users; the type and message say what went wrong.
+            return Errors.Report($"{ex.GetType().Name}: {ex.Message}");
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Tools.Singleton;
+using Akka.Hosting;
+using Akka.Remote.Hosting;
+using Sweeper.Cluster.Actors;
+using Sweeper.Core.Spec;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Cluster.Hosting;
+
+/// <summary>Cluster roles of a Sweeper node.</summary>
+public static class SweeperRoles
+{
+    public const string Coordinator = "coordinator";
+    public const string Worker = "worker";
+}
+
+/// <summary>Registry key of the proxy through which any node reaches the coordinator singleton.</summary>
+public sealed class CoordinatorProxy;
+
+/// <summary>Akka.Hosting wiring shared by the CLI and the tests.</summary>
+public static class SweeperHosting
+{
+    public const string SystemName = "sweeper";
+
+    /// <summary>Remoting on <paramref name="hostname"/>:<paramref name="port"/> (0: any free port) and clustering with the given roles.</summary>
+    /// <param name="seedNodes">Addresses to join, e.g. <c>akka.tcp://sweeper@127.0.0.1:4053</c>; empty: the node joins itself.</param>
+    public static AkkaConfigurationBuilder AddSweeperCluster(this AkkaConfigurationBuilder builder, string hostname, int port, IReadOnlyList<string> roles, IReadOnlyList<string> seedNodes)
+    {
+        builder
+            .AddHocon("""
+                akka.loglevel = WARNING
+                akka.stdout-loglevel = WARNING
+                akka.log-dead-letters = 0
+                akka.log-dead-letters-during-shutdown = off
+                akka.cluster.log-info = off
+                akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
+                akka.remote.dot-netty.tcp.maximum-frame-size = 8MiB
+                """, HoconAddMode.Prepend)
+            .WithRemoting(new RemoteOptions { HostName = hostname, Port = port })
+            .WithClustering(new ClusterOptions { Roles = roles.ToArray(), SeedNodes = seedNodes.ToArray() });
+        if (seedNodes.Count == 0)
+            builder.AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress));
+        return builder;
+    }
+
+    /// <summary>The coordinator singleton (on nodes with the coordinator role) and a proxy to it.</summary>
+    public static AkkaConfigurationBuilder AddSweeperCoordinator(this AkkaConfigurationBuilder builder, SweepSpec spec, IReadOnlyList<TrialConfig> trials)
+    {
+        return builder.WithActors((system, registry) =>
+        {
+            system.ActorOf(ClusterSingletonManager.Props(
+                SweepCoordinatorActor.Props(spec, trials),
+                PoisonPill.Instance,
+                ClusterSingletonManagerSettings.Create(system).WithRole(SweeperRoles.Coordinator).WithSingletonName(SweepCoordinatorActor.Name)),
+                SweepCoordinatorActor.Name);
+        }).AddSweeperCoordinatorProxy();
+    }
+
+    /// <summary>A proxy to the coordinator singleton, registered as <see cref="CoordinatorProxy"/>.</summary>
+    public static AkkaConfigurationBuilder AddSweeperCoordinatorProxy(this AkkaConfigurationBuilder builder) =>
+        builder.WithActors((system, registry) =>
+        {
+            if (registry.TryGet<CoordinatorProxy>(out _)) return;
+            var proxy = system.ActorOf(ClusterSingletonProxy.Props(
+                $"/user/{SweepCoordinatorActor.Name}",
+                ClusterSingletonProxySettings.Create(system).WithRole(SweeperRoles.Coordinator).WithSingletonName(SweepCoordinatorActor.Name)),
+                SweepCoordinatorActor.Name + "-proxy");
+            registry.Register<CoordinatorProxy>(proxy);
+        });
+
+    /// <summary>A worker with <paramref name="slots"/> trial slots, running trainables from <paramref name="factory"/>.</summary>
+    public static AkkaConfigurationBuilder AddSweeperWorker(this AkkaConfigurationBuilder builder, int slots, ITrainableFactory factory) =>
+        builder.AddSweeperCoordinatorProxy().WithActors((system, registry) =>
+        {
+            var worker = system.ActorOf(WorkerActor.Props(slots, factory, registry.Get<CoordinatorProxy>()), WorkerActor.Name);
+            registry.Register<WorkerActor>(worker);
+        });
+}

@@ -1,0 +1,102 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Core.Reporting;
+
+/// <summary>Writes <c>summary.md</c>, <c>results.csv</c> and <c>results.json</c> of a sweep. Each file is written whole or not at all.</summary>
+public static class ReportWriter
+{
+    public const string SummaryFile = "summary.md";
+    public const string CsvFile = "results.csv";
+    public const string JsonFile = "results.json";
+
+    public static void WriteAll(SweepResult result, string runDirectory)
+    {
+        var table = ResultTable.From(result);
+        WriteAtomically(Path.Combine(runDirectory, SummaryFile), Markdown(result, table));
+        WriteAtomically(Path.Combine(runDirectory, CsvFile), Csv(table));
+        WriteAtomically(Path.Combine(runDirectory, JsonFile), Json(result));
+    }
+
+    public static string Csv(ResultTable table)
+    {
+        var sb = new StringBuilder();
+        sb.AppendJoin(',', table.Columns.Select(Quote)).Append('\n');
+        foreach (var row in table.Rows) sb.AppendJoin(',', row.Select(Quote)).Append('\n');
+        return sb.ToString();
+
+        static string Quote(string cell) =>
+            cell.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + cell.Replace("\"", "\"\"") + "\"" : cell;
+    }
+
+    public static string Markdown(SweepResult result, ResultTable table)
+    {
+        var sb = new StringBuilder();
+        sb.Append("# Sweep ").Append(result.Name).Append("\n\n");
+        var best = result.Best;
+        sb.Append(CultureInfo.InvariantCulture, $"- objective: {result.Objective.Mode.ToString().ToLowerInvariant()} {result.Objective.Metric}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"- trials: {result.Trials.Count} ({string.Join(", ", result.Trials.GroupBy(t => t.State).Select(g => $"{g.Count()} {g.Key.ToString().ToLowerInvariant()}"))})\n");
+        if (best is not null)
+            sb.Append(CultureInfo.InvariantCulture, $"- best: {best.Id} with {result.Objective.Metric} = {best.Objective(result.Objective):F4}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"- wall time: {(result.FinishedAt - result.StartedAt).TotalSeconds:F1} s\n\n");
+        sb.Append("| ").AppendJoin(" | ", table.Columns.Select(Escape)).Append(" |\n");
+        sb.Append('|').AppendJoin('|', table.Columns.Select(_ => " --- ")).Append("|\n");
+        foreach (var row in table.Rows) sb.Append("| ").AppendJoin(" | ", row.Select(Escape)).Append(" |\n");
+        return sb.ToString();
+
+        static string Escape(string cell) => cell.Replace("|", "\\|");
+    }
+
+    public static string Json(SweepResult result)
+    {
+        var trials = new JsonArray();
+        foreach (var t in result.Trials)
+        {
+            var parameters = new JsonObject();
+            foreach (var (k, v) in t.Config.Parameters) parameters[k] = JsonValue.Create(v);
+            var epochs = new JsonArray();
+            foreach (var e in t.Epochs)
+            {
+                var metrics = new JsonObject();
+                foreach (var (k, v) in e.Metrics) metrics[k] = double.IsFinite(v) ? v : null;
+                epochs.Add(new JsonObject { ["epoch"] = e.Epoch, ["duration_s"] = e.Duration.TotalSeconds, ["metrics"] = metrics });
+            }
+            var objective = t.Objective(result.Objective);
+            trials.Add(new JsonObject
+            {
+                ["trial"] = t.Id.ToString(),
+                ["state"] = t.State.ToString().ToLowerInvariant(),
+                ["seed"] = t.Config.Seed,
+                ["parameters"] = parameters,
+                ["objective"] = double.IsFinite(objective) ? objective : null,
+                ["worker"] = t.Worker,
+                ["started_at"] = t.StartedAt?.ToString("O", CultureInfo.InvariantCulture),
+                ["finished_at"] = t.FinishedAt?.ToString("O", CultureInfo.InvariantCulture),
+                ["reason"] = t.Reason,
+                ["epochs"] = epochs,
+            });
+        }
+        var doc = new JsonObject
+        {
+            ["sweep"] = result.Name,
+            ["objective"] = new JsonObject { ["metric"] = result.Objective.Metric, ["mode"] = result.Objective.Mode.ToString().ToLowerInvariant() },
+            ["started_at"] = result.StartedAt.ToString("O", CultureInfo.InvariantCulture),
+            ["finished_at"] = result.FinishedAt.ToString("O", CultureInfo.InvariantCulture),
+            ["best_trial"] = result.Best?.Id.ToString(),
+            ["trials"] = trials,
+        };
+        return doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
+    }
+
+    /// <summary>Writes to a temporary file in the same folder, then renames it into place.</summary>
+    public static void WriteAtomically(string path, string content)
+    {
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, content, new UTF8Encoding(false));
+        File.Move(tmp, path, overwrite: true);
+    }
+}

@@ -1,0 +1,55 @@
+using System.Globalization;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Core.Reporting;
+
+/// <summary>
+/// The results of a sweep as rows of text cells, best first: the one table behind the console,
+/// Markdown and CSV outputs, so they always agree.
+/// </summary>
+public sealed record ResultTable(IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<string>> Rows)
+{
+    public static ResultTable From(SweepResult result)
+    {
+        var paramKeys = result.Trials.SelectMany(t => t.Config.Parameters.Select(p => p.Key)).Distinct().ToList();
+        var columns = new List<string> { "rank", "trial", "state" };
+        columns.AddRange(paramKeys);
+        columns.AddRange(["epochs", MetricNames.TestAccuracy, MetricNames.TestLoss, MetricNames.TrainLoss, "duration_s"]);
+        var rows = new List<IReadOnlyList<string>>();
+        int rank = 0;
+        foreach (var t in result.Ranked())
+        {
+            var objective = t.Objective(result.Objective);
+            var row = new List<string>
+            {
+                double.IsNaN(objective) ? "-" : (++rank).ToString(CultureInfo.InvariantCulture),
+                t.Id.ToString(),
+                t.State.ToString().ToLowerInvariant(),
+            };
+            foreach (var key in paramKeys)
+                row.Add(Format(t.Config.Parameters.FirstOrDefault(p => p.Key == key).Value));
+            row.Add(t.Epochs.Count.ToString(CultureInfo.InvariantCulture));
+            row.Add(Metric(t, MetricNames.TestAccuracy));
+            row.Add(Metric(t, MetricNames.TestLoss));
+            row.Add(Metric(t, MetricNames.TrainLoss));
+            row.Add(t.Duration is { } d ? d.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) : "");
+            rows.Add(row);
+        }
+        return new ResultTable(columns, rows);
+    }
+
+    public static string Format(object? value) => value switch
+    {
+        null => "",
+        double d => d.ToString("G6", CultureInfo.InvariantCulture),
+        float f => f.ToString("G6", CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
+    private static string Metric(TrialResult t, string name)
+    {
+        var v = t.Last?.Get(name) ?? double.NaN;
+        return double.IsNaN(v) ? "" : v.ToString("F4", CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,194 @@
+using System.Globalization;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Core.Spec;
+
+public enum SettingType { String, Number, Integer, Boolean }
+
+/// <summary>
+/// One leaf key of the spec: its dotted path, type, constraints and how it is applied to a <see cref="SweepSpec"/>.
+/// The same table binds the YAML file and applies a trial's swept parameters, so both follow the same rules.
+/// </summary>
+public sealed record Setting(
+    string Path,
+    SettingType Type,
+    string Description,
+    Func<SweepSpec, object?, SweepSpec> Apply,
+    bool Required = false,
+    bool Nullable = false,
+    IReadOnlyList<string>? Choices = null,
+    Func<double, string?>? Range = null)
+{
+    /// <summary>Trainable settings can be swept by <c>parameters</c>.</summary>
+    public bool Sweepable => Path.StartsWith("trainable.", StringComparison.Ordinal);
+
+    /// <summary>Human wording of the expected value, for error messages.</summary>
+    public string Expected => Choices is { Count: > 0 }
+        ? "one of " + string.Join(", ", Choices)
+        : Type switch
+        {
+            SettingType.Number => "a number",
+            SettingType.Integer => "an integer",
+            SettingType.Boolean => "true or false",
+            _ => "a string",
+        } + (Nullable ? " or null" : "");
+
+    /// <summary>Converts a YAML scalar to this setting's value, or returns an error message.</summary>
+    public object? Convert(YScalar scalar, out string? error)
+    {
+        error = null;
+        if (scalar.IsNull)
+        {
+            if (Nullable) return null;
+            error = $"expected {Expected}, found nothing (null)";
+            return null;
+        }
+        object? value = null;
+        switch (Type)
+        {
+            case SettingType.String:
+                value = scalar.Value;
+                break;
+            case SettingType.Number:
+                if (!scalar.Quoted && double.TryParse(scalar.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d))
+                    value = d;
+                break;
+            case SettingType.Integer:
+                if (!scalar.Quoted && long.TryParse(scalar.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l))
+                    value = l;
+                break;
+            case SettingType.Boolean:
+                if (!scalar.Quoted && scalar.Value is "true" or "false") value = scalar.Value == "true";
+                break;
+        }
+        if (value is null)
+        {
+            error = $"expected {Expected}, found {Describe(scalar)}";
+            return null;
+        }
+        error = Check(value);
+        return error is null ? value : null;
+    }
+
+    /// <summary>Checks a typed value against the choices and range; null when it is valid.</summary>
+    public string? Check(object value)
+    {
+        if (Choices is { Count: > 0 } && value is string s && !Choices.Contains(s))
+            return $"unknown value '{s}'; expected {Expected}";
+        if (Range is not null && value is double or long)
+            return Range(System.Convert.ToDouble(value, CultureInfo.InvariantCulture));
+        return null;
+    }
+
+    internal static string Describe(YScalar scalar) => scalar.Quoted ? $"the string \"{scalar.Value}\"" : $"'{scalar.Value}'";
+}
+
+/// <summary>Every key a sweep spec may hold (besides <c>parameters</c>, which is read separately).</summary>
+public static class SpecSchema
+{
+    public static readonly IReadOnlyList<string> Models = ["mobilenet_v1"];
+    public static readonly IReadOnlyList<string> Datasets = ["fashion_mnist"];
+    public static readonly IReadOnlyList<string> Optimizers = ["sgd", "adam"];
+    public static readonly IReadOnlyList<string> LrSchedules = ["cosine", "constant"];
+    public static readonly IReadOnlyList<string> Modes = ["max", "min"];
+    public static readonly IReadOnlyList<string> ObjectiveMetrics =
+        [MetricNames.TestAccuracy, MetricNames.TestLoss, MetricNames.TrainAccuracy, MetricNames.TrainLoss];
+
+    /// <summary>Mapping sections: a key whose value is a mapping of further keys.</summary>
+    public static readonly IReadOnlyList<(string Path, bool Required)> Sections =
+    [
+        ("objective", true), ("trainable", true), ("trainable.dataset", true), ("trainable.optimizer", false),
+        ("resources", false), ("output", false),
+    ];
+
+    public const string ParametersKey = "parameters";
+
+    public static readonly IReadOnlyList<Setting> Settings =
+    [
+        new("name", SettingType.String, "Sweep name; names the run directory.",
+            (s, v) => s with { Name = (string)v! }, Required: true),
+        new("seed", SettingType.Integer, "Sweep seed; every trial's seed derives from it.",
+            (s, v) => s with { Seed = (long)v! }),
+        new("objective.metric", SettingType.String, "Metric to optimise, taken from each trial's last epoch.",
+            (s, v) => s with { Objective = s.Objective with { Metric = (string)v! } }, Required: true, Choices: ObjectiveMetrics),
+        new("objective.mode", SettingType.String, "max or min.",
+            (s, v) => s with { Objective = s.Objective with { Mode = (string)v! == "min" ? ObjectiveMode.Min : ObjectiveMode.Max } }, Choices: Modes),
+        new("trainable.model", SettingType.String, "Network architecture.",
+            (s, v) => s with { Trainable = s.Trainable with { Model = (string)v! } }, Required: true, Choices: Models),
+        new("trainable.width", SettingType.Number, "Width multiplier of the network's channels.",
+            (s, v) => s with { Trainable = s.Trainable with { Width = (double)v! } }, Range: v => v is > 0 and <= 4 ? null : $"must be in (0, 4], found {v}"),
+        new("trainable.epochs", SettingType.Integer, "Training epochs per trial.",
+            (s, v) => s with { Trainable = s.Trainable with { Epochs = (int)(long)v! } }, Required: true, Range: v => v is >= 1 and <= 10000 ? null : $"must be between 1 and 10000, found {v}"),
+        new("trainable.batch_size", SettingType.Integer, "Mini-batch size.",
+            (s, v) => s with { Trainable = s.Trainable with { BatchSize = (int)(long)v! } }, Range: v => v is >= 1 and <= 65536 ? null : $"must be between 1 and 65536, found {v}"),
+        new("trainable.lr_schedule", SettingType.String, "cosine (per-step decay to 0) or constant.",
+            (s, v) => s with { Trainable = s.Trainable with { LrSchedule = (string)v! } }, Choices: LrSchedules),
+        new("trainable.dataset.name", SettingType.String, "Dataset.",
+            (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { Name = (string)v! } } }, Required: true, Choices: Datasets),
+        new("trainable.dataset.path", SettingType.String, "Folder of the dataset's idx files (relative paths are relative to the spec file).",
+            (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { Path = (string)v! } } }),
+        new("trainable.dataset.train_subset", SettingType.Integer, "Use only the first N training images (null: all 60000).",
+            (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { TrainSubset = v is null ? null : (int)(long)v } } }, Nullable: true, Range: Positive),
+        new("trainable.dataset.test_subset", SettingType.Integer, "Use only the first N test images (null: all 10000).",
+            (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { TestSubset = v is null ? null : (int)(long)v } } }, Nullable: true, Range: Positive),
+        new("trainable.optimizer.name", SettingType.String, "sgd (with momentum) or adam.",
+            (s, v) => s with { Trainable = s.Trainable with { Optimizer = s.Trainable.Optimizer with { Name = (string)v! } } }, Choices: Optimizers),
+        new("trainable.optimizer.lr", SettingType.Number, "Initial learning rate.",
+            (s, v) => s with { Trainable = s.Trainable with { Optimizer = s.Trainable.Optimizer with { Lr = (double)v! } } }, Range: v => v is > 0 and <= 10 ? null : $"must be in (0, 10], found {v}"),
+        new("trainable.optimizer.momentum", SettingType.Number, "SGD momentum.",
+            (s, v) => s with { Trainable = s.Trainable with { Optimizer = s.Trainable.Optimizer with { Momentum = (double)v! } } }, Range: v => v is >= 0 and < 1 ? null : $"must be in [0, 1), found {v}"),
+        new("trainable.optimizer.weight_decay", SettingType.Number, "L2 weight decay.",
+            (s, v) => s with { Trainable = s.Trainable with { Optimizer = s.Trainable.Optimizer with { WeightDecay = (double)v! } } }, Range: v => v is >= 0 and < 1 ? null : $"must be in [0, 1), found {v}"),
+        new("resources.max_concurrent_trials", SettingType.Integer, "Trials run at once on a worker (one intra-op thread each).",
+            (s, v) => s with { Resources = s.Resources with { MaxConcurrentTrials = (int)(long)v! } }, Range: v => v is >= 1 and <= 256 ? null : $"must be between 1 and 256, found {v}"),
+        new("output.dir", SettingType.String, "Parent folder of run directories (relative to the current directory).",
+            (s, v) => s with { Output = s.Output with { Dir = (string)v! } }),
+    ];
+
+    private static readonly Dictionary<string, Setting> ByPath = Settings.ToDictionary(s => s.Path);
+
+    public static Setting? Find(string path) => ByPath.GetValueOrDefault(path);
+
+    public static bool IsSection(string path) => Sections.Any(s => s.Path == path) || path == "";
+
+    /// <summary>The keys allowed directly under a section (empty string: the root).</summary>
+    public static IReadOnlyList<string> KeysUnder(string section)
+    {
+        var prefix = section.Length == 0 ? "" : section + ".";
+        var children = Settings.Select(s => s.Path).Concat(Sections.Select(s => s.Path))
+            .Where(p => p.StartsWith(prefix, StringComparison.Ordinal) && p.Length > prefix.Length && !p[prefix.Length..].Contains('.'))
+            .Select(p => p[prefix.Length..]);
+        if (section.Length == 0) children = children.Append(ParametersKey);
+        return children.ToList();
+    }
+
+    /// <summary>The nearest of <paramref name="candidates"/> to <paramref name="word"/>, when it is close enough to be a likely typo.</summary>
+    public static string? Nearest(string word, IEnumerable<string> candidates)
+    {
+        string? best = null;
+        int bestDistance = int.MaxValue;
+        foreach (var c in candidates)
+        {
+            int d = Levenshtein(word, c);
+            if (d < bestDistance) { bestDistance = d; best = c; }
+        }
+        return best is not null && bestDistance <= Math.Max(2, best.Length / 3) ? best : null;
+    }
+
+    private static string? Positive(double v) => v >= 1 ? null : $"must be at least 1, found {v}";
+
+    private static int Levenshtein(string a, string b)
+    {
+        var prev = new int[b.Length + 1];
+        var cur = new int[b.Length + 1];
+        for (int j = 0; j <= b.Length; j++) prev[j] = j;
+        for (int i = 1; i <= a.Length; i++)
+        {
+            cur[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+                cur[j] = Math.Min(Math.Min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            (prev, cur) = (cur, prev);
+        }
+        return prev[b.Length];
+    }
+}

@@ -1,0 +1,129 @@
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+
+namespace Sweeper.Core.Spec;
+
+/// <summary>A YAML node with the place it was read from. The loader works on this tree, never on raw text.</summary>
+public abstract record YNode(SourceLocation Location);
+
+/// <summary>A scalar; <see cref="Quoted"/> is true for '...' and "..." (always strings), false for plain scalars.</summary>
+public sealed record YScalar(string Value, bool Quoted, SourceLocation Location) : YNode(Location)
+{
+    public bool IsNull => !Quoted && Value is "" or "~" or "null" or "Null" or "NULL";
+}
+
+public sealed record YSequence(IReadOnlyList<YNode> Items, SourceLocation Location) : YNode(Location);
+
+public sealed record YMapping(IReadOnlyList<KeyValuePair<YScalar, YNode>> Entries, SourceLocation Location) : YNode(Location)
+{
+    public YNode? this[string key] => Entries.FirstOrDefault(e => e.Key.Value == key).Value;
+}
+
+/// <summary>
+/// Reads YAML text into a <see cref="YNode"/> tree with locations. Duplicate keys, non-scalar keys, several
+/// documents and syntax errors become <see cref="SpecError"/>s; anchors and aliases are resolved.
+/// </summary>
+public static class YamlTreeReader
+{
+    public static YNode? Read(string text, string file, List<SpecError> errors)
+    {
+        var parser = new Parser(new StringReader(text));
+        var anchors = new Dictionary<string, YNode>();
+        try
+        {
+            parser.Consume<StreamStart>();
+            if (parser.Accept<StreamEnd>(out _))
+            {
+                errors.Add(new SpecError(file, new SourceLocation(1, 1), "", "the spec is empty; expected a mapping with at least 'name', 'objective' and 'trainable'"));
+                return null;
+            }
+            parser.Consume<DocumentStart>();
+            var root = ReadNode(parser, file, anchors, errors);
+            parser.Consume<DocumentEnd>();
+            if (!parser.Accept<StreamEnd>(out _))
+            {
+                var at = parser.Current?.Start ?? Mark.Empty;
+                errors.Add(new SpecError(file, Loc(at), "", "the file holds more than one YAML document; expected exactly one"));
+            }
+            if (root is YScalar { IsNull: true })
+            {
+                errors.Add(new SpecError(file, root.Location, "", "the spec is empty; expected a mapping with at least 'name', 'objective' and 'trainable'"));
+                return null;
+            }
+            return root;
+        }
+        catch (InvalidOperationException)
+        {
+            // The parser ran out of events inside a collection: an unclosed bracket, brace or quote.
+            int lines = text.Split('\n').Length - (text.EndsWith('\n') ? 1 : 0);
+            errors.Add(new SpecError(file, new SourceLocation(Math.Max(1, lines), 1), "", "YAML syntax error: the file ends inside a list or mapping (an unclosed '[', '{' or quote?)"));
+            return null;
+        }
+        catch (YamlException ex)
+        {
+            // YamlDotNet's messages start with "(Line: …, Col: …, …): "; the location is given separately.
+            var message = ex.Message;
+            int cut = message.IndexOf("): ", StringComparison.Ordinal);
+            if (message.StartsWith("(Line", StringComparison.Ordinal) && cut > 0) message = message[(cut + 3)..];
+            errors.Add(new SpecError(file, Loc(ex.Start), "", "YAML syntax error: " + message.TrimEnd('.')));
+            return null;
+        }
+    }
+
+    private static YNode ReadNode(IParser parser, string file, Dictionary<string, YNode> anchors, List<SpecError> errors)
+    {
+        if (parser.TryConsume<AnchorAlias>(out var alias))
+        {
+            if (anchors.TryGetValue(alias.Value.Value, out var target)) return target;
+            throw new YamlException(alias.Start, alias.End, $"unknown alias '*{alias.Value.Value}'");
+        }
+        if (parser.TryConsume<Scalar>(out var scalar))
+        {
+            var node = new YScalar(scalar.Value, scalar.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted or ScalarStyle.Literal or ScalarStyle.Folded, Loc(scalar.Start));
+            Remember(scalar.Anchor, node, anchors);
+            return node;
+        }
+        if (parser.TryConsume<SequenceStart>(out var seqStart))
+        {
+            var items = new List<YNode>();
+            while (!parser.TryConsume<SequenceEnd>(out _)) items.Add(ReadNode(parser, file, anchors, errors));
+            var node = new YSequence(items, Loc(seqStart.Start));
+            Remember(seqStart.Anchor, node, anchors);
+            return node;
+        }
+        if (parser.TryConsume<MappingStart>(out var mapStart))
+        {
+            var entries = new List<KeyValuePair<YScalar, YNode>>();
+            var seen = new Dictionary<string, YScalar>();
+            while (!parser.TryConsume<MappingEnd>(out _))
+            {
+                var keyNode = ReadNode(parser, file, anchors, errors);
+                var value = ReadNode(parser, file, anchors, errors);
+                if (keyNode is not YScalar key)
+                {
+                    errors.Add(new SpecError(file, keyNode.Location, "", "a mapping key must be a plain name, not a list or mapping"));
+                    continue;
+                }
+                if (seen.TryGetValue(key.Value, out var first))
+                {
+                    errors.Add(new SpecError(file, key.Location, key.Value, $"duplicate key '{key.Value}' (first defined at line {first.Location.Line}, column {first.Location.Column})"));
+                    continue;
+                }
+                seen[key.Value] = key;
+                entries.Add(new(key, value));
+            }
+            var node = new YMapping(entries, Loc(mapStart.Start));
+            Remember(mapStart.Anchor, node, anchors);
+            return node;
+        }
+        var ev = parser.Current;
+        throw new YamlException(ev?.Start ?? Mark.Empty, ev?.End ?? Mark.Empty, $"unexpected YAML event {ev?.GetType().Name}");
+    }
+
+    private static void Remember(AnchorName anchor, YNode node, Dictionary<string, YNode> anchors)
+    {
+        if (!anchor.IsEmpty) anchors[anchor.Value] = node;
+    }
+
+    private static SourceLocation Loc(Mark mark) => new((int)Math.Max(1, mark.Line), (int)Math.Max(1, mark.Column));
+}

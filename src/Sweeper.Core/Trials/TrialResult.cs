@@ -1,0 +1,44 @@
+using Sweeper.Core.Spec;
+
+namespace Sweeper.Core.Trials;
+
+/// <summary>What is known of one trial: its config, state, every epoch's metrics, where and when it ran.</summary>
+public sealed record TrialResult
+{
+    public required TrialConfig Config { get; init; }
+    public TrialState State { get; init; } = TrialState.Pending;
+    public IReadOnlyList<EpochResult> Epochs { get; init; } = [];
+    public string? Worker { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? FinishedAt { get; init; }
+    /// <summary>Why the trial failed or was stopped.</summary>
+    public string? Reason { get; init; }
+
+    public TrialId Id => Config.Id;
+    public EpochResult? Last => Epochs.Count > 0 ? Epochs[^1] : null;
+
+    /// <summary>The objective metric of the last epoch (NaN when none ran).</summary>
+    public double Objective(ObjectiveSpec objective) => Last?.Get(objective.Metric) ?? double.NaN;
+
+    public TimeSpan? Duration => StartedAt is { } s && FinishedAt is { } f ? f - s : null;
+
+    public TrialResult MoveTo(TrialState next)
+    {
+        if (!TrialStateMachine.CanMove(State, next))
+            throw new InvalidOperationException($"trial {Id}: cannot move from {State} to {next}");
+        return this with { State = next };
+    }
+}
+
+/// <summary>The outcome of a sweep: every trial once, in trial order.</summary>
+public sealed record SweepResult(string Name, ObjectiveSpec Objective, IReadOnlyList<TrialResult> Trials, DateTimeOffset StartedAt, DateTimeOffset FinishedAt)
+{
+    /// <summary>Trials ordered best first by the objective; trials without a value (NaN) last, in trial order.</summary>
+    public IReadOnlyList<TrialResult> Ranked() =>
+        Trials.OrderBy(t => double.IsNaN(t.Objective(Objective)) ? 1 : 0)
+              .ThenBy(t => Objective.Mode == ObjectiveMode.Max ? -t.Objective(Objective) : t.Objective(Objective))
+              .ThenBy(t => t.Id.Index)
+              .ToList();
+
+    public TrialResult? Best => Ranked().FirstOrDefault(t => !double.IsNaN(t.Objective(Objective)));
+}

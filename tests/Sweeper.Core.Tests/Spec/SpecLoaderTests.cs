@@ -1,0 +1,203 @@
+using Sweeper.Core.Spec;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Core.Tests.Spec;
+
+public sealed class SpecLoaderTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sweeper-spec-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Valid => $"""
+        name: tiny
+        seed: 3
+        objective:
+          metric: test_accuracy
+          mode: max
+        trainable:
+          model: mobilenet_v1
+          width: 0.25
+          dataset:
+            name: fashion_mnist
+            path: {_dir}
+            train_subset: 100
+            test_subset: 50
+          epochs: 2
+          batch_size: 32
+          optimizer: {"{"}name: sgd, lr: 0.05, momentum: 0.9, weight_decay: 0.0005{"}"}
+          lr_schedule: cosine
+        parameters:
+          trainable.optimizer.lr: {"{"}values: [0.01, 0.1]{"}"}
+          trainable.width: {"{"}values: [0.25, 0.5, 1.0]{"}"}
+        resources:
+          max_concurrent_trials: 2
+        output:
+          dir: out
+        """;
+
+    private SweepSpec Load(string text) => SpecLoader.LoadText(text, "spec.yaml", _dir);
+
+    private SpecError SingleError(string text)
+    {
+        var ex = Assert.Throws<SpecException>(() => Load(text));
+        return Assert.Single(ex.Errors);
+    }
+
+    [Fact]
+    public void LoadText_ValidSpec_BindsEveryKey()
+    {
+        var spec = Load(Valid);
+        Assert.Equal("tiny", spec.Name);
+        Assert.Equal(3, spec.Seed);
+        Assert.Equal(new ObjectiveSpec("test_accuracy", ObjectiveMode.Max), spec.Objective);
+        Assert.Equal("mobilenet_v1", spec.Trainable.Model);
+        Assert.Equal(0.25, spec.Trainable.Width);
+        Assert.Equal(_dir, spec.Trainable.Dataset.Path);
+        Assert.Equal(100, spec.Trainable.Dataset.TrainSubset);
+        Assert.Equal(50, spec.Trainable.Dataset.TestSubset);
+        Assert.Equal(2, spec.Trainable.Epochs);
+        Assert.Equal(32, spec.Trainable.BatchSize);
+        Assert.Equal(new OptimizerSpec { Name = "sgd", Lr = 0.05, Momentum = 0.9, WeightDecay = 0.0005 }, spec.Trainable.Optimizer);
+        Assert.Equal(2, spec.Resources.MaxConcurrentTrials);
+        Assert.Equal("out", spec.Output.Dir);
+        Assert.Equal(["trainable.optimizer.lr", "trainable.width"], spec.Parameters.Select(p => p.Key));
+        Assert.Equal([0.01, 0.1], spec.Parameters[0].Values.Cast<double>());
+    }
+
+    [Fact]
+    public void Grid_TwoByThree_SixTrialsWithParametersApplied()
+    {
+        var trials = TrialPlanner.Grid(Load(Valid));
+        Assert.Equal(6, trials.Count);
+        Assert.Equal(Enumerable.Range(1, 6), trials.Select(t => t.Id.Index));
+        Assert.Equal([0.01, 0.01, 0.01, 0.1, 0.1, 0.1], trials.Select(t => t.Trainable.Optimizer.Lr));
+        Assert.Equal([0.25, 0.5, 1.0, 0.25, 0.5, 1.0], trials.Select(t => t.Trainable.Width));
+        Assert.Equal(6, trials.Select(t => t.Seed).Distinct().Count());
+        Assert.Equal(trials.Select(t => t.Seed), TrialPlanner.Grid(Load(Valid)).Select(t => t.Seed));
+    }
+
+    [Fact]
+    public void LoadText_RelativeDatasetPath_ResolvedAgainstSpecFolder()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, "data"));
+        var spec = Load(Valid.Replace($"path: {_dir}", "path: data"));
+        Assert.Equal(Path.Combine(_dir, "data"), spec.Trainable.Dataset.Path);
+    }
+
+    [Theory]
+    [InlineData("  epochs: 2", "  epoch: 2", 14, 3, "trainable.epoch", "unknown key 'epoch'; did you mean 'epochs'?")]
+    [InlineData("  batch_size: 32", "  batch_size: many", 15, 15, "trainable.batch_size", "expected an integer, found 'many'")]
+    [InlineData("  width: 0.25", "  width: \"0.25\"", 8, 10, "trainable.width", "expected a number, found the string \"0.25\"")]
+    [InlineData("  width: 0.25", "  width: -1", 8, 10, "trainable.width", "must be in (0, 4], found -1")]
+    [InlineData("  mode: max", "  mode: biggest", 5, 9, "objective.mode", "unknown value 'biggest'; expected one of max, min")]
+    [InlineData("  lr_schedule: cosine", "  lr_schedule: [cosine]", 17, 16, "trainable.lr_schedule", "expected one of cosine, constant, found a list")]
+    [InlineData("  max_concurrent_trials: 2", "  max_concurrent_trials: 0", 22, 26, "resources.max_concurrent_trials", "must be between 1 and 256, found 0")]
+    [InlineData("  trainable.width: {values: [0.25, 0.5, 1.0]}", "  trainable.widht: {values: [0.25]}", 20, 3, "parameters.trainable.widht", "unknown parameter key 'trainable.widht'; did you mean 'trainable.width'?")]
+    [InlineData("  trainable.width: {values: [0.25, 0.5, 1.0]}", "  trainable.width: {values: [0.25, wide]}", 20, 36, "parameters.trainable.width.values[1]", "expected a number, found 'wide'")]
+    [InlineData("  trainable.width: {values: [0.25, 0.5, 1.0]}", "  trainable.width: {values: []}", 20, 29, "parameters.trainable.width.values", "expected at least one value, found an empty list")]
+    [InlineData("  trainable.width: {values: [0.25, 0.5, 1.0]}", "  trainable.width: {valuez: [1]}", 20, 21, "parameters.trainable.width.valuez", "unknown key 'valuez'; did you mean 'values'? (valid keys here: values)")]
+    public void LoadText_OneMistake_OneErrorWithLocationAndKey(string good, string bad, int line, int column, string key, string message)
+    {
+        Assert.Contains(good, Valid);
+        var error = SingleError(Valid.Replace(good, bad));
+        Assert.Equal("spec.yaml", error.File);
+        Assert.Equal(new SourceLocation(line, column), error.Location);
+        Assert.Equal(key, error.KeyPath);
+        Assert.StartsWith(message, error.Message);
+    }
+
+    [Fact]
+    public void LoadText_DuplicateKey_NamesBothPlaces()
+    {
+        var error = SingleError(Valid.Replace("  epochs: 2\n", "  epochs: 2\n  epochs: 3\n"));
+        Assert.Equal(new SourceLocation(15, 3), error.Location);
+        Assert.Equal("epochs", error.KeyPath);
+        Assert.Equal("duplicate key 'epochs' (first defined at line 14, column 3)", error.Message);
+    }
+
+    [Fact]
+    public void LoadText_MissingRequiredKey_NamesTheKeyAtItsSection()
+    {
+        var error = SingleError(Valid.Replace("  epochs: 2\n", ""));
+        Assert.Equal("trainable.epochs", error.KeyPath);
+        Assert.Equal("missing required key 'epochs'", error.Message);
+        Assert.Equal(new SourceLocation(7, 3), error.Location);
+    }
+
+    [Fact]
+    public void LoadText_MissingSection_ReportedOnce()
+    {
+        var text = "name: x\ntrainable:\n  model: mobilenet_v1\n  epochs: 1\n  dataset: {name: fashion_mnist, path: " + _dir + "}\n";
+        var error = SingleError(text);
+        Assert.Equal("objective", error.KeyPath);
+        Assert.Equal("missing required key 'objective'", error.Message);
+    }
+
+    [Fact]
+    public void LoadText_SeveralMistakes_AllReportedInFileOrder()
+    {
+        var text = Valid.Replace("seed: 3", "sed: 3").Replace("  epochs: 2", "  epochs: two").Replace("  mode: max", "  mode: up");
+        var ex = Assert.Throws<SpecException>(() => Load(text));
+        Assert.Equal(["sed", "objective.mode", "trainable.epochs"], ex.Errors.Select(e => e.KeyPath));
+        Assert.Equal([2, 5, 14], ex.Errors.Select(e => e.Location.Line));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("# only a comment\n")]
+    [InlineData("---\n")]
+    public void LoadText_EmptyFile_SaysSo(string text)
+    {
+        var error = SingleError(text);
+        Assert.StartsWith("the spec is empty", error.Message);
+    }
+
+    [Fact]
+    public void LoadText_SyntaxError_ReportsYamlLocation()
+    {
+        var error = SingleError("name: x\nobjective: {metric: test_accuracy\ntrainable: 1\n");
+        Assert.StartsWith("YAML syntax error", error.Message);
+        Assert.True(error.Location.Line >= 2, error.ToString());
+    }
+
+    [Fact]
+    public void LoadText_TopLevelList_ExpectedMapping()
+    {
+        var error = SingleError("- a\n- b\n");
+        Assert.StartsWith("expected a mapping", error.Message);
+        Assert.Equal(new SourceLocation(1, 1), error.Location);
+    }
+
+    [Fact]
+    public void LoadText_MissingDatasetFolder_NamesPathAndHowToInstall()
+    {
+        var missing = Path.Combine(_dir, "nope");
+        var error = SingleError(Valid.Replace($"path: {_dir}", $"path: {missing}"));
+        Assert.Equal("trainable.dataset.path", error.KeyPath);
+        Assert.Equal(new SourceLocation(11, 11), error.Location);
+        Assert.Contains(missing, error.Message);
+        Assert.Contains("apt-get install dataset-fashion-mnist", error.Message);
+    }
+
+    [Fact]
+    public void SpecError_ToString_FileLineColumnKeyMessage()
+    {
+        var e = new SpecError("a.yaml", new SourceLocation(3, 7), "trainable.epoch", "unknown key 'epoch'");
+        Assert.Equal("a.yaml:3:7: trainable.epoch: unknown key 'epoch'", e.ToString());
+    }
+
+    [Fact]
+    public void LoadFile_Missing_FileNotFoundError()
+    {
+        var ex = Assert.Throws<SpecException>(() => SpecLoader.LoadFile(Path.Combine(_dir, "none.yaml")));
+        Assert.Equal("file not found", Assert.Single(ex.Errors).Message);
+    }
+
+    [Fact]
+    public void LoadText_AnchorsAndAliases_Resolved()
+    {
+        var text = Valid.Replace("  batch_size: 32", "  batch_size: &bs 32").Replace("  max_concurrent_trials: 2", "  max_concurrent_trials: *bs");
+        Assert.Equal(32, Load(text).Resources.MaxConcurrentTrials);
+    }
+}
