@@ -22,7 +22,7 @@ public sealed record ResultTable(IReadOnlyList<string> Columns, IReadOnlyList<IR
             var objective = t.Objective(result.Objective);
             var row = new List<string>
             {
-                double.IsNaN(objective) ? "-" : (++rank).ToString(CultureInfo.InvariantCulture),
+                t.State != TrialState.Completed || double.IsNaN(objective) ? "-" : (++rank).ToString(CultureInfo.InvariantCulture),
                 t.Id.ToString(),
                 t.State.ToString().ToLowerInvariant(),
             };

@@ -33,12 +33,16 @@ public sealed record TrialResult
 /// <summary>The outcome of a sweep: every trial once, in trial order.</summary>
 public sealed record SweepResult(string Name, ObjectiveSpec Objective, IReadOnlyList<TrialResult> Trials, DateTimeOffset StartedAt, DateTimeOffset FinishedAt)
 {
-    /// <summary>Trials ordered best first by the objective; trials without a value (NaN) last, in trial order.</summary>
+    /// <summary>
+    /// Completed trials best first by the objective, then unfinished ones (failed, stopped) by their last value,
+    /// then those without a value; ties in trial order.
+    /// </summary>
     public IReadOnlyList<TrialResult> Ranked() =>
-        Trials.OrderBy(t => double.IsNaN(t.Objective(Objective)) ? 1 : 0)
+        Trials.OrderBy(t => double.IsNaN(t.Objective(Objective)) ? 2 : t.State == TrialState.Completed ? 0 : 1)
               .ThenBy(t => Objective.Mode == ObjectiveMode.Max ? -t.Objective(Objective) : t.Objective(Objective))
               .ThenBy(t => t.Id.Index)
               .ToList();
 
-    public TrialResult? Best => Ranked().FirstOrDefault(t => !double.IsNaN(t.Objective(Objective)));
+    /// <summary>The best completed trial, if any completed with a value.</summary>
+    public TrialResult? Best => Ranked().FirstOrDefault(t => t.State == TrialState.Completed && !double.IsNaN(t.Objective(Objective)));
 }

@@ -1,0 +1,72 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Sweeper.Cluster.Actors;
+using Sweeper.Cluster.Hosting;
+using Sweeper.Core.Spec;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Cluster.Tests.Actors;
+
+/// <summary>The whole protocol on a real one-node cluster (remoting on 127.0.0.1), wired as the CLI wires it.</summary>
+public sealed class SweepClusterTests
+{
+    private static async Task<(SweepResult Result, List<TrialResult> Updates)> RunAsync(SweepSpec spec, IReadOnlyList<TrialConfig> trials, ITrainableFactory factory)
+    {
+        var done = new TaskCompletionSource<SweepResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var updates = new List<TrialResult>();
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) => akka
+            .AddHocon("akka.actor.serialize-messages = off", HoconAddMode.Prepend)
+            .AddSweeperCluster("127.0.0.1", 0, [SweeperRoles.Coordinator, SweeperRoles.Worker], [])
+            .AddSweeperCoordinator(spec, trials)
+            .AddSweeperWorker(spec.Resources.MaxConcurrentTrials, factory));
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            var proxy = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorProxy>();
+            system.ActorOf(SweepWatcherActor.Props(proxy, t => { lock (updates) updates.Add(t); }, r => done.TrySetResult(r)));
+            var result = await done.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            lock (updates) return (result, updates.ToList());
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Run_FiveTrialsTwoSlots_EachCompletesOnceNeverMoreThanTwoAtOnce()
+    {
+        var spec = TestSpecs.Spec(maxConcurrent: 2, epochs: 3);
+        var factory = new FakeTrainableFactory();
+        var trials = TestSpecs.Trials(spec, 1, 0.3, 0.1, 0.03, 0.01);
+
+        var (result, updates) = await RunAsync(spec, trials, factory);
+
+        Assert.Equal([1, 2, 3, 4, 5], result.Trials.Select(t => t.Id.Index));
+        Assert.All(result.Trials, t => Assert.Equal(TrialState.Completed, t.State));
+        Assert.All(result.Trials, t => Assert.Equal([1, 2, 3], t.Epochs.Select(e => e.Epoch)));
+        Assert.All(result.Trials, t => Assert.StartsWith("akka.tcp://sweeper@127.0.0.1:", t.Worker));
+        Assert.Equal(5, factory.Created);
+        Assert.Equal(2, factory.MaxConcurrent);
+        Assert.Equal(3, result.Best!.Id.Index); // lr 0.1 is the fake's optimum
+        Assert.Contains(updates, u => u.State == TrialState.Running && u.Epochs.Count == 1);
+    }
+
+    [Fact]
+    public async Task Run_TrainableThrows_TrialFailedWithReasonOthersComplete()
+    {
+        var spec = TestSpecs.Spec(maxConcurrent: 1, epochs: 2);
+        var factory = new FakeTrainableFactory { FailingLr = 0.01 };
+
+        var (result, _) = await RunAsync(spec, TestSpecs.Trials(spec, 0.1, 0.01, 0.001), factory);
+
+        Assert.Equal([TrialState.Completed, TrialState.Failed, TrialState.Completed], result.Trials.Select(t => t.State));
+        Assert.Equal("InvalidOperationException: boom at lr 0.01", result.Trials[1].Reason);
+        Assert.Empty(result.Trials[1].Epochs);
+    }
+}

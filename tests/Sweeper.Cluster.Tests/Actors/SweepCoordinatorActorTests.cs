@@ -1,0 +1,119 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using Sweeper.Cluster.Actors;
+using Sweeper.Cluster.Messages;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Cluster.Tests.Actors;
+
+/// <summary>The coordinator's protocol with probes standing in for workers and trial actors.</summary>
+public sealed class SweepCoordinatorActorTests() : TestKit("akka.actor.serialize-messages = off")
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+
+    private static EpochResult Epoch(int n, double acc) =>
+        new(n, new Dictionary<string, double> { [MetricNames.TestAccuracy] = acc }, TimeSpan.FromMilliseconds(5));
+
+    [Fact]
+    public void RegisterWorker_TwoSlots_AssignsTwoTrialsInOrder()
+    {
+        var spec = TestSpecs.Spec();
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01, 0.001)));
+        var worker = CreateTestProbe();
+
+        coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 2), worker);
+
+        worker.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
+        Assert.Equal(1, worker.ExpectMsg<WorkerCommands.AssignTrial>(Wait).Config.Id.Index);
+        Assert.Equal(2, worker.ExpectMsg<WorkerCommands.AssignTrial>(Wait).Config.Id.Index);
+        worker.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public void TrialCompleted_FreesSlot_NextTrialAssignedAndSweepCompletesOnce()
+    {
+        var spec = TestSpecs.Spec();
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01)));
+        var worker = CreateTestProbe();
+        var subscriber = CreateTestProbe();
+        coordinator.Tell(SweepQueries.Subscribe.Instance, subscriber);
+        subscriber.ReceiveN(2, Wait); // current state of both trials
+
+        coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 1), worker);
+        worker.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
+        var first = worker.ExpectMsg<WorkerCommands.AssignTrial>(Wait).Config.Id;
+        coordinator.Tell(new TrialEvents.TrialStarted(first, "node-a"));
+        coordinator.Tell(new TrialEvents.EpochCompleted(first, Epoch(1, 0.5)));
+        coordinator.Tell(new TrialEvents.TrialCompleted(first));
+        var second = worker.ExpectMsg<WorkerCommands.AssignTrial>(Wait).Config.Id;
+        Assert.NotEqual(first, second);
+        coordinator.Tell(new TrialEvents.TrialStarted(second, "node-a"));
+        coordinator.Tell(new TrialEvents.EpochCompleted(second, Epoch(1, 0.7)));
+        coordinator.Tell(new TrialEvents.TrialFailed(second, "boom"));
+
+        var done = subscriber.FishForMessage<SweepQueries.SweepCompleted>(m => m is SweepQueries.SweepCompleted, Wait).Result;
+        Assert.Equal([TrialState.Completed, TrialState.Failed], done.Trials.Select(t => t.State));
+        Assert.Equal("boom", done.Trials[1].Reason);
+        Assert.Equal(first, done.Best!.Id); // the failed trial had the higher accuracy, but only completed trials can be best
+        Assert.All(done.Trials, t => Assert.Single(t.Epochs));
+        subscriber.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public void WorkerTerminated_RunningTrialsQueuedAgainForTheNextWorker()
+    {
+        var spec = TestSpecs.Spec();
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01)));
+        var doomed = CreateTestProbe();
+        coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 2), doomed);
+        doomed.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
+        doomed.ReceiveN(2, Wait);
+        coordinator.Tell(new TrialEvents.EpochCompleted(new TrialId(1), Epoch(1, 0.4)));
+
+        Sys.Stop(doomed.Ref);
+        var rescuer = CreateTestProbe();
+        coordinator.Tell(new WorkerCommands.RegisterWorker("node-b", 2), rescuer);
+        rescuer.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
+        var ids = rescuer.ReceiveN(2, Wait).Cast<WorkerCommands.AssignTrial>().Select(a => a.Config.Id.Index).ToList();
+        Assert.Equal([1, 2], ids);
+    }
+
+    [Fact]
+    public void CompletedOrUnknownTrialEvents_Ignored()
+    {
+        var spec = TestSpecs.Spec(maxConcurrent: 1, epochs: 1);
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1)));
+        var worker = CreateTestProbe();
+        var subscriber = CreateTestProbe();
+        coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 1), worker);
+        worker.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
+        worker.ExpectMsg<WorkerCommands.AssignTrial>(Wait);
+        coordinator.Tell(new TrialEvents.TrialCompleted(new TrialId(1)));
+        coordinator.Tell(new TrialEvents.TrialFailed(new TrialId(1), "late duplicate"));
+        coordinator.Tell(new TrialEvents.TrialCompleted(new TrialId(99)));
+        coordinator.Tell(SweepQueries.Subscribe.Instance, subscriber);
+
+        subscriber.ExpectMsg<SweepQueries.TrialUpdated>(Wait);
+        var done = subscriber.ExpectMsg<SweepQueries.SweepCompleted>(Wait).Result;
+        Assert.Equal(TrialState.Completed, Assert.Single(done.Trials).State);
+    }
+
+    [Fact]
+    public void CancelSweep_PendingStoppedRunningAskedToStop()
+    {
+        var spec = TestSpecs.Spec(maxConcurrent: 1);
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01)));
+        var worker = CreateTestProbe();
+        var subscriber = CreateTestProbe();
+        coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 1), worker);
+        worker.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
+        worker.ExpectMsg<WorkerCommands.AssignTrial>(Wait);
+        coordinator.Tell(SweepQueries.Subscribe.Instance, subscriber);
+
+        coordinator.Tell(new SweepQueries.CancelSweep("user"));
+
+        Assert.Equal(1, worker.ExpectMsg<WorkerCommands.StopTrial>(Wait).Id.Index);
+        var done = subscriber.FishForMessage<SweepQueries.SweepCompleted>(m => m is SweepQueries.SweepCompleted, Wait).Result;
+        Assert.All(done.Trials, t => Assert.Equal(TrialState.Stopped, t.State));
+    }
+}

@@ -1,0 +1,71 @@
+using Sweeper.Core.Spec;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Cluster.Tests;
+
+/// <summary>A trainable whose accuracy is a function of its lr; counts concurrent runs; can fail or block on demand.</summary>
+public sealed class FakeTrainableFactory : ITrainableFactory
+{
+    private int _running;
+    private int _maxRunning;
+    private int _created;
+
+    public int MaxConcurrent => Volatile.Read(ref _maxRunning);
+    public int Created => Volatile.Read(ref _created);
+    public TimeSpan EpochTime { get; init; } = TimeSpan.FromMilliseconds(20);
+    /// <summary>Trials whose lr equals this value throw in epoch 1.</summary>
+    public double? FailingLr { get; init; }
+    /// <summary>When set, epochs wait on it (for cancellation tests).</summary>
+    public ManualResetEventSlim? Gate { get; init; }
+
+    public ITrainable Create(TrialConfig config)
+    {
+        Interlocked.Increment(ref _created);
+        int now = Interlocked.Increment(ref _running);
+        int seen;
+        while (now > (seen = Volatile.Read(ref _maxRunning)) && Interlocked.CompareExchange(ref _maxRunning, now, seen) != seen) { }
+        return new Fake(this, config);
+    }
+
+    private sealed class Fake(FakeTrainableFactory owner, TrialConfig config) : ITrainable
+    {
+        public int TotalEpochs => config.Trainable.Epochs;
+
+        public EpochResult RunEpoch(int epoch, CancellationToken cancellationToken)
+        {
+            if (owner.Gate is { } gate) gate.Wait(cancellationToken);
+            else Task.Delay(owner.EpochTime, cancellationToken).GetAwaiter().GetResult();
+            var lr = config.Trainable.Optimizer.Lr;
+            if (owner.FailingLr == lr) throw new InvalidOperationException($"boom at lr {lr}");
+            var acc = 1.0 - Math.Abs(Math.Log10(lr) + 1) / 4 - 0.1 / epoch;
+            return new EpochResult(epoch, new Dictionary<string, double>
+            {
+                [MetricNames.TestAccuracy] = acc,
+                [MetricNames.TrainLoss] = 1 - acc,
+                [MetricNames.TestLoss] = 1.1 - acc,
+            }, owner.EpochTime);
+        }
+
+        public void Dispose() => Interlocked.Decrement(ref owner._running);
+    }
+}
+
+public static class TestSpecs
+{
+    public static SweepSpec Spec(int maxConcurrent = 2, int epochs = 2) => new()
+    {
+        Name = "test",
+        Objective = new ObjectiveSpec(MetricNames.TestAccuracy, ObjectiveMode.Max),
+        Trainable = new TrainableSpec { Dataset = new DatasetSpec(), Epochs = epochs },
+        Resources = new ResourcesSpec { MaxConcurrentTrials = maxConcurrent },
+    };
+
+    public static IReadOnlyList<TrialConfig> Trials(SweepSpec spec, params double[] lrs) =>
+        lrs.Select((lr, i) => new TrialConfig
+        {
+            Id = new TrialId(i + 1),
+            Seed = i,
+            Parameters = [new("trainable.optimizer.lr", lr)],
+            Trainable = spec.Trainable with { Optimizer = spec.Trainable.Optimizer with { Lr = lr } },
+        }).ToList();
+}
