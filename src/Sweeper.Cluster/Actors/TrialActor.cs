@@ -78,12 +78,12 @@ public sealed class TrialActor : ReceiveActor
         }
     }
 
-    private sealed record EpochDone(EpochResult Result);
+    private sealed record EpochDone(EpochResult Result) : INoSerializationVerificationNeeded;
 
-    private sealed record RunFinished
+    private sealed record RunFinished : INoSerializationVerificationNeeded
     {
         public static readonly RunFinished Instance = new();
     }
 
-    private sealed record RunCrashed(string Error);
+    private sealed record RunCrashed(string Error) : INoSerializationVerificationNeeded;
 }

@@ -57,7 +57,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Timers.StartPeriodicTimer(RegisterTimer, Register.Instance, TimeSpan.FromSeconds(1));
     }
 
-    private sealed record Register
+    private sealed record Register : INoSerializationVerificationNeeded
     {
         public static readonly Register Instance = new();
     }

@@ -4,6 +4,7 @@ using Akka.Cluster.Tools.Singleton;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
 using Sweeper.Cluster.Actors;
+using Sweeper.Cluster.Serialization;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
 
@@ -38,6 +39,7 @@ public static class SweeperHosting
                 akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
                 akka.remote.dot-netty.tcp.maximum-frame-size = 8MiB
                 """, HoconAddMode.Prepend)
+            .AddHocon(SweeperMessageSerializer.Hocon, HoconAddMode.Prepend)
             .WithRemoting(new RemoteOptions { HostName = hostname, Port = port })
             .WithClustering(new ClusterOptions { Roles = roles.ToArray(), SeedNodes = seedNodes.ToArray() });
         if (seedNodes.Count == 0)

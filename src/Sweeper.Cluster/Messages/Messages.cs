@@ -2,52 +2,55 @@ using Sweeper.Core.Trials;
 
 namespace Sweeper.Cluster.Messages;
 
+/// <summary>Marks the messages that may cross nodes; all of them go through <see cref="Serialization.SweeperMessageSerializer"/>.</summary>
+public interface ISweeperMessage;
+
 /// <summary>Between workers and the coordinator: joining and handing out trials.</summary>
 public static class WorkerCommands
 {
     /// <summary>A worker offers its slots; the sender is the worker. Repeated until acknowledged.</summary>
-    public sealed record RegisterWorker(string Node, int Slots);
+    public sealed record RegisterWorker(string Node, int Slots) : ISweeperMessage;
 
     /// <summary>The coordinator knows the worker.</summary>
-    public sealed record WorkerRegistered
+    public sealed record WorkerRegistered : ISweeperMessage
     {
         public static readonly WorkerRegistered Instance = new();
         private WorkerRegistered() { }
     }
 
     /// <summary>Run this trial in a free slot. Results go to the sender (the coordinator).</summary>
-    public sealed record AssignTrial(TrialConfig Config);
+    public sealed record AssignTrial(TrialConfig Config) : ISweeperMessage;
 
     /// <summary>Stop a running trial (the sweep is being cancelled).</summary>
-    public sealed record StopTrial(TrialId Id, string Reason);
+    public sealed record StopTrial(TrialId Id, string Reason) : ISweeperMessage;
 }
 
 /// <summary>From a trial actor to the coordinator: what happened to the trial.</summary>
 public static class TrialEvents
 {
-    public sealed record TrialStarted(TrialId Id, string Node);
+    public sealed record TrialStarted(TrialId Id, string Node) : ISweeperMessage;
 
-    public sealed record EpochCompleted(TrialId Id, EpochResult Result);
+    public sealed record EpochCompleted(TrialId Id, EpochResult Result) : ISweeperMessage;
 
-    public sealed record TrialCompleted(TrialId Id);
+    public sealed record TrialCompleted(TrialId Id) : ISweeperMessage;
 
-    public sealed record TrialFailed(TrialId Id, string Error);
+    public sealed record TrialFailed(TrialId Id, string Error) : ISweeperMessage;
 }
 
 /// <summary>Asking the coordinator about the sweep, and what it tells subscribers.</summary>
 public static class SweepQueries
 {
     /// <summary>Subscribes the sender to <see cref="TrialUpdated"/> and <see cref="SweepCompleted"/>; it gets the current state at once.</summary>
-    public sealed record Subscribe
+    public sealed record Subscribe : ISweeperMessage
     {
         public static readonly Subscribe Instance = new();
         private Subscribe() { }
     }
 
     /// <summary>Cancel the sweep: pending trials are stopped, running ones are asked to stop.</summary>
-    public sealed record CancelSweep(string Reason);
+    public sealed record CancelSweep(string Reason) : ISweeperMessage;
 
-    public sealed record TrialUpdated(TrialResult Trial);
+    public sealed record TrialUpdated(TrialResult Trial) : ISweeperMessage;
 
-    public sealed record SweepCompleted(SweepResult Result);
+    public sealed record SweepCompleted(SweepResult Result) : ISweeperMessage;
 }

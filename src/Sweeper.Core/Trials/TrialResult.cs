@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Sweeper.Core.Spec;
 
 namespace Sweeper.Core.Trials;
@@ -14,13 +15,13 @@ public sealed record TrialResult
     /// <summary>Why the trial failed or was stopped.</summary>
     public string? Reason { get; init; }
 
-    public TrialId Id => Config.Id;
-    public EpochResult? Last => Epochs.Count > 0 ? Epochs[^1] : null;
+    [JsonIgnore] public TrialId Id => Config.Id;
+    [JsonIgnore] public EpochResult? Last => Epochs.Count > 0 ? Epochs[^1] : null;
 
     /// <summary>The objective metric of the last epoch (NaN when none ran).</summary>
     public double Objective(ObjectiveSpec objective) => Last?.Get(objective.Metric) ?? double.NaN;
 
-    public TimeSpan? Duration => StartedAt is { } s && FinishedAt is { } f ? f - s : null;
+    [JsonIgnore] public TimeSpan? Duration => StartedAt is { } s && FinishedAt is { } f ? f - s : null;
 
     public TrialResult MoveTo(TrialState next)
     {
@@ -44,5 +45,5 @@ public sealed record SweepResult(string Name, ObjectiveSpec Objective, IReadOnly
               .ToList();
 
     /// <summary>The best completed trial, if any completed with a value.</summary>
-    public TrialResult? Best => Ranked().FirstOrDefault(t => t.State == TrialState.Completed && !double.IsNaN(t.Objective(Objective)));
+    [JsonIgnore] public TrialResult? Best => Ranked().FirstOrDefault(t => t.State == TrialState.Completed && !double.IsNaN(t.Objective(Objective)));
 }

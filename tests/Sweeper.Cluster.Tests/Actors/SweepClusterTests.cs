@@ -18,7 +18,7 @@ public sealed class SweepClusterTests
         var updates = new List<TrialResult>();
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) => akka
-            .AddHocon("akka.actor.serialize-messages = off", HoconAddMode.Prepend)
+            .AddHocon("akka.actor.serialize-messages = on", HoconAddMode.Prepend)
             .AddSweeperCluster("127.0.0.1", 0, [SweeperRoles.Coordinator, SweeperRoles.Worker], [])
             .AddSweeperCoordinator(spec, trials)
             .AddSweeperWorker(spec.Resources.MaxConcurrentTrials, factory));

@@ -2,12 +2,13 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Sweeper.Cluster.Actors;
 using Sweeper.Cluster.Messages;
+using Sweeper.Cluster.Serialization;
 using Sweeper.Core.Trials;
 
 namespace Sweeper.Cluster.Tests.Actors;
 
 /// <summary>The coordinator's protocol with probes standing in for workers and trial actors.</summary>
-public sealed class SweepCoordinatorActorTests() : TestKit("akka.actor.serialize-messages = off")
+public sealed class SweepCoordinatorActorTests() : TestKit("akka.actor.serialize-messages = on\n" + SweeperMessageSerializer.Hocon)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
 

@@ -1,0 +1,92 @@
+using Akka.Actor;
+using Akka.Serialization;
+using Akka.TestKit.Xunit2;
+using Sweeper.Cluster.Messages;
+using Sweeper.Cluster.Serialization;
+using Sweeper.Core.Spec;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Cluster.Tests.Serialization;
+
+public sealed class SweeperMessageSerializerTests() : TestKit(SweeperMessageSerializer.Hocon)
+{
+    private static readonly TrialConfig Config = new()
+    {
+        Id = new TrialId(7),
+        Seed = 12345,
+        Parameters = [new("trainable.optimizer.lr", 0.1), new("trainable.width", 1.0), new("trainable.batch_size", 64L), new("trainable.optimizer.name", "adam")],
+        Trainable = new TrainableSpec { Dataset = new DatasetSpec { TrainSubset = 100 }, Epochs = 3, Width = 1.0 },
+    };
+
+    private static readonly EpochResult Epoch = new(2, new Dictionary<string, double> { ["test_accuracy"] = 0.8125, ["train_loss"] = double.NaN }, TimeSpan.FromMilliseconds(1234.5));
+
+    private static readonly TrialResult Result = new()
+    {
+        Config = Config, State = TrialState.Completed, Epochs = [Epoch], Worker = "akka.tcp://sweeper@127.0.0.1:1234",
+        StartedAt = DateTimeOffset.UnixEpoch, FinishedAt = DateTimeOffset.UnixEpoch.AddSeconds(3), Reason = null,
+    };
+
+    public static TheoryData<ISweeperMessage> Messages => new()
+    {
+        new WorkerCommands.RegisterWorker("akka.tcp://sweeper@127.0.0.1:1", 2),
+        WorkerCommands.WorkerRegistered.Instance,
+        new WorkerCommands.AssignTrial(Config),
+        new WorkerCommands.StopTrial(new TrialId(3), "asked"),
+        new TrialEvents.TrialStarted(new TrialId(3), "node"),
+        new TrialEvents.EpochCompleted(new TrialId(3), Epoch),
+        new TrialEvents.TrialCompleted(new TrialId(3)),
+        new TrialEvents.TrialFailed(new TrialId(3), "boom"),
+        SweepQueries.Subscribe.Instance,
+        new SweepQueries.CancelSweep("user"),
+        new SweepQueries.TrialUpdated(Result),
+        new SweepQueries.SweepCompleted(new SweepResult("s", new ObjectiveSpec("test_accuracy", ObjectiveMode.Max), [Result], DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddMinutes(1))),
+    };
+
+    [Theory]
+    [MemberData(nameof(Messages))]
+    public void RoundTrip_EveryMessage_EquivalentAfterwards(ISweeperMessage message)
+    {
+        var serialization = Sys.Serialization;
+        var serializer = serialization.FindSerializerFor(message);
+        Assert.IsType<SweeperMessageSerializer>(serializer);
+        var manifest = Akka.Serialization.Serialization.ManifestFor(serializer, message);
+        var back = serialization.Deserialize(serializer.ToBinary(message), serializer.Identifier, manifest);
+
+        Assert.Equal(message.GetType(), back.GetType());
+        // Records with collections compare by reference, so compare the JSON of both sides.
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(message, message.GetType(), SweeperMessageSerializer.Options),
+                     System.Text.Json.JsonSerializer.Serialize(back, back.GetType(), SweeperMessageSerializer.Options));
+    }
+
+    [Fact]
+    public void RoundTrip_AssignTrial_ParameterValueTypesKept()
+    {
+        var serializer = (SerializerWithStringManifest)Sys.Serialization.FindSerializerFor(new WorkerCommands.AssignTrial(Config));
+        var back = (WorkerCommands.AssignTrial)serializer.FromBinary(serializer.ToBinary(new WorkerCommands.AssignTrial(Config)), serializer.Manifest(new WorkerCommands.AssignTrial(Config)));
+        Assert.Equal([typeof(double), typeof(double), typeof(long), typeof(string)], back.Config.Parameters.Select(p => p.Value.GetType()));
+        Assert.Equal(Config.Parameters, back.Config.Parameters);
+        Assert.Equal(Config.Trainable, back.Config.Trainable);
+    }
+
+    [Fact]
+    public void RoundTrip_Singletons_SameInstance()
+    {
+        var s = (SerializerWithStringManifest)Sys.Serialization.FindSerializerFor(SweepQueries.Subscribe.Instance);
+        Assert.Same(SweepQueries.Subscribe.Instance, s.FromBinary(s.ToBinary(SweepQueries.Subscribe.Instance), s.Manifest(SweepQueries.Subscribe.Instance)));
+        Assert.Same(WorkerCommands.WorkerRegistered.Instance, s.FromBinary([], s.Manifest(WorkerCommands.WorkerRegistered.Instance)));
+    }
+
+    [Fact]
+    public void FromBinary_UnknownManifest_Throws()
+    {
+        var s = (SerializerWithStringManifest)Sys.Serialization.FindSerializerFor(SweepQueries.Subscribe.Instance);
+        Assert.Throws<System.Runtime.Serialization.SerializationException>(() => s.FromBinary([], "nope"));
+    }
+
+    [Fact]
+    public void Table_CoversEveryMessageType()
+    {
+        var declared = typeof(ISweeperMessage).Assembly.GetTypes().Where(t => typeof(ISweeperMessage).IsAssignableFrom(t) && !t.IsInterface);
+        Assert.Equal(declared.OrderBy(t => t.FullName), SweeperMessageSerializer.MessageTypes.OrderBy(t => t.FullName));
+    }
+}
