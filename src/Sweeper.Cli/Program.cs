@@ -15,6 +15,10 @@ public static class Program
             config.PropagateExceptions();
             config.AddCommand<RunCommand>("run").WithDescription("Run a sweep: expand the spec into trials, train them, write the results.")
                 .WithExample("run", "configs/quickstart.yaml");
+            config.AddCommand<ResumeCommand>("resume").WithDescription("Continue an interrupted sweep from its run directory's journal.")
+                .WithExample("resume", "runs/quickstart-20261126-101500");
+            config.AddCommand<WorkerCommand>("worker").WithDescription("Join a running sweep's cluster as a worker.")
+                .WithExample("worker", "--join", "127.0.0.1:4053", "--slots", "2");
             config.AddCommand<ValidateCommand>("validate").WithDescription("Check a spec and list every problem (exit 0 or 2).")
                 .WithExample("validate", "configs/quickstart.yaml");
         });

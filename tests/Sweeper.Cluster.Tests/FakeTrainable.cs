@@ -11,6 +11,8 @@ public sealed class FakeTrainableFactory : ITrainableFactory
     private int _created;
 
     public int MaxConcurrent => Volatile.Read(ref _maxRunning);
+    /// <summary>Every resume: which trial, from which epoch.</summary>
+    public System.Collections.Concurrent.ConcurrentBag<(TrialId Id, int Epoch)> Resumed { get; } = new();
     public int Created => Volatile.Read(ref _created);
     public TimeSpan EpochTime { get; init; } = TimeSpan.FromMilliseconds(20);
     /// <summary>Trials whose lr equals this value throw in epoch 1.</summary>
@@ -27,8 +29,18 @@ public sealed class FakeTrainableFactory : ITrainableFactory
         return new Fake(this, config);
     }
 
-    private sealed class Fake(FakeTrainableFactory owner, TrialConfig config) : ITrainable
+    private sealed class Fake(FakeTrainableFactory owner, TrialConfig config) : ITrainable, ICheckpointable
     {
+        public void SaveCheckpoint(string path, int epoch) => File.WriteAllText(path, $"{config.Id} {epoch}");
+
+        public int LoadCheckpoint(string path)
+        {
+            var parts = File.ReadAllText(path).Split(' ');
+            Assert.Equal(config.Id.ToString(), parts[0]);
+            owner.Resumed.Add((config.Id, int.Parse(parts[1])));
+            return int.Parse(parts[1]);
+        }
+
         public int TotalEpochs => config.Trainable.Epochs;
 
         public EpochResult RunEpoch(int epoch, CancellationToken cancellationToken)

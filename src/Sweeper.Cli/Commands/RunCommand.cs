@@ -3,7 +3,6 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using Sweeper.Cli.Output;
 using Sweeper.Cli.Running;
-using Sweeper.Core.Reporting;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
 
@@ -29,7 +28,15 @@ public sealed class RunSettings : CommandSettings
     [DefaultValue(0)]
     public int Port { get; init; }
 
-    public override ValidationResult Validate() =>
+    [CommandOption("--no-local-worker")]
+    [Description("Run the coordinator only; trials wait for workers started with 'sweeper worker --join'.")]
+    public bool NoLocalWorker { get; init; }
+
+    [CommandOption("--slots <N>")]
+    [Description("Trial slots of the local worker (default: the spec's resources.max_concurrent_trials).")]
+    public int? Slots { get; init; }
+
+    public override ValidationResult Validate() => Slots is < 1 ? ValidationResult.Error("--slots must be at least 1") :
         Port is < 0 or > 65535 ? ValidationResult.Error("--port must be between 0 and 65535") : ValidationResult.Success();
 }
 
@@ -44,27 +51,7 @@ public sealed class RunCommand : AsyncCommand<RunSettings>
 
         var trials = TrialPlanner.Grid(spec);
         var runDir = RunDirectory.Create(spec, settings.Output, DateTimeOffset.Now);
-        var console = AnsiConsole.Console;
-        console.MarkupLine($"sweep [bold]{Markup.Escape(spec.Name)}[/]: {trials.Count} trial(s), {spec.Resources.MaxConcurrentTrials} at a time; run directory {Markup.Escape(runDir)}");
-
-        using var interrupt = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
-            var view = new ProgressView(console, spec);
-            var run = SweepHost.RunAsync(spec, trials, TrainableFactories.For(spec), new NodeOptions(settings.Hostname, settings.Port),
-                view.OnTrial, address => { if (!view.Interactive) console.WriteLine($"node {address} (coordinator, worker)"); }, linked.Token);
-            var result = await view.ShowWhile(run);
-            ReportWriter.WriteAll(result, runDir);
-            ResultsView.Write(console, result, runDir);
-            if (interrupt.IsCancellationRequested) return Errors.Interrupted;
-            return result.Trials.Any(t => t.State == TrialState.Completed) ? Errors.Ok : Errors.Report("no trial completed; see the reasons in the table", Errors.Failed);
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
+        AnsiConsole.MarkupLine($"sweep [bold]{Markup.Escape(spec.Name)}[/]: {trials.Count} trial(s); run directory {Markup.Escape(runDir)}");
+        return await SweepSession.RunAsync(spec, trials, runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots), cancellationToken);
     }
 }

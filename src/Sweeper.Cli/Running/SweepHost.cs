@@ -10,21 +10,26 @@ using Sweeper.Core.Trials;
 
 namespace Sweeper.Cli.Running;
 
-public sealed record NodeOptions(string Hostname = "127.0.0.1", int Port = 0);
+/// <param name="LocalWorker">Run a worker in this process too (off: a coordinator only; workers join with <c>sweeper worker</c>).</param>
+/// <param name="Slots">Trial slots of the local worker (null: the spec's max_concurrent_trials).</param>
+public sealed record NodeOptions(string Hostname = "127.0.0.1", int Port = 0, bool LocalWorker = true, int? Slots = null);
 
-/// <summary>Runs a whole sweep in this process: a one-node cluster holding the coordinator and a worker.</summary>
+/// <summary>Hosts a sweep's coordinator node (and, by default, a worker in the same process) until the sweep ends.</summary>
 public static class SweepHost
 {
     /// <param name="onTrial">Called (on an actor thread) for every change of a trial.</param>
-    public static async Task<SweepResult> RunAsync(SweepSpec spec, IReadOnlyList<TrialConfig> trials, ITrainableFactory factory, NodeOptions node,
-        Action<TrialResult> onTrial, Action<string>? onStarted, CancellationToken cancel)
+    /// <param name="onStarted">Called with this node's address once it is up.</param>
+    public static async Task<SweepResult> RunAsync(SweepSpec spec, IReadOnlyList<TrialConfig> trials, CoordinatorOptions coordinator,
+        ITrainableFactory factory, NodeOptions node, Action<TrialResult> onTrial, Action<string>? onStarted, CancellationToken cancel)
     {
         var done = new TaskCompletionSource<SweepResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) => akka
-            .AddSweeperCluster(node.Hostname, node.Port, [SweeperRoles.Coordinator, SweeperRoles.Worker], [])
-            .AddSweeperCoordinator(spec, trials)
-            .AddSweeperWorker(spec.Resources.MaxConcurrentTrials, factory));
+        string[] roles = node.LocalWorker ? [SweeperRoles.Coordinator, SweeperRoles.Worker] : [SweeperRoles.Coordinator];
+        builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) =>
+        {
+            akka.AddSweeperCluster(node.Hostname, node.Port, roles, []).AddSweeperCoordinator(spec, trials, coordinator);
+            if (node.LocalWorker) akka.AddSweeperWorker(node.Slots ?? spec.Resources.MaxConcurrentTrials, factory);
+        });
         using var host = builder.Build();
         await host.StartAsync(CancellationToken.None);
         try
@@ -36,6 +41,27 @@ public static class SweepHost
             system.ActorOf(SweepWatcherActor.Props(proxy, onTrial, r => done.TrySetResult(r)), "sweep-watcher");
             await using (cancel.Register(() => proxy.Tell(new SweepQueries.CancelSweep("cancelled by the user"))))
                 return await done.Task;
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>Runs a worker-only node that joins <paramref name="seed"/> and serves until the coordinator leaves or <paramref name="cancel"/> fires.</summary>
+    public static async Task RunWorkerAsync(string seed, int slots, ITrainableFactory factory, NodeOptions node, Action<string>? onStarted, CancellationToken cancel)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) => akka
+            .AddSweeperCluster(node.Hostname, node.Port, [SweeperRoles.Worker], [seed])
+            .AddSweeperWorker(slots, factory, leaveWithCoordinator: true));
+        using var host = builder.Build();
+        await host.StartAsync(CancellationToken.None);
+        try
+        {
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            onStarted?.Invoke(((ExtendedActorSystem)system).Provider.DefaultAddress.ToString());
+            await system.WhenTerminated.WaitAsync(cancel).ContinueWith(_ => { }, TaskScheduler.Default);
         }
         finally
         {

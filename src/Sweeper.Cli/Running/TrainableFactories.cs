@@ -7,5 +7,6 @@ namespace Sweeper.Cli.Running;
 /// <summary>The trainable factory a spec's model needs.</summary>
 public static class TrainableFactories
 {
-    public static ITrainableFactory For(SweepSpec spec) => new TorchTrainableFactory();
+    /// <summary>Picks the trainable by each trial's model.</summary>
+    public static readonly ITrainableFactory Default = new TorchTrainableFactory();
 }

@@ -1,48 +1,135 @@
 using Akka.Actor;
 using Akka.Event;
+using Sweeper.Cluster.Journal;
 using Sweeper.Cluster.Messages;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
 
 namespace Sweeper.Cluster.Actors;
 
+/// <summary>Where a coordinator keeps its journal and its trials' checkpoints.</summary>
+/// <param name="RunDirectory">The run directory (holds the journal); null: no journal (tests, benchmarks without it).</param>
+/// <param name="CheckpointDir">The folder trials checkpoint to; every worker must reach it.</param>
+public sealed record CoordinatorOptions(string? RunDirectory, string CheckpointDir);
+
 /// <summary>
 /// The one place that changes a trial's state. Hands trials to free worker slots, records every result, requeues the
-/// trials of a worker that went away, and tells subscribers of every change and of the sweep's end.
+/// trials of a worker that went away (to continue from their newest checkpoint), and tells subscribers of every change.
+/// <para>
+/// Every change is journaled before anything that depends on it leaves this actor: changes and outgoing messages
+/// collect in an outbox that is flushed — one SQLite transaction, then the sends — when the messages already in the
+/// mailbox have been handled. A coordinator started on a run directory that has a journal resumes from it.
+/// </para>
 /// </summary>
 public sealed class SweepCoordinatorActor : ReceiveActor
 {
     public const string Name = "sweep-coordinator";
 
     private readonly SweepSpec _spec;
-    private readonly Dictionary<TrialId, TrialResult> _trials;
-    private readonly LinkedList<TrialId> _pending;
+    private readonly CoordinatorOptions _options;
+    private readonly IReadOnlyList<TrialConfig> _configs;
+    private readonly Dictionary<TrialId, TrialResult> _trials = new();
+    private readonly Dictionary<TrialId, int> _assignment = new();
+    private readonly LinkedList<TrialId> _pending = new();
     private readonly Dictionary<IActorRef, WorkerSlots> _workers = new();
     private readonly HashSet<IActorRef> _subscribers = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly DateTimeOffset _startedAt = DateTimeOffset.UtcNow;
+
+    // The outbox: journal entries, then messages, flushed together.
+    private readonly List<JournalEntry> _journalBatch = new();
+    private readonly HashSet<TrialId> _dirty = new();
+    private readonly List<(IActorRef To, object Message)> _sends = new();
+    private bool _flushScheduled;
+
+    private SweepJournal? _journal;
+    private DateTimeOffset _startedAt = DateTimeOffset.UtcNow;
+    private int _terminal;
     private SweepResult? _completed;
+    private bool _completedPending;
 
-    public static Props Props(SweepSpec spec, IReadOnlyList<TrialConfig> trials) =>
-        Akka.Actor.Props.Create(() => new SweepCoordinatorActor(spec, trials));
+    public static Props Props(SweepSpec spec, IReadOnlyList<TrialConfig> trials, CoordinatorOptions options) =>
+        Akka.Actor.Props.Create(() => new SweepCoordinatorActor(spec, trials, options));
 
-    public SweepCoordinatorActor(SweepSpec spec, IReadOnlyList<TrialConfig> trials)
+    public SweepCoordinatorActor(SweepSpec spec, IReadOnlyList<TrialConfig> trials, CoordinatorOptions options)
     {
         _spec = spec;
-        _trials = trials.ToDictionary(t => t.Id, t => new TrialResult { Config = t });
-        _pending = new LinkedList<TrialId>(trials.Select(t => t.Id));
+        _configs = trials;
+        _options = options;
 
         Receive<WorkerCommands.RegisterWorker>(OnRegister);
         Receive<Terminated>(m => OnWorkerGone(m.ActorRef));
-        Receive<TrialEvents.TrialStarted>(m => Update(m.Id, t => t with { Worker = m.Node }));
-        Receive<TrialEvents.EpochCompleted>(m => Update(m.Id, t => t with { Epochs = [.. t.Epochs, m.Result] }));
-        Receive<TrialEvents.TrialCompleted>(m => Finish(m.Id, TrialState.Completed, null));
-        Receive<TrialEvents.TrialFailed>(m => Finish(m.Id, TrialState.Failed, m.Error));
+        Receive<TrialEvents.TrialStarted>(m => { if (Current(m.Id, m.Assignment)) Change(m.Id, t => t with { Worker = m.Node }); });
+        Receive<TrialEvents.EpochCompleted>(m =>
+        {
+            if (!Current(m.Id, m.Assignment)) return;
+            Change(m.Id, t => t with { Epochs = [.. t.Epochs.Where(e => e.Epoch < m.Result.Epoch), m.Result] });
+            Journal(new JournalEntry.EpochRow(m.Id, m.Result));
+        });
+        Receive<TrialEvents.CheckpointSaved>(m => { if (Current(m.Id, m.Assignment)) Change(m.Id, t => t with { Checkpoint = m.Checkpoint }); });
+        Receive<TrialEvents.TrialCompleted>(m => { if (Current(m.Id, m.Assignment)) Finish(m.Id, TrialState.Completed, null); });
+        Receive<TrialEvents.TrialFailed>(m => { if (Current(m.Id, m.Assignment)) Finish(m.Id, TrialState.Failed, m.Error); });
         Receive<SweepQueries.Subscribe>(_ => OnSubscribe(Sender));
         Receive<SweepQueries.CancelSweep>(m => OnCancel(m.Reason));
+        Receive<FlushOutbox>(_ => Flush());
     }
 
-    protected override void PreStart() => CompleteIfDone();
+    protected override void PreStart()
+    {
+        IReadOnlyList<TrialResult> start;
+        if (_options.RunDirectory is { } dir && File.Exists(Path.Combine(dir, SweepJournal.FileName)))
+        {
+            _journal = SweepJournal.Open(dir);
+            var state = _journal.Load();
+            _startedAt = state.StartedAt;
+            start = state.Trials.Select(Recover).ToList();
+            _log.Info("Resumed sweep {0} from {1}: {2} of {3} trial(s) already finished", _spec.Name, _journal.Path,
+                start.Count(t => t.State.IsTerminal()), start.Count);
+        }
+        else
+        {
+            if (_options.RunDirectory is { } newDir) _journal = SweepJournal.Create(newDir, _spec, _configs, _startedAt);
+            start = _configs.Select(c => new TrialResult { Config = c }).ToList();
+        }
+        foreach (var t in start)
+        {
+            _trials[t.Id] = t;
+            _assignment[t.Id] = 0;
+            if (t.State == TrialState.Pending) _pending.AddLast(t.Id);
+            if (t.State.IsTerminal()) _terminal++;
+        }
+        CompleteIfDone();
+        Flush();
+    }
+
+    protected override void PostStop()
+    {
+        try { Flush(); }
+        finally { _journal?.Dispose(); }
+    }
+
+    /// <summary>A trial found running in the journal was interrupted: it is queued again, to continue from its checkpoint.</summary>
+    private TrialResult Recover(TrialResult t)
+    {
+        if (t.State != TrialState.Running) return t;
+        var requeued = Requeue(t, "the coordinator restarted");
+        Journal(new JournalEntry.DropEpochsAfter(t.Id, requeued.Checkpoint?.Epoch ?? 0));
+        _dirty.Add(t.Id);
+        return requeued;
+    }
+
+    private static TrialResult Requeue(TrialResult t, string reason)
+    {
+        var from = t.Checkpoint?.Epoch ?? 0;
+        return t.MoveTo(TrialState.Pending) with
+        {
+            Worker = null,
+            Epochs = t.Epochs.Where(e => e.Epoch <= from).ToList(),
+            Resumes = [.. t.Resumes, new TrialResume(from, reason, DateTimeOffset.UtcNow)],
+        };
+    }
+
+    private bool Current(TrialId id, int assignment) =>
+        _assignment.TryGetValue(id, out var current) && current == assignment && _trials[id].State == TrialState.Running;
 
     private void OnRegister(WorkerCommands.RegisterWorker m)
     {
@@ -52,12 +139,13 @@ public sealed class SweepCoordinatorActor : ReceiveActor
             Context.Watch(Sender);
             _log.Info("Worker {0} joined with {1} slot(s)", m.Node, m.Slots);
         }
-        Sender.Tell(WorkerCommands.WorkerRegistered.Instance);
+        Send(Sender, WorkerCommands.WorkerRegistered.Instance);
         Dispatch();
     }
 
     private void OnSubscribe(IActorRef subscriber)
     {
+        Flush(); // the snapshot must not run ahead of the journal
         _subscribers.Add(subscriber);
         Context.Watch(subscriber);
         foreach (var t in _trials.Values.OrderBy(t => t.Id.Index)) subscriber.Tell(new SweepQueries.TrialUpdated(t));
@@ -71,7 +159,9 @@ public sealed class SweepCoordinatorActor : ReceiveActor
         _log.Warning("Worker {0} is gone; its {1} running trial(s) are queued again", worker.Node, worker.Running.Count);
         foreach (var id in worker.Running.OrderByDescending(i => i.Index))
         {
-            Update(id, t => t.MoveTo(TrialState.Pending) with { Worker = null, Epochs = [] });
+            var requeued = Requeue(_trials[id], $"worker {worker.Node} left the cluster");
+            Journal(new JournalEntry.DropEpochsAfter(id, requeued.Checkpoint?.Epoch ?? 0));
+            Change(id, _ => requeued);
             _pending.AddFirst(id);
         }
         Dispatch();
@@ -81,53 +171,110 @@ public sealed class SweepCoordinatorActor : ReceiveActor
     {
         while (_pending.Count > 0 && _completed is null)
         {
-            var (worker, slots) = _workers.Where(w => w.Value.Free > 0).OrderByDescending(w => w.Value.Free).FirstOrDefault();
-            if (worker is null) return;
+            WorkerSlots? best = null;
+            IActorRef? target = null;
+            foreach (var (w, slots) in _workers)
+                if (slots.Free > 0 && (best is null || slots.Free > best.Free)) { best = slots; target = w; }
+            if (best is null || target is null) return;
             var id = _pending.First!.Value;
             _pending.RemoveFirst();
-            slots.Running.Add(id);
-            Update(id, t => t.MoveTo(TrialState.Running) with { Worker = slots.Node, StartedAt = DateTimeOffset.UtcNow });
-            worker.Tell(new WorkerCommands.AssignTrial(_trials[id].Config));
+            best.Running.Add(id);
+            var assignment = ++_assignment[id];
+            var trial = _trials[id];
+            Change(id, t => t.MoveTo(TrialState.Running) with { Worker = best.Node, StartedAt = t.StartedAt ?? DateTimeOffset.UtcNow });
+            Send(target, new WorkerCommands.AssignTrial(trial.Config, assignment, trial.Checkpoint, _options.CheckpointDir, _spec.Checkpoint.IntervalEpochs));
         }
     }
 
     private void Finish(TrialId id, TrialState state, string? reason)
     {
-        if (!_trials.TryGetValue(id, out var trial) || trial.State != TrialState.Running) return;
         foreach (var w in _workers.Values) w.Running.Remove(id);
-        Update(id, t => t.MoveTo(state) with { FinishedAt = DateTimeOffset.UtcNow, Reason = reason });
+        Change(id, t => t.MoveTo(state) with { FinishedAt = DateTimeOffset.UtcNow, Reason = reason });
+        _terminal++;
         Dispatch();
         CompleteIfDone();
     }
 
     private void OnCancel(string reason)
     {
-        foreach (var id in _pending) Update(id, t => t.MoveTo(TrialState.Stopped) with { Reason = reason });
+        foreach (var id in _pending)
+        {
+            Change(id, t => t.MoveTo(TrialState.Stopped) with { Reason = reason });
+            _terminal++;
+        }
         _pending.Clear();
         foreach (var (worker, slots) in _workers)
             foreach (var id in slots.Running.ToList())
             {
-                worker.Tell(new WorkerCommands.StopTrial(id, reason));
+                Send(worker, new WorkerCommands.StopTrial(id, reason));
                 slots.Running.Remove(id);
-                Update(id, t => t.MoveTo(TrialState.Stopped) with { FinishedAt = DateTimeOffset.UtcNow, Reason = reason });
+                Change(id, t => t.MoveTo(TrialState.Stopped) with { FinishedAt = DateTimeOffset.UtcNow, Reason = reason });
+                _terminal++;
             }
         CompleteIfDone();
     }
 
-    private void Update(TrialId id, Func<TrialResult, TrialResult> change)
+    private void Change(TrialId id, Func<TrialResult, TrialResult> change)
     {
-        if (!_trials.TryGetValue(id, out var trial)) return;
-        var updated = change(trial);
-        _trials[id] = updated;
-        foreach (var s in _subscribers) s.Tell(new SweepQueries.TrialUpdated(updated));
+        _trials[id] = change(_trials[id]);
+        _dirty.Add(id);
+        ScheduleFlush();
+    }
+
+    private void Journal(JournalEntry entry)
+    {
+        _journalBatch.Add(entry);
+        ScheduleFlush();
+    }
+
+    private void Send(IActorRef to, object message)
+    {
+        _sends.Add((to, message));
+        ScheduleFlush();
+    }
+
+    private void ScheduleFlush()
+    {
+        if (_flushScheduled) return;
+        _flushScheduled = true;
+        Self.Tell(FlushOutbox.Instance); // handled after the messages already queued: they share one transaction
+    }
+
+    private void Flush()
+    {
+        _flushScheduled = false;
+        if (_dirty.Count == 0 && _journalBatch.Count == 0 && _sends.Count == 0) return;
+        var updated = _dirty.Select(id => _trials[id]).ToList();
+        // Trial rows go first: an epoch row of a resumed trial must follow the row that dropped its later epochs.
+        var batch = new List<JournalEntry>(_journalBatch.Count + updated.Count);
+        batch.AddRange(_journalBatch.OfType<JournalEntry.DropEpochsAfter>());
+        batch.AddRange(updated.Select(t => (JournalEntry)new JournalEntry.TrialRow(t)));
+        batch.AddRange(_journalBatch.Where(e => e is not JournalEntry.DropEpochsAfter));
+        _journal?.Write(batch);
+        _journalBatch.Clear();
+        _dirty.Clear();
+        foreach (var (to, message) in _sends) to.Tell(message, Self);
+        _sends.Clear();
+        foreach (var s in _subscribers)
+        {
+            foreach (var t in updated) s.Tell(new SweepQueries.TrialUpdated(t));
+            if (_completed is not null && _completedPending) s.Tell(new SweepQueries.SweepCompleted(_completed));
+        }
+        _completedPending = false;
     }
 
     private void CompleteIfDone()
     {
-        if (_completed is not null || _trials.Values.Any(t => !t.State.IsTerminal())) return;
+        if (_completed is not null || _terminal < _trials.Count) return;
         _completed = new SweepResult(_spec.Name, _spec.Objective, _trials.Values.OrderBy(t => t.Id.Index).ToList(), _startedAt, DateTimeOffset.UtcNow);
+        _completedPending = true;
         _log.Info("Sweep {0} finished: {1} trial(s)", _spec.Name, _trials.Count);
-        foreach (var s in _subscribers) s.Tell(new SweepQueries.SweepCompleted(_completed));
+        ScheduleFlush();
+    }
+
+    private sealed record FlushOutbox : INoSerializationVerificationNeeded
+    {
+        public static readonly FlushOutbox Instance = new();
     }
 
     private sealed class WorkerSlots(string node, int slots)

@@ -6,51 +6,56 @@ using Sweeper.Core.Trials;
 namespace Sweeper.Cluster.Actors;
 
 /// <summary>
-/// Owns one trial run. The trainable runs on a dedicated thread (TorchSharp dispose scopes are thread-static, and a
-/// training step must not block the dispatcher); each epoch's result comes back to this actor as a message and is
-/// forwarded to the coordinator. Stopping the actor cancels the run.
+/// Owns one assignment of one trial. The trainable runs on a dedicated thread (TorchSharp dispose scopes are
+/// thread-static, and a training step must not block the dispatcher); each epoch's result and each checkpoint come
+/// back to this actor as messages and are forwarded to the coordinator. Stopping the actor cancels the run.
 /// </summary>
 public sealed class TrialActor : ReceiveActor
 {
-    private readonly TrialConfig _config;
+    private readonly WorkerCommands.AssignTrial _run;
     private readonly ITrainableFactory _factory;
     private readonly IActorRef _coordinator;
     private readonly string _node;
     private readonly CancellationTokenSource _cancel = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    public static Props Props(TrialConfig config, ITrainableFactory factory, IActorRef coordinator, string node) =>
-        Akka.Actor.Props.Create(() => new TrialActor(config, factory, coordinator, node));
+    public static Props Props(WorkerCommands.AssignTrial run, ITrainableFactory factory, IActorRef coordinator, string node) =>
+        Akka.Actor.Props.Create(() => new TrialActor(run, factory, coordinator, node));
 
     public static string NameOf(TrialId id) => $"trial-{id}";
 
-    public TrialActor(TrialConfig config, ITrainableFactory factory, IActorRef coordinator, string node)
+    /// <summary>Where the checkpoint of <paramref name="id"/> after <paramref name="epoch"/> is written.</summary>
+    public static string CheckpointPath(string dir, TrialId id, int epoch) => Path.Combine(dir, id.ToString(), $"epoch-{epoch:D4}.ckpt");
+
+    public TrialActor(WorkerCommands.AssignTrial run, ITrainableFactory factory, IActorRef coordinator, string node)
     {
-        _config = config;
+        _run = run;
         _factory = factory;
         _coordinator = coordinator;
         _node = node;
+        var id = run.Config.Id;
 
-        Receive<EpochDone>(m => _coordinator.Tell(new TrialEvents.EpochCompleted(_config.Id, m.Result)));
+        Receive<Started>(m => _coordinator.Tell(new TrialEvents.TrialStarted(id, run.Assignment, _node, m.FromEpoch)));
+        Receive<EpochDone>(m => _coordinator.Tell(new TrialEvents.EpochCompleted(id, run.Assignment, m.Result)));
+        Receive<CheckpointDone>(m => _coordinator.Tell(new TrialEvents.CheckpointSaved(id, run.Assignment, m.Checkpoint)));
         Receive<RunFinished>(_ =>
         {
-            _coordinator.Tell(new TrialEvents.TrialCompleted(_config.Id));
+            _coordinator.Tell(new TrialEvents.TrialCompleted(id, run.Assignment));
             Context.Stop(Self);
         });
         Receive<RunCrashed>(m =>
         {
-            _log.Warning("Trial {0} failed: {1}", _config.Id, m.Error);
-            _coordinator.Tell(new TrialEvents.TrialFailed(_config.Id, m.Error));
+            _log.Warning("Trial {0} failed: {1}", id, m.Error);
+            _coordinator.Tell(new TrialEvents.TrialFailed(id, run.Assignment, m.Error));
             Context.Stop(Self);
         });
     }
 
     protected override void PreStart()
     {
-        _coordinator.Tell(new TrialEvents.TrialStarted(_config.Id, _node));
         var self = Self;
         var token = _cancel.Token;
-        var thread = new Thread(() => Run(self, token)) { IsBackground = true, Name = $"sweeper-{_config.Id}" };
+        var thread = new Thread(() => Run(self, token)) { IsBackground = true, Name = $"sweeper-{_run.Config.Id}" };
         thread.Start();
     }
 
@@ -60,11 +65,26 @@ public sealed class TrialActor : ReceiveActor
     {
         try
         {
-            using var trainable = _factory.Create(_config);
-            for (int epoch = 1; epoch <= trainable.TotalEpochs; epoch++)
+            using var trainable = _factory.Create(_run.Config);
+            int from = 0;
+            if (_run.ResumeFrom is { } resume && trainable is ICheckpointable loadable)
+                from = loadable.LoadCheckpoint(resume.Path);
+            self.Tell(new Started(from));
+            int interval = _run.CheckpointInterval;
+            for (int epoch = from + 1; epoch <= trainable.TotalEpochs; epoch++)
             {
                 token.ThrowIfCancellationRequested();
-                self.Tell(new EpochDone(trainable.RunEpoch(epoch, token)));
+                var result = trainable.RunEpoch(epoch, token);
+                self.Tell(new EpochDone(result));
+                if (interval > 0 && trainable is ICheckpointable saver && (epoch % interval == 0 || epoch == trainable.TotalEpochs))
+                {
+                    var path = CheckpointPath(_run.CheckpointDir, _run.Config.Id, epoch);
+                    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                    var tmp = path + ".tmp";
+                    saver.SaveCheckpoint(tmp, epoch);
+                    File.Move(tmp, path, overwrite: true); // a checkpoint is either whole or absent
+                    self.Tell(new CheckpointDone(new CheckpointRef(epoch, path)));
+                }
             }
             self.Tell(RunFinished.Instance);
         }
@@ -78,7 +98,11 @@ public sealed class TrialActor : ReceiveActor
         }
     }
 
+    private sealed record Started(int FromEpoch) : INoSerializationVerificationNeeded;
+
     private sealed record EpochDone(EpochResult Result) : INoSerializationVerificationNeeded;
+
+    private sealed record CheckpointDone(CheckpointRef Checkpoint) : INoSerializationVerificationNeeded;
 
     private sealed record RunFinished : INoSerializationVerificationNeeded
     {

@@ -46,7 +46,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
                 _log.Warning("Trial {0} is already running here; ignoring a second assignment", m.Config.Id);
                 return;
             }
-            Context.ActorOf(TrialActor.Props(m.Config, _factory, Sender, _node), name);
+            Context.ActorOf(TrialActor.Props(m, _factory, Sender, _node), name);
         });
         Receive<WorkerCommands.StopTrial>(m => Context.Stop(Context.Child(TrialActor.NameOf(m.Id))));
     }

@@ -38,6 +38,13 @@ public static class SweeperHosting
                 akka.cluster.log-info = off
                 akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
                 akka.remote.dot-netty.tcp.maximum-frame-size = 8MiB
+                # An unreachable worker is downed (its trials are queued again); the oldest node, where the
+                # coordinator runs, survives a partition.
+                akka.cluster.downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+                akka.cluster.split-brain-resolver.active-strategy = keep-oldest
+                akka.cluster.split-brain-resolver.stable-after = 5s
+                akka.cluster.split-brain-resolver.keep-oldest.down-if-alone = off
+                akka.cluster.failure-detector.acceptable-heartbeat-pause = 3s
                 """, HoconAddMode.Prepend)
             .AddHocon(SweeperMessageSerializer.Hocon, HoconAddMode.Prepend)
             .WithRemoting(new RemoteOptions { HostName = hostname, Port = port })
@@ -48,12 +55,12 @@ public static class SweeperHosting
     }
 
     /// <summary>The coordinator singleton (on nodes with the coordinator role) and a proxy to it.</summary>
-    public static AkkaConfigurationBuilder AddSweeperCoordinator(this AkkaConfigurationBuilder builder, SweepSpec spec, IReadOnlyList<TrialConfig> trials)
+    public static AkkaConfigurationBuilder AddSweeperCoordinator(this AkkaConfigurationBuilder builder, SweepSpec spec, IReadOnlyList<TrialConfig> trials, CoordinatorOptions options)
     {
         return builder.WithActors((system, registry) =>
         {
             system.ActorOf(ClusterSingletonManager.Props(
-                SweepCoordinatorActor.Props(spec, trials),
+                SweepCoordinatorActor.Props(spec, trials, options),
                 PoisonPill.Instance,
                 ClusterSingletonManagerSettings.Create(system).WithRole(SweeperRoles.Coordinator).WithSingletonName(SweepCoordinatorActor.Name)),
                 SweepCoordinatorActor.Name);
@@ -73,10 +80,12 @@ public static class SweeperHosting
         });
 
     /// <summary>A worker with <paramref name="slots"/> trial slots, running trainables from <paramref name="factory"/>.</summary>
-    public static AkkaConfigurationBuilder AddSweeperWorker(this AkkaConfigurationBuilder builder, int slots, ITrainableFactory factory) =>
+    /// <param name="leaveWithCoordinator">Shut this node down once no coordinator is left in the cluster (a worker-only node).</param>
+    public static AkkaConfigurationBuilder AddSweeperWorker(this AkkaConfigurationBuilder builder, int slots, ITrainableFactory factory, bool leaveWithCoordinator = false) =>
         builder.AddSweeperCoordinatorProxy().WithActors((system, registry) =>
         {
             var worker = system.ActorOf(WorkerActor.Props(slots, factory, registry.Get<CoordinatorProxy>()), WorkerActor.Name);
             registry.Register<WorkerActor>(worker);
+            if (leaveWithCoordinator) system.ActorOf(Akka.Actor.Props.Create(() => new CoordinatorGoneActor()), "coordinator-gone");
         });
 }

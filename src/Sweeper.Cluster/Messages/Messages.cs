@@ -18,8 +18,13 @@ public static class WorkerCommands
         private WorkerRegistered() { }
     }
 
-    /// <summary>Run this trial in a free slot. Results go to the sender (the coordinator).</summary>
-    public sealed record AssignTrial(TrialConfig Config) : ISweeperMessage;
+    /// <summary>
+    /// Run this trial in a free slot; results go to the sender (the coordinator). <paramref name="Assignment"/> numbers
+    /// the trial's assignments, so events of an older one are recognised and ignored. <paramref name="ResumeFrom"/>:
+    /// continue from this checkpoint. Checkpoints go to <paramref name="CheckpointDir"/> every
+    /// <paramref name="CheckpointInterval"/> epochs (0: never).
+    /// </summary>
+    public sealed record AssignTrial(TrialConfig Config, int Assignment, CheckpointRef? ResumeFrom, string CheckpointDir, int CheckpointInterval) : ISweeperMessage;
 
     /// <summary>Stop a running trial (the sweep is being cancelled).</summary>
     public sealed record StopTrial(TrialId Id, string Reason) : ISweeperMessage;
@@ -28,13 +33,16 @@ public static class WorkerCommands
 /// <summary>From a trial actor to the coordinator: what happened to the trial.</summary>
 public static class TrialEvents
 {
-    public sealed record TrialStarted(TrialId Id, string Node) : ISweeperMessage;
+    /// <summary>The trial runs on <paramref name="Node"/>, starting after epoch <paramref name="FromEpoch"/> (0: from scratch).</summary>
+    public sealed record TrialStarted(TrialId Id, int Assignment, string Node, int FromEpoch) : ISweeperMessage;
 
-    public sealed record EpochCompleted(TrialId Id, EpochResult Result) : ISweeperMessage;
+    public sealed record EpochCompleted(TrialId Id, int Assignment, EpochResult Result) : ISweeperMessage;
 
-    public sealed record TrialCompleted(TrialId Id) : ISweeperMessage;
+    public sealed record CheckpointSaved(TrialId Id, int Assignment, CheckpointRef Checkpoint) : ISweeperMessage;
 
-    public sealed record TrialFailed(TrialId Id, string Error) : ISweeperMessage;
+    public sealed record TrialCompleted(TrialId Id, int Assignment) : ISweeperMessage;
+
+    public sealed record TrialFailed(TrialId Id, int Assignment, string Error) : ISweeperMessage;
 }
 
 /// <summary>Asking the coordinator about the sweep, and what it tells subscribers.</summary>

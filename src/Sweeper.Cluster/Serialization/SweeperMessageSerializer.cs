@@ -33,6 +33,7 @@ public sealed class SweeperMessageSerializer : SerializerWithStringManifest
         ("stop-trial", typeof(WorkerCommands.StopTrial), null),
         ("trial-started", typeof(TrialEvents.TrialStarted), null),
         ("epoch-completed", typeof(TrialEvents.EpochCompleted), null),
+        ("checkpoint-saved", typeof(TrialEvents.CheckpointSaved), null),
         ("trial-completed", typeof(TrialEvents.TrialCompleted), null),
         ("trial-failed", typeof(TrialEvents.TrialFailed), null),
         ("subscribe", typeof(SweepQueries.Subscribe), SweepQueries.Subscribe.Instance),

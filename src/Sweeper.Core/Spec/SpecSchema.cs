@@ -98,7 +98,7 @@ public static class SpecSchema
     public static readonly IReadOnlyList<(string Path, bool Required)> Sections =
     [
         ("objective", true), ("trainable", true), ("trainable.dataset", true), ("trainable.optimizer", false),
-        ("resources", false), ("output", false),
+        ("resources", false), ("output", false), ("checkpoint", false),
     ];
 
     public const string ParametersKey = "parameters";
@@ -141,6 +141,10 @@ public static class SpecSchema
             (s, v) => s with { Trainable = s.Trainable with { Optimizer = s.Trainable.Optimizer with { WeightDecay = (double)v! } } }, Range: v => v is >= 0 and < 1 ? null : $"must be in [0, 1), found {v}"),
         new("resources.max_concurrent_trials", SettingType.Integer, "Trials run at once on a worker (one intra-op thread each).",
             (s, v) => s with { Resources = s.Resources with { MaxConcurrentTrials = (int)(long)v! } }, Range: v => v is >= 1 and <= 256 ? null : $"must be between 1 and 256, found {v}"),
+        new("checkpoint.interval_epochs", SettingType.Integer, "Save a checkpoint every N epochs and after the last (0: never).",
+            (s, v) => s with { Checkpoint = s.Checkpoint with { IntervalEpochs = (int)(long)v! } }, Range: v => v is >= 0 and <= 10000 ? null : $"must be between 0 and 10000, found {v}"),
+        new("checkpoint.dir", SettingType.String, "Checkpoint folder every worker can reach (default: checkpoints/ in the run directory).",
+            (s, v) => s with { Checkpoint = s.Checkpoint with { Dir = (string?)v } }, Nullable: true),
         new("output.dir", SettingType.String, "Parent folder of run directories (relative to the current directory).",
             (s, v) => s with { Output = s.Output with { Dir = (string)v! } }),
     ];

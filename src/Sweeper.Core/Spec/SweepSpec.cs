@@ -10,6 +10,7 @@ public sealed record SweepSpec
     public IReadOnlyList<ParameterSpec> Parameters { get; init; } = [];
     public ResourcesSpec Resources { get; init; } = new();
     public OutputSpec Output { get; init; } = new();
+    public CheckpointSpec Checkpoint { get; init; } = new();
     /// <summary>The file the spec was read from (absolute path), or a label for in-memory text.</summary>
     public string SourcePath { get; init; } = "<memory>";
     /// <summary>The spec's text as read, kept with the results so a run directory documents itself.</summary>
@@ -77,6 +78,14 @@ public sealed record OutputSpec
 {
     /// <summary>Parent folder of run directories, relative to the current directory.</summary>
     public string Dir { get; init; } = "runs";
+}
+
+public sealed record CheckpointSpec
+{
+    /// <summary>Save a checkpoint every N epochs (and after the last); 0 turns checkpoints off.</summary>
+    public int IntervalEpochs { get; init; } = 1;
+    /// <summary>Folder every worker can reach (null: <c>checkpoints/</c> in the run directory).</summary>
+    public string? Dir { get; init; }
 }
 
 /// <summary>A place in a spec file (1-based line and column).</summary>

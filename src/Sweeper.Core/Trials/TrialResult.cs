@@ -14,6 +14,10 @@ public sealed record TrialResult
     public DateTimeOffset? FinishedAt { get; init; }
     /// <summary>Why the trial failed or was stopped.</summary>
     public string? Reason { get; init; }
+    /// <summary>The newest checkpoint of the trial, if it saved one.</summary>
+    public CheckpointRef? Checkpoint { get; init; }
+    /// <summary>Each time the trial was queued again and continued elsewhere.</summary>
+    public IReadOnlyList<TrialResume> Resumes { get; init; } = [];
 
     [JsonIgnore] public TrialId Id => Config.Id;
     [JsonIgnore] public EpochResult? Last => Epochs.Count > 0 ? Epochs[^1] : null;

@@ -11,6 +11,7 @@ namespace Sweeper.Cluster.Tests.Actors;
 public sealed class SweepCoordinatorActorTests() : TestKit("akka.actor.serialize-messages = on\n" + SweeperMessageSerializer.Hocon)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+    private static readonly CoordinatorOptions Options = new(null, Path.GetTempPath());
 
     private static EpochResult Epoch(int n, double acc) =>
         new(n, new Dictionary<string, double> { [MetricNames.TestAccuracy] = acc }, TimeSpan.FromMilliseconds(5));
@@ -19,7 +20,7 @@ public sealed class SweepCoordinatorActorTests() : TestKit("akka.actor.serialize
     public void RegisterWorker_TwoSlots_AssignsTwoTrialsInOrder()
     {
         var spec = TestSpecs.Spec();
-        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01, 0.001)));
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01, 0.001), Options));
         var worker = CreateTestProbe();
 
         coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 2), worker);
@@ -34,7 +35,7 @@ public sealed class SweepCoordinatorActorTests() : TestKit("akka.actor.serialize
     public void TrialCompleted_FreesSlot_NextTrialAssignedAndSweepCompletesOnce()
     {
         var spec = TestSpecs.Spec();
-        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01)));
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01), Options));
         var worker = CreateTestProbe();
         var subscriber = CreateTestProbe();
         coordinator.Tell(SweepQueries.Subscribe.Instance, subscriber);
@@ -43,14 +44,14 @@ public sealed class SweepCoordinatorActorTests() : TestKit("akka.actor.serialize
         coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 1), worker);
         worker.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
         var first = worker.ExpectMsg<WorkerCommands.AssignTrial>(Wait).Config.Id;
-        coordinator.Tell(new TrialEvents.TrialStarted(first, "node-a"));
-        coordinator.Tell(new TrialEvents.EpochCompleted(first, Epoch(1, 0.5)));
-        coordinator.Tell(new TrialEvents.TrialCompleted(first));
+        coordinator.Tell(new TrialEvents.TrialStarted(first, 1, "node-a", 0));
+        coordinator.Tell(new TrialEvents.EpochCompleted(first, 1, Epoch(1, 0.5)));
+        coordinator.Tell(new TrialEvents.TrialCompleted(first, 1));
         var second = worker.ExpectMsg<WorkerCommands.AssignTrial>(Wait).Config.Id;
         Assert.NotEqual(first, second);
-        coordinator.Tell(new TrialEvents.TrialStarted(second, "node-a"));
-        coordinator.Tell(new TrialEvents.EpochCompleted(second, Epoch(1, 0.7)));
-        coordinator.Tell(new TrialEvents.TrialFailed(second, "boom"));
+        coordinator.Tell(new TrialEvents.TrialStarted(second, 1, "node-a", 0));
+        coordinator.Tell(new TrialEvents.EpochCompleted(second, 1, Epoch(1, 0.7)));
+        coordinator.Tell(new TrialEvents.TrialFailed(second, 1, "boom"));
 
         var done = subscriber.FishForMessage<SweepQueries.SweepCompleted>(m => m is SweepQueries.SweepCompleted, Wait).Result;
         Assert.Equal([TrialState.Completed, TrialState.Failed], done.Trials.Select(t => t.State));
@@ -64,34 +65,44 @@ public sealed class SweepCoordinatorActorTests() : TestKit("akka.actor.serialize
     public void WorkerTerminated_RunningTrialsQueuedAgainForTheNextWorker()
     {
         var spec = TestSpecs.Spec();
-        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01)));
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01), Options));
         var doomed = CreateTestProbe();
         coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 2), doomed);
         doomed.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
         doomed.ReceiveN(2, Wait);
-        coordinator.Tell(new TrialEvents.EpochCompleted(new TrialId(1), Epoch(1, 0.4)));
+        coordinator.Tell(new TrialEvents.EpochCompleted(new TrialId(1), 1, Epoch(1, 0.4)));
 
         Sys.Stop(doomed.Ref);
         var rescuer = CreateTestProbe();
         coordinator.Tell(new WorkerCommands.RegisterWorker("node-b", 2), rescuer);
         rescuer.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
-        var ids = rescuer.ReceiveN(2, Wait).Cast<WorkerCommands.AssignTrial>().Select(a => a.Config.Id.Index).ToList();
-        Assert.Equal([1, 2], ids);
+        var assigned = rescuer.ReceiveN(2, Wait).Cast<WorkerCommands.AssignTrial>().ToList();
+        Assert.Equal([1, 2], assigned.Select(a => a.Config.Id.Index));
+        Assert.Equal([2, 2], assigned.Select(a => a.Assignment)); // the second assignment of each
+
+        // A late event of the first assignment is ignored.
+        var subscriber = CreateTestProbe();
+        coordinator.Tell(new TrialEvents.TrialCompleted(new TrialId(1), 1));
+        coordinator.Tell(SweepQueries.Subscribe.Instance, subscriber);
+        var states = subscriber.ReceiveN(2, Wait).Cast<SweepQueries.TrialUpdated>().Select(u => u.Trial).ToList();
+        Assert.All(states, t => Assert.Equal(TrialState.Running, t.State));
+        Assert.Empty(states[0].Epochs); // no checkpoint: it starts again from scratch
+        Assert.Equal(0, Assert.Single(states[0].Resumes).FromEpoch);
     }
 
     [Fact]
     public void CompletedOrUnknownTrialEvents_Ignored()
     {
         var spec = TestSpecs.Spec(maxConcurrent: 1, epochs: 1);
-        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1)));
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1), Options));
         var worker = CreateTestProbe();
         var subscriber = CreateTestProbe();
         coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 1), worker);
         worker.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
         worker.ExpectMsg<WorkerCommands.AssignTrial>(Wait);
-        coordinator.Tell(new TrialEvents.TrialCompleted(new TrialId(1)));
-        coordinator.Tell(new TrialEvents.TrialFailed(new TrialId(1), "late duplicate"));
-        coordinator.Tell(new TrialEvents.TrialCompleted(new TrialId(99)));
+        coordinator.Tell(new TrialEvents.TrialCompleted(new TrialId(1), 1));
+        coordinator.Tell(new TrialEvents.TrialFailed(new TrialId(1), 1, "late duplicate"));
+        coordinator.Tell(new TrialEvents.TrialCompleted(new TrialId(99), 1));
         coordinator.Tell(SweepQueries.Subscribe.Instance, subscriber);
 
         subscriber.ExpectMsg<SweepQueries.TrialUpdated>(Wait);
@@ -103,7 +114,7 @@ public sealed class SweepCoordinatorActorTests() : TestKit("akka.actor.serialize
     public void CancelSweep_PendingStoppedRunningAskedToStop()
     {
         var spec = TestSpecs.Spec(maxConcurrent: 1);
-        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01)));
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01), Options));
         var worker = CreateTestProbe();
         var subscriber = CreateTestProbe();
         coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 1), worker);

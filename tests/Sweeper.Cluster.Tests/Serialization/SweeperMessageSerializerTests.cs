@@ -24,18 +24,20 @@ public sealed class SweeperMessageSerializerTests() : TestKit(SweeperMessageSeri
     {
         Config = Config, State = TrialState.Completed, Epochs = [Epoch], Worker = "akka.tcp://sweeper@127.0.0.1:1234",
         StartedAt = DateTimeOffset.UnixEpoch, FinishedAt = DateTimeOffset.UnixEpoch.AddSeconds(3), Reason = null,
+        Checkpoint = new CheckpointRef(2, "/c/t0007/epoch-0002.ckpt"), Resumes = [new TrialResume(2, "worker gone", DateTimeOffset.UnixEpoch)],
     };
 
     public static TheoryData<ISweeperMessage> Messages => new()
     {
         new WorkerCommands.RegisterWorker("akka.tcp://sweeper@127.0.0.1:1", 2),
         WorkerCommands.WorkerRegistered.Instance,
-        new WorkerCommands.AssignTrial(Config),
+        new WorkerCommands.AssignTrial(Config, 2, new CheckpointRef(3, "/tmp/c/t0007/epoch-0003.ckpt"), "/tmp/c", 1),
         new WorkerCommands.StopTrial(new TrialId(3), "asked"),
-        new TrialEvents.TrialStarted(new TrialId(3), "node"),
-        new TrialEvents.EpochCompleted(new TrialId(3), Epoch),
-        new TrialEvents.TrialCompleted(new TrialId(3)),
-        new TrialEvents.TrialFailed(new TrialId(3), "boom"),
+        new TrialEvents.TrialStarted(new TrialId(3), 1, "node", 2),
+        new TrialEvents.EpochCompleted(new TrialId(3), 1, Epoch),
+        new TrialEvents.CheckpointSaved(new TrialId(3), 1, new CheckpointRef(2, "/x")),
+        new TrialEvents.TrialCompleted(new TrialId(3), 1),
+        new TrialEvents.TrialFailed(new TrialId(3), 1, "boom"),
         SweepQueries.Subscribe.Instance,
         new SweepQueries.CancelSweep("user"),
         new SweepQueries.TrialUpdated(Result),
@@ -61,8 +63,8 @@ public sealed class SweeperMessageSerializerTests() : TestKit(SweeperMessageSeri
     [Fact]
     public void RoundTrip_AssignTrial_ParameterValueTypesKept()
     {
-        var serializer = (SerializerWithStringManifest)Sys.Serialization.FindSerializerFor(new WorkerCommands.AssignTrial(Config));
-        var back = (WorkerCommands.AssignTrial)serializer.FromBinary(serializer.ToBinary(new WorkerCommands.AssignTrial(Config)), serializer.Manifest(new WorkerCommands.AssignTrial(Config)));
+        var serializer = (SerializerWithStringManifest)Sys.Serialization.FindSerializerFor(new WorkerCommands.AssignTrial(Config, 1, null, "/c", 1));
+        var back = (WorkerCommands.AssignTrial)serializer.FromBinary(serializer.ToBinary(new WorkerCommands.AssignTrial(Config, 1, null, "/c", 1)), serializer.Manifest(new WorkerCommands.AssignTrial(Config, 1, null, "/c", 1)));
         Assert.Equal([typeof(double), typeof(double), typeof(long), typeof(string)], back.Config.Parameters.Select(p => p.Value.GetType()));
         Assert.Equal(Config.Parameters, back.Config.Parameters);
         Assert.Equal(Config.Trainable, back.Config.Trainable);

@@ -1,0 +1,60 @@
+using System.ComponentModel;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using Sweeper.Cli.Output;
+using Sweeper.Cli.Running;
+using Sweeper.Cluster.Journal;
+using Sweeper.Core.Spec;
+
+namespace Sweeper.Cli.Commands;
+
+public sealed class ResumeSettings : CommandSettings
+{
+    [CommandArgument(0, "<run-dir>")]
+    [Description("The run directory of the interrupted sweep (it holds journal.db).")]
+    public string RunDirectory { get; init; } = "";
+
+    [CommandOption("--hostname <HOST>")]
+    [DefaultValue("127.0.0.1")]
+    public string Hostname { get; init; } = "127.0.0.1";
+
+    [CommandOption("--port <PORT>")]
+    [DefaultValue(0)]
+    public int Port { get; init; }
+
+    [CommandOption("--no-local-worker")]
+    public bool NoLocalWorker { get; init; }
+
+    [CommandOption("--slots <N>")]
+    public int? Slots { get; init; }
+}
+
+/// <summary>
+/// <c>sweeper resume run-dir</c>: continues a sweep whose coordinator died. Finished trials are kept as journaled;
+/// interrupted ones continue from their newest checkpoint; the results hold every trial once.
+/// </summary>
+public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
+{
+    public override async Task<int> ExecuteAsync(CommandContext context, ResumeSettings settings, CancellationToken cancellationToken)
+    {
+        var runDir = Path.GetFullPath(settings.RunDirectory);
+        JournalState state;
+        try
+        {
+            using var journal = SweepJournal.Open(runDir);
+            state = journal.Load();
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or InvalidDataException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            return Errors.Report(ex.Message, Errors.InvalidInput);
+        }
+        SweepSpec spec;
+        try { spec = SpecLoader.LoadText(state.SpecText, state.SpecPath, Path.GetDirectoryName(state.SpecPath) ?? runDir); }
+        catch (SpecException ex) { return Errors.Report(ex); }
+
+        var trials = state.Trials.Select(t => t.Config).ToList();
+        int finished = state.Trials.Count(t => t.State is Core.Trials.TrialState.Completed or Core.Trials.TrialState.Failed or Core.Trials.TrialState.Stopped);
+        AnsiConsole.MarkupLine($"resuming sweep [bold]{Markup.Escape(spec.Name)}[/] in {Markup.Escape(runDir)}: {finished} of {trials.Count} trial(s) already finished");
+        return await SweepSession.RunAsync(spec, trials, runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots), cancellationToken);
+    }
+}

@@ -1,0 +1,62 @@
+using System.ComponentModel;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using Sweeper.Cli.Output;
+using Sweeper.Cli.Running;
+using Sweeper.Cluster.Hosting;
+
+namespace Sweeper.Cli.Commands;
+
+public sealed class WorkerSettings : CommandSettings
+{
+    [CommandOption("--join <HOST:PORT>")]
+    [Description("Address of the coordinator node (printed by 'sweeper run').")]
+    public string Join { get; init; } = "";
+
+    [CommandOption("--slots <N>")]
+    [Description("Trials this worker runs at once (default 1).")]
+    [DefaultValue(1)]
+    public int Slots { get; init; } = 1;
+
+    [CommandOption("--hostname <HOST>")]
+    [Description("Address this worker binds to and is reached at (default 127.0.0.1).")]
+    [DefaultValue("127.0.0.1")]
+    public string Hostname { get; init; } = "127.0.0.1";
+
+    [CommandOption("--port <PORT>")]
+    [DefaultValue(0)]
+    public int Port { get; init; }
+
+    public override ValidationResult Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Join)) return ValidationResult.Error("--join <HOST:PORT> is required");
+        var colon = Join.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(Join[(colon + 1)..], out var port) || port is < 1 or > 65535)
+            return ValidationResult.Error($"--join expects HOST:PORT, e.g. 127.0.0.1:4053, found '{Join}'");
+        return Slots < 1 ? ValidationResult.Error("--slots must be at least 1") : ValidationResult.Success();
+    }
+}
+
+/// <summary><c>sweeper worker --join host:port</c>: adds this machine's slots to a running sweep; exits when the sweep ends.</summary>
+public sealed class WorkerCommand : AsyncCommand<WorkerSettings>
+{
+    public override async Task<int> ExecuteAsync(CommandContext context, WorkerSettings settings, CancellationToken cancellationToken)
+    {
+        using var interrupt = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
+            var seed = $"akka.tcp://{SweeperHosting.SystemName}@{settings.Join}";
+            await SweepHost.RunWorkerAsync(seed, settings.Slots, TrainableFactories.Default, new NodeOptions(settings.Hostname, settings.Port), address =>
+                AnsiConsole.MarkupLine($"worker [bold]{Markup.Escape(address)}[/] with {settings.Slots} slot(s), joining {Markup.Escape(seed)}"), linked.Token);
+            AnsiConsole.MarkupLine(interrupt.IsCancellationRequested ? "worker stopped" : "the sweep's coordinator left; worker done");
+            return interrupt.IsCancellationRequested ? Errors.Interrupted : Errors.Ok;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+}

@@ -1,0 +1,48 @@
+using Spectre.Console;
+using Sweeper.Cli.Output;
+using Sweeper.Cluster.Actors;
+using Sweeper.Core.Reporting;
+using Sweeper.Core.Spec;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Cli.Running;
+
+/// <summary>Runs (or resumes) a sweep in a run directory with live progress, then writes and shows the results.</summary>
+public static class SweepSession
+{
+    public const string CheckpointFolder = "checkpoints";
+
+    public static string CheckpointDir(SweepSpec spec, string runDir) =>
+        spec.Checkpoint.Dir is { } dir ? Path.GetFullPath(dir, Path.GetDirectoryName(spec.SourcePath) ?? runDir) : Path.Combine(runDir, CheckpointFolder);
+
+    public static async Task<int> RunAsync(SweepSpec spec, IReadOnlyList<TrialConfig> trials, string runDir, NodeOptions node, CancellationToken cancellationToken)
+    {
+        var console = AnsiConsole.Console;
+        using var interrupt = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
+            var view = new ProgressView(console, spec);
+            var coordinator = new CoordinatorOptions(runDir, CheckpointDir(spec, runDir));
+            var run = SweepHost.RunAsync(spec, trials, coordinator, TrainableFactories.Default, node, view.OnTrial,
+                address =>
+                {
+                    var roles = node.LocalWorker ? "coordinator, worker" : "coordinator";
+                    console.MarkupLine($"node [bold]{Markup.Escape(address)}[/] ({roles})");
+                    if (!node.LocalWorker)
+                        console.MarkupLine($"workers join with: [bold]sweeper worker --join {Markup.Escape(new Uri(address.Replace("akka.tcp", "tcp")).Authority)}[/]");
+                }, linked.Token);
+            var result = await view.ShowWhile(run);
+            ReportWriter.WriteAll(result, runDir);
+            ResultsView.Write(console, result, runDir);
+            if (interrupt.IsCancellationRequested) return Errors.Interrupted;
+            return result.Trials.Any(t => t.State == TrialState.Completed) ? Errors.Ok : Errors.Report("no trial completed; see the reasons in the table", Errors.Failed);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+}

@@ -1,0 +1,179 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Sweeper.Cluster.Serialization;
+using Sweeper.Core.Spec;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Cluster.Journal;
+
+/// <summary>One change to record: a trial's row, an epoch's metrics, or dropping epochs a resumed trial will redo.</summary>
+public abstract record JournalEntry
+{
+    public sealed record TrialRow(TrialResult Result) : JournalEntry;
+    public sealed record EpochRow(TrialId Id, EpochResult Result) : JournalEntry;
+    public sealed record DropEpochsAfter(TrialId Id, int After) : JournalEntry;
+}
+
+/// <summary>What a journal holds: the spec as written and every trial with its epochs.</summary>
+public sealed record JournalState(string SpecText, string SpecPath, DateTimeOffset StartedAt, IReadOnlyList<TrialResult> Trials);
+
+/// <summary>
+/// The coordinator's state in SQLite (WAL) in the run directory. Every batch of changes is one transaction,
+/// committed before the coordinator sends anything that depends on it. With WAL and synchronous=NORMAL a committed
+/// batch survives the process being killed (not a power cut).
+/// </summary>
+public sealed class SweepJournal : IDisposable
+{
+    public const string FileName = "journal.db";
+    private const int FormatVersion = 1;
+
+    private readonly SqliteConnection _db;
+
+    private SweepJournal(SqliteConnection db) => _db = db;
+
+    public string Path => _db.DataSource;
+
+    /// <summary>Creates the journal of a new sweep with every trial pending.</summary>
+    public static SweepJournal Create(string runDirectory, SweepSpec spec, IReadOnlyList<TrialConfig> trials, DateTimeOffset startedAt)
+    {
+        var path = System.IO.Path.Combine(runDirectory, FileName);
+        if (File.Exists(path)) throw new IOException($"a journal already exists at {path}");
+        var journal = new SweepJournal(Connect(path));
+        journal.Exec("""
+            PRAGMA journal_mode=WAL;
+            CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE trials(id INTEGER PRIMARY KEY, config TEXT NOT NULL, state TEXT NOT NULL, worker TEXT,
+                                started_at TEXT, finished_at TEXT, reason TEXT, checkpoint TEXT, resumes TEXT NOT NULL DEFAULT '[]');
+            CREATE TABLE epochs(trial INTEGER NOT NULL, epoch INTEGER NOT NULL, metrics TEXT NOT NULL, duration_ms REAL NOT NULL,
+                                PRIMARY KEY(trial, epoch));
+            """);
+        using var tx = journal._db.BeginTransaction();
+        foreach (var (k, v) in new[] { ("format", FormatVersion.ToString(CultureInfo.InvariantCulture)), ("spec_text", spec.SourceText), ("spec_path", spec.SourcePath), ("started_at", startedAt.ToString("O", CultureInfo.InvariantCulture)) })
+            journal.Exec("INSERT INTO meta(key, value) VALUES ($k, $v)", ("$k", k), ("$v", v));
+        foreach (var t in trials)
+            journal.Exec("INSERT INTO trials(id, config, state) VALUES ($id, $config, $state)",
+                ("$id", t.Id.Index), ("$config", JsonSerializer.Serialize(t, SweeperMessageSerializer.Options)), ("$state", nameof(TrialState.Pending)));
+        tx.Commit();
+        return journal;
+    }
+
+    /// <summary>Opens the journal of an existing run directory.</summary>
+    public static SweepJournal Open(string runDirectory)
+    {
+        var path = System.IO.Path.Combine(runDirectory, FileName);
+        if (!File.Exists(path)) throw new FileNotFoundException($"no journal in {runDirectory} (expected {FileName}); is this a Sweeper run directory?", path);
+        return new SweepJournal(Connect(path));
+    }
+
+    public JournalState Load()
+    {
+        var meta = new Dictionary<string, string>();
+        using (var cmd = Command("SELECT key, value FROM meta"))
+        using (var r = cmd.ExecuteReader())
+            while (r.Read()) meta[r.GetString(0)] = r.GetString(1);
+        if (!meta.TryGetValue("format", out var format) || format != FormatVersion.ToString(CultureInfo.InvariantCulture))
+            throw new InvalidDataException($"{Path}: unsupported journal format '{format}'");
+
+        var epochs = new Dictionary<int, List<EpochResult>>();
+        using (var cmd = Command("SELECT trial, epoch, metrics, duration_ms FROM epochs ORDER BY trial, epoch"))
+        using (var r = cmd.ExecuteReader())
+            while (r.Read())
+            {
+                var metrics = JsonSerializer.Deserialize<Dictionary<string, double>>(r.GetString(2), SweeperMessageSerializer.Options)!;
+                (epochs.TryGetValue(r.GetInt32(0), out var list) ? list : epochs[r.GetInt32(0)] = []).Add(
+                    new EpochResult(r.GetInt32(1), metrics, TimeSpan.FromMilliseconds(r.GetDouble(3))));
+            }
+
+        var trials = new List<TrialResult>();
+        using (var cmd = Command("SELECT id, config, state, worker, started_at, finished_at, reason, checkpoint, resumes FROM trials ORDER BY id"))
+        using (var r = cmd.ExecuteReader())
+            while (r.Read())
+            {
+                trials.Add(new TrialResult
+                {
+                    Config = JsonSerializer.Deserialize<TrialConfig>(r.GetString(1), SweeperMessageSerializer.Options)!,
+                    State = Enum.Parse<TrialState>(r.GetString(2)),
+                    Worker = r.IsDBNull(3) ? null : r.GetString(3),
+                    StartedAt = r.IsDBNull(4) ? null : DateTimeOffset.Parse(r.GetString(4), CultureInfo.InvariantCulture),
+                    FinishedAt = r.IsDBNull(5) ? null : DateTimeOffset.Parse(r.GetString(5), CultureInfo.InvariantCulture),
+                    Reason = r.IsDBNull(6) ? null : r.GetString(6),
+                    Checkpoint = r.IsDBNull(7) ? null : JsonSerializer.Deserialize<CheckpointRef>(r.GetString(7), SweeperMessageSerializer.Options),
+                    Resumes = JsonSerializer.Deserialize<List<TrialResume>>(r.GetString(8), SweeperMessageSerializer.Options)!,
+                    Epochs = epochs.GetValueOrDefault(r.GetInt32(0)) ?? [],
+                });
+            }
+        return new JournalState(meta["spec_text"], meta["spec_path"], DateTimeOffset.Parse(meta["started_at"], CultureInfo.InvariantCulture), trials);
+    }
+
+    /// <summary>Writes a batch of changes in one transaction.</summary>
+    public void Write(IReadOnlyList<JournalEntry> batch)
+    {
+        if (batch.Count == 0) return;
+        using var tx = _db.BeginTransaction();
+        using var trial = Command("""
+            UPDATE trials SET state=$state, worker=$worker, started_at=$started, finished_at=$finished, reason=$reason,
+                              checkpoint=$checkpoint, resumes=$resumes WHERE id=$id
+            """, "$state", "$worker", "$started", "$finished", "$reason", "$checkpoint", "$resumes", "$id");
+        using var epoch = Command("INSERT OR REPLACE INTO epochs(trial, epoch, metrics, duration_ms) VALUES ($trial, $epoch, $metrics, $duration)",
+            "$trial", "$epoch", "$metrics", "$duration");
+        using var drop = Command("DELETE FROM epochs WHERE trial=$trial AND epoch>$epoch", "$trial", "$epoch");
+        foreach (var entry in batch)
+        {
+            switch (entry)
+            {
+                case JournalEntry.TrialRow(var t):
+                    Run(trial, t.State.ToString(), t.Worker, t.StartedAt?.ToString("O", CultureInfo.InvariantCulture),
+                        t.FinishedAt?.ToString("O", CultureInfo.InvariantCulture), t.Reason,
+                        t.Checkpoint is null ? null : JsonSerializer.Serialize(t.Checkpoint, SweeperMessageSerializer.Options),
+                        JsonSerializer.Serialize(t.Resumes, SweeperMessageSerializer.Options), t.Id.Index);
+                    break;
+                case JournalEntry.EpochRow(var id, var e):
+                    Run(epoch, id.Index, e.Epoch, JsonSerializer.Serialize(e.Metrics, SweeperMessageSerializer.Options), e.Duration.TotalMilliseconds);
+                    break;
+                case JournalEntry.DropEpochsAfter(var id, var after):
+                    Run(drop, id.Index, after);
+                    break;
+            }
+        }
+        tx.Commit();
+    }
+
+    public void Dispose()
+    {
+        _db.Dispose();
+        SqliteConnection.ClearPool(_db);
+    }
+
+    private static SqliteConnection Connect(string path)
+    {
+        var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        db.Open();
+        using var cmd = db.CreateCommand();
+        cmd.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;";
+        cmd.ExecuteNonQuery();
+        return db;
+    }
+
+    private SqliteCommand Command(string sql, params string[] parameters)
+    {
+        var cmd = _db.CreateCommand();
+        cmd.CommandText = sql;
+        foreach (var p in parameters) cmd.Parameters.Add(new SqliteParameter { ParameterName = p });
+        return cmd;
+    }
+
+    private static void Run(SqliteCommand cmd, params object?[] values)
+    {
+        for (int i = 0; i < values.Length; i++) cmd.Parameters[i].Value = values[i] ?? DBNull.Value;
+        cmd.ExecuteNonQuery();
+    }
+
+    private void Exec(string sql, params (string Name, object Value)[] parameters)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = sql;
+        foreach (var (n, v) in parameters) cmd.Parameters.AddWithValue(n, v);
+        cmd.ExecuteNonQuery();
+    }
+}
