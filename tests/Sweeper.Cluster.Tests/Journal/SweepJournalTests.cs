@@ -1,0 +1,113 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using Sweeper.Cluster.Actors;
+using Sweeper.Cluster.Journal;
+using Sweeper.Cluster.Messages;
+using Sweeper.Cluster.Serialization;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Cluster.Tests.Journal;
+
+public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages = on\n" + SweeperMessageSerializer.Hocon), IDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+    private readonly string _dir = Directory.CreateTempSubdirectory("sweeper-journal-").FullName;
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (disposing) Directory.Delete(_dir, recursive: true);
+    }
+
+    private static EpochResult Epoch(int n, double acc) =>
+        new(n, new Dictionary<string, double> { [MetricNames.TestAccuracy] = acc, ["nan"] = double.NaN }, TimeSpan.FromMilliseconds(7));
+
+    [Fact]
+    public void Write_ThenLoad_EveryFieldBack()
+    {
+        var spec = TestSpecs.Spec() with { SourceText = "name: test\n", SourcePath = "/x/spec.yaml" };
+        var trials = TestSpecs.Trials(spec, 0.1, 0.01);
+        var started = DateTimeOffset.Parse("2026-11-26T10:00:00Z");
+        using (var journal = SweepJournal.Create(_dir, spec, trials, started))
+        {
+            var t1 = new TrialResult
+            {
+                Config = trials[0], State = TrialState.Completed, Worker = "w", StartedAt = started, FinishedAt = started.AddSeconds(9),
+                Checkpoint = new CheckpointRef(2, "/c/t0001/epoch-0002.ckpt"), Resumes = [new TrialResume(1, "worker gone", started.AddSeconds(3))],
+            };
+            journal.Write([new JournalEntry.TrialRow(t1), new JournalEntry.EpochRow(t1.Id, Epoch(1, 0.5)), new JournalEntry.EpochRow(t1.Id, Epoch(2, 0.6)),
+                           new JournalEntry.EpochRow(t1.Id, Epoch(3, 0.1)), new JournalEntry.DropEpochsAfter(t1.Id, 2)]);
+        }
+
+        using var reopened = SweepJournal.Open(_dir);
+        var state = reopened.Load();
+
+        Assert.Equal("name: test\n", state.SpecText);
+        Assert.Equal("/x/spec.yaml", state.SpecPath);
+        Assert.Equal(started, state.StartedAt);
+        Assert.Equal(2, state.Trials.Count);
+        var back = state.Trials[0];
+        Assert.Equal(TrialState.Completed, back.State);
+        Assert.Equal(trials[0].Parameters, back.Config.Parameters);
+        Assert.Equal(trials[0].Trainable, back.Config.Trainable);
+        Assert.Equal([1, 2], back.Epochs.Select(e => e.Epoch));
+        Assert.Equal(0.6, back.Epochs[1].Get(MetricNames.TestAccuracy));
+        Assert.True(double.IsNaN(back.Epochs[1].Get("nan")));
+        Assert.Equal(new CheckpointRef(2, "/c/t0001/epoch-0002.ckpt"), back.Checkpoint);
+        Assert.Equal(new TrialResume(1, "worker gone", started.AddSeconds(3)), Assert.Single(back.Resumes));
+        Assert.Equal(TrialState.Pending, state.Trials[1].State);
+    }
+
+    [Fact]
+    public void Open_NoJournal_ClearError()
+    {
+        var ex = Assert.Throws<FileNotFoundException>(() => SweepJournal.Open(_dir));
+        Assert.Contains("no journal in", ex.Message);
+    }
+
+    [Fact]
+    public void Coordinator_RestartedOnItsRunDirectory_KeepsFinishedRequeuesInterruptedFromCheckpoint()
+    {
+        var spec = TestSpecs.Spec(maxConcurrent: 2, epochs: 3);
+        var trials = TestSpecs.Trials(spec, 0.1, 0.01, 0.001);
+        var options = new CoordinatorOptions(_dir, Path.Combine(_dir, "checkpoints"));
+
+        // First life: trial 1 completes; trial 2 checkpoints after epoch 1, runs epoch 2, then the coordinator dies.
+        var first = Sys.ActorOf(SweepCoordinatorActor.Props(spec, trials, options));
+        var worker = CreateTestProbe();
+        first.Tell(new WorkerCommands.RegisterWorker("node-a", 2), worker);
+        worker.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
+        worker.ReceiveN(2, Wait);
+        for (int e = 1; e <= 3; e++) first.Tell(new TrialEvents.EpochCompleted(new TrialId(1), 1, Epoch(e, 0.5 + e / 10.0)));
+        first.Tell(new TrialEvents.TrialCompleted(new TrialId(1), 1));
+        Assert.Equal(3, worker.ExpectMsg<WorkerCommands.AssignTrial>(Wait).Config.Id.Index);
+        first.Tell(new TrialEvents.EpochCompleted(new TrialId(2), 1, Epoch(1, 0.3)));
+        first.Tell(new TrialEvents.CheckpointSaved(new TrialId(2), 1, new CheckpointRef(1, "/c/t0002/epoch-0001.ckpt")));
+        first.Tell(new TrialEvents.EpochCompleted(new TrialId(2), 1, Epoch(2, 0.4)));
+        var probe = CreateTestProbe();
+        first.Tell(SweepQueries.Subscribe.Instance, probe); // flushes: everything above is journaled
+        probe.ReceiveN(3, Wait);
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first, Wait);
+
+        // Second life on the same run directory.
+        var second = Sys.ActorOf(SweepCoordinatorActor.Props(spec, trials, options));
+        var rescuer = CreateTestProbe();
+        second.Tell(new WorkerCommands.RegisterWorker("node-b", 3), rescuer);
+        rescuer.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
+        var assigned = rescuer.ReceiveN(2, Wait).Cast<WorkerCommands.AssignTrial>().OrderBy(a => a.Config.Id.Index).ToList();
+
+        Assert.Equal([2, 3], assigned.Select(a => a.Config.Id.Index)); // trial 1 is not run again
+        Assert.Equal(new CheckpointRef(1, "/c/t0002/epoch-0001.ckpt"), assigned[0].ResumeFrom);
+        Assert.Null(assigned[1].ResumeFrom);
+        var subscriber = CreateTestProbe();
+        second.Tell(SweepQueries.Subscribe.Instance, subscriber);
+        var snapshot = subscriber.ReceiveN(3, Wait).Cast<SweepQueries.TrialUpdated>().Select(u => u.Trial).ToList();
+        Assert.Equal(TrialState.Completed, snapshot[0].State);
+        Assert.Equal([1, 2, 3], snapshot[0].Epochs.Select(e => e.Epoch));
+        Assert.Equal([1], snapshot[1].Epochs.Select(e => e.Epoch)); // epoch 2 was after the checkpoint: it runs again
+        Assert.Equal(1, Assert.Single(snapshot[1].Resumes).FromEpoch);
+        Assert.Equal("the coordinator restarted", snapshot[1].Resumes[0].Reason);
+    }
+}
