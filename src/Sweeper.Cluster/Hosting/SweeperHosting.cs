@@ -3,6 +3,7 @@ using Akka.Cluster.Hosting;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
+using Akka.Remote.Transport.DotNetty;
 using Sweeper.Cluster.Actors;
 using Sweeper.Cluster.Serialization;
 using Sweeper.Core.Spec;
@@ -27,7 +28,8 @@ public static class SweeperHosting
 
     /// <summary>Remoting on <paramref name="hostname"/>:<paramref name="port"/> (0: any free port) and clustering with the given roles.</summary>
     /// <param name="seedNodes">Addresses to join, e.g. <c>akka.tcp://sweeper@127.0.0.1:4053</c>; empty: the node joins itself.</param>
-    public static AkkaConfigurationBuilder AddSweeperCluster(this AkkaConfigurationBuilder builder, string hostname, int port, IReadOnlyList<string> roles, IReadOnlyList<string> seedNodes)
+    /// <param name="tls">Mutual TLS for remoting; null: plain TCP.</param>
+    public static AkkaConfigurationBuilder AddSweeperCluster(this AkkaConfigurationBuilder builder, string hostname, int port, IReadOnlyList<string> roles, IReadOnlyList<string> seedNodes, TlsOptions? tls = null)
     {
         builder
             .AddHocon("""
@@ -47,11 +49,28 @@ public static class SweeperHosting
                 akka.cluster.failure-detector.acceptable-heartbeat-pause = 3s
                 """, HoconAddMode.Prepend)
             .AddHocon(SweeperMessageSerializer.Hocon, HoconAddMode.Prepend)
-            .WithRemoting(new RemoteOptions { HostName = hostname, Port = port })
+            .WithRemoting(RemoteOptionsFor(hostname, port, tls))
             .WithClustering(new ClusterOptions { Roles = roles.ToArray(), SeedNodes = seedNodes.ToArray() });
         if (seedNodes.Count == 0)
             builder.AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress));
         return builder;
+    }
+
+    private static RemoteOptions RemoteOptionsFor(string hostname, int port, TlsOptions? tls)
+    {
+        var options = new RemoteOptions { HostName = hostname, Port = port };
+        if (tls is null) return options;
+        var certificate = tls.Load();
+        options.EnableSsl = true;
+        options.Ssl = new SslOptions
+        {
+            X509Certificate = certificate,
+            SuppressValidation = false,
+            RequireMutualAuthentication = true,
+            // Every node holds the same certificate: a peer is accepted only if it presents exactly that one.
+            CustomValidator = CertificateValidation.PinnedCertificate([certificate.Thumbprint]),
+        };
+        return options;
     }
 
     /// <summary>The coordinator singleton (on nodes with the coordinator role) and a proxy to it.</summary>
