@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
 using Sweeper.Cluster.Journal;
@@ -62,7 +63,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor
         Receive<TrialEvents.EpochCompleted>(m =>
         {
             if (!Current(m.Id, m.Assignment)) return;
-            Change(m.Id, t => t with { Epochs = [.. t.Epochs.Where(e => e.Epoch < m.Result.Epoch), m.Result] });
+            Change(m.Id, t => t with { Epochs = WithEpoch(t.Epochs, m.Result) });
             Journal(new JournalEntry.EpochRow(m.Id, m.Result));
         });
         Receive<TrialEvents.CheckpointSaved>(m => { if (Current(m.Id, m.Assignment)) Change(m.Id, t => t with { Checkpoint = m.Checkpoint }); });
@@ -126,6 +127,14 @@ public sealed class SweepCoordinatorActor : ReceiveActor
             Epochs = t.Epochs.Where(e => e.Epoch <= from).ToList(),
             Resumes = [.. t.Resumes, new TrialResume(from, reason, DateTimeOffset.UtcNow)],
         };
+    }
+
+    /// <summary>Appends (or, for a redone epoch, replaces from) an epoch in O(log n): trials may report thousands.</summary>
+    private static ImmutableList<EpochResult> WithEpoch(IReadOnlyList<EpochResult> epochs, EpochResult next)
+    {
+        var list = epochs as ImmutableList<EpochResult> ?? ImmutableList.CreateRange(epochs);
+        while (list.Count > 0 && list[^1].Epoch >= next.Epoch) list = list.RemoveAt(list.Count - 1);
+        return list.Add(next);
     }
 
     private bool Current(TrialId id, int assignment) =>

@@ -29,6 +29,7 @@ public sealed class SweepJournal : IDisposable
     private const int FormatVersion = 1;
 
     private readonly SqliteConnection _db;
+    private SqliteCommand? _updateTrial, _upsertEpoch, _dropEpochs;
 
     private SweepJournal(SqliteConnection db) => _db = db;
 
@@ -110,14 +111,16 @@ public sealed class SweepJournal : IDisposable
     public void Write(IReadOnlyList<JournalEntry> batch)
     {
         if (batch.Count == 0) return;
-        using var tx = _db.BeginTransaction();
-        using var trial = Command("""
+        // Prepared once, reused by every batch.
+        var trial = _updateTrial ??= Prepare("""
             UPDATE trials SET state=$state, worker=$worker, started_at=$started, finished_at=$finished, reason=$reason,
                               checkpoint=$checkpoint, resumes=$resumes WHERE id=$id
             """, "$state", "$worker", "$started", "$finished", "$reason", "$checkpoint", "$resumes", "$id");
-        using var epoch = Command("INSERT OR REPLACE INTO epochs(trial, epoch, metrics, duration_ms) VALUES ($trial, $epoch, $metrics, $duration)",
+        var epoch = _upsertEpoch ??= Prepare("INSERT OR REPLACE INTO epochs(trial, epoch, metrics, duration_ms) VALUES ($trial, $epoch, $metrics, $duration)",
             "$trial", "$epoch", "$metrics", "$duration");
-        using var drop = Command("DELETE FROM epochs WHERE trial=$trial AND epoch>$epoch", "$trial", "$epoch");
+        var drop = _dropEpochs ??= Prepare("DELETE FROM epochs WHERE trial=$trial AND epoch>$epoch", "$trial", "$epoch");
+        using var tx = _db.BeginTransaction();
+        trial.Transaction = epoch.Transaction = drop.Transaction = tx;
         foreach (var entry in batch)
         {
             switch (entry)
@@ -141,6 +144,9 @@ public sealed class SweepJournal : IDisposable
 
     public void Dispose()
     {
+        _updateTrial?.Dispose();
+        _upsertEpoch?.Dispose();
+        _dropEpochs?.Dispose();
         _db.Dispose();
         SqliteConnection.ClearPool(_db);
     }
@@ -160,6 +166,13 @@ public sealed class SweepJournal : IDisposable
         var cmd = _db.CreateCommand();
         cmd.CommandText = sql;
         foreach (var p in parameters) cmd.Parameters.Add(new SqliteParameter { ParameterName = p });
+        return cmd;
+    }
+
+    private SqliteCommand Prepare(string sql, params string[] parameters)
+    {
+        var cmd = Command(sql, parameters);
+        cmd.Prepare();
         return cmd;
     }
 

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Sweeper.Cluster.Actors;
+using Sweeper.Cluster.Hosting;
+using Sweeper.Core.Spec;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Cluster.Benchmarks;
+
+/// <summary>Figures of one orchestration run.</summary>
+public sealed record OrchestrationFigures(int Trials, int EpochsPerTrial, int Slots, bool Journal, TimeSpan Elapsed)
+{
+    public int Results => Trials * EpochsPerTrial;
+    public double TrialsPerSecond => Trials / Elapsed.TotalSeconds;
+    public double ResultsPerSecond => Results / Elapsed.TotalSeconds;
+    /// <summary>Wall time per trial with the slots busy: what the orchestration adds to a trial.</summary>
+    public double PerTrialOverheadMs => Elapsed.TotalMilliseconds * Slots / Trials;
+}
+
+/// <summary>
+/// Runs trials whose epochs take no time through the full path a sweep takes — coordinator singleton, worker, trial
+/// actor on its own thread, every epoch's result back to the coordinator, journal — on a one-node cluster with
+/// remoting on 127.0.0.1, and times it from the first assignment to the sweep's end.
+/// </summary>
+public static class OrchestrationBenchmark
+{
+    public static async Task<OrchestrationFigures> RunAsync(int trials, int epochsPerTrial, int slots, bool journal, ITrainableFactory factory, string workDirectory)
+    {
+        var spec = new SweepSpec
+        {
+            Name = "bench-orchestration",
+            Objective = new ObjectiveSpec(MetricNames.TestAccuracy, ObjectiveMode.Max),
+            Trainable = new TrainableSpec { Model = "synthetic", Dataset = new DatasetSpec(), Epochs = epochsPerTrial },
+            Resources = new ResourcesSpec { MaxConcurrentTrials = slots },
+            Checkpoint = new CheckpointSpec { IntervalEpochs = 0 },
+        };
+        var configs = Enumerable.Range(1, trials).Select(i => new TrialConfig
+        {
+            Id = new TrialId(i), Seed = i, Parameters = [new("trainable.optimizer.lr", 0.01 * (1 + i % 10))], Trainable = spec.Trainable,
+        }).ToList();
+        var runDir = Path.Combine(workDirectory, $"bench-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(runDir);
+        try
+        {
+            var done = new TaskCompletionSource<SweepResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            // The worker registers only after the clock starts, so the coordinator's start-up (and the journal's
+            // creation) are not counted, but every assignment is.
+            builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) => akka
+                .AddSweeperCluster("127.0.0.1", 0, [SweeperRoles.Coordinator, SweeperRoles.Worker], [])
+                .AddSweeperCoordinator(spec, configs, new CoordinatorOptions(journal ? runDir : null, Path.Combine(runDir, "checkpoints"))));
+            using var host = builder.Build();
+            await host.StartAsync();
+            try
+            {
+                var system = host.Services.GetRequiredService<ActorSystem>();
+                var proxy = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorProxy>();
+                system.ActorOf(SweepWatcherActor.Props(proxy, _ => { }, r => done.TrySetResult(r)));
+                await WaitForCoordinatorAsync(proxy);
+                var clock = Stopwatch.StartNew();
+                system.ActorOf(WorkerActor.Props(slots, factory, proxy), WorkerActor.Name);
+                var result = await done.Task.WaitAsync(TimeSpan.FromMinutes(10));
+                clock.Stop();
+                var completed = result.Trials.Count(t => t.State == TrialState.Completed && t.Epochs.Count == epochsPerTrial);
+                if (completed != trials) throw new InvalidOperationException($"only {completed} of {trials} trials completed every epoch");
+                return new OrchestrationFigures(trials, epochsPerTrial, slots, journal, clock.Elapsed);
+            }
+            finally
+            {
+                await host.StopAsync();
+            }
+        }
+        finally
+        {
+            Directory.Delete(runDir, recursive: true);
+        }
+    }
+
+    private static async Task WaitForCoordinatorAsync(IActorRef proxy)
+    {
+        // The singleton answers a subscription once it runs.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                await proxy.Ask<object>(Messages.SweepQueries.Subscribe.Instance, TimeSpan.FromSeconds(2));
+                return;
+            }
+            catch (AskTimeoutException) { }
+        }
+        throw new TimeoutException("the coordinator singleton did not start");
+    }
+}
