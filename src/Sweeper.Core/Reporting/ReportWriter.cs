@@ -77,6 +77,11 @@ public static class ReportWriter
                 ["started_at"] = t.StartedAt?.ToString("O", CultureInfo.InvariantCulture),
                 ["finished_at"] = t.FinishedAt?.ToString("O", CultureInfo.InvariantCulture),
                 ["reason"] = t.Reason,
+                ["checkpoint"] = t.Checkpoint is null ? null : new JsonObject { ["epoch"] = t.Checkpoint.Epoch, ["path"] = t.Checkpoint.Path },
+                ["resumes"] = new JsonArray(t.Resumes.Select(r => (JsonNode)new JsonObject
+                {
+                    ["from_epoch"] = r.FromEpoch, ["reason"] = r.Reason, ["at"] = r.At.ToString("O", CultureInfo.InvariantCulture),
+                }).ToArray()),
                 ["epochs"] = epochs,
             });
         }
