@@ -138,10 +138,10 @@ public sealed class TpeSearcher : SearcherBase
 
     internal static object FromModel(ParameterDomain domain, double x) => domain switch
     {
-        UniformDomain u => u.Snap(x),
-        IntUniformDomain i => i.Snap(x),
-        LogUniformDomain l => l.Snap(Math.Exp(x)),
-        NormalDomain n => n.Snap(x),
+        UniformDomain u => (object)u.Snap(x),
+        IntUniformDomain i => (object)i.Snap(x),
+        LogUniformDomain l => (object)l.Snap(Math.Exp(x)),
+        NormalDomain n => (object)n.Snap(x),
         _ => throw new InvalidOperationException($"{domain} is not numeric"),
     };
 }
