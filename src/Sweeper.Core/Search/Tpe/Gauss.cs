@@ -129,16 +129,11 @@ internal static class Gauss
             x = (((((-3.969683028665376e+01 * r + 2.209460984245205e+02) * r - 2.759285104469687e+02) * r + 1.383577518672690e+02) * r - 3.066479806614716e+01) * r + 2.506628277459239e+00) * t
                 / (((((-5.447609879822406e+01 * r + 1.615858368580409e+02) * r - 1.556989798598866e+02) * r + 6.680131188771972e+01) * r - 1.328068155288572e+01) * r + 1);
         }
-        // … polished by Halley steps on the accurate CDF.
-        for (int i = 0; i < 3; i++)
-        {
-            double e = Cdf(x) - p;
-            double u = e * Math.Sqrt(2 * Math.PI) * Math.Exp(0.5 * x * x);
-            double next = x - u / (1 + 0.5 * x * u);
-            if (!double.IsFinite(next)) break;
-            x = next;
-        }
-        return x;
+        // … polished by one Halley step on the accurate CDF (cubic convergence: 1e-9 → machine precision).
+        double e = Cdf(x) - p;
+        double u = e * Math.Sqrt(2 * Math.PI) * Math.Exp(0.5 * x * x);
+        double next = x - u / (1 + 0.5 * x * u);
+        return double.IsFinite(next) ? next : x;
     }
 
     /// <summary>A standard normal draw truncated to [a, b] (a &lt; b, either may be infinite), by inversion.</summary>

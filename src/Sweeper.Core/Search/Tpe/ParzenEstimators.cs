@@ -15,7 +15,7 @@ internal sealed record NumericModel(double Low, double High, double? Step, doubl
 internal sealed class NumericParzenEstimator
 {
     private readonly NumericModel _model;
-    private readonly double[] _mus, _sigmas, _cumulativeWeights, _logWeights, _logNormalizers;
+    private readonly double[] _mus, _sigmas, _logSigmas, _cumulativeWeights, _logWeights, _logNormalizers;
 
     public NumericParzenEstimator(IReadOnlyList<double> observations, NumericModel model, TpeOptions options)
     {
@@ -46,6 +46,7 @@ internal sealed class NumericParzenEstimator
             _logWeights[k] = Math.Log(weights[k] / total);
         }
 
+        _logSigmas = _sigmas.Select(s => Math.Log(s)).ToArray();
         _logNormalizers = new double[_mus.Length];
         for (int k = 0; k < _mus.Length; k++)
             _logNormalizers[k] = Gauss.LogMass((model.LowExtended - _mus[k]) / _sigmas[k], (model.HighExtended - _mus[k]) / _sigmas[k]);
@@ -117,7 +118,7 @@ internal sealed class NumericParzenEstimator
             {
                 log = x < _model.Low || x > _model.High
                     ? double.NegativeInfinity
-                    : Gauss.LogPdf((x - mu) / sigma) - Math.Log(sigma);
+                    : Gauss.LogPdf((x - mu) / sigma) - _logSigmas[k];
             }
             terms[k] = _logWeights[k] + log - _logNormalizers[k];
             if (terms[k] > max) max = terms[k];

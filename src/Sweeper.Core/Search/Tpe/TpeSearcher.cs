@@ -97,11 +97,12 @@ public sealed class TpeSearcher : SearcherBase
         var gNum = new NumericParzenEstimator(Collect(above, p.Key, v => ToModel(p.Domain, v)), model, _options);
         object? bestValue = null;
         double bestNumScore = double.NegativeInfinity;
+        var scores = new Dictionary<double, double>(); // quantised domains repeat candidates
         for (int c = 0; c < _options.EiCandidates; c++)
         {
             object value = FromModel(p.Domain, lNum.Sample(random));
             double x = ToModel(p.Domain, value);
-            double score = lNum.LogPdf(x) - gNum.LogPdf(x);
+            if (!scores.TryGetValue(x, out double score)) scores[x] = score = lNum.LogPdf(x) - gNum.LogPdf(x);
             if (bestValue is null || score > bestNumScore) (bestValue, bestNumScore) = (value, score);
         }
         return bestValue!;
