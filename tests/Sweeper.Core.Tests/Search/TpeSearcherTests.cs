@@ -132,6 +132,30 @@ public class TpeSearcherTests
     }
 
     [Fact]
+    public void Suggest_ConditionalParameter_ModelledOnlyFromTrialsWhereActive()
+    {
+        // SGD is the better branch and wants momentum 0.9; momentum is absent from Adam trials.
+        var tpe = new TpeSearcher(Spaces.Conditional(), ObjectiveMode.Max, seed: 12);
+        var run = Optimize(tpe, s => (string)s["trainable.optimizer.name"]! == "sgd"
+            ? 1 - Math.Abs((double)s["trainable.optimizer.momentum"]! - 0.9)
+            : 0, 60);
+        var momenta = run.Skip(30).Select(s => s["trainable.optimizer.momentum"]).OfType<double>().ToList();
+        Assert.True(momenta.Count >= 20, $"only {momenta.Count} of 30 later suggestions use sgd");
+        double near = momenta.Count(m => Math.Abs(m - 0.9) < 0.1) / (double)momenta.Count;
+        Assert.True(near >= 0.5, $"only {near:P0} of later momenta within ±0.1 of 0.9 (random: 20%)");
+    }
+
+    [Fact]
+    public void Suggest_NormalDomain_ConcentratesNearTheOptimumOnTheQGrid()
+    {
+        var tpe = new TpeSearcher(OneD(ParameterDomain.Normal(0, 2, q: 0.5)), ObjectiveMode.Min, seed: 13);
+        var run = Optimize(tpe, s => Math.Abs(X(s) - 1.5), 50);
+        Assert.All(run, s => Assert.Equal(Math.Round(X(s) * 2), X(s) * 2));
+        double near = run.Skip(25).Count(s => Math.Abs(X(s) - 1.5) <= 0.5) / 25.0;
+        Assert.True(near >= 0.5, $"only {near:P0} of later suggestions within ±0.5 of 1.5 (prior: about 27%)");
+    }
+
+    [Fact]
     public void Suggest_ObservationsArriveLate_UsesOnlyWhatWasObserved()
     {
         // 15 suggestions in flight before any result: all must be startup (random) suggestions.
