@@ -51,9 +51,13 @@ public static class Seeds
         }
     }
 
-    /// <summary>The seed of the trial that runs configuration <paramref name="configIndex"/> for the <paramref name="repeatIndex"/>-th time.</summary>
+    /// <summary>
+    /// The seed of the trial that runs configuration <paramref name="configIndex"/> for the
+    /// <paramref name="repeatIndex"/>-th time, kept within 31 bits so that every RNG (including
+    /// <c>new Random(int)</c>) can take it unchanged, like the grid planner's trial seeds.
+    /// </summary>
     public static long ForTrial(long sweepSeed, int configIndex, int repeatIndex) =>
-        Derive(sweepSeed, TrialStream, configIndex, repeatIndex);
+        Derive(sweepSeed, TrialStream, configIndex, repeatIndex) & 0x7FFFFFFF;
 
     /// <summary>The seed a searcher samples configuration <paramref name="configIndex"/> with.</summary>
     public static long ForSuggestion(long searcherSeed, int configIndex) =>

@@ -28,14 +28,14 @@ public class GridSearcherTests
     [Fact]
     public void Plan_3x2GridRepeat2_TwelveTrialsWithDistinctSeeds()
     {
-        var planner = new TrialPlanner(new GridSearcher(Spaces.Grid3x2(), ObjectiveMode.Max, seed: 1), sweepSeed: 2024, repeat: 2);
+        var planner = new RepeatPlanner(new GridSearcher(Spaces.Grid3x2(), ObjectiveMode.Max, seed: 1), sweepSeed: 2024, repeat: 2);
         var trials = Enumerable.Range(0, 13).Select(planner.Plan).ToList();
 
         Assert.Null(trials[12]);
         var planned = trials.Take(12).Select(t => t!).ToList();
         Assert.Equal(12, planner.TotalTrials);
         Assert.Equal(12, planned.Select(t => t.Seed).Distinct().Count());
-        Assert.Equal(Enumerable.Range(0, 12).Select(i => (i / 2, i % 2)), planned.Select(t => (t.ConfigIndex, t.RepeatIndex)));
+        Assert.Equal(Enumerable.Range(0, 12).Select(i => (i + 1, i / 2, i % 2)), planned.Select(t => (t.Id.Index, t.ConfigIndex, t.RepeatIndex)));
         Assert.Equal(6, planned.Select(t => ParameterValues.Format(t.Parameters)).Distinct().Count());
         Assert.Equal(planned[0].Parameters, planned[1].Parameters);
     }

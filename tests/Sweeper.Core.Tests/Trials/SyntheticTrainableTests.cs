@@ -108,13 +108,13 @@ public class SyntheticTrainableTests
     [Fact]
     public void Settings_ParametersOverrideTheTrainableSpec()
     {
-        var config = Config(1, ("trainable.width", 1.0), ("trainable.epochs", 3L), ("trainable.quantization.bits", 4L), ("synthetic.epoch_seconds", 0.0));
+        var config = Config(1, ("trainable.width", 1.0), ("trainable.epochs", 3L), ("trainable.quantization.bits", 4L), ("trainable.synthetic.epoch_seconds", 0.25));
         var settings = new SyntheticTrainable(config).Settings;
         Assert.Equal(1.0, settings.Width);
         Assert.Equal(3, settings.Epochs);
         Assert.Equal(4, settings.Bits);
         Assert.Equal(0.05, settings.Lr);
-        Assert.Equal(TimeSpan.Zero, settings.EpochDuration);
+        Assert.Equal(TimeSpan.FromSeconds(0.25), settings.EpochDuration);
     }
 
     [Theory]
@@ -151,5 +151,46 @@ public class SyntheticTrainableTests
     {
         using var t = new SyntheticTrainable(Config(1));
         Assert.Throws<ArgumentOutOfRangeException>(() => t.RunEpoch(epoch, CancellationToken.None));
+    }
+
+    [Fact]
+    public void LoadCheckpoint_SavedAfterEpoch3_ResumesWithTheSameMetrics()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"sweeper-synthetic-{Guid.NewGuid():N}.ckpt");
+        try
+        {
+            using var first = new SyntheticTrainable(Config(21, ("trainable.optimizer.lr", 0.02)));
+            var uninterrupted = RunAll(first);
+            first.SaveCheckpoint(path, 3);
+
+            using var resumed = new SyntheticTrainable(Config(21, ("trainable.optimizer.lr", 0.02)));
+            int from = resumed.LoadCheckpoint(path);
+
+            Assert.Equal(3, from);
+            Assert.Equal(uninterrupted.Skip(3).Select(r => r.Metrics),
+                Enumerable.Range(from + 1, 3).Select(e => resumed.RunEpoch(e, CancellationToken.None).Metrics));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData(22L, 0.02)]
+    [InlineData(21L, 0.03)]
+    public void LoadCheckpoint_OtherSeedOrSettings_Throws(long seed, double lr)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"sweeper-synthetic-{Guid.NewGuid():N}.ckpt");
+        try
+        {
+            using (var saver = new SyntheticTrainable(Config(21, ("trainable.optimizer.lr", 0.02)))) saver.SaveCheckpoint(path, 2);
+            using var other = new SyntheticTrainable(Config(seed, ("trainable.optimizer.lr", lr)));
+            Assert.Throws<InvalidDataException>(() => other.LoadCheckpoint(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 }

@@ -24,8 +24,8 @@ public sealed record SyntheticTrainableOptions
 /// <item><term><c>trainable.epochs</c></term><description>number of epochs (≥ 1)</description></item>
 /// <item><term><c>trainable.lr_schedule</c></term><description><c>cosine</c> or <c>constant</c> (only the reported lr)</description></item>
 /// <item><term>any key whose last segment is <c>bits</c></term><description>weight bits (e.g. <c>quantization.bits</c>); absent: float weights</description></item>
-/// <item><term><c>synthetic.noise_std</c></term><description>noise on test accuracy</description></item>
-/// <item><term><c>synthetic.epoch_seconds</c></term><description>simulated seconds per epoch</description></item>
+/// <item><term><c>trainable.synthetic.noise_std</c></term><description>noise on test accuracy</description></item>
+/// <item><term><c>trainable.synthetic.epoch_seconds</c></term><description>simulated seconds per epoch</description></item>
 /// </list>
 /// </summary>
 public sealed record SyntheticSettings
@@ -37,8 +37,8 @@ public sealed record SyntheticSettings
     public const string EpochsKey = "trainable.epochs";
     public const string LrScheduleKey = "trainable.lr_schedule";
     public const string BitsSegment = "bits";
-    public const string NoiseStdKey = "synthetic.noise_std";
-    public const string EpochSecondsKey = "synthetic.epoch_seconds";
+    public const string NoiseStdKey = "trainable.synthetic.noise_std";
+    public const string EpochSecondsKey = "trainable.synthetic.epoch_seconds";
 
     public double Lr { get; init; } = 0.05;
     public string Optimizer { get; init; } = "sgd";

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Sweeper.Core.Search;
 
 namespace Sweeper.Core.Trials.Synthetic;
@@ -72,6 +73,38 @@ public sealed class SyntheticTrainable : ITrainable
             [MetricNames.SamplesPerSecond] = samplesPerSecond,
         };
     }
+
+    /// <summary>
+    /// Saves the state after <paramref name="epoch"/>. Metrics are a pure function of (settings,
+    /// seed, epoch), so the state is the epoch plus a fingerprint that <see cref="LoadCheckpoint"/>
+    /// checks. Same signature as <c>ICheckpointable.SaveCheckpoint</c>.
+    /// </summary>
+    public void SaveCheckpoint(string path, int epoch)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfLessThan(epoch, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(epoch, TotalEpochs);
+        File.WriteAllText(path, string.Create(CultureInfo.InvariantCulture, $"{CheckpointHeader}\nepoch={epoch}\nfingerprint={Fingerprint()}\n"));
+    }
+
+    /// <summary>Restores a state saved by <see cref="SaveCheckpoint"/> and returns its epoch; throws <see cref="InvalidDataException"/> for another run's checkpoint.</summary>
+    public int LoadCheckpoint(string path)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var fields = File.ReadAllLines(path);
+        if (fields.Length < 3 || fields[0] != CheckpointHeader || !fields[1].StartsWith("epoch=", StringComparison.Ordinal)
+            || !int.TryParse(fields[1]["epoch=".Length..], NumberStyles.Integer, CultureInfo.InvariantCulture, out int epoch)
+            || epoch < 0 || epoch > TotalEpochs)
+            throw new InvalidDataException($"{path} is not a synthetic trainable checkpoint");
+        if (fields[2] != $"fingerprint={Fingerprint()}")
+            throw new InvalidDataException($"{path} was saved by a synthetic run with other settings or another seed");
+        return epoch;
+    }
+
+    private const string CheckpointHeader = "sweeper-synthetic-checkpoint v1";
+
+    private string Fingerprint() => string.Create(CultureInfo.InvariantCulture,
+        $"{_seed}:{Settings.Lr:R}:{Settings.Optimizer}:{Settings.Momentum:R}:{Settings.Width:R}:{Settings.Bits}:{Settings.Epochs}:{Settings.NoiseStd:R}");
 
     public void Dispose() => _disposed = true;
 }

@@ -2,9 +2,14 @@ using Sweeper.Core.Trials;
 
 namespace Sweeper.Core.Search;
 
-/// <summary>One trial to run: a configuration, which repeat of it this is, and the trial's own seed.</summary>
+/// <summary>
+/// One trial to run: a configuration, which repeat of it this is, and the trial's own seed.
+/// <see cref="Id"/> is 1-based (<c>t0001</c> is the first trial), as in the grid planner of
+/// <c>Sweeper.Core.Trials</c>; <see cref="TrialIndex"/> is the 0-based index it was planned with.
+/// </summary>
 public sealed record PlannedTrial(
     TrialId Id,
+    int TrialIndex,
     int ConfigIndex,
     int RepeatIndex,
     long Seed,
@@ -18,11 +23,11 @@ public sealed record PlannedTrial(
 /// (the worst) when any of them is NaN or ±∞.
 /// </summary>
 /// <remarks>Not thread-safe; like the searcher, it belongs to the coordinator.</remarks>
-public sealed class TrialPlanner
+public sealed class RepeatPlanner
 {
     private readonly Dictionary<int, double?[]> _reports = [];
 
-    public TrialPlanner(ISearcher searcher, long sweepSeed, int repeat = 1)
+    public RepeatPlanner(ISearcher searcher, long sweepSeed, int repeat = 1)
     {
         ArgumentNullException.ThrowIfNull(searcher);
         ArgumentOutOfRangeException.ThrowIfLessThan(repeat, 1);
@@ -36,7 +41,7 @@ public sealed class TrialPlanner
     /// <summary>How many trials the sweep has in all, or null when the searcher is unbounded.</summary>
     public long? TotalTrials => Searcher.Count * Repeat;
 
-    /// <summary>The trial with index <paramref name="trialIndex"/>, or null when the searcher is exhausted. Idempotent.</summary>
+    /// <summary>The trial with 0-based index <paramref name="trialIndex"/> (its id is <c>trialIndex + 1</c>), or null when the searcher is exhausted. Idempotent.</summary>
     public PlannedTrial? Plan(int trialIndex)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(trialIndex);
@@ -44,7 +49,7 @@ public sealed class TrialPlanner
         var suggestion = Searcher.Suggest(config);
         if (suggestion is null) return null;
         _reports.TryAdd(config, new double?[Repeat]);
-        return new PlannedTrial(new TrialId(trialIndex), config, repeat, Seeds.ForTrial(SweepSeed, config, repeat), suggestion.Parameters);
+        return new PlannedTrial(new TrialId(trialIndex + 1), trialIndex, config, repeat, Seeds.ForTrial(SweepSeed, config, repeat), suggestion.Parameters);
     }
 
     /// <summary>

@@ -3,7 +3,7 @@ using Sweeper.Core.Spec;
 
 namespace Sweeper.Core.Tests.Search;
 
-public class TrialPlannerTests
+public class RepeatPlannerTests
 {
     [Theory]
     [InlineData(new[] { 0.5, 0.7 }, 0.6)]
@@ -11,13 +11,13 @@ public class TrialPlannerTests
     [InlineData(new[] { double.PositiveInfinity, 1.0 }, double.NaN)]
     [InlineData(new[] { 2.0 }, 2.0)]
     public void Aggregate_RepeatObjectives_MeanOrNaNWhenAnyIsNonFinite(double[] values, double expected) =>
-        Assert.Equal(expected, TrialPlanner.Aggregate(values), 12);
+        Assert.Equal(expected, RepeatPlanner.Aggregate(values), 12);
 
     [Fact]
     public void Report_AllRepeatsOfAConfiguration_ObservesTheMeanOnce()
     {
         var searcher = new RandomSearcher(Spaces.Grid3x2(), ObjectiveMode.Max, seed: 1, numSamples: 4);
-        var planner = new TrialPlanner(searcher, sweepSeed: 9, repeat: 3);
+        var planner = new RepeatPlanner(searcher, sweepSeed: 9, repeat: 3);
         for (int t = 0; t < 6; t++) Assert.NotNull(planner.Plan(t));
 
         Assert.False(planner.Report(0, 0.1));
@@ -35,21 +35,21 @@ public class TrialPlannerTests
     [Fact]
     public void Report_TrialNeverPlanned_Throws()
     {
-        var planner = new TrialPlanner(new RandomSearcher(Spaces.Grid3x2(), ObjectiveMode.Max, 1), sweepSeed: 1, repeat: 2);
+        var planner = new RepeatPlanner(new RandomSearcher(Spaces.Grid3x2(), ObjectiveMode.Max, 1), sweepSeed: 1, repeat: 2);
         Assert.Throws<ArgumentOutOfRangeException>(() => planner.Report(4, 1.0));
     }
 
     [Theory]
     [InlineData(0L)]
     [InlineData(123456789L)]
-    public void SeedForTrial_SweepSeedConfigAndRepeat_DistinctNonNegativeAndStable(long sweepSeed)
+    public void SeedForTrial_SweepSeedConfigAndRepeat_DistinctWithin31BitsAndStable(long sweepSeed)
     {
         var seeds = new HashSet<long>();
         for (int config = 0; config < 50; config++)
             for (int repeat = 0; repeat < 4; repeat++)
             {
                 long seed = Seeds.ForTrial(sweepSeed, config, repeat);
-                Assert.True(seed >= 0);
+                Assert.InRange(seed, 0, int.MaxValue);
                 Assert.Equal(seed, Seeds.ForTrial(sweepSeed, config, repeat));
                 seeds.Add(seed);
             }
