@@ -10,7 +10,7 @@ namespace Sweeper.Core.Trials.Synthetic;
 /// metric names of real training. With a zero epoch duration (the default) it is an instantaneous
 /// trial for orchestration benchmarks.
 /// </summary>
-public sealed class SyntheticTrainable : ITrainable
+public sealed class SyntheticTrainable : ITrainable, ICheckpointable
 {
     private readonly long _seed;
     private bool _disposed;
