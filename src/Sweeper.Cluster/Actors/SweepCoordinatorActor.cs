@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Sweeper.Cluster.Journal;
 using Sweeper.Cluster.Messages;
+using Sweeper.Core.Scheduling;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
 
@@ -22,13 +23,16 @@ public sealed record CoordinatorOptions(string? RunDirectory, string CheckpointD
 /// mailbox have been handled. A coordinator started on a run directory that has a journal resumes from it.
 /// </para>
 /// </summary>
-public sealed class SweepCoordinatorActor : ReceiveActor
+public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
 {
     public const string Name = "sweep-coordinator";
 
+    public ITimerScheduler Timers { get; set; } = null!;
+
     private readonly SweepSpec _spec;
     private readonly CoordinatorOptions _options;
-    private readonly IReadOnlyList<TrialConfig> _configs;
+    private readonly ITrialSource _source;
+    private readonly ITrialScheduler _scheduler;
     private readonly Dictionary<TrialId, TrialResult> _trials = new();
     private readonly Dictionary<TrialId, int> _assignment = new();
     private readonly LinkedList<TrialId> _pending = new();
@@ -45,16 +49,19 @@ public sealed class SweepCoordinatorActor : ReceiveActor
     private SweepJournal? _journal;
     private DateTimeOffset _startedAt = DateTimeOffset.UtcNow;
     private int _terminal;
+    private int _nextIndex;
+    private bool _exhausted;       // no more trials will be created (the source ran out, or the sweep is stopping)
     private SweepResult? _completed;
     private bool _completedPending;
 
-    public static Props Props(SweepSpec spec, IReadOnlyList<TrialConfig> trials, CoordinatorOptions options) =>
-        Akka.Actor.Props.Create(() => new SweepCoordinatorActor(spec, trials, options));
+    public static Props Props(SweepSpec spec, ITrialSource source, CoordinatorOptions options) =>
+        Akka.Actor.Props.Create(() => new SweepCoordinatorActor(spec, source, options));
 
-    public SweepCoordinatorActor(SweepSpec spec, IReadOnlyList<TrialConfig> trials, CoordinatorOptions options)
+    public SweepCoordinatorActor(SweepSpec spec, ITrialSource source, CoordinatorOptions options)
     {
         _spec = spec;
-        _configs = trials;
+        _source = source;
+        _scheduler = Schedulers.Create(spec);
         _options = options;
 
         Receive<WorkerCommands.RegisterWorker>(OnRegister);
@@ -65,18 +72,22 @@ public sealed class SweepCoordinatorActor : ReceiveActor
             if (!Current(m.Id, m.Assignment)) return;
             Change(m.Id, t => t with { Epochs = WithEpoch(t.Epochs, m.Result) });
             Journal(new JournalEntry.EpochRow(m.Id, m.Result));
+            Judge(m.Id, m.Result);
         });
         Receive<TrialEvents.CheckpointSaved>(m => { if (Current(m.Id, m.Assignment)) Change(m.Id, t => t with { Checkpoint = m.Checkpoint }); });
         Receive<TrialEvents.TrialCompleted>(m => { if (Current(m.Id, m.Assignment)) Finish(m.Id, TrialState.Completed, null); });
         Receive<TrialEvents.TrialFailed>(m => { if (Current(m.Id, m.Assignment)) Finish(m.Id, TrialState.Failed, m.Error); });
         Receive<SweepQueries.Subscribe>(_ => OnSubscribe(Sender));
         Receive<SweepQueries.CancelSweep>(m => OnCancel(m.Reason));
+        Receive<SweepQueries.GetStatus>(_ => Sender.Tell(new SweepQueries.SweepStatus(
+            _trials.Count, _terminal, _workers.Values.Sum(w => w.Running.Count), _source.Total, _completed is not null)));
         Receive<FlushOutbox>(_ => Flush());
+        Receive<BudgetExpired>(_ => StopSweep($"time budget of {_spec.Stop.MaxMinutes} min used up"));
     }
 
     protected override void PreStart()
     {
-        IReadOnlyList<TrialResult> start;
+        IReadOnlyList<TrialResult> start = [];
         if (_options.RunDirectory is { } dir && File.Exists(Path.Combine(dir, SweepJournal.FileName)))
         {
             _journal = SweepJournal.Open(dir);
@@ -86,10 +97,9 @@ public sealed class SweepCoordinatorActor : ReceiveActor
             _log.Info("Resumed sweep {0} from {1}: {2} of {3} trial(s) already finished", _spec.Name, _journal.Path,
                 start.Count(t => t.State.IsTerminal()), start.Count);
         }
-        else
+        else if (_options.RunDirectory is { } newDir)
         {
-            if (_options.RunDirectory is { } newDir) _journal = SweepJournal.Create(newDir, _spec, _configs, _startedAt);
-            start = _configs.Select(c => new TrialResult { Config = c }).ToList();
+            _journal = SweepJournal.Create(newDir, _spec, _startedAt);
         }
         foreach (var t in start)
         {
@@ -98,8 +108,28 @@ public sealed class SweepCoordinatorActor : ReceiveActor
             if (t.State == TrialState.Pending) _pending.AddLast(t.Id);
             if (t.State.IsTerminal()) _terminal++;
         }
+        _nextIndex = start.Count == 0 ? 0 : start.Max(t => t.Id.Index);
+        Replay(start);
+        if (_spec.Stop.MaxMinutes is { } minutes)
+        {
+            var left = _startedAt.AddMinutes(minutes) - DateTimeOffset.UtcNow;
+            if (left <= TimeSpan.Zero) Self.Tell(BudgetExpired.Instance);
+            else Timers.StartSingleTimer(BudgetExpired.Instance, BudgetExpired.Instance, left);
+        }
         CompleteIfDone();
         Flush();
+    }
+
+    /// <summary>Rebuilds the searcher's and the scheduler's state from journaled results (epoch by epoch, then final objectives).</summary>
+    private void Replay(IReadOnlyList<TrialResult> trials)
+    {
+        int maxEpoch = trials.Count == 0 ? 0 : trials.Max(t => t.Epochs.Count == 0 ? 0 : t.Epochs[^1].Epoch);
+        for (int epoch = 1; epoch <= maxEpoch; epoch++)
+            foreach (var t in trials)
+                foreach (var e in t.Epochs.Where(e => e.Epoch == epoch))
+                    _scheduler.OnResult(t.Id, e.Epoch, e.Get(_spec.Objective.Metric));
+        foreach (var t in trials.Where(t => t.State.IsTerminal()))
+            ReportToSource(t);
     }
 
     protected override void PostStop()
@@ -178,15 +208,24 @@ public sealed class SweepCoordinatorActor : ReceiveActor
 
     private void Dispatch()
     {
-        while (_pending.Count > 0 && _completed is null)
+        while (_completed is null)
         {
             WorkerSlots? best = null;
             IActorRef? target = null;
             foreach (var (w, slots) in _workers)
                 if (slots.Free > 0 && (best is null || slots.Free > best.Free)) { best = slots; target = w; }
             if (best is null || target is null) return;
-            var id = _pending.First!.Value;
-            _pending.RemoveFirst();
+            TrialId id;
+            if (_pending.Count > 0)
+            {
+                id = _pending.First!.Value;
+                _pending.RemoveFirst();
+            }
+            else if (NextNewTrial() is { } config)
+            {
+                id = config.Id;
+            }
+            else return;
             best.Running.Add(id);
             var assignment = ++_assignment[id];
             var trial = _trials[id];
@@ -195,17 +234,62 @@ public sealed class SweepCoordinatorActor : ReceiveActor
         }
     }
 
+    /// <summary>Creates the next trial from the source (journaled), or notes that there are no more.</summary>
+    private TrialConfig? NextNewTrial()
+    {
+        if (_exhausted) return null;
+        var config = _source.Create(_nextIndex);
+        if (config is null)
+        {
+            _exhausted = true;
+            return null;
+        }
+        _nextIndex++;
+        _trials[config.Id] = new TrialResult { Config = config };
+        _assignment[config.Id] = 0;
+        Journal(new JournalEntry.NewTrial(config));
+        return config;
+    }
+
+    /// <summary>Asks the scheduler about a trial's newest result; stops the trial when it says so.</summary>
+    private void Judge(TrialId id, EpochResult result)
+    {
+        var decision = _scheduler.OnResult(id, result.Epoch, result.Get(_spec.Objective.Metric));
+        if (!decision.IsStop || result.Epoch >= _trials[id].Config.Trainable.Epochs) return;
+        foreach (var (worker, slots) in _workers)
+            if (slots.Running.Remove(id)) Send(worker, new WorkerCommands.StopTrial(id, decision.Reason));
+        Change(id, t => t.MoveTo(TrialState.Stopped) with { FinishedAt = DateTimeOffset.UtcNow, Reason = $"{_scheduler.Name}: {decision.Reason}", Rung = decision.Rung });
+        _terminal++;
+        ReportToSource(_trials[id]);
+        Dispatch();
+        CompleteIfDone();
+    }
+
+    private void ReportToSource(TrialResult t) =>
+        _source.Report(t.Config, t.State == TrialState.Failed ? double.NaN : t.Objective(_spec.Objective));
+
     private void Finish(TrialId id, TrialState state, string? reason)
     {
         foreach (var w in _workers.Values) w.Running.Remove(id);
         Change(id, t => t.MoveTo(state) with { FinishedAt = DateTimeOffset.UtcNow, Reason = reason });
         _terminal++;
+        var trial = _trials[id];
+        ReportToSource(trial);
+        if (state == TrialState.Completed && _spec.Stop.Target is { } target && double.IsFinite(trial.Objective(_spec.Objective))
+            && (_spec.Objective.Mode == ObjectiveMode.Max ? trial.Objective(_spec.Objective) >= target : trial.Objective(_spec.Objective) <= target))
+            StopSweep($"target {_spec.Objective.Metric} {(_spec.Objective.Mode == ObjectiveMode.Max ? ">=" : "<=")} {target} reached by {id}");
         Dispatch();
         CompleteIfDone();
     }
 
-    private void OnCancel(string reason)
+    private void OnCancel(string reason) => StopSweep(reason);
+
+    /// <summary>Ends the sweep early: nothing new starts; queued trials and running ones are stopped with <paramref name="reason"/>.</summary>
+    private void StopSweep(string reason)
     {
+        if (_completed is not null) return;
+        _log.Info("Sweep {0} stops: {1}", _spec.Name, reason);
+        _exhausted = true;
         foreach (var id in _pending)
         {
             Change(id, t => t.MoveTo(TrialState.Stopped) with { Reason = reason });
@@ -274,11 +358,18 @@ public sealed class SweepCoordinatorActor : ReceiveActor
 
     private void CompleteIfDone()
     {
-        if (_completed is not null || _terminal < _trials.Count) return;
+        if (_completed is not null || _terminal < _trials.Count || _pending.Count > 0) return;
+        if (!_exhausted && _source.Create(_nextIndex) is not null) return; // more trials to come (Create is idempotent)
+        _exhausted = true;
         _completed = new SweepResult(_spec.Name, _spec.Objective, _trials.Values.OrderBy(t => t.Id.Index).ToList(), _startedAt, DateTimeOffset.UtcNow);
         _completedPending = true;
         _log.Info("Sweep {0} finished: {1} trial(s)", _spec.Name, _trials.Count);
         ScheduleFlush();
+    }
+
+    private sealed record BudgetExpired : INoSerializationVerificationNeeded
+    {
+        public static readonly BudgetExpired Instance = new();
     }
 
     private sealed record FlushOutbox : INoSerializationVerificationNeeded

@@ -51,7 +51,7 @@ public static class OrchestrationBenchmark
             // creation) are not counted, but every assignment is.
             builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) => akka
                 .AddSweeperCluster("127.0.0.1", 0, [SweeperRoles.Coordinator, SweeperRoles.Worker], [])
-                .AddSweeperCoordinator(spec, configs, new CoordinatorOptions(journal ? runDir : null, Path.Combine(runDir, "checkpoints"))));
+                .AddSweeperCoordinator(spec, new FixedTrialSource(configs), new CoordinatorOptions(journal ? runDir : null, Path.Combine(runDir, "checkpoints"))));
             using var host = builder.Build();
             await host.StartAsync();
             try
@@ -87,7 +87,7 @@ public static class OrchestrationBenchmark
         {
             try
             {
-                await proxy.Ask<object>(Messages.SweepQueries.Subscribe.Instance, TimeSpan.FromSeconds(2));
+                await proxy.Ask<Messages.SweepQueries.SweepStatus>(Messages.SweepQueries.GetStatus.Instance, TimeSpan.FromSeconds(2));
                 return;
             }
             catch (AskTimeoutException) { }

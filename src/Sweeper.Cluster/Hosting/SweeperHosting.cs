@@ -74,12 +74,12 @@ public static class SweeperHosting
     }
 
     /// <summary>The coordinator singleton (on nodes with the coordinator role) and a proxy to it.</summary>
-    public static AkkaConfigurationBuilder AddSweeperCoordinator(this AkkaConfigurationBuilder builder, SweepSpec spec, IReadOnlyList<TrialConfig> trials, CoordinatorOptions options)
+    public static AkkaConfigurationBuilder AddSweeperCoordinator(this AkkaConfigurationBuilder builder, SweepSpec spec, ITrialSource source, CoordinatorOptions options)
     {
         return builder.WithActors((system, registry) =>
         {
             system.ActorOf(ClusterSingletonManager.Props(
-                SweepCoordinatorActor.Props(spec, trials, options),
+                SweepCoordinatorActor.Props(spec, source, options),
                 PoisonPill.Instance,
                 ClusterSingletonManagerSettings.Create(system).WithRole(SweeperRoles.Coordinator).WithSingletonName(SweepCoordinatorActor.Name)),
                 SweepCoordinatorActor.Name);

@@ -10,6 +10,7 @@ namespace Sweeper.Cluster.Journal;
 /// <summary>One change to record: a trial's row, an epoch's metrics, or dropping epochs a resumed trial will redo.</summary>
 public abstract record JournalEntry
 {
+    public sealed record NewTrial(TrialConfig Config) : JournalEntry;
     public sealed record TrialRow(TrialResult Result) : JournalEntry;
     public sealed record EpochRow(TrialId Id, EpochResult Result) : JournalEntry;
     public sealed record DropEpochsAfter(TrialId Id, int After) : JournalEntry;
@@ -29,14 +30,14 @@ public sealed class SweepJournal : IDisposable
     private const int FormatVersion = 1;
 
     private readonly SqliteConnection _db;
-    private SqliteCommand? _updateTrial, _upsertEpoch, _dropEpochs;
+    private SqliteCommand? _insertTrial, _updateTrial, _upsertEpoch, _dropEpochs;
 
     private SweepJournal(SqliteConnection db) => _db = db;
 
     public string Path => _db.DataSource;
 
-    /// <summary>Creates the journal of a new sweep with every trial pending.</summary>
-    public static SweepJournal Create(string runDirectory, SweepSpec spec, IReadOnlyList<TrialConfig> trials, DateTimeOffset startedAt)
+    /// <summary>Creates the journal of a new sweep; trials are added as they are created.</summary>
+    public static SweepJournal Create(string runDirectory, SweepSpec spec, DateTimeOffset startedAt)
     {
         var path = System.IO.Path.Combine(runDirectory, FileName);
         if (File.Exists(path)) throw new IOException($"a journal already exists at {path}");
@@ -45,16 +46,13 @@ public sealed class SweepJournal : IDisposable
             PRAGMA journal_mode=WAL;
             CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE trials(id INTEGER PRIMARY KEY, config TEXT NOT NULL, state TEXT NOT NULL, worker TEXT,
-                                started_at TEXT, finished_at TEXT, reason TEXT, checkpoint TEXT, resumes TEXT NOT NULL DEFAULT '[]');
+                                started_at TEXT, finished_at TEXT, reason TEXT, rung INTEGER, checkpoint TEXT, resumes TEXT NOT NULL DEFAULT '[]');
             CREATE TABLE epochs(trial INTEGER NOT NULL, epoch INTEGER NOT NULL, metrics TEXT NOT NULL, duration_ms REAL NOT NULL,
                                 PRIMARY KEY(trial, epoch));
             """);
         using var tx = journal._db.BeginTransaction();
         foreach (var (k, v) in new[] { ("format", FormatVersion.ToString(CultureInfo.InvariantCulture)), ("spec_text", spec.SourceText), ("spec_path", spec.SourcePath), ("started_at", startedAt.ToString("O", CultureInfo.InvariantCulture)) })
             journal.Exec("INSERT INTO meta(key, value) VALUES ($k, $v)", ("$k", k), ("$v", v));
-        foreach (var t in trials)
-            journal.Exec("INSERT INTO trials(id, config, state) VALUES ($id, $config, $state)",
-                ("$id", t.Id.Index), ("$config", JsonSerializer.Serialize(t, SweeperMessageSerializer.Options)), ("$state", nameof(TrialState.Pending)));
         tx.Commit();
         return journal;
     }
@@ -87,7 +85,7 @@ public sealed class SweepJournal : IDisposable
             }
 
         var trials = new List<TrialResult>();
-        using (var cmd = Command("SELECT id, config, state, worker, started_at, finished_at, reason, checkpoint, resumes FROM trials ORDER BY id"))
+        using (var cmd = Command("SELECT id, config, state, worker, started_at, finished_at, reason, checkpoint, resumes, rung FROM trials ORDER BY id"))
         using (var r = cmd.ExecuteReader())
             while (r.Read())
             {
@@ -101,6 +99,7 @@ public sealed class SweepJournal : IDisposable
                     Reason = r.IsDBNull(6) ? null : r.GetString(6),
                     Checkpoint = r.IsDBNull(7) ? null : JsonSerializer.Deserialize<CheckpointRef>(r.GetString(7), SweeperMessageSerializer.Options),
                     Resumes = JsonSerializer.Deserialize<List<TrialResume>>(r.GetString(8), SweeperMessageSerializer.Options)!,
+                    Rung = r.IsDBNull(9) ? null : r.GetInt32(9),
                     Epochs = epochs.GetValueOrDefault(r.GetInt32(0)) ?? [],
                 });
             }
@@ -112,24 +111,28 @@ public sealed class SweepJournal : IDisposable
     {
         if (batch.Count == 0) return;
         // Prepared once, reused by every batch.
+        var insert = _insertTrial ??= Prepare("INSERT INTO trials(id, config, state) VALUES ($id, $config, 'Pending')", "$id", "$config");
         var trial = _updateTrial ??= Prepare("""
             UPDATE trials SET state=$state, worker=$worker, started_at=$started, finished_at=$finished, reason=$reason,
-                              checkpoint=$checkpoint, resumes=$resumes WHERE id=$id
-            """, "$state", "$worker", "$started", "$finished", "$reason", "$checkpoint", "$resumes", "$id");
+                              checkpoint=$checkpoint, resumes=$resumes, rung=$rung WHERE id=$id
+            """, "$state", "$worker", "$started", "$finished", "$reason", "$checkpoint", "$resumes", "$rung", "$id");
         var epoch = _upsertEpoch ??= Prepare("INSERT OR REPLACE INTO epochs(trial, epoch, metrics, duration_ms) VALUES ($trial, $epoch, $metrics, $duration)",
             "$trial", "$epoch", "$metrics", "$duration");
         var drop = _dropEpochs ??= Prepare("DELETE FROM epochs WHERE trial=$trial AND epoch>$epoch", "$trial", "$epoch");
         using var tx = _db.BeginTransaction();
-        trial.Transaction = epoch.Transaction = drop.Transaction = tx;
+        insert.Transaction = trial.Transaction = epoch.Transaction = drop.Transaction = tx;
         foreach (var entry in batch)
         {
             switch (entry)
             {
+                case JournalEntry.NewTrial(var config):
+                    Run(insert, config.Id.Index, JsonSerializer.Serialize(config, SweeperMessageSerializer.Options));
+                    break;
                 case JournalEntry.TrialRow(var t):
                     Run(trial, t.State.ToString(), t.Worker, t.StartedAt?.ToString("O", CultureInfo.InvariantCulture),
                         t.FinishedAt?.ToString("O", CultureInfo.InvariantCulture), t.Reason,
                         t.Checkpoint is null ? null : JsonSerializer.Serialize(t.Checkpoint, SweeperMessageSerializer.Options),
-                        JsonSerializer.Serialize(t.Resumes, SweeperMessageSerializer.Options), t.Id.Index);
+                        JsonSerializer.Serialize(t.Resumes, SweeperMessageSerializer.Options), t.Rung, t.Id.Index);
                     break;
                 case JournalEntry.EpochRow(var id, var e):
                     Run(epoch, id.Index, e.Epoch, JsonSerializer.Serialize(e.Metrics, SweeperMessageSerializer.Options), e.Duration.TotalMilliseconds);
@@ -144,6 +147,7 @@ public sealed class SweepJournal : IDisposable
 
     public void Dispose()
     {
+        _insertTrial?.Dispose();
         _updateTrial?.Dispose();
         _upsertEpoch?.Dispose();
         _dropEpochs?.Dispose();

@@ -58,6 +58,16 @@ public static class SweepQueries
     /// <summary>Cancel the sweep: pending trials are stopped, running ones are asked to stop.</summary>
     public sealed record CancelSweep(string Reason) : ISweeperMessage;
 
+    /// <summary>Asks the coordinator how far the sweep is; the answer is a <see cref="SweepStatus"/>.</summary>
+    public sealed record GetStatus : ISweeperMessage
+    {
+        public static readonly GetStatus Instance = new();
+        private GetStatus() { }
+    }
+
+    /// <param name="Total">Trials the sweep will have in all, when known.</param>
+    public sealed record SweepStatus(int Created, int Finished, int Running, long? Total, bool Completed) : ISweeperMessage;
+
     public sealed record TrialUpdated(TrialResult Trial) : ISweeperMessage;
 
     public sealed record SweepCompleted(SweepResult Result) : ISweeperMessage;

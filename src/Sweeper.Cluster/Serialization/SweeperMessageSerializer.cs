@@ -38,6 +38,8 @@ public sealed class SweeperMessageSerializer : SerializerWithStringManifest
         ("trial-failed", typeof(TrialEvents.TrialFailed), null),
         ("subscribe", typeof(SweepQueries.Subscribe), SweepQueries.Subscribe.Instance),
         ("cancel-sweep", typeof(SweepQueries.CancelSweep), null),
+        ("get-status", typeof(SweepQueries.GetStatus), SweepQueries.GetStatus.Instance),
+        ("sweep-status", typeof(SweepQueries.SweepStatus), null),
         ("trial-updated", typeof(SweepQueries.TrialUpdated), null),
         ("sweep-completed", typeof(SweepQueries.SweepCompleted), null),
     ];

@@ -77,6 +77,9 @@ public static class ReportWriter
                 ["started_at"] = t.StartedAt?.ToString("O", CultureInfo.InvariantCulture),
                 ["finished_at"] = t.FinishedAt?.ToString("O", CultureInfo.InvariantCulture),
                 ["reason"] = t.Reason,
+                ["rung"] = t.Rung,
+                ["config_index"] = t.Config.ConfigIndex,
+                ["repeat"] = t.Config.Repeat,
                 ["checkpoint"] = t.Checkpoint is null ? null : new JsonObject { ["epoch"] = t.Checkpoint.Epoch, ["path"] = t.Checkpoint.Path },
                 ["resumes"] = new JsonArray(t.Resumes.Select(r => (JsonNode)new JsonObject
                 {

@@ -14,7 +14,7 @@ public sealed record ResultTable(IReadOnlyList<string> Columns, IReadOnlyList<IR
         var paramKeys = result.Trials.SelectMany(t => t.Config.Parameters.Select(p => p.Key)).Distinct().ToList();
         var columns = new List<string> { "rank", "trial", "state" };
         columns.AddRange(paramKeys);
-        columns.AddRange(["epochs", MetricNames.TestAccuracy, MetricNames.TestLoss, MetricNames.TrainLoss, "duration_s", "resumed_from"]);
+        columns.AddRange(["epochs", MetricNames.TestAccuracy, MetricNames.TestLoss, MetricNames.TrainLoss, "duration_s", "resumed_from", "reason"]);
         var rows = new List<IReadOnlyList<string>>();
         int rank = 0;
         foreach (var t in result.Ranked())
@@ -34,6 +34,7 @@ public sealed record ResultTable(IReadOnlyList<string> Columns, IReadOnlyList<IR
             row.Add(Metric(t, MetricNames.TrainLoss));
             row.Add(t.Duration is { } d ? d.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) : "");
             row.Add(string.Join(" ", t.Resumes.Select(r => "epoch " + r.FromEpoch.ToString(CultureInfo.InvariantCulture))));
+            row.Add(t.Rung is { } rung ? $"rung {rung}: {t.Reason}" : t.Reason ?? "");
             rows.Add(row);
         }
         return new ResultTable(columns, rows);

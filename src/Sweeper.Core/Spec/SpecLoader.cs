@@ -49,7 +49,9 @@ public static class SpecLoader
             if (parameters is not null && !(parameters is YScalar { IsNull: true }))
                 spec = spec with { Parameters = binder.BindParameters(parameters) };
             spec = ResolvePaths(spec, baseDirectory);
-            if (options.CheckPaths && errors.Count == 0) CheckDatasetPaths(spec, map, file, errors);
+            if (errors.Count == 0) CheckSearch(spec, map, file, errors);
+            if (options.CheckPaths && errors.Count == 0 && !SpecSchema.DataFreeModels.Contains(spec.Trainable.Model))
+                CheckDatasetPaths(spec, map, file, errors);
         }
         else if (root is not null)
         {
@@ -84,6 +86,44 @@ public static class SpecLoader
         if (path.Length > 0 && !Path.IsPathRooted(path))
             spec = spec with { Trainable = spec.Trainable with { Dataset = spec.Trainable.Dataset with { Path = Path.GetFullPath(Path.Combine(baseDirectory, path)) } } };
         return spec;
+    }
+
+    /// <summary>The parameters as a search space, and the search settings, checked together.</summary>
+    private static void CheckSearch(SweepSpec spec, YMapping root, string file, List<SpecError> errors)
+    {
+        var definitions = spec.Parameters.Select(p => p.Definition).ToList();
+        SourceLocation Where(string key, string fallbackPath) =>
+            spec.Parameters.FirstOrDefault(p => p.Key == key)?.Location ?? Locate(root, fallbackPath);
+        var spaceErrors = Search.SearchSpace.Validate(definitions);
+        foreach (var e in spaceErrors)
+            errors.Add(new SpecError(file, Where(e.Key, SpecSchema.ParametersKey), SpecSchema.ParametersKey + "." + e.Key, e.Message));
+        if (spaceErrors.Count > 0) return;
+        Search.Searchers.TryParse(spec.Search.Algorithm, out var algorithm);
+        foreach (var e in Search.Searchers.Validate(algorithm, new Search.SearchSpace(definitions), spec.Search.NumSamples))
+        {
+            bool isParameter = spec.Parameters.Any(p => p.Key == e.Key);
+            errors.Add(new SpecError(file, isParameter ? Where(e.Key, "") : Locate(root, "search.num_samples"),
+                isParameter ? SpecSchema.ParametersKey + "." + e.Key : "search." + e.Key, e.Message));
+        }
+        if (algorithm != Search.SearchAlgorithm.Grid && spec.Search.NumSamples is null && spec.Stop.MaxTrials is null)
+            errors.Add(new SpecError(file, Locate(root, "search.algorithm"), "search.num_samples",
+                $"{spec.Search.Algorithm} search never runs out of configurations: set search.num_samples or stop.max_trials"));
+    }
+
+    /// <summary>The location of a dotted key, or of its nearest written ancestor.</summary>
+    private static SourceLocation Locate(YMapping root, string path)
+    {
+        var location = root.Location;
+        YNode node = root;
+        foreach (var part in path.Split('.', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (node is not YMapping m) break;
+            var entry = m.Entries.FirstOrDefault(e => e.Key.Value == part);
+            if (entry.Key is null) break;
+            location = entry.Value is YScalar ? entry.Value.Location : entry.Key.Location;
+            node = entry.Value;
+        }
+        return location;
     }
 
     private static void CheckDatasetPaths(SweepSpec spec, YMapping root, string file, List<SpecError> errors)
@@ -161,7 +201,7 @@ public static class SpecLoader
                 return result;
             }
             var sweepable = SpecSchema.Settings.Where(s => s.Sweepable).Select(s => s.Path).ToList();
-            foreach (var (keyNode, domain) in map.Entries)
+            foreach (var (keyNode, domainNode) in map.Entries)
             {
                 var key = keyNode.Value;
                 var path = SpecSchema.ParametersKey + "." + key;
@@ -173,54 +213,159 @@ public static class SpecLoader
                     errors.Add(new SpecError(file, keyNode.Location, path, $"unknown parameter key '{key}'{hint}"));
                     continue;
                 }
-                if (domain is not YMapping domainMap)
+                if (domainNode is not YMapping domainMap)
                 {
-                    errors.Add(new SpecError(file, domain.Location, path, $"expected a domain mapping such as '{{values: [...]}}', found {Found(domain)}"));
+                    errors.Add(new SpecError(file, domainNode.Location, path, $"expected a domain mapping such as '{{values: [...]}}' or '{{log_uniform: [0.001, 0.1]}}', found {Found(domainNode)}"));
                     continue;
                 }
-                YSequence? values = null;
-                bool typo = false;
-                foreach (var (dk, dv) in domainMap.Entries)
-                {
-                    if (dk.Value != "values")
-                    {
-                        var near = SpecSchema.Nearest(dk.Value, ["values"]);
-                        typo |= near is not null;
-                        errors.Add(new SpecError(file, dk.Location, path + "." + dk.Value,
-                            $"unknown key '{dk.Value}'{(near is null ? "" : $"; did you mean '{near}'?")} (valid keys here: values)"));
-                        continue;
-                    }
-                    if (dv is YSequence seq) values = seq;
-                    else errors.Add(new SpecError(file, dv.Location, path + ".values", $"expected a list of values, found {Found(dv)}"));
-                }
-                if (values is null)
-                {
-                    if (!typo && !domainMap.Entries.Any(e => e.Key.Value == "values"))
-                        errors.Add(new SpecError(file, domainMap.Location, path, "missing required key 'values'"));
-                    continue;
-                }
-                if (values.Items.Count == 0)
-                {
-                    errors.Add(new SpecError(file, values.Location, path + ".values", "expected at least one value, found an empty list"));
-                    continue;
-                }
-                var typed = new List<object>();
-                for (int i = 0; i < values.Items.Count; i++)
-                {
-                    var item = values.Items[i];
-                    var itemPath = $"{path}.values[{i}]";
-                    if (item is not YScalar scalar)
-                    {
-                        errors.Add(new SpecError(file, item.Location, itemPath, $"expected {setting.Expected}, found {Found(item)}"));
-                        continue;
-                    }
-                    var v = setting.Convert(scalar, out var error);
-                    if (error is not null) errors.Add(new SpecError(file, item.Location, itemPath, error));
-                    else if (v is not null) typed.Add(v);
-                }
-                result.Add(new ParameterSpec(key, typed, keyNode.Location));
+                var definition = BindDomain(key, path, setting, domainMap);
+                if (definition is not null) result.Add(new ParameterSpec(definition, keyNode.Location));
             }
             return result;
+        }
+
+        private static readonly string[] DomainKinds = ["values", "uniform", "log_uniform", "int_uniform", "normal"];
+        private static readonly string[] DomainKeys = [.. DomainKinds, "q", "when"];
+
+        private Search.ParameterDefinition? BindDomain(string key, string path, Setting setting, YMapping map)
+        {
+            int before = errors.Count;
+            foreach (var (k, _) in map.Entries.Where(e => !DomainKeys.Contains(e.Key.Value)))
+            {
+                var near = SpecSchema.Nearest(k.Value, DomainKeys);
+                errors.Add(new SpecError(file, k.Location, path + "." + k.Value,
+                    $"unknown key '{k.Value}'{(near is null ? "" : $"; did you mean '{near}'?")} (valid keys here: {string.Join(", ", DomainKeys)})"));
+            }
+            var kinds = map.Entries.Where(e => DomainKinds.Contains(e.Key.Value)).ToList();
+            if (kinds.Count != 1)
+            {
+                bool typo = map.Entries.Any(e => !DomainKeys.Contains(e.Key.Value) && SpecSchema.Nearest(e.Key.Value, DomainKinds) is not null);
+                if (kinds.Count > 1)
+                    errors.Add(new SpecError(file, kinds[1].Key.Location, path + "." + kinds[1].Key.Value, $"a parameter has one domain; found both '{kinds[0].Key.Value}' and '{kinds[1].Key.Value}'"));
+                else if (!typo)
+                    errors.Add(new SpecError(file, map.Location, path, $"missing a domain: one of {string.Join(", ", DomainKinds)}"));
+                return null;
+            }
+            var (kindNode, body) = kinds[0];
+            var kind = kindNode.Value;
+            var bodyPath = path + "." + kind;
+
+            double? q = null;
+            if (map["q"] is { } qNode)
+            {
+                if (kind == "values") errors.Add(new SpecError(file, qNode.Location, path + ".q", "'q' (quantization step) goes with uniform, log_uniform, int_uniform or normal, not with values"));
+                else if (qNode is YScalar qs && !qs.Quoted && double.TryParse(qs.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var qv) && double.IsFinite(qv) && qv > 0) q = qv;
+                else errors.Add(new SpecError(file, qNode.Location, path + ".q", $"expected a positive number, found {Found(qNode)}"));
+            }
+
+            Search.ParameterDomain? domain = null;
+            if (kind == "values")
+            {
+                if (body is not YSequence seq) errors.Add(new SpecError(file, body.Location, bodyPath, $"expected a list of values, found {Found(body)}"));
+                else if (seq.Items.Count == 0) errors.Add(new SpecError(file, seq.Location, bodyPath, "expected at least one value, found an empty list"));
+                else
+                {
+                    var typed = new List<object>();
+                    for (int i = 0; i < seq.Items.Count; i++)
+                    {
+                        var item = seq.Items[i];
+                        if (item is not YScalar scalar) { errors.Add(new SpecError(file, item.Location, $"{bodyPath}[{i}]", $"expected {setting.Expected}, found {Found(item)}")); continue; }
+                        var v = setting.Convert(scalar, out var error);
+                        if (error is not null) errors.Add(new SpecError(file, item.Location, $"{bodyPath}[{i}]", error));
+                        else if (v is not null) typed.Add(v);
+                    }
+                    if (typed.Count == seq.Items.Count) domain = Try(() => Search.ParameterDomain.Values([.. typed]), body, bodyPath);
+                }
+            }
+            else
+            {
+                bool integer = kind == "int_uniform";
+                if (setting.Type == SettingType.Integer && !integer)
+                    errors.Add(new SpecError(file, kindNode.Location, bodyPath, $"{key} takes integers: use int_uniform or values"));
+                else if (setting.Type is not (SettingType.Number or SettingType.Integer))
+                    errors.Add(new SpecError(file, kindNode.Location, bodyPath, $"{key} takes {setting.Expected}: use values"));
+                else if (Pair(body, bodyPath) is var (a, b))
+                {
+                    if (kind == "normal")
+                    {
+                        if (b <= 0) errors.Add(new SpecError(file, body.Location, bodyPath, $"expected [mean, sigma] with sigma > 0, found sigma {b}"));
+                        else domain = Try(() => Search.ParameterDomain.Normal(a, b, q), body, bodyPath);
+                    }
+                    else if (a >= b) errors.Add(new SpecError(file, body.Location, bodyPath, $"expected [low, high] with low < high, found low {a} >= high {b}"));
+                    else if (kind == "log_uniform" && a <= 0) errors.Add(new SpecError(file, body.Location, bodyPath, $"a log domain needs low > 0, found low {a}"));
+                    else if (integer && (a != Math.Floor(a) || b != Math.Floor(b) || (q is { } iq && iq != Math.Floor(iq))))
+                        errors.Add(new SpecError(file, body.Location, bodyPath, $"int_uniform takes integer bounds (and an integer q), found [{a}, {b}]"));
+                    else
+                    {
+                        foreach (var bound in new[] { a, b })
+                            if (setting.Check(setting.Type == SettingType.Integer ? (object)(long)bound : bound) is { } rangeError)
+                                errors.Add(new SpecError(file, body.Location, bodyPath, $"bound {bound}: {rangeError}"));
+                        if (errors.Count == before)
+                            domain = kind switch
+                            {
+                                "uniform" => Try(() => Search.ParameterDomain.Uniform(a, b, q), body, bodyPath),
+                                "log_uniform" => Try(() => Search.ParameterDomain.LogUniform(a, b, q), body, bodyPath),
+                                _ => Try(() => Search.ParameterDomain.IntUniform((long)a, (long)b, q is null ? null : (long)q.Value), body, bodyPath),
+                            };
+                    }
+                }
+            }
+
+            Search.ParameterCondition? when = null;
+            if (map["when"] is { } whenNode) when = BindCondition(whenNode, path + ".when");
+            return domain is null || errors.Count > before ? null : new Search.ParameterDefinition(key, domain, when);
+        }
+
+        private Search.ParameterCondition? BindCondition(YNode node, string path)
+        {
+            if (node is not YMapping map || map.Entries.Count == 0)
+            {
+                errors.Add(new SpecError(file, node.Location, path, $"expected a mapping such as '{{trainable.optimizer.name: sgd}}', found {Found(node)}"));
+                return null;
+            }
+            var clauses = new List<Search.ConditionClause>();
+            foreach (var (k, v) in map.Entries)
+            {
+                var items = v is YSequence seq ? seq.Items : [v];
+                var values = new List<object>();
+                foreach (var item in items)
+                {
+                    if (item is not YScalar scalar) { errors.Add(new SpecError(file, item.Location, path + "." + k.Value, $"expected a value or a list of values, found {Found(item)}")); continue; }
+                    var setting = SpecSchema.Find(k.Value);
+                    object? value = setting is null ? Raw(scalar) : setting.Convert(scalar, out var error);
+                    if (setting is not null && value is null) errors.Add(new SpecError(file, item.Location, path + "." + k.Value, $"expected {setting.Expected}, found {Found(item)}"));
+                    else if (value is not null) values.Add(value);
+                }
+                clauses.Add(new Search.ConditionClause(k.Value, values));
+            }
+            return new Search.ParameterCondition(clauses);
+        }
+
+        private static object Raw(YScalar s) =>
+            !s.Quoted && long.TryParse(s.Value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var l) ? l
+            : !s.Quoted && double.TryParse(s.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) ? d
+            : !s.Quoted && s.Value is "true" or "false" ? s.Value == "true"
+            : s.Value;
+
+        private (double, double)? Pair(YNode node, string path)
+        {
+            if (node is YSequence { Items: [YScalar a, YScalar b] }
+                && !a.Quoted && !b.Quoted
+                && double.TryParse(a.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var x) && double.IsFinite(x)
+                && double.TryParse(b.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var y) && double.IsFinite(y))
+                return (x, y);
+            errors.Add(new SpecError(file, node.Location, path, $"expected a list of two numbers [low, high], found {Found(node)}"));
+            return null;
+        }
+
+        private Search.ParameterDomain? Try(Func<Search.ParameterDomain> make, YNode node, string path)
+        {
+            try { return make(); }
+            catch (ArgumentException ex)
+            {
+                errors.Add(new SpecError(file, node.Location, path, ex.Message));
+                return null;
+            }
         }
 
         private static string Found(YNode node) => node switch

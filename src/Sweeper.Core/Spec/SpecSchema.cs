@@ -86,7 +86,11 @@ public sealed record Setting(
 /// <summary>Every key a sweep spec may hold (besides <c>parameters</c>, which is read separately).</summary>
 public static class SpecSchema
 {
-    public static readonly IReadOnlyList<string> Models = ["mobilenet_v1"];
+    public static readonly IReadOnlyList<string> Models = ["mobilenet_v1", "synthetic"];
+    /// <summary>Models that need no dataset.</summary>
+    public static readonly IReadOnlyList<string> DataFreeModels = ["synthetic"];
+    public static readonly IReadOnlyList<string> Algorithms = ["grid", "random", "tpe"];
+    public static readonly IReadOnlyList<string> Schedulers = ["fifo", "asha", "median_stopping"];
     public static readonly IReadOnlyList<string> Datasets = ["fashion_mnist"];
     public static readonly IReadOnlyList<string> Optimizers = ["sgd", "adam"];
     public static readonly IReadOnlyList<string> LrSchedules = ["cosine", "constant"];
@@ -97,7 +101,8 @@ public static class SpecSchema
     /// <summary>Mapping sections: a key whose value is a mapping of further keys.</summary>
     public static readonly IReadOnlyList<(string Path, bool Required)> Sections =
     [
-        ("objective", true), ("trainable", true), ("trainable.dataset", true), ("trainable.optimizer", false),
+        ("objective", true), ("trainable", true), ("trainable.dataset", false), ("trainable.optimizer", false),
+        ("trainable.synthetic", false), ("search", false), ("scheduler", false), ("stop", false),
         ("resources", false), ("output", false), ("checkpoint", false),
     ];
 
@@ -124,7 +129,7 @@ public static class SpecSchema
         new("trainable.lr_schedule", SettingType.String, "cosine (per-step decay to 0) or constant.",
             (s, v) => s with { Trainable = s.Trainable with { LrSchedule = (string)v! } }, Choices: LrSchedules),
         new("trainable.dataset.name", SettingType.String, "Dataset.",
-            (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { Name = (string)v! } } }, Required: true, Choices: Datasets),
+            (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { Name = (string)v! } } }, Choices: Datasets),
         new("trainable.dataset.path", SettingType.String, "Folder of the dataset's idx files (relative paths are relative to the spec file).",
             (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { Path = (string)v! } } }),
         new("trainable.dataset.train_subset", SettingType.Integer, "Use only the first N training images (null: all 60000).",
@@ -139,6 +144,32 @@ public static class SpecSchema
             (s, v) => s with { Trainable = s.Trainable with { Optimizer = s.Trainable.Optimizer with { Momentum = (double)v! } } }, Range: v => v is >= 0 and < 1 ? null : $"must be in [0, 1), found {v}"),
         new("trainable.optimizer.weight_decay", SettingType.Number, "L2 weight decay.",
             (s, v) => s with { Trainable = s.Trainable with { Optimizer = s.Trainable.Optimizer with { WeightDecay = (double)v! } } }, Range: v => v is >= 0 and < 1 ? null : $"must be in [0, 1), found {v}"),
+        new("trainable.synthetic.epoch_seconds", SettingType.Number, "synthetic model: simulated seconds per epoch.",
+            (s, v) => s with { Trainable = s.Trainable with { Synthetic = s.Trainable.Synthetic with { EpochSeconds = (double)v! } } }, Range: v => v is >= 0 and <= 3600 ? null : $"must be between 0 and 3600, found {v}"),
+        new("trainable.synthetic.noise_std", SettingType.Number, "synthetic model: noise on the test accuracy.",
+            (s, v) => s with { Trainable = s.Trainable with { Synthetic = s.Trainable.Synthetic with { NoiseStd = (double)v! } } }, Range: v => v is >= 0 and <= 1 ? null : $"must be between 0 and 1, found {v}"),
+        new("search.algorithm", SettingType.String, "grid, random or tpe.",
+            (s, v) => s with { Search = s.Search with { Algorithm = (string)v! } }, Choices: Algorithms),
+        new("search.num_samples", SettingType.Integer, "random/tpe: configurations to try; grid: passes over the grid.",
+            (s, v) => s with { Search = s.Search with { NumSamples = v is null ? null : (int)(long)v } }, Nullable: true, Range: v => v is >= 1 and <= 1_000_000 ? null : $"must be between 1 and 1000000, found {v}"),
+        new("search.repeat", SettingType.Integer, "Seeds per configuration.",
+            (s, v) => s with { Search = s.Search with { Repeat = (int)(long)v! } }, Range: v => v is >= 1 and <= 1000 ? null : $"must be between 1 and 1000, found {v}"),
+        new("scheduler.name", SettingType.String, "fifo, asha or median_stopping.",
+            (s, v) => s with { Scheduler = s.Scheduler with { Name = (string)v! } }, Choices: Schedulers),
+        new("scheduler.grace_period", SettingType.Integer, "Epochs before a trial can be stopped.",
+            (s, v) => s with { Scheduler = s.Scheduler with { GracePeriod = (int)(long)v! } }, Range: Positive),
+        new("scheduler.reduction_factor", SettingType.Integer, "ASHA: keep the top 1/eta at each rung.",
+            (s, v) => s with { Scheduler = s.Scheduler with { ReductionFactor = (int)(long)v! } }, Range: v => v >= 2 ? null : $"must be at least 2, found {v}"),
+        new("scheduler.max_t", SettingType.Integer, "ASHA: the last rung's epoch (default: trainable.epochs).",
+            (s, v) => s with { Scheduler = s.Scheduler with { MaxT = v is null ? null : (int)(long)v } }, Nullable: true, Range: Positive),
+        new("scheduler.min_samples_required", SettingType.Integer, "median_stopping: trials needed before stopping any.",
+            (s, v) => s with { Scheduler = s.Scheduler with { MinSamplesRequired = (int)(long)v! } }, Range: Positive),
+        new("stop.max_trials", SettingType.Integer, "Start at most this many trials.",
+            (s, v) => s with { Stop = s.Stop with { MaxTrials = v is null ? null : (int)(long)v } }, Nullable: true, Range: Positive),
+        new("stop.max_minutes", SettingType.Number, "Time budget in minutes.",
+            (s, v) => s with { Stop = s.Stop with { MaxMinutes = (double?)v } }, Nullable: true, Range: v => v > 0 ? null : $"must be greater than 0, found {v}"),
+        new("stop.target", SettingType.Number, "End the sweep once a trial reaches this objective value.",
+            (s, v) => s with { Stop = s.Stop with { Target = (double?)v } }, Nullable: true),
         new("resources.max_concurrent_trials", SettingType.Integer, "Trials run at once on a worker (one intra-op thread each).",
             (s, v) => s with { Resources = s.Resources with { MaxConcurrentTrials = (int)(long)v! } }, Range: v => v is >= 1 and <= 256 ? null : $"must be between 1 and 256, found {v}"),
         new("checkpoint.interval_epochs", SettingType.Integer, "Save a checkpoint every N epochs and after the last (0: never).",

@@ -11,6 +11,9 @@ public sealed record SweepSpec
     public ResourcesSpec Resources { get; init; } = new();
     public OutputSpec Output { get; init; } = new();
     public CheckpointSpec Checkpoint { get; init; } = new();
+    public SearchSpec Search { get; init; } = new();
+    public SchedulerSpec Scheduler { get; init; } = new();
+    public StopSpec Stop { get; init; } = new();
     /// <summary>The file the spec was read from (absolute path), or a label for in-memory text.</summary>
     public string SourcePath { get; init; } = "<memory>";
     /// <summary>The spec's text as read, kept with the results so a run directory documents itself.</summary>
@@ -43,6 +46,16 @@ public sealed record TrainableSpec
     public OptimizerSpec Optimizer { get; init; } = new();
     /// <summary><c>cosine</c> (per-step cosine decay to zero over all epochs) or <c>constant</c>.</summary>
     public string LrSchedule { get; init; } = "cosine";
+    /// <summary>Settings of the <c>synthetic</c> model (a learning-curve simulator).</summary>
+    public SyntheticSpec Synthetic { get; init; } = new();
+}
+
+public sealed record SyntheticSpec
+{
+    /// <summary>Simulated seconds per epoch (0: instantaneous).</summary>
+    public double EpochSeconds { get; init; }
+    /// <summary>Standard deviation of the noise on test accuracy.</summary>
+    public double NoiseStd { get; init; } = 0.005;
 }
 
 public sealed record DatasetSpec
@@ -66,8 +79,42 @@ public sealed record OptimizerSpec
     public double WeightDecay { get; init; } = 0.0;
 }
 
-/// <summary>One swept parameter: a dotted key into the trial's settings and its domain.</summary>
-public sealed record ParameterSpec(string Key, IReadOnlyList<object> Values, SourceLocation Location);
+/// <summary>One swept parameter: a dotted key into the trial's settings, its domain and condition, and where it was written.</summary>
+public sealed record ParameterSpec(Search.ParameterDefinition Definition, SourceLocation Location)
+{
+    public string Key => Definition.Key;
+}
+
+public sealed record SearchSpec
+{
+    /// <summary><c>grid</c>, <c>random</c> or <c>tpe</c>.</summary>
+    public string Algorithm { get; init; } = "grid";
+    /// <summary>Grid: passes over the grid (sampling continuous domains anew); random/TPE: configurations.</summary>
+    public int? NumSamples { get; init; }
+    /// <summary>Run every configuration with this many seeds.</summary>
+    public int Repeat { get; init; } = 1;
+}
+
+public sealed record SchedulerSpec
+{
+    /// <summary><c>fifo</c>, <c>asha</c> or <c>median_stopping</c>.</summary>
+    public string Name { get; init; } = "fifo";
+    public int GracePeriod { get; init; } = 1;
+    public int ReductionFactor { get; init; } = 4;
+    /// <summary>ASHA's maximum epoch (null: the trainable's epochs).</summary>
+    public int? MaxT { get; init; }
+    public int MinSamplesRequired { get; init; } = 3;
+}
+
+public sealed record StopSpec
+{
+    /// <summary>Start no more than this many trials.</summary>
+    public int? MaxTrials { get; init; }
+    /// <summary>Time budget: after it, no trial starts and running ones are stopped.</summary>
+    public double? MaxMinutes { get; init; }
+    /// <summary>End the sweep once a completed trial's objective reaches this value.</summary>
+    public double? Target { get; init; }
+}
 
 public sealed record ResourcesSpec
 {

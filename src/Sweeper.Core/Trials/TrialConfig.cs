@@ -18,4 +18,8 @@ public sealed record TrialConfig
     public required IReadOnlyList<KeyValuePair<string, object>> Parameters { get; init; }
     /// <summary>The trainable settings with the parameters applied.</summary>
     public required TrainableSpec Trainable { get; init; }
+    /// <summary>Which configuration of the search this trial runs (0-based); repeats of it share it.</summary>
+    public int ConfigIndex { get; init; }
+    /// <summary>Which repeat (seed) of its configuration this trial is (0-based).</summary>
+    public int Repeat { get; init; }
 }

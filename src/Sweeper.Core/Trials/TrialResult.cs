@@ -14,6 +14,8 @@ public sealed record TrialResult
     public DateTimeOffset? FinishedAt { get; init; }
     /// <summary>Why the trial failed or was stopped.</summary>
     public string? Reason { get; init; }
+    /// <summary>The scheduler's rung at which the trial was stopped, if a scheduler stopped it.</summary>
+    public int? Rung { get; init; }
     /// <summary>The newest checkpoint of the trial, if it saved one.</summary>
     public CheckpointRef? Checkpoint { get; init; }
     /// <summary>Each time the trial was queued again and continued elsewhere.</summary>

@@ -20,7 +20,7 @@ public sealed class SweepClusterTests
         builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) => akka
             .AddHocon("akka.actor.serialize-messages = on", HoconAddMode.Prepend)
             .AddSweeperCluster("127.0.0.1", 0, [SweeperRoles.Coordinator, SweeperRoles.Worker], [])
-            .AddSweeperCoordinator(spec, trials, new CoordinatorOptions(null, Path.Combine(Path.GetTempPath(), "sweeper-ckpt-" + Guid.NewGuid().ToString("N"))))
+            .AddSweeperCoordinator(spec, new FixedTrialSource(trials), new CoordinatorOptions(null, Path.Combine(Path.GetTempPath(), "sweeper-ckpt-" + Guid.NewGuid().ToString("N"))))
             .AddSweeperWorker(spec.Resources.MaxConcurrentTrials, factory));
         using var host = builder.Build();
         await host.StartAsync();

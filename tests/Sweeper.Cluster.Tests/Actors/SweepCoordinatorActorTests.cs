@@ -20,7 +20,7 @@ public sealed class SweepCoordinatorActorTests() : TestKit("akka.actor.serialize
     public void RegisterWorker_TwoSlots_AssignsTwoTrialsInOrder()
     {
         var spec = TestSpecs.Spec();
-        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01, 0.001), Options));
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, new FixedTrialSource(TestSpecs.Trials(spec, 0.1, 0.01, 0.001)), Options));
         var worker = CreateTestProbe();
 
         coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 2), worker);
@@ -35,11 +35,11 @@ public sealed class SweepCoordinatorActorTests() : TestKit("akka.actor.serialize
     public void TrialCompleted_FreesSlot_NextTrialAssignedAndSweepCompletesOnce()
     {
         var spec = TestSpecs.Spec();
-        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01), Options));
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, new FixedTrialSource(TestSpecs.Trials(spec, 0.1, 0.01)), Options));
         var worker = CreateTestProbe();
         var subscriber = CreateTestProbe();
         coordinator.Tell(SweepQueries.Subscribe.Instance, subscriber);
-        subscriber.ReceiveN(2, Wait); // current state of both trials
+        subscriber.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // trials are created as slots free up: none yet
 
         coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 1), worker);
         worker.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
@@ -65,7 +65,7 @@ public sealed class SweepCoordinatorActorTests() : TestKit("akka.actor.serialize
     public void WorkerTerminated_RunningTrialsQueuedAgainForTheNextWorker()
     {
         var spec = TestSpecs.Spec();
-        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01), Options));
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, new FixedTrialSource(TestSpecs.Trials(spec, 0.1, 0.01)), Options));
         var doomed = CreateTestProbe();
         coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 2), doomed);
         doomed.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
@@ -94,7 +94,7 @@ public sealed class SweepCoordinatorActorTests() : TestKit("akka.actor.serialize
     public void CompletedOrUnknownTrialEvents_Ignored()
     {
         var spec = TestSpecs.Spec(maxConcurrent: 1, epochs: 1);
-        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1), Options));
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, new FixedTrialSource(TestSpecs.Trials(spec, 0.1)), Options));
         var worker = CreateTestProbe();
         var subscriber = CreateTestProbe();
         coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 1), worker);
@@ -114,7 +114,7 @@ public sealed class SweepCoordinatorActorTests() : TestKit("akka.actor.serialize
     public void CancelSweep_PendingStoppedRunningAskedToStop()
     {
         var spec = TestSpecs.Spec(maxConcurrent: 1);
-        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, TestSpecs.Trials(spec, 0.1, 0.01), Options));
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, new FixedTrialSource(TestSpecs.Trials(spec, 0.1, 0.01)), Options));
         var worker = CreateTestProbe();
         var subscriber = CreateTestProbe();
         coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 1), worker);

@@ -35,7 +35,7 @@ public sealed class TestNode : IAsyncDisposable
 
     public static Task<TestNode> CoordinatorAsync(SweepSpec spec, IReadOnlyList<TrialConfig> trials, TlsOptions? tls = null) =>
         StartAsync(a => a.AddSweeperCluster("127.0.0.1", 0, [SweeperRoles.Coordinator], [], tls)
-            .AddSweeperCoordinator(spec, trials, new CoordinatorOptions(null, Path.Combine(Path.GetTempPath(), "sweeper-ckpt-" + Guid.NewGuid().ToString("N")))));
+            .AddSweeperCoordinator(spec, new FixedTrialSource(trials), new CoordinatorOptions(null, Path.Combine(Path.GetTempPath(), "sweeper-ckpt-" + Guid.NewGuid().ToString("N")))));
 
     public static Task<TestNode> WorkerAsync(string seed, int slots, ITrainableFactory factory, TlsOptions? tls = null) =>
         StartAsync(a => a.AddSweeperCluster("127.0.0.1", 0, [SweeperRoles.Worker], [seed], tls).AddSweeperWorker(slots, factory, leaveWithCoordinator: true));

@@ -28,8 +28,9 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
         var spec = TestSpecs.Spec() with { SourceText = "name: test\n", SourcePath = "/x/spec.yaml" };
         var trials = TestSpecs.Trials(spec, 0.1, 0.01);
         var started = DateTimeOffset.Parse("2026-11-26T10:00:00Z");
-        using (var journal = SweepJournal.Create(_dir, spec, trials, started))
+        using (var journal = SweepJournal.Create(_dir, spec, started))
         {
+            journal.Write(trials.Select(t => (JournalEntry)new JournalEntry.NewTrial(t)).ToList());
             var t1 = new TrialResult
             {
                 Config = trials[0], State = TrialState.Completed, Worker = "w", StartedAt = started, FinishedAt = started.AddSeconds(9),
@@ -73,7 +74,7 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
         var options = new CoordinatorOptions(_dir, Path.Combine(_dir, "checkpoints"));
 
         // First life: trial 1 completes; trial 2 checkpoints after epoch 1, runs epoch 2, then the coordinator dies.
-        var first = Sys.ActorOf(SweepCoordinatorActor.Props(spec, trials, options));
+        var first = Sys.ActorOf(SweepCoordinatorActor.Props(spec, new FixedTrialSource(trials), options));
         var worker = CreateTestProbe();
         first.Tell(new WorkerCommands.RegisterWorker("node-a", 2), worker);
         worker.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
@@ -92,7 +93,7 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
         ExpectTerminated(first, Wait);
 
         // Second life on the same run directory.
-        var second = Sys.ActorOf(SweepCoordinatorActor.Props(spec, trials, options));
+        var second = Sys.ActorOf(SweepCoordinatorActor.Props(spec, new FixedTrialSource(trials), options));
         var rescuer = CreateTestProbe();
         second.Tell(new WorkerCommands.RegisterWorker("node-b", 3), rescuer);
         rescuer.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);

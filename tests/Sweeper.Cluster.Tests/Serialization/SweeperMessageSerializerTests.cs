@@ -40,6 +40,8 @@ public sealed class SweeperMessageSerializerTests() : TestKit(SweeperMessageSeri
         new TrialEvents.TrialFailed(new TrialId(3), 1, "boom"),
         SweepQueries.Subscribe.Instance,
         new SweepQueries.CancelSweep("user"),
+        SweepQueries.GetStatus.Instance,
+        new SweepQueries.SweepStatus(3, 1, 2, 10, false),
         new SweepQueries.TrialUpdated(Result),
         new SweepQueries.SweepCompleted(new SweepResult("s", new ObjectiveSpec("test_accuracy", ObjectiveMode.Max), [Result], DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddMinutes(1))),
     };
