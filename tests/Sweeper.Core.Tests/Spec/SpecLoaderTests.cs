@@ -62,19 +62,19 @@ public sealed class SpecLoaderTests : IDisposable
         Assert.Equal(2, spec.Resources.MaxConcurrentTrials);
         Assert.Equal("out", spec.Output.Dir);
         Assert.Equal(["trainable.optimizer.lr", "trainable.width"], spec.Parameters.Select(p => p.Key));
-        Assert.Equal([0.01, 0.1], spec.Parameters[0].Values.Cast<double>());
+        Assert.Equal([0.01, 0.1], spec.Parameters[0].Definition.Domain.GridValues.Cast<double>());
     }
 
     [Fact]
     public void Grid_TwoByThree_SixTrialsWithParametersApplied()
     {
-        var trials = TrialPlanner.Grid(Load(Valid));
+        var trials = SpecTrialSource.Preview(Load(Valid), 100);
         Assert.Equal(6, trials.Count);
         Assert.Equal(Enumerable.Range(1, 6), trials.Select(t => t.Id.Index));
         Assert.Equal([0.01, 0.01, 0.01, 0.1, 0.1, 0.1], trials.Select(t => t.Trainable.Optimizer.Lr));
         Assert.Equal([0.25, 0.5, 1.0, 0.25, 0.5, 1.0], trials.Select(t => t.Trainable.Width));
         Assert.Equal(6, trials.Select(t => t.Seed).Distinct().Count());
-        Assert.Equal(trials.Select(t => t.Seed), TrialPlanner.Grid(Load(Valid)).Select(t => t.Seed));
+        Assert.Equal(trials.Select(t => t.Seed), SpecTrialSource.Preview(Load(Valid), 100).Select(t => t.Seed));
     }
 
     [Fact]
@@ -96,7 +96,7 @@ public sealed class SpecLoaderTests : IDisposable
     [InlineData("  trainable.width: {values: [0.25, 0.5, 1.0]}", "  trainable.widht: {values: [0.25]}", 20, 3, "parameters.trainable.widht", "unknown parameter key 'trainable.widht'; did you mean 'trainable.width'?")]
     [InlineData("  trainable.width: {values: [0.25, 0.5, 1.0]}", "  trainable.width: {values: [0.25, wide]}", 20, 36, "parameters.trainable.width.values[1]", "expected a number, found 'wide'")]
     [InlineData("  trainable.width: {values: [0.25, 0.5, 1.0]}", "  trainable.width: {values: []}", 20, 29, "parameters.trainable.width.values", "expected at least one value, found an empty list")]
-    [InlineData("  trainable.width: {values: [0.25, 0.5, 1.0]}", "  trainable.width: {valuez: [1]}", 20, 21, "parameters.trainable.width.valuez", "unknown key 'valuez'; did you mean 'values'? (valid keys here: values)")]
+    [InlineData("  trainable.width: {values: [0.25, 0.5, 1.0]}", "  trainable.width: {valuez: [1]}", 20, 21, "parameters.trainable.width.valuez", "unknown key 'valuez'; did you mean 'values'?")]
     public void LoadText_OneMistake_OneErrorWithLocationAndKey(string good, string bad, int line, int column, string key, string message)
     {
         Assert.Contains(good, Valid);
