@@ -371,7 +371,7 @@ public static class SpecLoader
         private static string Found(YNode node) => node switch
         {
             YMapping => "a mapping",
-            YSequence => "a list",
+            YSequence q => $"a list of {q.Items.Count} item(s)",
             YScalar s when s.IsNull => "nothing (null)",
             YScalar s => Setting.Describe(s),
             _ => "something else",

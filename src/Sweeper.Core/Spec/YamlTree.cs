@@ -29,6 +29,7 @@ public static class YamlTreeReader
     {
         var parser = new Parser(new StringReader(text));
         var anchors = new Dictionary<string, YNode>();
+        var open = new Stack<(SourceLocation At, char Bracket)>();
         try
         {
             parser.Consume<StreamStart>();
@@ -38,7 +39,7 @@ public static class YamlTreeReader
                 return null;
             }
             parser.Consume<DocumentStart>();
-            var root = ReadNode(parser, file, anchors, errors);
+            var root = ReadNode(parser, file, anchors, open, errors);
             parser.Consume<DocumentEnd>();
             if (!parser.Accept<StreamEnd>(out _))
             {
@@ -54,9 +55,19 @@ public static class YamlTreeReader
         }
         catch (InvalidOperationException)
         {
-            // The parser ran out of events inside a collection: an unclosed bracket, brace or quote.
-            int lines = text.Split('\n').Length - (text.EndsWith('\n') ? 1 : 0);
-            errors.Add(new SpecError(file, new SourceLocation(Math.Max(1, lines), 1), "", "YAML syntax error: the file ends inside a list or mapping (an unclosed '[', '{' or quote?)"));
+            // The parser ran out of events inside a collection: an unclosed bracket or brace.
+            if (parser.Current is SequenceStart { Style: SequenceStyle.Flow } sq) open.Push((Loc(sq.Start), '['));
+            else if (parser.Current is MappingStart { Style: MappingStyle.Flow } mp) open.Push((Loc(mp.Start), '{'));
+            if (open.Count > 0)
+            {
+                var (at, bracket) = open.Peek();
+                errors.Add(new SpecError(file, at, "", $"YAML syntax error: this '{bracket}' is never closed"));
+            }
+            else
+            {
+                int lines = text.Split('\n').Length - (text.EndsWith('\n') ? 1 : 0);
+                errors.Add(new SpecError(file, new SourceLocation(Math.Max(1, lines), 1), "", "YAML syntax error: the file ends inside a list or mapping"));
+            }
             return null;
         }
         catch (YamlException ex)
@@ -70,7 +81,7 @@ public static class YamlTreeReader
         }
     }
 
-    private static YNode ReadNode(IParser parser, string file, Dictionary<string, YNode> anchors, List<SpecError> errors)
+    private static YNode ReadNode(IParser parser, string file, Dictionary<string, YNode> anchors, Stack<(SourceLocation At, char Bracket)> open, List<SpecError> errors)
     {
         if (parser.TryConsume<AnchorAlias>(out var alias))
         {
@@ -85,20 +96,23 @@ public static class YamlTreeReader
         }
         if (parser.TryConsume<SequenceStart>(out var seqStart))
         {
+            if (seqStart.Style == SequenceStyle.Flow) open.Push((Loc(seqStart.Start), '['));
             var items = new List<YNode>();
-            while (!parser.TryConsume<SequenceEnd>(out _)) items.Add(ReadNode(parser, file, anchors, errors));
+            while (!parser.TryConsume<SequenceEnd>(out _)) items.Add(ReadNode(parser, file, anchors, open, errors));
+            if (seqStart.Style == SequenceStyle.Flow) open.Pop();
             var node = new YSequence(items, Loc(seqStart.Start));
             Remember(seqStart.Anchor, node, anchors);
             return node;
         }
         if (parser.TryConsume<MappingStart>(out var mapStart))
         {
+            if (mapStart.Style == MappingStyle.Flow) open.Push((Loc(mapStart.Start), '{'));
             var entries = new List<KeyValuePair<YScalar, YNode>>();
             var seen = new Dictionary<string, YScalar>();
             while (!parser.TryConsume<MappingEnd>(out _))
             {
-                var keyNode = ReadNode(parser, file, anchors, errors);
-                var value = ReadNode(parser, file, anchors, errors);
+                var keyNode = ReadNode(parser, file, anchors, open, errors);
+                var value = ReadNode(parser, file, anchors, open, errors);
                 if (keyNode is not YScalar key)
                 {
                     errors.Add(new SpecError(file, keyNode.Location, "", "a mapping key must be a plain name, not a list or mapping"));
@@ -112,6 +126,7 @@ public static class YamlTreeReader
                 seen[key.Value] = key;
                 entries.Add(new(key, value));
             }
+            if (mapStart.Style == MappingStyle.Flow) open.Pop();
             var node = new YMapping(entries, Loc(mapStart.Start));
             Remember(mapStart.Anchor, node, anchors);
             return node;
