@@ -77,9 +77,17 @@ public sealed class TorchTrainable : ITrainable
 
         using (var init = new Generator(MixSeed(config.Seed, stream: 1)))
             model = ModelFactory.Create(spec, data.Channels, data.Classes, init);
-        model.train();
-        optimizer = CreateOptimizer(spec.Optimizer, model);
-        shuffleGenerator = new Generator(MixSeed(config.Seed, stream: 2));
+        try
+        {
+            model.train();
+            optimizer = CreateOptimizer(spec.Optimizer, model);
+            shuffleGenerator = new Generator(MixSeed(config.Seed, stream: 2));
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     public TrialId Id { get; }
@@ -184,7 +192,7 @@ public sealed class TorchTrainable : ITrainable
     /// Restores what <see cref="SaveCheckpoint"/> wrote: weights, buffers, optimizer state, <see cref="CompletedEpochs"/>
     /// and the shuffle seed, so that the next epoch sees the data in the order the saving run would have. The
     /// optimizer's hyperparameters stay those of this trainable's spec (a restart may change them on purpose).
-    /// Call it outside any dispose scope: the optimizer creates its restored state tensors in the current scope.
+    /// Safe inside a dispose scope: the restored optimizer state is detached from it.
     /// </summary>
     /// <exception cref="InvalidDataException">Not a checkpoint, or one of another model, width, data shape or optimizer.</exception>
     public void LoadCheckpoint(string path)
@@ -217,6 +225,7 @@ public sealed class TorchTrainable : ITrainable
 
         model.load(reader, strict: true);
         optimizer.load_state_dict(reader);
+        DetachOptimizerState();
         ApplyHyperparameters();
         shuffleSeed = seed;
         CompletedEpochs = completed;
@@ -264,6 +273,28 @@ public sealed class TorchTrainable : ITrainable
     private void SetLearningRate(double lr)
     {
         foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+    }
+
+    /// <summary>
+    /// TorchSharp creates restored momentum/moment tensors in the caller's current dispose scope (if any); they must
+    /// live as long as the optimizer, so take them out of it.
+    /// </summary>
+    private void DetachOptimizerState()
+    {
+        foreach (var state in optimizer.state_dict().State)
+        {
+            switch (state)
+            {
+                case TorchSharp.Modules.SGD.State sgd:
+                    sgd.momentum_buffer?.DetachFromDisposeScope();
+                    break;
+                case TorchSharp.Modules.Adam.State adam:
+                    adam.exp_avg?.DetachFromDisposeScope();
+                    adam.exp_avg_sq?.DetachFromDisposeScope();
+                    adam.max_exp_avg_sq?.DetachFromDisposeScope();
+                    break;
+            }
+        }
     }
 
     /// <summary>Puts the spec's optimizer settings back after a checkpoint's state replaced them.</summary>

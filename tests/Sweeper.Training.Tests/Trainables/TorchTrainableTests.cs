@@ -193,6 +193,28 @@ public sealed class TorchTrainableTests
             Assert.Equal(expected.Get(name), actual.Get(name));
     }
 
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("adam")]
+    public void LoadCheckpoint_InsideADisposeScope_OptimizerStateOutlivesTheScope(string optimizer)
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("state.ckpt");
+        var config = Config(train: 128, test: 50, epochs: 2, optimizer: optimizer, lr: optimizer == "adam" ? 0.001 : 0.1);
+        using (var saved = new TorchTrainable(config))
+        {
+            saved.RunEpoch(1, CancellationToken.None);
+            saved.SaveCheckpoint(path);
+        }
+        using var resumed = new TorchTrainable(config);
+
+        using (torch.NewDisposeScope())
+            resumed.LoadCheckpoint(path);
+        var result = resumed.RunEpoch(2, CancellationToken.None); // would touch disposed momentum tensors otherwise
+
+        Assert.True(double.IsFinite(result.Get(MetricNames.TrainLoss)));
+    }
+
     [Fact]
     public void LoadCheckpoint_OtherWidth_ThrowsInvalidDataNamingTheMismatch()
     {
