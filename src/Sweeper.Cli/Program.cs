@@ -8,6 +8,8 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        // Redirected output (CI, pipes, tests) gets wide tables instead of 80-column wrapping.
+        if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 240;
         var app = new CommandApp();
         app.Configure(config =>
         {

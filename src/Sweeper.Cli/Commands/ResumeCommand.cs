@@ -5,6 +5,7 @@ using Sweeper.Cli.Output;
 using Sweeper.Cli.Running;
 using Sweeper.Cluster.Journal;
 using Sweeper.Core.Spec;
+using Sweeper.Core.Trials;
 
 namespace Sweeper.Cli.Commands;
 
@@ -52,9 +53,8 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
         try { spec = SpecLoader.LoadText(state.SpecText, state.SpecPath, Path.GetDirectoryName(state.SpecPath) ?? runDir); }
         catch (SpecException ex) { return Errors.Report(ex); }
 
-        var trials = state.Trials.Select(t => t.Config).ToList();
         int finished = state.Trials.Count(t => t.State is Core.Trials.TrialState.Completed or Core.Trials.TrialState.Failed or Core.Trials.TrialState.Stopped);
-        AnsiConsole.MarkupLine($"resuming sweep [bold]{Markup.Escape(spec.Name)}[/] in {Markup.Escape(runDir)}: {finished} of {trials.Count} trial(s) already finished");
-        return await SweepSession.RunAsync(spec, trials, runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots), cancellationToken);
+        AnsiConsole.MarkupLine($"resuming sweep [bold]{Markup.Escape(spec.Name)}[/] in {Markup.Escape(runDir)}: {finished} of {state.Trials.Count} trial(s) already finished");
+        return await SweepSession.RunAsync(spec, new SpecTrialSource(spec), runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots), cancellationToken);
     }
 }

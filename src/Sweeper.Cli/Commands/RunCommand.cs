@@ -49,9 +49,10 @@ public sealed class RunCommand : AsyncCommand<RunSettings>
         try { spec = SpecLoader.LoadFile(settings.Spec); }
         catch (SpecException ex) { return Errors.Report(ex); }
 
-        var trials = TrialPlanner.Grid(spec);
+        var source = new SpecTrialSource(spec);
         var runDir = RunDirectory.Create(spec, settings.Output, DateTimeOffset.Now);
-        AnsiConsole.MarkupLine($"sweep [bold]{Markup.Escape(spec.Name)}[/]: {trials.Count} trial(s); run directory {Markup.Escape(runDir)}");
-        return await SweepSession.RunAsync(spec, trials, runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots), cancellationToken);
+        var count = source.Total is { } total ? $"{total} trial(s)" : "trials until a stop condition";
+        AnsiConsole.MarkupLine($"sweep [bold]{Markup.Escape(spec.Name)}[/]: {count}, {spec.Search.Algorithm} search, {spec.Scheduler.Name} scheduler; run directory {Markup.Escape(runDir)}");
+        return await SweepSession.RunAsync(spec, source, runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots), cancellationToken);
     }
 }

@@ -22,8 +22,8 @@ public sealed class ValidateCommand : Command<ValidateSettings>
         try
         {
             var spec = SpecLoader.LoadFile(settings.Spec);
-            var trials = TrialPlanner.Grid(spec);
-            AnsiConsole.MarkupLine($"[green]ok[/]: {Markup.Escape(settings.Spec)} is valid: sweep [bold]{Markup.Escape(spec.Name)}[/], {trials.Count} trial(s)");
+            var total = new SpecTrialSource(spec).Total;
+            AnsiConsole.MarkupLine($"[green]ok[/]: {Markup.Escape(settings.Spec)} is valid: sweep [bold]{Markup.Escape(spec.Name)}[/], {(total is { } n ? $"{n} trial(s)" : "trials until a stop condition")}");
             return Errors.Ok;
         }
         catch (SpecException ex)

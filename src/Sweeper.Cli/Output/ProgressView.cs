@@ -59,7 +59,8 @@ public sealed class ProgressView(IAnsiConsole console, SweepSpec spec)
 
     private void Flush()
     {
-        while (_lines.TryDequeue(out var line)) console.WriteLine(line);
+        // Plain lines, never wrapped, so they can be read by tools (console.WriteLine would wrap at the width).
+        while (_lines.TryDequeue(out var line)) Console.Out.WriteLine(line);
     }
 
     private IRenderable Render()

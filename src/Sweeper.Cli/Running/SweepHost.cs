@@ -19,7 +19,7 @@ public static class SweepHost
 {
     /// <param name="onTrial">Called (on an actor thread) for every change of a trial.</param>
     /// <param name="onStarted">Called with this node's address once it is up.</param>
-    public static async Task<SweepResult> RunAsync(SweepSpec spec, IReadOnlyList<TrialConfig> trials, CoordinatorOptions coordinator,
+    public static async Task<SweepResult> RunAsync(SweepSpec spec, ITrialSource source, CoordinatorOptions coordinator,
         ITrainableFactory factory, NodeOptions node, Action<TrialResult> onTrial, Action<string>? onStarted, CancellationToken cancel)
     {
         var done = new TaskCompletionSource<SweepResult>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -27,7 +27,7 @@ public static class SweepHost
         string[] roles = node.LocalWorker ? [SweeperRoles.Coordinator, SweeperRoles.Worker] : [SweeperRoles.Coordinator];
         builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) =>
         {
-            akka.AddSweeperCluster(node.Hostname, node.Port, roles, []).AddSweeperCoordinator(spec, trials, coordinator);
+            akka.AddSweeperCluster(node.Hostname, node.Port, roles, []).AddSweeperCoordinator(spec, source, coordinator);
             if (node.LocalWorker) akka.AddSweeperWorker(node.Slots ?? spec.Resources.MaxConcurrentTrials, factory);
         });
         using var host = builder.Build();

@@ -15,7 +15,7 @@ public static class SweepSession
     public static string CheckpointDir(SweepSpec spec, string runDir) =>
         spec.Checkpoint.Dir is { } dir ? Path.GetFullPath(dir, Path.GetDirectoryName(spec.SourcePath) ?? runDir) : Path.Combine(runDir, CheckpointFolder);
 
-    public static async Task<int> RunAsync(SweepSpec spec, IReadOnlyList<TrialConfig> trials, string runDir, NodeOptions node, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(SweepSpec spec, ITrialSource source, string runDir, NodeOptions node, CancellationToken cancellationToken)
     {
         var console = AnsiConsole.Console;
         using var interrupt = new CancellationTokenSource();
@@ -26,7 +26,7 @@ public static class SweepSession
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
             var view = new ProgressView(console, spec);
             var coordinator = new CoordinatorOptions(runDir, CheckpointDir(spec, runDir));
-            var run = SweepHost.RunAsync(spec, trials, coordinator, TrainableFactories.Default, node, view.OnTrial,
+            var run = SweepHost.RunAsync(spec, source, coordinator, TrainableFactories.Default, node, view.OnTrial,
                 address =>
                 {
                     var roles = node.LocalWorker ? "coordinator, worker" : "coordinator";

@@ -1,12 +1,21 @@
-using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
-using Sweeper.Training;
+using Sweeper.Core.Trials.Synthetic;
+using Sweeper.Training.Trainables;
 
 namespace Sweeper.Cli.Running;
 
-/// <summary>The trainable factory a spec's model needs.</summary>
-public static class TrainableFactories
+/// <summary>Picks each trial's trainable by its model: the learning-curve simulator for <c>synthetic</c>, TorchSharp otherwise.</summary>
+public sealed class TrainableFactories : ITrainableFactory
 {
-    /// <summary>Picks the trainable by each trial's model.</summary>
-    public static readonly ITrainableFactory Default = new TorchTrainableFactory();
+    public static readonly TrainableFactories Default = new();
+
+    private readonly TorchTrainableFactory _torch = new();
+
+    public ITrainable Create(TrialConfig config) => config.Trainable.Model == "synthetic"
+        ? new SyntheticTrainable(config, new SyntheticTrainableOptions
+        {
+            EpochDuration = TimeSpan.FromSeconds(config.Trainable.Synthetic.EpochSeconds),
+            NoiseStd = config.Trainable.Synthetic.NoiseStd,
+        })
+        : _torch.Create(config);
 }

@@ -33,8 +33,8 @@ public static class SweeperHosting
     {
         builder
             .AddHocon("""
-                akka.loglevel = WARNING
-                akka.stdout-loglevel = WARNING
+                akka.loglevel = ERROR
+                akka.stdout-loglevel = ERROR
                 akka.log-dead-letters = 0
                 akka.log-dead-letters-during-shutdown = off
                 akka.cluster.log-info = off

@@ -57,7 +57,7 @@ public static class ReportWriter
         foreach (var t in result.Trials)
         {
             var parameters = new JsonObject();
-            foreach (var (k, v) in t.Config.Parameters) parameters[k] = JsonValue.Create(v);
+            foreach (var (k, v) in t.Config.Parameters) parameters[k] = Scalar(v);
             var epochs = new JsonArray();
             foreach (var e in t.Epochs)
             {
@@ -99,6 +99,17 @@ public static class ReportWriter
         };
         return doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
     }
+
+    private static JsonNode? Scalar(object? value) => value switch
+    {
+        null => null,
+        string s => JsonValue.Create(s),
+        bool b => JsonValue.Create(b),
+        long l => JsonValue.Create(l),
+        int i => JsonValue.Create(i),
+        double d => double.IsFinite(d) ? JsonValue.Create(d) : JsonValue.Create(d.ToString(CultureInfo.InvariantCulture)),
+        _ => JsonValue.Create(Convert.ToString(value, CultureInfo.InvariantCulture)),
+    };
 
     /// <summary>Writes to a temporary file in the same folder, then renames it into place.</summary>
     public static void WriteAtomically(string path, string content)
