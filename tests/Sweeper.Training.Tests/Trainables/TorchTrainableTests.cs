@@ -64,6 +64,25 @@ public sealed class TorchTrainableTests
     }
 
     [Fact]
+    public void RunEpoch_SameSeedOnTwoThreadsAtOnce_IdenticalMetrics()
+    {
+        // Concurrent trials share one process: nothing of a trial may depend on torch's global generator.
+        var results = new EpochResult[2];
+        using var start = new Barrier(2);
+        var threads = Enumerable.Range(0, 2).Select(i => new Thread(() =>
+        {
+            start.SignalAndWait();
+            using var trainable = new TorchTrainable(Config(seed: 8, train: 256, test: 100));
+            results[i] = trainable.RunEpoch(1, CancellationToken.None);
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        Assert.Equal(results[0].Get(MetricNames.TrainLoss), results[1].Get(MetricNames.TrainLoss));
+        Assert.Equal(results[0].Get(MetricNames.TestLoss), results[1].Get(MetricNames.TestLoss));
+    }
+
+    [Fact]
     public void RunEpoch_CancelledBeforeStart_ThrowsOperationCanceled()
     {
         using var trainable = new TorchTrainable(Config());
