@@ -103,7 +103,7 @@ public sealed partial class ClusterProcessTests : IDisposable
         var resumed = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(2), "resume", runDir);
 
         Assert.True(resumed.ExitCode == 0, resumed.ToString());
-        Assert.Contains("1 of 4 trial(s) already finished", resumed.Stdout);
+        Assert.Contains("1 trial(s) finished, 1 interrupted", resumed.Stdout);
         Assert.DoesNotContain("t0001 epoch", resumed.Stdout); // finished work is not run again
         var trials = Trials(runDir);
         Assert.Equal(["t0001", "t0002", "t0003", "t0004"], trials.Select(t => t.GetProperty("trial").GetString()));

@@ -53,8 +53,9 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
         try { spec = SpecLoader.LoadText(state.SpecText, state.SpecPath, Path.GetDirectoryName(state.SpecPath) ?? runDir); }
         catch (SpecException ex) { return Errors.Report(ex); }
 
-        int finished = state.Trials.Count(t => t.State is Core.Trials.TrialState.Completed or Core.Trials.TrialState.Failed or Core.Trials.TrialState.Stopped);
-        AnsiConsole.MarkupLine($"resuming sweep [bold]{Markup.Escape(spec.Name)}[/] in {Markup.Escape(runDir)}: {finished} of {state.Trials.Count} trial(s) already finished");
+        int finished = state.Trials.Count(t => t.State.IsTerminal());
+        int interrupted = state.Trials.Count - finished;
+        AnsiConsole.MarkupLine($"resuming sweep [bold]{Markup.Escape(spec.Name)}[/] in {Markup.Escape(runDir)}: {finished} trial(s) finished, {interrupted} interrupted (they continue from their checkpoints)");
         return await SweepSession.RunAsync(spec, new SpecTrialSource(spec), runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots), cancellationToken);
     }
 }

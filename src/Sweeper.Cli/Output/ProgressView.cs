@@ -25,7 +25,14 @@ public sealed class ProgressView(IAnsiConsole console, SweepSpec spec)
         _trials.TryGetValue(trial.Id, out var before);
         _trials[trial.Id] = trial;
         if (Interactive) return;
-        if (trial.Epochs.Count > (before?.Epochs.Count ?? 0) && trial.Last is { } e)
+        if (before is null && trial.State.IsTerminal())
+        {
+            // Known from the journal of an earlier run: nothing new happened to it here.
+            _lines.Enqueue($"{trial.Id} {trial.State.ToString().ToLowerInvariant()} earlier (journal)");
+            return;
+        }
+        int seen = before is null ? trial.Resumes.LastOrDefault()?.FromEpoch ?? 0 : before.Epochs.Count == 0 ? 0 : before.Epochs[^1].Epoch;
+        foreach (var e in trial.Epochs.Where(e => e.Epoch > seen))
             _lines.Enqueue($"{trial.Id} epoch {e.Epoch}/{trial.Config.Trainable.Epochs} {Params(trial)} " +
                            $"train_loss={F(e.Get(MetricNames.TrainLoss))} test_loss={F(e.Get(MetricNames.TestLoss))} test_accuracy={F(e.Get(MetricNames.TestAccuracy))} ({e.Duration.TotalSeconds:F1} s)");
         if (trial.State.IsTerminal() && before?.State != trial.State)

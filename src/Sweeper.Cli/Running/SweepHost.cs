@@ -23,6 +23,7 @@ public static class SweepHost
         ITrainableFactory factory, NodeOptions node, Action<TrialResult> onTrial, Action<string>? onStarted, CancellationToken cancel)
     {
         var done = new TaskCompletionSource<SweepResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        coordinator = coordinator with { OnFatal = message => done.TrySetException(new InvalidOperationException(message)) };
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         string[] roles = node.LocalWorker ? [SweeperRoles.Coordinator, SweeperRoles.Worker] : [SweeperRoles.Coordinator];
         builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) =>

@@ -12,7 +12,8 @@ namespace Sweeper.Cluster.Actors;
 /// <summary>Where a coordinator keeps its journal and its trials' checkpoints.</summary>
 /// <param name="RunDirectory">The run directory (holds the journal); null: no journal (tests, benchmarks without it).</param>
 /// <param name="CheckpointDir">The folder trials checkpoint to; every worker must reach it.</param>
-public sealed record CoordinatorOptions(string? RunDirectory, string CheckpointDir);
+/// <param name="OnFatal">Called when the coordinator cannot start (e.g. an unreadable journal), so its host can stop instead of waiting.</param>
+public sealed record CoordinatorOptions(string? RunDirectory, string CheckpointDir, Action<string>? OnFatal = null);
 
 /// <summary>
 /// The one place that changes a trial's state. Hands trials to free worker slots, records every result, requeues the
@@ -86,6 +87,20 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     }
 
     protected override void PreStart()
+    {
+        try
+        {
+            Start();
+        }
+        catch (Exception ex)
+        {
+            _log.Error(ex, "The coordinator of sweep {0} cannot start", _spec.Name);
+            _options.OnFatal?.Invoke($"the coordinator cannot start: {ex.GetType().Name}: {ex.Message}");
+            throw;
+        }
+    }
+
+    private void Start()
     {
         IReadOnlyList<TrialResult> start = [];
         if (_options.RunDirectory is { } dir && File.Exists(Path.Combine(dir, SweepJournal.FileName)))

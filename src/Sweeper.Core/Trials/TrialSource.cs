@@ -56,7 +56,11 @@ public sealed class SpecTrialSource : ITrialSource
         };
     }
 
-    public void Report(TrialConfig trial, double objective) => _planner.Report(trial.Id.Index - 1, objective);
+    public void Report(TrialConfig trial, double objective)
+    {
+        _planner.Plan(trial.Id.Index - 1); // after a restart the planner learns of journaled trials here (Plan is idempotent)
+        _planner.Report(trial.Id.Index - 1, objective);
+    }
 
     /// <summary>The first <paramref name="limit"/> trials a spec would run, as planned before any result.</summary>
     public static IReadOnlyList<TrialConfig> Preview(SweepSpec spec, int limit)
