@@ -21,6 +21,8 @@ public static class Program
                 .WithExample("resume", "runs/quickstart-20261126-101500");
             config.AddCommand<WorkerCommand>("worker").WithDescription("Join a running sweep's cluster as a worker.")
                 .WithExample("worker", "--join", "127.0.0.1:4053", "--slots", "2");
+            config.AddCommand<PlanCommand>("plan").WithDescription("List the trials a spec would start (deterministic for its seed).")
+                .WithExample("plan", "configs/quickstart.yaml", "--limit", "20");
             config.AddCommand<ValidateCommand>("validate").WithDescription("Check a spec and list every problem (exit 0 or 2).")
                 .WithExample("validate", "configs/quickstart.yaml");
         });

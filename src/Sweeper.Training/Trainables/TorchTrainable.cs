@@ -22,7 +22,7 @@ namespace Sweeper.Training.Trainables;
 /// <para>Dispose scopes: every training step and every evaluation batch runs in its own
 /// <c>torch.NewDisposeScope()</c>; the shared data set tensors belong to no scope.</para>
 /// </remarks>
-public sealed class TorchTrainable : ITrainable
+public sealed class TorchTrainable : ITrainable, ICheckpointable
 {
     /// <summary>Images per evaluation batch.</summary>
     public const int EvalBatchSize = 200;
@@ -229,6 +229,19 @@ public sealed class TorchTrainable : ITrainable
         ApplyHyperparameters();
         shuffleSeed = seed;
         CompletedEpochs = completed;
+    }
+
+    void ICheckpointable.SaveCheckpoint(string path, int epoch)
+    {
+        if (epoch != CompletedEpochs)
+            throw new InvalidOperationException($"asked to checkpoint epoch {epoch}, but {CompletedEpochs} epoch(s) are complete");
+        SaveCheckpoint(path);
+    }
+
+    int ICheckpointable.LoadCheckpoint(string path)
+    {
+        LoadCheckpoint(path);
+        return CompletedEpochs;
     }
 
     public void Dispose()
