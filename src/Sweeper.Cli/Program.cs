@@ -23,6 +23,12 @@ public static class Program
                 .WithExample("worker", "--join", "127.0.0.1:4053", "--slots", "2");
             config.AddCommand<PlanCommand>("plan").WithDescription("List the trials a spec would start (deterministic for its seed).")
                 .WithExample("plan", "configs/quickstart.yaml", "--limit", "20");
+            config.AddBranch("bench", bench =>
+            {
+                bench.SetDescription("Benchmarks that print figures and ratios.");
+                bench.AddCommand<OrchestrationBenchCommand>("orchestration").WithDescription("Zero-length trials through the full path: trials/s, overhead, results/s.");
+                bench.AddCommand<SearchBenchCommand>("search").WithDescription("TPE against random search on synthetic objectives.");
+            });
             config.AddCommand<ValidateCommand>("validate").WithDescription("Check a spec and list every problem (exit 0 or 2).")
                 .WithExample("validate", "configs/quickstart.yaml");
         });

@@ -9,19 +9,13 @@ using Sweeper.Core.Trials;
 
 namespace Sweeper.Cli.Commands;
 
-public sealed class ResumeSettings : CommandSettings
+public sealed class ResumeSettings : NodeSettings
 {
     [CommandArgument(0, "<run-dir>")]
     [Description("The run directory of the interrupted sweep (it holds journal.db).")]
     public string RunDirectory { get; init; } = "";
 
-    [CommandOption("--hostname <HOST>")]
-    [DefaultValue("127.0.0.1")]
-    public string Hostname { get; init; } = "127.0.0.1";
 
-    [CommandOption("--port <PORT>")]
-    [DefaultValue(0)]
-    public int Port { get; init; }
 
     [CommandOption("--no-local-worker")]
     public bool NoLocalWorker { get; init; }
@@ -56,6 +50,6 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
         int finished = state.Trials.Count(t => t.State.IsTerminal());
         int interrupted = state.Trials.Count - finished;
         AnsiConsole.MarkupLine($"resuming sweep [bold]{Markup.Escape(spec.Name)}[/] in {Markup.Escape(runDir)}: {finished} trial(s) finished, {interrupted} interrupted (they continue from their checkpoints)");
-        return await SweepSession.RunAsync(spec, new SpecTrialSource(spec), runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots), cancellationToken);
+        return await SweepSession.RunAsync(spec, new SpecTrialSource(spec), runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots, settings.Tls), cancellationToken);
     }
 }

@@ -8,7 +8,7 @@ using Sweeper.Core.Trials;
 
 namespace Sweeper.Cli.Commands;
 
-public sealed class RunSettings : CommandSettings
+public sealed class RunSettings : NodeSettings
 {
     [CommandArgument(0, "<spec>")]
     [Description("The sweep spec (YAML).")]
@@ -18,15 +18,7 @@ public sealed class RunSettings : CommandSettings
     [Description("Parent folder of the run directory (default: the spec's output.dir).")]
     public string? Output { get; init; }
 
-    [CommandOption("--hostname <HOST>")]
-    [Description("Address remoting binds to (default 127.0.0.1).")]
-    [DefaultValue("127.0.0.1")]
-    public string Hostname { get; init; } = "127.0.0.1";
 
-    [CommandOption("--port <PORT>")]
-    [Description("Remoting port (default 0: any free port).")]
-    [DefaultValue(0)]
-    public int Port { get; init; }
 
     [CommandOption("--no-local-worker")]
     [Description("Run the coordinator only; trials wait for workers started with 'sweeper worker --join'.")]
@@ -36,8 +28,7 @@ public sealed class RunSettings : CommandSettings
     [Description("Trial slots of the local worker (default: the spec's resources.max_concurrent_trials).")]
     public int? Slots { get; init; }
 
-    public override ValidationResult Validate() => Slots is < 1 ? ValidationResult.Error("--slots must be at least 1") :
-        Port is < 0 or > 65535 ? ValidationResult.Error("--port must be between 0 and 65535") : ValidationResult.Success();
+    public override ValidationResult Validate() => Slots is < 1 ? ValidationResult.Error("--slots must be at least 1") : base.Validate();
 }
 
 /// <summary><c>sweeper run spec.yaml</c>: validate, plan, run every trial, show progress, write the results.</summary>
@@ -53,6 +44,6 @@ public sealed class RunCommand : AsyncCommand<RunSettings>
         var runDir = RunDirectory.Create(spec, settings.Output, DateTimeOffset.Now);
         var count = source.Total is { } total ? $"{total} trial(s)" : "trials until a stop condition";
         AnsiConsole.MarkupLine($"sweep [bold]{Markup.Escape(spec.Name)}[/]: {count}, {spec.Search.Algorithm} search, {spec.Scheduler.Name} scheduler; run directory {Markup.Escape(runDir)}");
-        return await SweepSession.RunAsync(spec, source, runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots), cancellationToken);
+        return await SweepSession.RunAsync(spec, source, runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots, settings.Tls), cancellationToken);
     }
 }

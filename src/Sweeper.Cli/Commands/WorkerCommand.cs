@@ -7,7 +7,7 @@ using Sweeper.Cluster.Hosting;
 
 namespace Sweeper.Cli.Commands;
 
-public sealed class WorkerSettings : CommandSettings
+public sealed class WorkerSettings : NodeSettings
 {
     [CommandOption("--join <HOST:PORT>")]
     [Description("Address of the coordinator node (printed by 'sweeper run').")]
@@ -18,14 +18,7 @@ public sealed class WorkerSettings : CommandSettings
     [DefaultValue(1)]
     public int Slots { get; init; } = 1;
 
-    [CommandOption("--hostname <HOST>")]
-    [Description("Address this worker binds to and is reached at (default 127.0.0.1).")]
-    [DefaultValue("127.0.0.1")]
-    public string Hostname { get; init; } = "127.0.0.1";
 
-    [CommandOption("--port <PORT>")]
-    [DefaultValue(0)]
-    public int Port { get; init; }
 
     public override ValidationResult Validate()
     {
@@ -33,7 +26,7 @@ public sealed class WorkerSettings : CommandSettings
         var colon = Join.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(Join[(colon + 1)..], out var port) || port is < 1 or > 65535)
             return ValidationResult.Error($"--join expects HOST:PORT, e.g. 127.0.0.1:4053, found '{Join}'");
-        return Slots < 1 ? ValidationResult.Error("--slots must be at least 1") : ValidationResult.Success();
+        return Slots < 1 ? ValidationResult.Error("--slots must be at least 1") : base.Validate();
     }
 }
 
@@ -48,8 +41,8 @@ public sealed class WorkerCommand : AsyncCommand<WorkerSettings>
         try
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
-            var seed = $"akka.tcp://{SweeperHosting.SystemName}@{settings.Join}";
-            await SweepHost.RunWorkerAsync(seed, settings.Slots, TrainableFactories.Default, new NodeOptions(settings.Hostname, settings.Port), address =>
+            var seed = $"{(settings.Tls is null ? "akka.tcp" : "akka.ssl.tcp")}://{SweeperHosting.SystemName}@{settings.Join}";
+            await SweepHost.RunWorkerAsync(seed, settings.Slots, TrainableFactories.Default, new NodeOptions(settings.Hostname, settings.Port, Tls: settings.Tls), address =>
                 AnsiConsole.MarkupLine($"worker [bold]{Markup.Escape(address)}[/] with {settings.Slots} slot(s), joining {Markup.Escape(seed)}"), linked.Token);
             AnsiConsole.MarkupLine(interrupt.IsCancellationRequested ? "worker stopped" : "the sweep's coordinator left; worker done");
             return interrupt.IsCancellationRequested ? Errors.Interrupted : Errors.Ok;

@@ -12,7 +12,8 @@ namespace Sweeper.Cli.Running;
 
 /// <param name="LocalWorker">Run a worker in this process too (off: a coordinator only; workers join with <c>sweeper worker</c>).</param>
 /// <param name="Slots">Trial slots of the local worker (null: the spec's max_concurrent_trials).</param>
-public sealed record NodeOptions(string Hostname = "127.0.0.1", int Port = 0, bool LocalWorker = true, int? Slots = null);
+/// <param name="Tls">Mutual TLS for remoting (null: plain TCP).</param>
+public sealed record NodeOptions(string Hostname = "127.0.0.1", int Port = 0, bool LocalWorker = true, int? Slots = null, TlsOptions? Tls = null);
 
 /// <summary>Hosts a sweep's coordinator node (and, by default, a worker in the same process) until the sweep ends.</summary>
 public static class SweepHost
@@ -28,7 +29,7 @@ public static class SweepHost
         string[] roles = node.LocalWorker ? [SweeperRoles.Coordinator, SweeperRoles.Worker] : [SweeperRoles.Coordinator];
         builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) =>
         {
-            akka.AddSweeperCluster(node.Hostname, node.Port, roles, []).AddSweeperCoordinator(spec, source, coordinator);
+            akka.AddSweeperCluster(node.Hostname, node.Port, roles, [], node.Tls).AddSweeperCoordinator(spec, source, coordinator);
             if (node.LocalWorker) akka.AddSweeperWorker(node.Slots ?? spec.Resources.MaxConcurrentTrials, factory);
         });
         using var host = builder.Build();
@@ -54,7 +55,7 @@ public static class SweepHost
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) => akka
-            .AddSweeperCluster(node.Hostname, node.Port, [SweeperRoles.Worker], [seed])
+            .AddSweeperCluster(node.Hostname, node.Port, [SweeperRoles.Worker], [seed], node.Tls)
             .AddSweeperWorker(slots, factory, leaveWithCoordinator: true));
         using var host = builder.Build();
         await host.StartAsync(CancellationToken.None);

@@ -32,7 +32,7 @@ public static class SweepSession
                     var roles = node.LocalWorker ? "coordinator, worker" : "coordinator";
                     console.MarkupLine($"node [bold]{Markup.Escape(address)}[/] ({roles})");
                     if (!node.LocalWorker)
-                        console.MarkupLine($"workers join with: [bold]sweeper worker --join {Markup.Escape(new Uri(address.Replace("akka.tcp", "tcp")).Authority)}[/]");
+                        console.MarkupLine($"workers join with: [bold]sweeper worker --join {Markup.Escape(address[(address.IndexOf('@') + 1)..])}[/]");
                 }, linked.Token);
             var result = await view.ShowWhile(run);
             ReportWriter.WriteAll(result, runDir);

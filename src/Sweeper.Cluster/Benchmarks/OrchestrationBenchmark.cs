@@ -16,8 +16,8 @@ public sealed record OrchestrationFigures(int Trials, int EpochsPerTrial, int Sl
     public int Results => Trials * EpochsPerTrial;
     public double TrialsPerSecond => Trials / Elapsed.TotalSeconds;
     public double ResultsPerSecond => Results / Elapsed.TotalSeconds;
-    /// <summary>Wall time per trial with the slots busy: what the orchestration adds to a trial.</summary>
-    public double PerTrialOverheadMs => Elapsed.TotalMilliseconds * Slots / Trials;
+    /// <summary>Wall time per zero-length trial: what orchestrating one trial costs the sweep (the inverse of trials/s).</summary>
+    public double PerTrialOverheadMs => Elapsed.TotalMilliseconds / Trials;
 }
 
 /// <summary>

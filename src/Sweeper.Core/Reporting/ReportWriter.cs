@@ -42,6 +42,8 @@ public static class ReportWriter
         sb.Append(CultureInfo.InvariantCulture, $"- trials: {result.Trials.Count} ({string.Join(", ", result.Trials.GroupBy(t => t.State).Select(g => $"{g.Count()} {g.Key.ToString().ToLowerInvariant()}"))})\n");
         if (best is not null)
             sb.Append(CultureInfo.InvariantCulture, $"- best: {best.Id} with {result.Objective.Metric} = {best.Objective(result.Objective):F4}\n");
+        var (run, planned) = result.EpochTotals;
+        sb.Append(CultureInfo.InvariantCulture, $"- epochs run: {run} of {planned} ({result.Trials.Count(t => t.State == TrialState.Stopped)} trial(s) stopped early)\n");
         sb.Append(CultureInfo.InvariantCulture, $"- wall time: {(result.FinishedAt - result.StartedAt).TotalSeconds:F1} s\n\n");
         sb.Append("| ").AppendJoin(" | ", table.Columns.Select(Escape)).Append(" |\n");
         sb.Append('|').AppendJoin('|', table.Columns.Select(_ => " --- ")).Append("|\n");
@@ -95,6 +97,8 @@ public static class ReportWriter
             ["started_at"] = result.StartedAt.ToString("O", CultureInfo.InvariantCulture),
             ["finished_at"] = result.FinishedAt.ToString("O", CultureInfo.InvariantCulture),
             ["best_trial"] = result.Best?.Id.ToString(),
+            ["epochs_run"] = result.EpochTotals.Run,
+            ["epochs_planned"] = result.EpochTotals.Planned,
             ["trials"] = trials,
         };
         return doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";

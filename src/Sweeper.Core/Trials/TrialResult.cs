@@ -50,6 +50,9 @@ public sealed record SweepResult(string Name, ObjectiveSpec Objective, IReadOnly
               .ThenBy(t => t.Id.Index)
               .ToList();
 
+    /// <summary>Epochs trained in all (a resumed trial counts only the epochs it kept), and epochs the trials were set to train.</summary>
+    [JsonIgnore] public (int Run, int Planned) EpochTotals => (Trials.Sum(t => t.Epochs.Count), Trials.Sum(t => t.Config.Trainable.Epochs));
+
     /// <summary>The best completed trial, if any completed with a value.</summary>
     [JsonIgnore] public TrialResult? Best => Ranked().FirstOrDefault(t => t.State == TrialState.Completed && !double.IsNaN(t.Objective(Objective)));
 }

@@ -1,0 +1,85 @@
+using System.ComponentModel;
+using System.Globalization;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using Sweeper.Cli.Output;
+using Sweeper.Cluster.Benchmarks;
+using Sweeper.Core.Search.Benchmark;
+using Sweeper.Core.Trials.Synthetic;
+
+namespace Sweeper.Cli.Commands;
+
+public sealed class OrchestrationBenchSettings : CommandSettings
+{
+    [CommandOption("--trials <N>")]
+    [Description("Zero-length trials for the throughput run (default 10000).")]
+    [DefaultValue(10000)]
+    public int Trials { get; init; } = 10000;
+
+    [CommandOption("--results <N>")]
+    [Description("Results for the ingest run: 100 trials of N/100 epochs each (default 100000).")]
+    [DefaultValue(100000)]
+    public int Results { get; init; } = 100000;
+
+    [CommandOption("--slots <N>")]
+    [Description("Worker slots (default 64).")]
+    [DefaultValue(64)]
+    public int Slots { get; init; } = 64;
+
+    public override ValidationResult Validate() =>
+        Trials < 1 || Results < 100 || Slots < 1 ? ValidationResult.Error("--trials and --slots must be at least 1, --results at least 100") : ValidationResult.Success();
+}
+
+/// <summary>
+/// <c>sweeper bench orchestration</c>: zero-length synthetic trials through the full path (coordinator → worker →
+/// trial actor → result → journal) on a one-node cluster; prints trials/s, per-trial overhead and results/s.
+/// </summary>
+public sealed class OrchestrationBenchCommand : AsyncCommand<OrchestrationBenchSettings>
+{
+    public override async Task<int> ExecuteAsync(CommandContext context, OrchestrationBenchSettings settings, CancellationToken cancellationToken)
+    {
+        var factory = new SyntheticTrainableFactory();
+        var work = Path.GetTempPath();
+        AnsiConsole.MarkupLine($"warm-up (not counted) ...");
+        await OrchestrationBenchmark.RunAsync(500, 1, settings.Slots, journal: true, factory, work);
+        var rows = new List<OrchestrationFigures>
+        {
+            await OrchestrationBenchmark.RunAsync(settings.Trials, 1, settings.Slots, journal: false, factory, work),
+            await OrchestrationBenchmark.RunAsync(settings.Trials, 1, settings.Slots, journal: true, factory, work),
+            await OrchestrationBenchmark.RunAsync(100, settings.Results / 100, settings.Slots, journal: true, factory, work),
+        };
+        var table = new Table().Border(TableBorder.Rounded).Title("orchestration: zero-length synthetic trials, full path, one node on 127.0.0.1");
+        table.AddColumns("trials", "epochs/trial", "slots", "journal", "wall s", "trials/s", "overhead ms/trial", "results/s");
+        foreach (var f in rows)
+            table.AddRow(f.Trials.ToString(CultureInfo.InvariantCulture), f.EpochsPerTrial.ToString(CultureInfo.InvariantCulture), f.Slots.ToString(CultureInfo.InvariantCulture),
+                f.Journal ? "on" : "off", f.Elapsed.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture), f.TrialsPerSecond.ToString("F0", CultureInfo.InvariantCulture),
+                f.PerTrialOverheadMs.ToString("F2", CultureInfo.InvariantCulture), f.ResultsPerSecond.ToString("F0", CultureInfo.InvariantCulture));
+        AnsiConsole.Write(table);
+        var journaled = rows[1];
+        AnsiConsole.MarkupLine($"{journaled.Trials} trials with the journal on: {journaled.Elapsed.TotalSeconds:F2} s (target < 10 s); " +
+                               $"results ingested with the journal on: {rows[2].ResultsPerSecond:F0}/s (target ≥ 50000/s)");
+        return Errors.Ok;
+    }
+}
+
+public sealed class SearchBenchSettings : CommandSettings
+{
+    [CommandOption("--trials <N>")]
+    [DefaultValue(50)]
+    public int Trials { get; init; } = 50;
+
+    [CommandOption("--seeds <N>")]
+    [DefaultValue(20)]
+    public int Seeds { get; init; } = 20;
+}
+
+/// <summary><c>sweeper bench search</c>: TPE against random search on synthetic objectives (median best over seeds).</summary>
+public sealed class SearchBenchCommand : Command<SearchBenchSettings>
+{
+    public override int Execute(CommandContext context, SearchBenchSettings settings, CancellationToken cancellationToken)
+    {
+        var result = SearcherBenchmark.Run(settings.Trials, settings.Seeds);
+        Console.Out.WriteLine(result.ToMarkdown());
+        return Errors.Ok;
+    }
+}
