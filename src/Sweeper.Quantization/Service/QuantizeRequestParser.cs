@@ -94,7 +94,7 @@ internal static class QuantizeRequestParser
         }
 
         var ctx = new Context(index, name);
-        var fields = ctx.Properties(element, RequestFields, "field", "fields");
+        var fields = ctx.Properties(element, RequestFields, "field", string.Empty, "fields");
         if (fields.TryGetValue(FieldName, out var n) && n.ValueKind != JsonValueKind.String && n.ValueKind != JsonValueKind.Null)
         {
             throw ctx.Error($"field 'name' must be a string, got {Describe(n)}.");
@@ -174,7 +174,7 @@ internal static class QuantizeRequestParser
         }
         else
         {
-            options = ctx.Properties(optionsElement, validOptions, $"option for method '{methodName}'", "options");
+            options = ctx.Properties(optionsElement, validOptions, "option", $" for method '{methodName}'", "options");
         }
 
         QuantizeRequestOptions parsed = methodName switch
@@ -367,19 +367,19 @@ internal static class QuantizeRequestParser
             return new QuantizeRequestException($"{who}: {message}", index, name);
         }
 
-        public Dictionary<string, JsonElement> Properties(JsonElement obj, string[] valid, string what, string whatPlural)
+        public Dictionary<string, JsonElement> Properties(JsonElement obj, string[] valid, string what, string scope, string whatPlural)
         {
             var result = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
             foreach (var p in obj.EnumerateObject())
             {
                 if (Array.IndexOf(valid, p.Name) < 0)
                 {
-                    throw Error($"unknown {what} '{p.Name}'; valid {whatPlural}: {string.Join(", ", valid)}.");
+                    throw Error($"unknown {what} '{p.Name}'{scope}; valid {whatPlural}: {string.Join(", ", valid)}.");
                 }
 
                 if (!result.TryAdd(p.Name, p.Value))
                 {
-                    throw Error($"duplicate {what} '{p.Name}'.");
+                    throw Error($"duplicate {what} '{p.Name}'{scope}.");
                 }
             }
 
