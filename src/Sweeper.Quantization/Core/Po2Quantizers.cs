@@ -202,7 +202,7 @@ public static class Po2Quantizers
             iterates.Add(e);
         }
 
-        var stacked = iterations > 0 ? torch.stack(iterates) : torch.empty([0, x.shape[0]], ScalarType.Float64);
+        var stacked = iterations > 0 ? torch.stack(iterates) : torch.empty([0, x.shape[0]], ScalarType.Float64, device: x.device);
         return new LegacyCoreResult(init, stacked, e);
     }
 
@@ -236,7 +236,7 @@ public static class Po2Quantizers
         if (lineSearch && offsets.Length > 0)
         {
             var center = SnapExponent(best);
-            var candidates = torch.cat([best.unsqueeze(0), center.unsqueeze(0) + torch.tensor(offsets, ScalarType.Float64).unsqueeze(1)]);
+            var candidates = torch.cat([best.unsqueeze(0), center.unsqueeze(0) + torch.tensor(offsets, ScalarType.Float64, device: x.device).unsqueeze(1)]);
             var errors = WeightedMsqe(x, w, candidates, qp);
             var bestError = errors[0];
             for (var k = 1; k < candidates.shape[0]; k++)
