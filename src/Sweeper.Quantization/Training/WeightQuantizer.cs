@@ -15,6 +15,11 @@ namespace Sweeper.Quantization;
 /// <c>num_steps</c> (training calls so far), <c>flips</c> (running count of exponent changes) and each
 /// quantizer's own state. Training calls (<c>training == true</c>) update the state; eval calls never do.
 /// </para>
+/// <para>
+/// Subclasses keep their state in private <c>Tensor</c>/<c>Parameter</c> fields named with
+/// <c>[ComponentName]</c>, created with <see cref="State"/>, and call <c>RegisterComponents()</c> once at the
+/// end of the most-derived constructor (it registers the fields of the whole hierarchy).
+/// </para>
 /// </summary>
 public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
 {
