@@ -1,0 +1,192 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Sweeper.Quantization;
+
+/// <summary>
+/// Shared definitions of the golden specification (section 1): EPS, levels, rounding, snap, the
+/// channel-matrix layout and batched weighted MSQE. Everything here works on float64 tensors whose
+/// integer-valued exponents are also kept as float64 (exact for |e| &lt; 2^53).
+/// </summary>
+internal static class Po2Math
+{
+    /// <summary>The Keras backend epsilon, added exactly where the specification says.</summary>
+    public const double Eps = 1e-7;
+
+    /// <summary>Smallest and largest bit width accepted.</summary>
+    public const int MinBits = 2;
+
+    /// <inheritdoc cref="MinBits"/>
+    public const int MaxBits = 8;
+
+    /// <summary>Largest code magnitude of a signed symmetric b-bit quantizer: 2^(b-1) - 1.</summary>
+    public static int Qp(int bits) => (1 << (bits - 1)) - 1;
+
+    public static void CheckBits(int bits)
+    {
+        if (bits < MinBits || bits > MaxBits)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bits), bits, $"bits must be in {MinBits}..{MaxBits}.");
+        }
+    }
+
+    public static void CheckAxis(Tensor x, int? channelAxis)
+    {
+        if (x.numel() == 0)
+        {
+            throw new ArgumentException("Cannot quantize an empty tensor.", nameof(x));
+        }
+
+        if (channelAxis is int a && (a < 0 || a >= x.dim()))
+        {
+            throw new ArgumentOutOfRangeException(nameof(channelAxis), a, $"channel axis must be null or in 0..{x.dim() - 1}.");
+        }
+    }
+
+    /// <summary>Number of channels: 1 for per-tensor, else the size of the channel axis.</summary>
+    public static long Channels(long[] shape, int? channelAxis) => channelAxis is int a ? shape[a] : 1;
+
+    /// <summary>
+    /// The channel matrix [C, N]: the channel axis moved to the front (its index order kept) and every
+    /// other axis flattened in row-major order. Per-tensor gives [1, numel].
+    /// </summary>
+    public static Tensor ToMatrix(Tensor x, int? channelAxis)
+    {
+        if (channelAxis is not int a)
+        {
+            return x.reshape(1, -1);
+        }
+
+        var c = x.shape[a];
+        return a == 0 ? x.reshape(c, -1) : x.movedim([a], [0]).reshape(c, -1);
+    }
+
+    /// <summary>Inverse of <see cref="ToMatrix"/>: back to <paramref name="shape"/>, contiguous.</summary>
+    public static Tensor FromMatrix(Tensor m, long[] shape, int? channelAxis)
+    {
+        if (channelAxis is not int a || a == 0)
+        {
+            return m.reshape(shape);
+        }
+
+        var moved = new long[shape.Length];
+        moved[0] = shape[a];
+        for (int i = 0, j = 1; i < shape.Length; i++)
+        {
+            if (i != a)
+            {
+                moved[j++] = shape[i];
+            }
+        }
+
+        return m.reshape(moved).movedim([0], [a]).contiguous();
+    }
+
+    /// <summary>Shape that broadcasts a per-channel vector [C] against a tensor of <paramref name="shape"/>.</summary>
+    public static long[] BroadcastShape(long[] shape, int? channelAxis)
+    {
+        var b = new long[shape.Length];
+        Array.Fill(b, 1L);
+        if (channelAxis is int a)
+        {
+            b[a] = shape[a];
+        }
+
+        return b;
+    }
+
+    /// <summary>All axes except the channel axis (all axes for per-tensor).</summary>
+    public static long[] ReduceDims(int rank, int? channelAxis) =>
+        Enumerable.Range(0, rank).Where(i => i != channelAxis).Select(i => (long)i).ToArray();
+
+    /// <summary>log2(v) for a float64 tensor.</summary>
+    public static Tensor Log2(Tensor v) => torch.log2(v);
+
+    /// <summary>2^e for an integer-valued float64 tensor (exact: exp2 of an integer is a power of two).</summary>
+    public static Tensor Pow2(Tensor e) => torch.exp2(e);
+
+    /// <summary>R(v): round half to even.</summary>
+    public static Tensor Rint(Tensor v) => torch.round(v);
+
+    /// <summary>snap(s) = R(log2(s + EPS)), applied to s = 2^e.</summary>
+    public static Tensor SnapExponent(Tensor e) => Rint(Log2(Pow2(e) + Eps));
+
+    /// <summary>Data-driven start R(log2(max|x| / qp + EPS)) per channel row of <paramref name="x"/> [C, N].</summary>
+    public static Tensor MaxStart(Tensor x, int qp) => Rint(Log2(x.abs().amax([1]) / qp + Eps));
+
+    /// <summary>Least-squares exponent R(log2(a / (b + EPS) + EPS)).</summary>
+    public static Tensor LeastSquaresExponent(Tensor a, Tensor b) => Rint(Log2(a / (b + Eps) + Eps));
+
+    /// <summary>Population standard deviation per row of [C, N]: sqrt(mean((x - mean x)^2)).</summary>
+    public static Tensor PopulationStd(Tensor x)
+    {
+        var mean = x.mean([1], keepdim: true);
+        return (x - mean).square().mean([1]).sqrt();
+    }
+
+    /// <summary>RNE codes clamp(R(x / s), -qp, qp); <paramref name="scale"/> broadcasts against x.</summary>
+    public static Tensor RneCodes(Tensor x, Tensor scale, int qp) => Rint(x / scale).clamp(-qp, qp);
+
+    /// <summary>RNA codes sign(x) · min(floor(|x| / s + 0.5), qp).</summary>
+    public static Tensor RnaCodes(Tensor x, Tensor scale, int qp) =>
+        x.sign() * (x.abs() / scale + 0.5).floor().clamp_max(qp);
+
+    /// <summary>Maximum number of float64 elements one batched candidate evaluation materialises.</summary>
+    private const long BatchElementBudget = 1L << 22;
+
+    /// <summary>
+    /// Weighted MSQE Σ w (x - RNE(x, 2^e) · 2^e)² for K candidate exponents at once.
+    /// <paramref name="x"/> [C, N], <paramref name="w"/> [C, N] or null (ones), <paramref name="e"/> [K, C]; returns [K, C].
+    /// <para>
+    /// Callers compare only sums produced by one call. Every row is then reduced by the same CPU
+    /// kernel over the same row layout, so candidates with identical dequantized values get bitwise
+    /// identical sums, which the strict keep-best ties need. (A reduction with a single output element
+    /// is split across threads by libtorch, i.e. summed in a different order; chunks therefore never
+    /// hold a single output element when there is more than one candidate.)
+    /// </para>
+    /// </summary>
+    public static Tensor WeightedMsqe(Tensor x, Tensor? w, Tensor e, int qp)
+    {
+        var k = e.shape[0];
+        var chunk = Math.Max(2L, BatchElementBudget / Math.Max(1L, x.numel()));
+        if (k <= chunk)
+        {
+            return WeightedMsqeBatch(x, w, e, qp);
+        }
+
+        var parts = new List<Tensor>();
+        for (long start = 0; start < k;)
+        {
+            var size = Math.Min(chunk, k - start);
+            if (k - start - size == 1)
+            {
+                size += 1; // never leave a one-row chunk behind
+            }
+
+            parts.Add(WeightedMsqeBatch(x, w, e.narrow(0, start, size), qp));
+            start += size;
+        }
+
+        return torch.cat(parts, 0);
+    }
+
+    private static Tensor WeightedMsqeBatch(Tensor x, Tensor? w, Tensor e, int qp)
+    {
+        var scale = Pow2(e).unsqueeze(-1);              // [K, C, 1]
+        var xs = x.unsqueeze(0);                        // [1, C, N]
+        var err = (xs - RneCodes(xs, scale, qp) * scale).square();
+        if (w is not null)
+        {
+            err = err * w.unsqueeze(0);
+        }
+
+        return err.sum([2]);
+    }
+
+    /// <summary>Σ w (x - dq)² per row; <paramref name="w"/> null means ones.</summary>
+    public static Tensor RowSquaredError(Tensor x, Tensor dq, Tensor? w)
+    {
+        var err = (x - dq).square();
+        return (w is null ? err : err * w).sum([1]);
+    }
+}

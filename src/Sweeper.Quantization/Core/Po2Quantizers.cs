@@ -1,0 +1,357 @@
+using TorchSharp;
+using static Sweeper.Quantization.Po2Math;
+using static TorchSharp.torch;
+
+namespace Sweeper.Quantization;
+
+/// <summary>
+/// Pure weight quantizers on floating-point tensors of any rank, per-tensor (<c>channelAxis</c> null)
+/// or per-channel over any axis, exactly as specified by the golden README
+/// (<c>shared/golden/README.md</c>): <c>legacy_auto_po2</c>, <c>msqe_po2</c>, the forward pass of
+/// <c>learnable_po2</c>, plus <c>lsq</c>. Decisions (statistics, least squares, MSQE comparisons)
+/// are made in float64; codes and dequantized values come back in the input's dtype (exact for PO2
+/// steps). The input is never modified and gradients are not recorded.
+/// </summary>
+public static class Po2Quantizers
+{
+    /// <summary>Method names as used in the golden JSON and by <see cref="QuantizeService"/>.</summary>
+    public static class MethodNames
+    {
+        /// <summary><c>quantized_bits(alpha="auto_po2")</c>.</summary>
+        public const string LegacyAutoPo2 = "legacy_auto_po2";
+
+        /// <summary><c>quantized_bits_msqe_po2</c>.</summary>
+        public const string MsqePo2 = "msqe_po2";
+
+        /// <summary><c>quantized_bits_learnable_po2</c> forward pass.</summary>
+        public const string LearnablePo2 = "learnable_po2";
+
+        /// <summary>Learned step size quantization (Esser et al. 2020).</summary>
+        public const string Lsq = "lsq";
+
+        /// <summary>All method names, in documentation order.</summary>
+        public static IReadOnlyList<string> All { get; } = [LegacyAutoPo2, MsqePo2, LearnablePo2, Lsq];
+    }
+
+    /// <summary>
+    /// <c>legacy_auto_po2</c>: max-based start, <see cref="LegacyAutoPo2Options.Iterations"/> least-squares
+    /// refits on RNA codes (the last one wins), RNA codes at the final exponent.
+    /// </summary>
+    public static LegacyAutoPo2Result LegacyAutoPo2(Tensor x, int bits, int? channelAxis, LegacyAutoPo2Options? options = null)
+    {
+        options ??= new LegacyAutoPo2Options();
+        CheckInput(x, bits, channelAxis);
+        if (options.Iterations < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Iterations, "Iterations must be >= 0.");
+        }
+
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var qp = Qp(bits);
+        var m = ToMatrix(x.detach(), channelAxis).to_type(ScalarType.Float64);
+        var core = LegacyCore(m, qp, options.Iterations);
+        var scale = Pow2(core.Final).unsqueeze(1);
+        var codes = RnaCodes(m, scale, qp);
+        var dq = codes * scale;
+        var result = new LegacyAutoPo2Result
+        {
+            Exponents = core.Final.to_type(ScalarType.Int64),
+            Codes = FromMatrix(codes, x.shape, channelAxis).to_type(x.dtype),
+            Dequantized = FromMatrix(dq, x.shape, channelAxis).to_type(x.dtype),
+            Msqe = RowSquaredError(m, dq, null),
+            InitExponents = core.Init.to_type(ScalarType.Int64),
+            IterateExponents = core.Iterates.to_type(ScalarType.Int64),
+            QkerasScaleAttribute = Pow2(core.Final + (bits - 1)),
+        };
+        result.MoveToOuterDisposeScope();
+        return result;
+    }
+
+    /// <summary>
+    /// <c>msqe_po2</c>: weighted least-squares refits with strict keep-best, then a line search over
+    /// neighbouring exponents with strict keep-best, then the final snap.
+    /// </summary>
+    public static MsqePo2Result MsqePo2(Tensor x, int bits, int? channelAxis, MsqePo2Options? options = null)
+    {
+        options ??= new MsqePo2Options();
+        CheckInput(x, bits, channelAxis);
+        CheckMsqeOptions(options.LlsIters, options.LineSearchRange, options.OutlierSigma);
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var qp = Qp(bits);
+        var channels = Channels(x.shape, channelAxis);
+        var m = ToMatrix(x.detach(), channelAxis).to_type(ScalarType.Float64);
+        var init = options.InitExponent is null ? null : PerChannel(options.InitExponent, channels, nameof(options.InitExponent));
+        var weights = options.Weights is null ? null : WeightsMatrix(options.Weights, x, channelAxis);
+        var core = MsqeCore(m, qp, init, options.LlsIters, options.LineSearch, options.LineSearchRange, options.OutlierSigma, weights);
+        var scale = Pow2(core.Final).unsqueeze(1);
+        var codes = RneCodes(m, scale, qp);
+        var dq = codes * scale;
+        var result = new MsqePo2Result
+        {
+            Exponents = core.Final.to_type(ScalarType.Int64),
+            Codes = FromMatrix(codes, x.shape, channelAxis).to_type(x.dtype),
+            Dequantized = FromMatrix(dq, x.shape, channelAxis).to_type(x.dtype),
+            Msqe = RowSquaredError(m, dq, null),
+            WeightedMsqe = RowSquaredError(m, dq, core.Weights),
+            InitExponents = core.Init.to_type(ScalarType.Int64),
+            LlsExponents = core.Lls.to_type(ScalarType.Int64),
+            LineSearchExponents = core.LineSearch.to_type(ScalarType.Int64),
+            OutlierMask = core.Mask is null ? null : FromMatrix(core.Mask, x.shape, channelAxis),
+        };
+        result.MoveToOuterDisposeScope();
+        return result;
+    }
+
+    /// <summary>
+    /// <c>learnable_po2</c> forward pass: the continuous log2 scale l (given or data-driven) becomes an
+    /// integer exponent by ceil, rint or "round to lower MSQE"; RNE codes at that exponent.
+    /// </summary>
+    public static LearnablePo2Result LearnablePo2(Tensor x, int bits, int? channelAxis, LearnablePo2Options? options = null)
+    {
+        options ??= new LearnablePo2Options();
+        CheckInput(x, bits, channelAxis);
+        if (!(options.MinInitScale > 0) || double.IsInfinity(options.MinInitScale))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MinInitScale, "MinInitScale must be positive and finite.");
+        }
+
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var qp = Qp(bits);
+        var channels = Channels(x.shape, channelAxis);
+        var m = ToMatrix(x.detach(), channelAxis).to_type(ScalarType.Float64);
+        var l = options.Log2Scale is null
+            ? LearnableInit(m, qp, options.MinInitScale)
+            : PerChannel(options.Log2Scale, channels, nameof(options.Log2Scale));
+        var weights = options.Weights is null ? null : WeightsMatrix(options.Weights, x, channelAxis);
+        var core = LearnableCore(m, qp, l, options.Mode, options.OutlierMask, weights);
+        var scale = Pow2(core.Exponent).unsqueeze(1);
+        var codes = RneCodes(m, scale, qp);
+        var dq = codes * scale;
+        var msqeRound = options.Mode == Po2ExponentMode.MsqeRound;
+        var result = new LearnablePo2Result
+        {
+            Exponents = core.Exponent.to_type(ScalarType.Int64),
+            Codes = FromMatrix(codes, x.shape, channelAxis).to_type(x.dtype),
+            Dequantized = FromMatrix(dq, x.shape, channelAxis).to_type(x.dtype),
+            Msqe = RowSquaredError(m, dq, null),
+            WeightedMsqe = msqeRound ? RowSquaredError(m, dq, core.Weights) : null,
+            Log2Scale = l,
+            FloorMsqe = core.FloorMsqe,
+            CeilMsqe = core.CeilMsqe,
+            OutlierMask = core.Mask is null ? null : FromMatrix(core.Mask, x.shape, channelAxis),
+        };
+        result.MoveToOuterDisposeScope();
+        return result;
+    }
+
+    /// <summary>
+    /// <c>lsq</c>: codes clamp(R(x / s), -qp, qp) with a (not necessarily power-of-two) step s per channel,
+    /// given or initialised as 2·mean|x| / sqrt(qp). Computed in the input's dtype, like the training module.
+    /// </summary>
+    public static LsqResult Lsq(Tensor x, int bits, int? channelAxis, LsqOptions? options = null)
+    {
+        options ??= new LsqOptions();
+        CheckInput(x, bits, channelAxis);
+        if (!(options.MinStep > 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MinStep, "MinStep must be positive.");
+        }
+
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var qp = Qp(bits);
+        var channels = Channels(x.shape, channelAxis);
+        var m = ToMatrix(x.detach(), channelAxis);
+        var step = (options.Step is null
+                ? LsqInit(m, qp)
+                : PerChannel(options.Step, channels, nameof(options.Step)))
+            .clamp_min(options.MinStep).to_type(x.dtype);
+        var codes = RneCodes(m, step.unsqueeze(1), qp);
+        var dq = codes * step.unsqueeze(1);
+        var result = new LsqResult
+        {
+            Codes = FromMatrix(codes, x.shape, channelAxis),
+            Dequantized = FromMatrix(dq, x.shape, channelAxis),
+            Msqe = RowSquaredError(m.to_type(ScalarType.Float64), dq.to_type(ScalarType.Float64), null),
+            Step = step,
+            GradientScale = LsqGradientScale(m.shape[1], qp),
+        };
+        result.MoveToOuterDisposeScope();
+        return result;
+    }
+
+    // ----------------------------------------------------------------------------------------------
+    // Cores on the float64 channel matrix [C, N]; exponents are integer-valued float64 [C].
+
+    internal readonly record struct LegacyCoreResult(Tensor Init, Tensor Iterates, Tensor Final);
+
+    internal static LegacyCoreResult LegacyCore(Tensor x, int qp, int iterations)
+    {
+        var e = MaxStart(x, qp);
+        var init = e;
+        var iterates = new List<Tensor>(iterations);
+        for (var i = 0; i < iterations; i++)
+        {
+            var z = RnaCodes(x, Pow2(e).unsqueeze(1), qp);
+            var a = (x * z).mean([1]);
+            var b = (z * z).mean([1]);
+            e = LeastSquaresExponent(a, b);
+            iterates.Add(e);
+        }
+
+        var stacked = iterations > 0 ? torch.stack(iterates) : torch.empty([0, x.shape[0]], ScalarType.Float64, device: x.device);
+        return new LegacyCoreResult(init, stacked, e);
+    }
+
+    internal readonly record struct MsqeCoreResult(Tensor Init, Tensor Lls, Tensor LineSearch, Tensor Final, Tensor? Mask, Tensor? Weights);
+
+    internal static MsqeCoreResult MsqeCore(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights)
+    {
+        Tensor? mask = null;
+        var w = weights;
+        if (outlierSigma is double sigma)
+        {
+            var threshold = PopulationStd(x).unsqueeze(1) * sigma;
+            mask = x.abs().le(threshold);
+            w = w is null ? mask.to_type(ScalarType.Float64) : w * mask;
+        }
+
+        var e0 = init ?? MaxStart(x, qp);
+        var best = e0;
+        var q = RneCodes(x, Pow2(e0).unsqueeze(1), qp);
+        for (var i = 0; i < llsIters; i++)
+        {
+            var wq = w is null ? q : w * q;
+            var eNew = LeastSquaresExponent((wq * x).mean([1]), (wq * q).mean([1]));
+            q = RneCodes(x, Pow2(eNew).unsqueeze(1), qp); // the latest candidate, even if rejected
+            var errors = WeightedMsqe(x, w, torch.stack([best, eNew]), qp);
+            best = torch.where(errors[1].lt(errors[0]), eNew, best);
+        }
+
+        var lls = best;
+        var offsets = LineSearchOffsets(lineSearchRange);
+        if (lineSearch && offsets.Length > 0)
+        {
+            var center = SnapExponent(best);
+            var candidates = torch.cat([best.unsqueeze(0), center.unsqueeze(0) + torch.tensor(offsets, ScalarType.Float64, device: x.device).unsqueeze(1)]);
+            var errors = WeightedMsqe(x, w, candidates, qp);
+            var bestError = errors[0];
+            for (var k = 1; k < candidates.shape[0]; k++)
+            {
+                var better = errors[k].lt(bestError);
+                best = torch.where(better, candidates[k], best);
+                bestError = torch.where(better, errors[k], bestError);
+            }
+        }
+
+        return new MsqeCoreResult(e0, lls, best, SnapExponent(best), mask, w);
+    }
+
+    /// <summary>Line-search offsets for range r: h = r/2 + 1, k = -h+1 … h-1 without 0.</summary>
+    internal static double[] LineSearchOffsets(int range)
+    {
+        var h = range / 2 + 1;
+        return Enumerable.Range(-h + 1, 2 * h - 1).Where(k => k != 0).Select(k => (double)k).ToArray();
+    }
+
+    internal readonly record struct LearnableCoreResult(Tensor Exponent, Tensor? FloorMsqe, Tensor? CeilMsqe, Tensor? Mask, Tensor? Weights);
+
+    /// <summary>Data-driven learnable start l = log2(max(3·std/qp, minInitScale)), float64 [C].</summary>
+    internal static Tensor LearnableInit(Tensor x, int qp, double minInitScale) =>
+        Log2((PopulationStd(x) * 3.0 / qp).clamp_min(minInitScale));
+
+    internal static LearnableCoreResult LearnableCore(Tensor x, int qp, Tensor l, Po2ExponentMode mode, bool outlierMask, Tensor? weights)
+    {
+        switch (mode)
+        {
+            case Po2ExponentMode.Ceil:
+                return new LearnableCoreResult(l.ceil(), null, null, null, weights);
+            case Po2ExponentMode.Rint:
+                return new LearnableCoreResult(Rint(l), null, null, null, weights);
+            case Po2ExponentMode.MsqeRound:
+                Tensor? mask = null;
+                var w = weights;
+                if (outlierMask)
+                {
+                    mask = x.abs().le((Pow2(l) * (qp + 0.5)).unsqueeze(1));
+                    w = w is null ? mask.to_type(ScalarType.Float64) : w * mask;
+                }
+
+                var ef = l.floor();
+                var ec = l.ceil();
+                var errors = WeightedMsqe(x, w, torch.stack([ef, ec]), qp);
+                var e = torch.where(errors[0].lt(errors[1]), ef, ec); // ties go to ceil
+                return new LearnableCoreResult(e, errors[0], errors[1], mask, w);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(mode), mode, "Unknown exponent mode.");
+        }
+    }
+
+    /// <summary>LSQ start 2·mean|x| / sqrt(qp) per row, float64 [C].</summary>
+    internal static Tensor LsqInit(Tensor x, int qp) =>
+        x.to_type(ScalarType.Float64).abs().mean([1]) * (2.0 / Math.Sqrt(qp));
+
+    /// <summary>LSQ gradient scale 1 / sqrt(N · qp).</summary>
+    internal static double LsqGradientScale(long numelPerChannel, int qp) => 1.0 / Math.Sqrt((double)numelPerChannel * qp);
+
+    // ----------------------------------------------------------------------------------------------
+
+    private static void CheckInput(Tensor x, int bits, int? channelAxis)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        CheckBits(bits);
+        CheckAxis(x, channelAxis);
+        if (!x.is_floating_point())
+        {
+            throw new ArgumentException($"Expected a floating-point tensor, got {x.dtype}.", nameof(x));
+        }
+    }
+
+    internal static void CheckMsqeOptions(int llsIters, int lineSearchRange, double? outlierSigma)
+    {
+        if (llsIters < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(llsIters), llsIters, "LlsIters must be >= 0.");
+        }
+
+        if (lineSearchRange < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(lineSearchRange), lineSearchRange, "LineSearchRange must be >= 0.");
+        }
+
+        if (outlierSigma is double s && (s < 0 || !double.IsFinite(s)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(outlierSigma), s, "OutlierSigma must be a finite number >= 0.");
+        }
+    }
+
+    /// <summary>A per-channel option ([C] or [1]) as float64 [C].</summary>
+    internal static Tensor PerChannel(Tensor value, long channels, string name)
+    {
+        var flat = value.detach().reshape(-1).to_type(ScalarType.Float64);
+        if (flat.shape[0] == channels)
+        {
+            return flat;
+        }
+
+        if (flat.shape[0] == 1)
+        {
+            return flat.expand(channels).contiguous();
+        }
+
+        throw new ArgumentException($"{name} must have 1 or {channels} values, got {flat.shape[0]}.", name);
+    }
+
+    private static Tensor WeightsMatrix(Tensor weights, Tensor x, int? channelAxis)
+    {
+        if (!weights.shape.SequenceEqual(x.shape))
+        {
+            throw new ArgumentException($"Weights must have the input's shape [{string.Join(", ", x.shape)}], got [{string.Join(", ", weights.shape)}].", nameof(weights));
+        }
+
+        return ToMatrix(weights.detach(), channelAxis).to_type(ScalarType.Float64);
+    }
+}

@@ -1,0 +1,142 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static Sweeper.Quantization.Po2Math;
+using static TorchSharp.torch;
+
+namespace Sweeper.Quantization;
+
+/// <summary>Options of <see cref="LearnablePo2Quantizer"/>.</summary>
+public sealed class LearnablePo2QuantizerOptions
+{
+    /// <summary>How l becomes an exponent.</summary>
+    public Po2ExponentMode Mode { get; init; } = Po2ExponentMode.MsqeRound;
+
+    /// <summary>Lower clamp of the data-driven start scale.</summary>
+    public double MinInitScale { get; init; } = 1e-5;
+
+    /// <summary>Mask |w| ≤ 2^l·(qp + 0.5) out of the msqe_round MSQE.</summary>
+    public bool OutlierMask { get; init; } = true;
+
+    /// <summary>Weight the msqe_round MSQE by sqrt of an EMA of the squared output gradients (of not-clipped weights).</summary>
+    public bool SecondMoments { get; init; }
+
+    /// <summary>Decay of the second-moment EMA.</summary>
+    public double SecondMomentDecay { get; init; } = 0.999;
+}
+
+/// <summary>
+/// Training-time <c>learnable_po2</c> (golden README section 4; TQT-style gradient). The trainable
+/// parameter <c>log2_scale</c> (float32 [C]) is l; it is initialised from the data at the first training
+/// call (log2(max(3·std/qp, min_init_scale))) and marked in buffer <c>initialized</c>. Forward:
+/// e = ceil(l), R(l) or round-to-lower-MSQE between floor(l) and ceil(l); y = 2^e · clamp(R(w/2^e), −qp, qp).
+/// <para>
+/// Gradients (straight-through for both roundings, R(w/2^e) and l → e):
+/// dy/dw = 1 where the code is not clipped (|R(w/2^e)| ≤ qp), 0 where it is;
+/// dy/dl = ln2 · 2^e · (q − w/2^e) where not clipped and ln2 · 2^e · (±qp) where clipped
+/// (= ln2 · (y − w·[not clipped])), summed over each channel.
+/// </para>
+/// Diagnostic outliers: |w| &gt; 2^l·(qp + 0.5), the msqe_round mask threshold.
+/// </summary>
+public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserver
+{
+    [ComponentName(Name = "log2_scale")]
+    private Parameter _log2Scale;
+
+    [ComponentName(Name = "initialized")]
+    private Tensor _initialized;
+
+    [ComponentName(Name = "second_moment")]
+    private Tensor? _secondMoment;
+
+    private readonly LearnablePo2QuantizerOptions _options;
+
+    /// <summary>Creates the quantizer for weights of <paramref name="weightShape"/>.</summary>
+    public LearnablePo2Quantizer(long[] weightShape, int bits, int? channelAxis, LearnablePo2QuantizerOptions? options = null, string name = "learnable_po2")
+        : base(name, weightShape, bits, channelAxis, 2.0)
+    {
+        _options = options ?? new LearnablePo2QuantizerOptions();
+        if (!(_options.MinInitScale > 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), _options.MinInitScale, "MinInitScale must be positive.");
+        }
+
+        MsqePo2Quantizer.CheckDecay(_options.SecondMomentDecay, nameof(_options.SecondMomentDecay));
+        _log2Scale = (Parameter)new Parameter(torch.zeros(Channels, ScalarType.Float32)).DetachFromDisposeScope();
+        _initialized = State(torch.zeros([], ScalarType.Bool));
+        if (_options.SecondMoments)
+        {
+            _secondMoment = State(torch.ones(weightShape, ScalarType.Float32));
+        }
+
+        RegisterComponents();
+    }
+
+    /// <summary>The options.</summary>
+    public LearnablePo2QuantizerOptions Options => _options;
+
+    /// <summary>The trainable log2 scale l, float32 [C].</summary>
+    public Parameter Log2Scale => _log2Scale;
+
+    /// <summary>Whether l has been initialised (from the data or by <see cref="SetLog2Scale"/>).</summary>
+    public bool IsInitialized => _initialized.item<bool>();
+
+    /// <summary>The second-moment EMA (weight-shaped) or null. Not a copy.</summary>
+    public Tensor? SecondMoment => _secondMoment;
+
+    /// <summary>Sets l (one value per channel, or one for all) and marks it initialised.</summary>
+    public void SetLog2Scale(params float[] values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        _log2Scale.copy_(Po2Quantizers.PerChannel(torch.tensor(values), Channels, nameof(values)).to_type(ScalarType.Float32));
+        _initialized.fill_(true);
+    }
+
+    /// <inheritdoc/>
+    protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out StepReport report)
+    {
+        Tensor exponent, l, scale, notClipped, q;
+        long flips = 0;
+        using (torch.no_grad())
+        {
+            var m = Matrix(weight);
+            if (!IsInitialized)
+            {
+                var init = Po2Quantizers.LearnableInit(m, Qp, _options.MinInitScale).to_type(ScalarType.Float32);
+                if (isTraining)
+                {
+                    _log2Scale.copy_(init);
+                    _initialized.fill_(true);
+                }
+
+                l = init.to_type(ScalarType.Float64);
+            }
+            else
+            {
+                l = _log2Scale.detach().to_type(ScalarType.Float64);
+            }
+
+            var weights = _secondMoment is null ? null : ToMatrix(_secondMoment.sqrt(), ChannelAxis).to_type(ScalarType.Float64);
+            exponent = Po2Quantizers.LearnableCore(m, Qp, l, _options.Mode, _options.OutlierMask, weights).Exponent;
+            if (isTraining)
+            {
+                flips = RecordExponent(exponent, step);
+            }
+
+            scale = Broadcast(Pow2(exponent), weight.dtype);
+            var rounded = Rint(weight.detach() / scale);
+            notClipped = rounded.abs().le(Qp);
+            q = rounded.clamp(-Qp, Qp);
+        }
+
+        var outliers = weight.detach().abs().gt(Broadcast(Pow2(l) * (Qp + 0.5), ScalarType.Float64));
+        report = new StepReport(exponent, scale.reshape(Channels), notClipped, outliers, flips, false);
+        var spec = new ScaleGradientSpec(true, Math.Log(2.0), ReduceDims, [Channels], isTraining && _secondMoment is not null ? this : null);
+        return LearnedScaleSte.apply(weight, _log2Scale, q, scale, notClipped, spec);
+    }
+
+    void IGradientObserver.Observe(Tensor gradOutput, Tensor notClipped) =>
+        UpdateSecondMoment(_secondMoment!, _options.SecondMomentDecay, gradOutput, notClipped);
+}

@@ -1,0 +1,53 @@
+using TorchSharp;
+using static Sweeper.Quantization.Po2Math;
+using static TorchSharp.torch;
+
+namespace Sweeper.Quantization;
+
+/// <summary>
+/// Training-time <c>legacy_auto_po2</c> (golden README section 2): every call recomputes the exponent from
+/// the weight (max-based start, <paramref name="iterations"/> least-squares refits, RNA codes). Stateless
+/// apart from the step/flip counters. Straight-through estimator: identity where the RNA code is not
+/// clipped, 0 where it is. Diagnostic outliers: |w| &gt; σ·std (σ = 2 by default).
+/// </summary>
+public sealed class LegacyAutoPo2Quantizer : Po2WeightQuantizer
+{
+    private readonly int _iterations;
+
+    /// <summary>Creates the quantizer for weights of <paramref name="weightShape"/>.</summary>
+    public LegacyAutoPo2Quantizer(long[] weightShape, int bits, int? channelAxis, int iterations = 5, double diagnosticOutlierSigma = 2.0, string name = "legacy_auto_po2")
+        : base(name, weightShape, bits, channelAxis, diagnosticOutlierSigma)
+    {
+        if (iterations < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(iterations), iterations, "iterations must be >= 0.");
+        }
+
+        _iterations = iterations;
+        RegisterComponents();
+    }
+
+    /// <inheritdoc/>
+    protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out StepReport report)
+    {
+        Tensor exponent, scale, notClipped, q;
+        long flips = 0;
+        using (torch.no_grad())
+        {
+            exponent = Po2Quantizers.LegacyCore(Matrix(weight), Qp, _iterations).Final;
+            if (isTraining)
+            {
+                flips = RecordExponent(exponent, step);
+            }
+
+            scale = Broadcast(Pow2(exponent), weight.dtype);
+            var x = weight.detach();
+            var magnitude = (x.abs() / scale + 0.5).floor();
+            notClipped = magnitude.le(Qp);
+            q = x.sign() * magnitude.clamp_max(Qp);
+        }
+
+        report = new StepReport(exponent, scale.reshape(Channels), notClipped, null, flips, false);
+        return FixedScaleSte.apply(weight, q, scale, notClipped, null!);
+    }
+}

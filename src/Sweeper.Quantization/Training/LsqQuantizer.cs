@@ -1,0 +1,96 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static Sweeper.Quantization.Po2Math;
+using static TorchSharp.torch;
+
+namespace Sweeper.Quantization;
+
+/// <summary>
+/// Learned step size quantization (LSQ, Esser et al. 2020), signed symmetric: y = s · clamp(R(w/s), −qp, qp)
+/// with a trainable step <c>step_size</c> (float32 [C]) initialised at the first training call to
+/// 2·mean|w|/sqrt(qp) (buffer <c>initialized</c>). Gradients (straight-through rounding):
+/// dy/dw = 1 if −qp ≤ w/s ≤ qp else 0;
+/// dy/ds = R(w/s) − w/s inside that range and ±qp outside, summed over each channel and multiplied by the
+/// gradient scale g = 1/sqrt(N·qp), N = weights per channel. The step is clamped to at least
+/// <c>minStep</c> in the forward pass. Not a power-of-two quantizer: no exponents, no flips.
+/// Diagnostic outliers: |w| &gt; σ·std (σ = 2 by default).
+/// </summary>
+public sealed class LsqQuantizer : WeightQuantizer
+{
+    [ComponentName(Name = "step_size")]
+    private Parameter _stepSize;
+
+    [ComponentName(Name = "initialized")]
+    private Tensor _initialized;
+
+    private readonly double _minStep;
+
+    /// <summary>Creates the quantizer for weights of <paramref name="weightShape"/>.</summary>
+    public LsqQuantizer(long[] weightShape, int bits, int? channelAxis, double minStep = 1e-8, double diagnosticOutlierSigma = 2.0, string name = "lsq")
+        : base(name, weightShape, bits, channelAxis, diagnosticOutlierSigma)
+    {
+        if (!(minStep > 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(minStep), minStep, "minStep must be positive.");
+        }
+
+        _minStep = minStep;
+        GradientScale = Po2Quantizers.LsqGradientScale(ElementsPerChannel, Qp);
+        _stepSize = (Parameter)new Parameter(torch.ones(Channels, ScalarType.Float32)).DetachFromDisposeScope();
+        _initialized = State(torch.zeros([], ScalarType.Bool));
+        RegisterComponents();
+    }
+
+    /// <summary>The trainable step size s, float32 [C].</summary>
+    public Parameter StepSize => _stepSize;
+
+    /// <summary>LSQ gradient scale g = 1/sqrt(N·qp).</summary>
+    public double GradientScale { get; }
+
+    /// <summary>Whether s has been initialised (from the data or by <see cref="SetStepSize"/>).</summary>
+    public bool IsInitialized => _initialized.item<bool>();
+
+    /// <summary>Sets s (one value per channel, or one for all) and marks it initialised.</summary>
+    public void SetStepSize(params float[] values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        _stepSize.copy_(Po2Quantizers.PerChannel(torch.tensor(values), Channels, nameof(values)).to_type(ScalarType.Float32));
+        _initialized.fill_(true);
+    }
+
+    /// <inheritdoc/>
+    protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out StepReport report)
+    {
+        Tensor s, inside, q;
+        using (torch.no_grad())
+        {
+            Tensor perChannel;
+            if (!IsInitialized)
+            {
+                perChannel = Po2Quantizers.LsqInit(ToMatrix(weight.detach(), ChannelAxis), Qp).to_type(ScalarType.Float32);
+                if (isTraining)
+                {
+                    _stepSize.copy_(perChannel);
+                    _initialized.fill_(true);
+                }
+            }
+            else
+            {
+                perChannel = _stepSize.detach();
+            }
+
+            s = Broadcast(perChannel.clamp_min(_minStep), weight.dtype);
+            var r = weight.detach() / s;
+            inside = r.ge(-Qp).logical_and(r.le(Qp));
+            q = Rint(r).clamp(-Qp, Qp);
+        }
+
+        var notClipped = Rint(weight.detach() / s).abs().le(Qp);
+        report = new StepReport(null, s.reshape(Channels), notClipped, null, 0, false);
+        var spec = new ScaleGradientSpec(false, GradientScale, ReduceDims, [Channels], null);
+        return LearnedScaleSte.apply(weight, _stepSize, q, s, inside, spec);
+    }
+}

@@ -1,0 +1,190 @@
+using TorchSharp;
+using TorchSharp.Utils;
+using static Sweeper.Quantization.Po2Math;
+using static TorchSharp.torch;
+
+namespace Sweeper.Quantization;
+
+/// <summary>Options of <see cref="MsqePo2Quantizer"/>.</summary>
+public sealed class MsqePo2QuantizerOptions
+{
+    /// <summary>Least-squares refits per step.</summary>
+    public int LlsIters { get; init; } = 3;
+
+    /// <summary>Run the line search.</summary>
+    public bool LineSearch { get; init; } = true;
+
+    /// <summary>Line-search range (offsets −r/2 … +r/2 without 0).</summary>
+    public int LineSearchRange { get; init; } = 6;
+
+    /// <summary>Outlier mask |w| ≤ σ·std; null = none. Also the diagnostic outlier threshold (2 when null).</summary>
+    public double? OutlierSigma { get; init; } = 2.0;
+
+    /// <summary>Weight the MSQE by sqrt of an EMA of the squared output gradients (of not-clipped weights).</summary>
+    public bool SecondMoments { get; init; }
+
+    /// <summary>Decay d of the second-moment EMA v ← d·v + (1−d)·g²·[not clipped].</summary>
+    public double SecondMomentDecay { get; init; } = 0.999;
+
+    /// <summary>Track an EMA of the exponent and, from <see cref="FreezeAtStep"/> on, use the frozen 2^R(EMA).</summary>
+    public bool StableScale { get; init; }
+
+    /// <summary>Decay d of the stable-exponent EMA (the first update copies).</summary>
+    public double StableDecay { get; init; } = 0.99;
+
+    /// <summary>First training step (0-based, ≥ 1) that uses the frozen stable exponent; null = only <see cref="MsqePo2Quantizer.Freeze"/>.</summary>
+    public long? FreezeAtStep { get; init; }
+}
+
+/// <summary>
+/// Training-time <c>msqe_po2</c> (golden README sections 3 and 6). Each training step re-runs the MSQE
+/// search (least squares + line search) starting from the previous step's exponent (the first step
+/// starts from the data). Options:
+/// <list type="bullet">
+/// <item><b>second moments</b>: buffer <c>second_moment</c> (weight-shaped, starts at ones) updated after
+/// every backward pass with v ← d·v + (1−d)·g²·[|R(w/s)| ≤ qp], d = 0.999, where g is the gradient arriving at
+/// the quantizer's output and s the step of that forward pass; the MSQE weight is sqrt(v) × outlier mask;</item>
+/// <item><b>stable scale</b>: buffer <c>stable_ema</c> (float64 [C]) updated at each unfrozen training step with
+/// snap(2^e) and d = 0.99 (the first update copies); from step <see cref="MsqePo2QuantizerOptions.FreezeAtStep"/>
+/// on (or after <see cref="Freeze"/>) the exponent R(EMA), stored in <c>stable_exponent</c>, is used and no
+/// longer searched (<c>frozen</c> = true).</item>
+/// </list>
+/// Eval calls use the frozen exponent, else the last training step's exponent, else (never trained) a
+/// fresh search; they change no state. Diagnostic outliers: |w| &gt; σ·std with the mask's σ.
+/// </summary>
+public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
+{
+    [ComponentName(Name = "second_moment")]
+    private Tensor? _secondMoment;
+
+    [ComponentName(Name = "stable_ema")]
+    private Tensor? _stableEma;
+
+    [ComponentName(Name = "stable_exponent")]
+    private Tensor? _stableExponent;
+
+    [ComponentName(Name = "frozen")]
+    private Tensor? _frozen;
+
+    private readonly MsqePo2QuantizerOptions _options;
+
+    /// <summary>Creates the quantizer for weights of <paramref name="weightShape"/>.</summary>
+    public MsqePo2Quantizer(long[] weightShape, int bits, int? channelAxis, MsqePo2QuantizerOptions? options = null, string name = "msqe_po2")
+        : base(name, weightShape, bits, channelAxis, options?.OutlierSigma ?? 2.0)
+    {
+        _options = options ?? new MsqePo2QuantizerOptions();
+        Po2Quantizers.CheckMsqeOptions(_options.LlsIters, _options.LineSearchRange, _options.OutlierSigma);
+        CheckDecay(_options.SecondMomentDecay, nameof(_options.SecondMomentDecay));
+        CheckDecay(_options.StableDecay, nameof(_options.StableDecay));
+        if (_options.FreezeAtStep is long f && f < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), f, "FreezeAtStep must be >= 1 (the EMA needs at least one update).");
+        }
+
+        if (_options.SecondMoments)
+        {
+            _secondMoment = State(torch.ones(weightShape, ScalarType.Float32));
+        }
+
+        if (_options.StableScale)
+        {
+            _stableEma = State(torch.zeros(Channels, ScalarType.Float64));
+            _stableExponent = State(torch.zeros(Channels, ScalarType.Int64));
+            _frozen = State(torch.zeros([], ScalarType.Bool));
+        }
+
+        RegisterComponents();
+    }
+
+    /// <summary>The options.</summary>
+    public MsqePo2QuantizerOptions Options => _options;
+
+    /// <summary>Whether the stable exponent is frozen.</summary>
+    public bool IsFrozen => _frozen is not null && _frozen.item<bool>();
+
+    /// <summary>The stable-exponent EMA per channel (empty without <see cref="MsqePo2QuantizerOptions.StableScale"/>).</summary>
+    public double[] StableEma => _stableEma is null ? [] : _stableEma.to_type(ScalarType.Float64).data<double>().ToArray();
+
+    /// <summary>The frozen exponents (meaningful once <see cref="IsFrozen"/>).</summary>
+    public long[] StableExponents => _stableExponent is null ? [] : _stableExponent.data<long>().ToArray();
+
+    /// <summary>The second-moment EMA (weight-shaped), or null without <see cref="MsqePo2QuantizerOptions.SecondMoments"/>. Not a copy.</summary>
+    public Tensor? SecondMoment => _secondMoment;
+
+    /// <summary>Freezes the exponent at R(stable EMA) now (requires the stable scale and at least one training step).</summary>
+    public void Freeze()
+    {
+        if (_stableEma is null || _stableExponent is null || _frozen is null)
+        {
+            throw new InvalidOperationException("Freeze needs the StableScale option.");
+        }
+
+        if (StepCount < 1)
+        {
+            throw new InvalidOperationException("Freeze needs at least one training step (the stable EMA is empty).");
+        }
+
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        _stableExponent.copy_(Rint(_stableEma.to_type(ScalarType.Float64)).to_type(ScalarType.Int64));
+        _frozen.fill_(true);
+    }
+
+    /// <inheritdoc/>
+    protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out StepReport report)
+    {
+        Tensor exponent;
+        long flips = 0;
+        bool frozen;
+        using (torch.no_grad())
+        {
+            if (isTraining && !IsFrozen && _options.StableScale && _options.FreezeAtStep is long f && step >= f)
+            {
+                Freeze();
+            }
+
+            frozen = IsFrozen;
+            if (frozen)
+            {
+                exponent = _stableExponent!.to_type(ScalarType.Float64);
+            }
+            else if (!isTraining && step > 0)
+            {
+                exponent = LastExponent;
+            }
+            else
+            {
+                var m = Matrix(weight);
+                var weights = _secondMoment is null ? null : ToMatrix(_secondMoment.sqrt(), ChannelAxis).to_type(ScalarType.Float64);
+                var init = step > 0 ? LastExponent : null;
+                exponent = Po2Quantizers.MsqeCore(m, Qp, init, _options.LlsIters, _options.LineSearch, _options.LineSearchRange, _options.OutlierSigma, weights).Final;
+                if (isTraining && _stableEma is not null)
+                {
+                    var snapped = SnapExponent(exponent);
+                    _stableEma.copy_(step == 0 ? snapped : _stableEma * _options.StableDecay + snapped * (1.0 - _options.StableDecay));
+                }
+            }
+
+            if (isTraining)
+            {
+                flips = RecordExponent(exponent, step);
+            }
+        }
+
+        var observer = isTraining && _secondMoment is not null ? this : null;
+        var output = FixedPo2(weight, exponent, observer, out var scale, out var notClipped);
+        report = new StepReport(exponent, scale.reshape(Channels), notClipped, null, flips, frozen);
+        return output;
+    }
+
+    void IGradientObserver.Observe(Tensor gradOutput, Tensor notClipped) =>
+        UpdateSecondMoment(_secondMoment!, _options.SecondMomentDecay, gradOutput, notClipped);
+
+    internal static void CheckDecay(double decay, string name)
+    {
+        if (!(decay >= 0 && decay < 1))
+        {
+            throw new ArgumentOutOfRangeException(name, decay, "An EMA decay must be in [0, 1).");
+        }
+    }
+}

@@ -1,0 +1,86 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Sweeper.Quantization;
+
+/// <summary>Receives the gradient arriving at a quantizer's output during backward.</summary>
+internal interface IGradientObserver
+{
+    /// <summary>Called inside backward (grad mode off) with the output gradient and the not-clipped mask of that forward pass.</summary>
+    void Observe(Tensor gradOutput, Tensor notClipped);
+}
+
+/// <summary>
+/// Straight-through estimator for a fixed (non-trainable) per-channel step: forward returns
+/// <c>q · s</c>; backward passes the gradient to the weight where <c>pass</c> is true and gives 0
+/// where the code was clipped.
+/// vars: weight, q (codes), s (step, broadcastable), pass (bool), observer (<see cref="IGradientObserver"/> or null).
+/// </summary>
+internal sealed class FixedScaleSte : autograd.SingleTensorFunction<FixedScaleSte>
+{
+    public override string Name => "SweeperFixedScaleSte";
+
+    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+    {
+        var q = (Tensor)vars[1];
+        var s = (Tensor)vars[2];
+        var pass = (Tensor)vars[3];
+        ctx.save_for_backward([pass]);
+        ctx.save_data("observer", vars[4]);
+        return q * s;
+    }
+
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+    {
+        var pass = ctx.get_saved_variables()[0];
+        using var noGrad = torch.no_grad();
+        (ctx.get_data("observer") as IGradientObserver)?.Observe(gradOutput, pass);
+        return [gradOutput * pass, null!, null!, null!, null!];
+    }
+}
+
+/// <summary>How <see cref="LearnedScaleSte"/> differentiates with respect to its scale parameter.</summary>
+internal sealed record ScaleGradientSpec(bool Log2Parameter, double Factor, long[] ReduceDims, long[] ParameterShape, IGradientObserver? Observer);
+
+/// <summary>
+/// Straight-through estimator for a trainable per-channel scale: forward returns <c>y = q · s</c> with
+/// <c>q = clamp(R(x / s), -qp, qp)</c>. Backward (R treated as identity):
+/// <list type="bullet">
+/// <item>weight: <c>g · pass</c>;</item>
+/// <item>log2 parameter l with <c>s = 2^e</c>, e the STE-rounded l (TQT form):
+/// <c>dy/dl = ln2 · s · (q − (x/s)·pass) = ln2 · (y − x·pass)</c>, i.e. <c>ln2 · 2^e · (q − x/2^e)</c> where the code
+/// is not clipped and <c>ln2 · 2^e · (±qp)</c> where it is;</item>
+/// <item>linear step s (LSQ): <c>dy/ds = q − (x/s)·pass</c>;</item>
+/// </list>
+/// each summed over the non-channel axes and multiplied by <see cref="ScaleGradientSpec.Factor"/>
+/// (ln 2 for log2 parameters, the LSQ gradient scale for steps).
+/// vars: weight, parameter, q, s (broadcastable), pass (bool), spec (<see cref="ScaleGradientSpec"/>).
+/// </summary>
+internal sealed class LearnedScaleSte : autograd.SingleTensorFunction<LearnedScaleSte>
+{
+    public override string Name => "SweeperLearnedScaleSte";
+
+    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+    {
+        var x = (Tensor)vars[0];
+        var q = (Tensor)vars[2];
+        var s = (Tensor)vars[3];
+        var pass = (Tensor)vars[4];
+        ctx.save_for_backward([x, q, s, pass]);
+        ctx.save_data("spec", vars[5]);
+        return q * s;
+    }
+
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+    {
+        var saved = ctx.get_saved_variables();
+        var (x, q, s, pass) = (saved[0], saved[1], saved[2], saved[3]);
+        var spec = (ScaleGradientSpec)ctx.get_data("spec");
+        using var noGrad = torch.no_grad();
+        spec.Observer?.Observe(gradOutput, pass);
+        var inside = x * pass;
+        var term = spec.Log2Parameter ? q * s - inside : q - inside / s;
+        var gradParameter = (gradOutput * term).sum(spec.ReduceDims).reshape(spec.ParameterShape).mul_(spec.Factor);
+        return [gradOutput * pass, gradParameter, null!, null!, null!, null!];
+    }
+}

@@ -1,0 +1,237 @@
+using TorchSharp;
+using TorchSharp.Utils;
+using static Sweeper.Quantization.Po2Math;
+using static TorchSharp.torch;
+
+namespace Sweeper.Quantization;
+
+/// <summary>
+/// Base of the training-time weight quantizers: a <c>Module&lt;Tensor, Tensor&gt;</c> that maps a weight of a
+/// fixed shape to its fake-quantized value (same shape and dtype), with a straight-through estimator
+/// for the weight gradient: identity where the code is not clipped, <b>0 where it is clipped</b>.
+/// <para>
+/// State lives in registered buffers/parameters, so <c>state_dict()</c>, <c>save()</c> and <c>load()</c>
+/// of the quantizer (or of a model that owns it as a submodule) checkpoint and restore it exactly:
+/// <c>num_steps</c> (training calls so far), <c>flips</c> (running count of exponent changes) and each
+/// quantizer's own state. Training calls (<c>training == true</c>) update the state; eval calls never do.
+/// </para>
+/// <para>
+/// Subclasses keep their state in private <c>Tensor</c>/<c>Parameter</c> fields named with
+/// <c>[ComponentName]</c>, created with <see cref="State"/>, and call <c>RegisterComponents()</c> once at the
+/// end of the most-derived constructor (it registers the fields of the whole hierarchy).
+/// </para>
+/// </summary>
+public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "num_steps")]
+    private Tensor _numSteps;
+
+    [ComponentName(Name = "flips")]
+    private Tensor _flips;
+
+    private readonly long[] _weightShape;
+
+    /// <summary>Creates the quantizer for weights of <paramref name="weightShape"/>.</summary>
+    protected WeightQuantizer(string name, long[] weightShape, int bits, int? channelAxis, double diagnosticOutlierSigma)
+        : base(name)
+    {
+        ArgumentNullException.ThrowIfNull(weightShape);
+        CheckBits(bits);
+        if (weightShape.Length == 0 || weightShape.Any(d => d < 1))
+        {
+            throw new ArgumentException($"Weight shape must be non-empty with positive sizes, got [{string.Join(", ", weightShape)}].", nameof(weightShape));
+        }
+
+        if (channelAxis is int a && (a < 0 || a >= weightShape.Length))
+        {
+            throw new ArgumentOutOfRangeException(nameof(channelAxis), a, $"channel axis must be null or in 0..{weightShape.Length - 1}.");
+        }
+
+        _weightShape = (long[])weightShape.Clone();
+        Bits = bits;
+        Qp = Po2Math.Qp(bits);
+        ChannelAxis = channelAxis;
+        Channels = Po2Math.Channels(weightShape, channelAxis);
+        ElementsPerChannel = weightShape.Aggregate(1L, (p, d) => p * d) / Channels;
+        BroadcastShape = Po2Math.BroadcastShape(weightShape, channelAxis);
+        ReduceDims = Po2Math.ReduceDims(weightShape.Length, channelAxis);
+        DiagnosticOutlierSigma = diagnosticOutlierSigma;
+        _numSteps = State(torch.zeros([], ScalarType.Int64));
+        _flips = State(torch.zeros([], ScalarType.Int64));
+    }
+
+    /// <summary>Bit width.</summary>
+    public int Bits { get; }
+
+    /// <summary>Largest code magnitude 2^(bits-1) − 1.</summary>
+    public int Qp { get; }
+
+    /// <summary>Channel axis of the weight, or null for per-tensor.</summary>
+    public int? ChannelAxis { get; }
+
+    /// <summary>Number of channels (1 for per-tensor).</summary>
+    public long Channels { get; }
+
+    /// <summary>Number of weights per channel.</summary>
+    public long ElementsPerChannel { get; }
+
+    /// <summary>Shape of the weights this quantizer accepts.</summary>
+    public IReadOnlyList<long> WeightShape => _weightShape;
+
+    /// <summary>Compute <see cref="LastDiagnostics"/> on every call (a few reductions and a copy of C values).</summary>
+    public bool CollectDiagnostics { get; set; } = true;
+
+    /// <summary>The σ of the diagnostic outlier threshold |w| &gt; σ·std for quantizers without their own threshold.</summary>
+    public double DiagnosticOutlierSigma { get; }
+
+    /// <summary>Diagnostics of the last call, or null before the first call / with diagnostics off.</summary>
+    public QuantizerDiagnostics? LastDiagnostics { get; private set; }
+
+    /// <summary>Number of training calls so far (the index of the next training step).</summary>
+    public long StepCount => _numSteps.item<long>();
+
+    /// <summary>Running count of exponent changes over all training steps.</summary>
+    public long TotalFlips => _flips.item<long>();
+
+    /// <summary>Broadcast shape of a per-channel vector against the weight (1s except the channel axis).</summary>
+    protected long[] BroadcastShape { get; }
+
+    /// <summary>All axes except the channel axis.</summary>
+    protected long[] ReduceDims { get; }
+
+    /// <summary>Fake-quantizes <paramref name="weight"/>; differentiable by the straight-through estimator.</summary>
+    public sealed override Tensor forward(Tensor weight)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        if (!weight.shape.SequenceEqual(_weightShape))
+        {
+            throw new ArgumentException($"{GetName()}: expected a weight of shape [{string.Join(", ", _weightShape)}], got [{string.Join(", ", weight.shape)}].", nameof(weight));
+        }
+
+        var isTraining = training;
+        var step = StepCount;
+        var output = Quantize(weight, isTraining, step, out var report);
+        using var noGrad = torch.no_grad();
+        if (isTraining)
+        {
+            _flips.add_(report.Flips);
+            _numSteps.add_(1);
+        }
+
+        LastDiagnostics = CollectDiagnostics ? Diagnose(weight.detach(), output.detach(), report, step, isTraining) : null;
+        return output;
+    }
+
+    /// <summary>What one call decided, for counters and diagnostics.</summary>
+    /// <param name="Exponents">Exponents used, float64 [C] (null for LSQ).</param>
+    /// <param name="Scales">Step per channel, any float dtype [C].</param>
+    /// <param name="NotClipped">Bool, weight-shaped: code not clipped.</param>
+    /// <param name="Outliers">Bool, weight-shaped: beyond the quantizer's outlier threshold (null: use σ·std with <see cref="DiagnosticOutlierSigma"/>).</param>
+    /// <param name="Flips">Exponent changes counted in this call.</param>
+    /// <param name="Frozen">A frozen exponent was used.</param>
+    protected internal sealed record StepReport(Tensor? Exponents, Tensor Scales, Tensor NotClipped, Tensor? Outliers, long Flips, bool Frozen);
+
+    /// <summary>
+    /// Quantizes one call's weight. <paramref name="step"/> is the index of this step (training calls so far);
+    /// implementations update their state only when <paramref name="isTraining"/> is true.
+    /// </summary>
+    protected abstract Tensor Quantize(Tensor weight, bool isTraining, long step, out StepReport report);
+
+    /// <summary>Detaches a new state tensor from any dispose scope (state must outlive training steps).</summary>
+    protected static Tensor State(Tensor t) => t.DetachFromDisposeScope();
+
+    /// <summary>The weight as the float64 channel matrix [C, N].</summary>
+    protected Tensor Matrix(Tensor weight) => ToMatrix(weight.detach(), ChannelAxis).to_type(ScalarType.Float64);
+
+    /// <summary>A per-channel [C] vector reshaped to broadcast against the weight, in <paramref name="dtype"/>.</summary>
+    protected Tensor Broadcast(Tensor perChannel, ScalarType dtype) => perChannel.to_type(dtype).reshape(BroadcastShape);
+
+    /// <summary>Sums a weight-shaped tensor over the non-channel axes to [C].</summary>
+    protected Tensor ChannelSum(Tensor t) => t.sum(ReduceDims).reshape(Channels);
+
+    private QuantizerDiagnostics Diagnose(Tensor x, Tensor y, StepReport report, long step, bool isTraining)
+    {
+        using var scope = torch.NewDisposeScope();
+        var msqe = ChannelSum((x.to_type(ScalarType.Float64) - y.to_type(ScalarType.Float64)).square());
+        var outliers = report.Outliers ?? StdOutliers(x, DiagnosticOutlierSigma);
+        var exponents = report.Exponents is null ? [] : report.Exponents.to_type(ScalarType.Int64).data<long>().ToArray();
+        return new QuantizerDiagnostics(
+            Step: step,
+            Training: isTraining,
+            Exponents: exponents,
+            Scales: report.Scales.to_type(ScalarType.Float64).contiguous().data<double>().ToArray(),
+            Msqe: msqe.data<double>().ToArray(),
+            ClippedFraction: 1.0 - report.NotClipped.to_type(ScalarType.Float64).mean().item<double>(),
+            OutlierFraction: outliers.to_type(ScalarType.Float64).mean().item<double>(),
+            Flips: report.Flips,
+            TotalFlips: TotalFlips,
+            Frozen: report.Frozen);
+    }
+
+    /// <summary>|w| &gt; σ · std per channel (population std), weight-shaped bool.</summary>
+    protected Tensor StdOutliers(Tensor x, double sigma)
+    {
+        var xd = x.to_type(ScalarType.Float64);
+        var mean = xd.mean(ReduceDims, keepdim: true);
+        var std = (xd - mean).square().mean(ReduceDims, keepdim: true).sqrt();
+        return xd.abs().gt(std * sigma);
+    }
+}
+
+/// <summary>
+/// Base of the power-of-two training quantizers: keeps the exponent used in the last training step
+/// (buffer <c>exponent</c>, int64 [C]) and counts flips, the channels whose exponent changed from one
+/// training step to the next.
+/// </summary>
+public abstract class Po2WeightQuantizer : WeightQuantizer
+{
+    [ComponentName(Name = "exponent")]
+    private Tensor _exponent;
+
+    /// <summary>Creates the quantizer.</summary>
+    protected Po2WeightQuantizer(string name, long[] weightShape, int bits, int? channelAxis, double diagnosticOutlierSigma)
+        : base(name, weightShape, bits, channelAxis, diagnosticOutlierSigma)
+    {
+        _exponent = State(torch.zeros(Channels, ScalarType.Int64));
+    }
+
+    /// <summary>The exponent per channel used in the last training step (meaningless before the first one).</summary>
+    public long[] Exponents => _exponent.data<long>().ToArray();
+
+    /// <summary>The last training step's exponents as float64 [C].</summary>
+    protected Tensor LastExponent => _exponent.to_type(ScalarType.Float64);
+
+    /// <summary>
+    /// Records the exponents of a training step and returns how many channels changed since the previous
+    /// training step (0 at the first step).
+    /// </summary>
+    protected long RecordExponent(Tensor exponent, long step)
+    {
+        var e = exponent.to_type(ScalarType.Int64);
+        var flips = step > 0 ? e.ne(_exponent).sum().item<long>() : 0L;
+        _exponent.copy_(e);
+        return flips;
+    }
+
+    /// <summary>RNE fake quantization with a fixed PO2 step and the clip-aware straight-through estimator.</summary>
+    private protected Tensor FixedPo2(Tensor weight, Tensor exponent, IGradientObserver? observer, out Tensor scale, out Tensor notClipped)
+    {
+        Tensor q;
+        using (torch.no_grad())
+        {
+            scale = Broadcast(Pow2(exponent), weight.dtype);
+            var rounded = Rint(weight.detach() / scale);
+            notClipped = rounded.abs().le(Qp);
+            q = rounded.clamp(-Qp, Qp);
+        }
+
+        return FixedScaleSte.apply(weight, q, scale, notClipped, observer!);
+    }
+
+    /// <summary>Second-moment EMA v ← d·v + (1−d)·g²·[not clipped], in place (for <see cref="IGradientObserver"/> implementations).</summary>
+    internal static void UpdateSecondMoment(Tensor v, double decay, Tensor gradOutput, Tensor notClipped)
+    {
+        using var scope = torch.NewDisposeScope();
+        v.mul_(decay).add_(gradOutput.square().mul(notClipped).to_type(v.dtype), 1.0 - decay);
+    }
+}
