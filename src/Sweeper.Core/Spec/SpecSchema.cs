@@ -86,7 +86,9 @@ public sealed record Setting(
 /// <summary>Every key a sweep spec may hold (besides <c>parameters</c>, which is read separately).</summary>
 public static class SpecSchema
 {
-    public static readonly IReadOnlyList<string> Models = ["mobilenet_v1", "synthetic"];
+    public static readonly IReadOnlyList<string> Models = ["mobilenet_v1", "mobilenet_v2", "synthetic"];
+    public static readonly IReadOnlyList<string> QuantizerMethods = ["none", "legacy_auto_po2", "msqe_po2", "learnable_po2", "lsq"];
+    public static readonly IReadOnlyList<string> Roundings = ["ceil", "rint", "msqe_round"];
     /// <summary>Models that need no dataset.</summary>
     public static readonly IReadOnlyList<string> DataFreeModels = ["synthetic"];
     public static readonly IReadOnlyList<string> Algorithms = ["grid", "random", "tpe"];
@@ -102,7 +104,7 @@ public static class SpecSchema
     public static readonly IReadOnlyList<(string Path, bool Required)> Sections =
     [
         ("objective", true), ("trainable", true), ("trainable.dataset", false), ("trainable.optimizer", false),
-        ("trainable.synthetic", false), ("search", false), ("scheduler", false), ("stop", false),
+        ("trainable.synthetic", false), ("trainable.quantizer", false), ("search", false), ("scheduler", false), ("stop", false),
         ("resources", false), ("output", false), ("checkpoint", false),
     ];
 
@@ -148,6 +150,25 @@ public static class SpecSchema
             (s, v) => s with { Trainable = s.Trainable with { Synthetic = s.Trainable.Synthetic with { EpochSeconds = (double)v! } } }, Range: v => v is >= 0 and <= 3600 ? null : $"must be between 0 and 3600, found {v}"),
         new("trainable.synthetic.noise_std", SettingType.Number, "synthetic model: noise on the test accuracy.",
             (s, v) => s with { Trainable = s.Trainable with { Synthetic = s.Trainable.Synthetic with { NoiseStd = (double)v! } } }, Range: v => v is >= 0 and <= 1 ? null : $"must be between 0 and 1, found {v}"),
+        new("trainable.input_size", SettingType.Integer, "Input side length: 28, or 32 (zero-padded).",
+            (s, v) => s with { Trainable = s.Trainable with { InputSize = (int)(long)v! } }, Range: v => v is 28 or 32 ? null : $"must be 28 or 32, found {v}"),
+        new("trainable.input_channels", SettingType.Integer, "Input channels: 1, or 3 (the grey image repeated).",
+            (s, v) => s with { Trainable = s.Trainable with { InputChannels = (int)(long)v! } }, Range: v => v is 1 or 3 ? null : $"must be 1 or 3, found {v}"),
+        Q("method", SettingType.String, "Weight quantizer.", (q, v) => q with { Method = (string)v! }, choices: QuantizerMethods),
+        Q("bits", SettingType.Integer, "Weight bits, 2..8.", (q, v) => q with { Bits = (int)(long)v! }, range: v => v is >= 2 and <= 8 ? null : $"must be between 2 and 8, found {v}"),
+        Q("per_channel", SettingType.Boolean, "One scale per output channel (else per tensor).", (q, v) => q with { PerChannel = (bool)v! }),
+        Q("quantize_first_last", SettingType.Boolean, "Quantize the first convolution and the classifier too.", (q, v) => q with { QuantizeFirstLast = (bool)v! }),
+        Q("bn_fold", SettingType.Boolean, "Quantize the batch-norm-folded weight, as an accelerator runs it.", (q, v) => q with { BnFold = (bool)v! }),
+        Q("lls_iters", SettingType.Integer, "msqe_po2: least-squares refits per step.", (q, v) => q with { LlsIters = (int)(long)v! }, range: v => v is >= 0 and <= 20 ? null : $"must be between 0 and 20, found {v}"),
+        Q("line_search", SettingType.Boolean, "msqe_po2: line search over neighbouring exponents.", (q, v) => q with { LineSearch = (bool)v! }),
+        Q("line_search_range", SettingType.Integer, "msqe_po2: offsets tried by the line search.", (q, v) => q with { LineSearchRange = (int)(long)v! }, range: v => v is >= 2 and <= 32 ? null : $"must be between 2 and 32, found {v}"),
+        Q("outlier_mask", SettingType.Boolean, "Mask outliers out of the MSQE.", (q, v) => q with { OutlierMask = (bool)v! }),
+        Q("outlier_sigma", SettingType.Number, "msqe_po2: outlier threshold in standard deviations.", (q, v) => q with { OutlierSigma = (double)v! }, range: v => v is > 0 and <= 100 ? null : $"must be in (0, 100], found {v}"),
+        Q("second_moments", SettingType.Boolean, "Weight the MSQE by an EMA of squared gradients.", (q, v) => q with { SecondMoments = (bool)v! }),
+        Q("stable_scale", SettingType.Boolean, "msqe_po2: freeze the EMA of the exponent (from stable_from_epoch).", (q, v) => q with { StableScale = (bool)v! }),
+        Q("stable_from_epoch", SettingType.Integer, "msqe_po2: epoch from which the stable exponent is frozen.", (q, v) => q with { StableFromEpoch = v is null ? null : (int)(long)v }, nullable: true, range: Positive),
+        Q("rounding", SettingType.String, "learnable_po2: exponent rounding.", (q, v) => q with { Rounding = (string)v! }, choices: Roundings),
+        Q("min_init_scale", SettingType.Number, "learnable_po2: lower clamp of the initial scale.", (q, v) => q with { MinInitScale = (double)v! }, range: v => v is > 0 and < 1 ? null : $"must be in (0, 1), found {v}"),
         new("search.algorithm", SettingType.String, "grid, random or tpe.",
             (s, v) => s with { Search = s.Search with { Algorithm = (string)v! } }, Choices: Algorithms),
         new("search.num_samples", SettingType.Integer, "random/tpe: configurations to try; grid: passes over the grid.",
@@ -209,6 +230,12 @@ public static class SpecSchema
         }
         return best is not null && bestDistance <= Math.Max(2, best.Length / 3) ? best : null;
     }
+
+    private static Setting Q(string key, SettingType type, string description, Func<QuantizerSpec, object?, QuantizerSpec> apply,
+        IReadOnlyList<string>? choices = null, Func<double, string?>? range = null, bool nullable = false) =>
+        new("trainable.quantizer." + key, type, description,
+            (s, v) => s with { Trainable = s.Trainable with { Quantizer = apply(s.Trainable.Quantizer, v) } },
+            Nullable: nullable, Choices: choices, Range: range);
 
     private static string? Positive(double v) => v >= 1 ? null : $"must be at least 1, found {v}";
 

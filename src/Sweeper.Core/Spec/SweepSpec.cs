@@ -48,6 +48,50 @@ public sealed record TrainableSpec
     public string LrSchedule { get; init; } = "cosine";
     /// <summary>Settings of the <c>synthetic</c> model (a learning-curve simulator).</summary>
     public SyntheticSpec Synthetic { get; init; } = new();
+    /// <summary>Input side length the model sees: 28 (Fashion-MNIST as is) or 32 (zero-padded by 2 pixels).</summary>
+    public int InputSize { get; init; } = 28;
+    /// <summary>Input channels: 1, or 3 (the grey image repeated), as an RGB model would take it.</summary>
+    public int InputChannels { get; init; } = 1;
+    /// <summary>How the weights of every Conv2d and Linear are quantized.</summary>
+    public QuantizerSpec Quantizer { get; init; } = new();
+}
+
+/// <summary>
+/// Weight quantization (Bae, Zielinski, Chatterjee 2022): the method and its options. Method and option names are
+/// those of <c>shared/golden/README.md</c>.
+/// </summary>
+public sealed record QuantizerSpec
+{
+    /// <summary><c>none</c>, <c>legacy_auto_po2</c>, <c>msqe_po2</c>, <c>learnable_po2</c> or <c>lsq</c>.</summary>
+    public string Method { get; init; } = "none";
+    /// <summary>Weight bits (2..8), signed symmetric levels ±(2^(b−1)−1).</summary>
+    public int Bits { get; init; } = 4;
+    /// <summary>One scale per output channel (true) or one per tensor.</summary>
+    public bool PerChannel { get; init; } = true;
+    /// <summary>Quantize the first convolution and the classifier too.</summary>
+    public bool QuantizeFirstLast { get; init; }
+    /// <summary>Quantize the batch-norm-folded weight W·γ/√(σ²+ε), as an accelerator runs it.</summary>
+    public bool BnFold { get; init; }
+    /// <summary>msqe_po2: least-squares refits per step.</summary>
+    public int LlsIters { get; init; } = 3;
+    /// <summary>msqe_po2: line search over neighbouring exponents.</summary>
+    public bool LineSearch { get; init; } = true;
+    /// <summary>msqe_po2: offsets tried by the line search.</summary>
+    public int LineSearchRange { get; init; } = 6;
+    /// <summary>msqe_po2 and learnable_po2 (msqe_round): mask outliers out of the MSQE.</summary>
+    public bool OutlierMask { get; init; } = true;
+    /// <summary>msqe_po2: the outlier threshold in standard deviations.</summary>
+    public double OutlierSigma { get; init; } = 2.0;
+    /// <summary>msqe_po2 and learnable_po2: weight the MSQE by an EMA of squared gradients.</summary>
+    public bool SecondMoments { get; init; }
+    /// <summary>msqe_po2: track an EMA of the exponent and freeze its rounded value from <see cref="StableFromEpoch"/> on.</summary>
+    public bool StableScale { get; init; }
+    /// <summary>msqe_po2 with stable_scale: the epoch from which the stable exponent is frozen (default: from the start of the next epoch).</summary>
+    public int? StableFromEpoch { get; init; }
+    /// <summary>learnable_po2: exponent rounding, <c>ceil</c>, <c>rint</c> or <c>msqe_round</c>.</summary>
+    public string Rounding { get; init; } = "msqe_round";
+    /// <summary>learnable_po2: lower clamp of the data-driven initial scale.</summary>
+    public double MinInitScale { get; init; } = 1e-5;
 }
 
 public sealed record SyntheticSpec
