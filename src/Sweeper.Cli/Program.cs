@@ -23,6 +23,8 @@ public static class Program
                 .WithExample("worker", "--join", "127.0.0.1:4053", "--slots", "2");
             config.AddCommand<PlanCommand>("plan").WithDescription("List the trials a spec would start (deterministic for its seed).")
                 .WithExample("plan", "configs/quickstart.yaml", "--limit", "20");
+            config.AddCommand<QuantizeCommand>("quantize").WithDescription("Quantize tensors given as JSON with the PO2 quantizers (golden-case format).")
+                .WithExample("quantize", "--input", "request.json", "--output", "result.json");
             config.AddBranch("bench", bench =>
             {
                 bench.SetDescription("Benchmarks that print figures and ratios.");

@@ -1,0 +1,46 @@
+using System.ComponentModel;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using Sweeper.Cli.Output;
+using Sweeper.Core.Reporting;
+using Sweeper.Quantization;
+
+namespace Sweeper.Cli.Commands;
+
+public sealed class QuantizeSettings : CommandSettings
+{
+    [CommandOption("-i|--input <FILE>")]
+    [Description("A JSON request (the fields of a golden case: method, bits, channel_axis, shape, input, options), or an array of them; '-' reads standard input.")]
+    public string Input { get; init; } = "";
+
+    [CommandOption("-o|--output <FILE>")]
+    [Description("Where to write the result (default: standard output).")]
+    public string? Output { get; init; }
+
+    public override ValidationResult Validate() =>
+        string.IsNullOrEmpty(Input) ? ValidationResult.Error("--input <FILE> is required") : ValidationResult.Success();
+}
+
+/// <summary>
+/// <c>sweeper quantize --input request.json</c>: runs our power-of-two quantizers on given tensors, for checking an
+/// accelerator's fixed-point path against ours. Every request is validated before any is run; a bad one is reported
+/// with its index and name, exit 2, nothing written.
+/// </summary>
+public sealed class QuantizeCommand : Command<QuantizeSettings>
+{
+    public override int Execute(CommandContext context, QuantizeSettings settings, CancellationToken cancellationToken)
+    {
+        string json;
+        try { json = settings.Input == "-" ? Console.In.ReadToEnd() : File.ReadAllText(settings.Input); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return Errors.Report($"{settings.Input}: {ex.Message}", Errors.InvalidInput);
+        }
+        string result;
+        try { result = QuantizeService.Run(json, indented: true); }
+        catch (QuantizeRequestException ex) { return Errors.Report($"{settings.Input}: {ex.Message}", Errors.InvalidInput); }
+        if (settings.Output is null) Console.Out.WriteLine(result);
+        else ReportWriter.WriteAtomically(settings.Output, result + "\n");
+        return Errors.Ok;
+    }
+}
