@@ -25,6 +25,12 @@ public static class Program
                 .WithExample("plan", "configs/quickstart.yaml", "--limit", "20");
             config.AddCommand<QuantizeCommand>("quantize").WithDescription("Quantize tensors given as JSON with the PO2 quantizers (golden-case format).")
                 .WithExample("quantize", "--input", "request.json", "--output", "result.json");
+            config.AddBranch("traces", traces =>
+            {
+                traces.SetDescription("Traces written to a run directory.");
+                traces.AddCommand<TracesPushCommand>("push").WithDescription("Send a run's traces.jsonl to an OTLP/HTTP backend (Jaeger, Aspire).")
+                    .WithExample("traces", "push", "runs/quickstart-20261126-101500", "--endpoint", "http://localhost:4318");
+            });
             config.AddBranch("bench", bench =>
             {
                 bench.SetDescription("Benchmarks that print figures and ratios.");

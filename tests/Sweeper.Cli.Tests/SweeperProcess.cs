@@ -11,9 +11,13 @@ public static class SweeperProcess
     }
 
     /// <summary>Starts sweeper in the background; its output is collected line by line.</summary>
-    public static Running Start(string workingDirectory, params string[] args)
+    public static Running Start(string workingDirectory, params string[] args) => Start(workingDirectory, new Dictionary<string, string>(), args);
+
+    /// <summary>Starts sweeper in the background with extra environment variables.</summary>
+    public static Running Start(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in environment) psi.Environment[k] = v;
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sweeper.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["NO_COLOR"] = "1";

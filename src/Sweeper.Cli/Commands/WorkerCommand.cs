@@ -3,6 +3,7 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using Sweeper.Cli.Output;
 using Sweeper.Cli.Running;
+using Sweeper.Cli.Telemetry;
 using Sweeper.Cluster.Hosting;
 
 namespace Sweeper.Cli.Commands;
@@ -19,6 +20,10 @@ public sealed class WorkerSettings : NodeSettings
     public int Slots { get; init; } = 1;
 
 
+
+    [CommandOption("--traces <FILE>")]
+    [Description("With no OTEL_EXPORTER_OTLP_ENDPOINT: write this worker's spans to FILE (OTLP-JSON lines).")]
+    public string? Traces { get; init; }
 
     public override ValidationResult Validate()
     {
@@ -41,9 +46,11 @@ public sealed class WorkerCommand : AsyncCommand<WorkerSettings>
         try
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
+            var telemetry = TelemetryTarget.Resolve(null, null, settings.Traces);
+            using var session = TelemetrySession.Start(telemetry, "worker");
             var seed = $"{(settings.Tls is null ? "akka.tcp" : "akka.ssl.tcp")}://{SweeperHosting.SystemName}@{settings.Join}";
             await SweepHost.RunWorkerAsync(seed, settings.Slots, TrainableFactories.Default, new NodeOptions(settings.Hostname, settings.Port, Tls: settings.Tls), address =>
-                AnsiConsole.MarkupLine($"worker [bold]{Markup.Escape(address)}[/] with {settings.Slots} slot(s), joining {Markup.Escape(seed)}"), linked.Token);
+                AnsiConsole.MarkupLine($"worker [bold]{Markup.Escape(address)}[/] with {settings.Slots} slot(s), joining {Markup.Escape(seed)}; traces: {Markup.Escape(telemetry.Describe())}"), linked.Token);
             AnsiConsole.MarkupLine(interrupt.IsCancellationRequested ? "worker stopped" : "the sweep's coordinator left; worker done");
             return interrupt.IsCancellationRequested ? Errors.Interrupted : Errors.Ok;
         }

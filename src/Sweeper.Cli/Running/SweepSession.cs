@@ -1,5 +1,6 @@
 using Spectre.Console;
 using Sweeper.Cli.Output;
+using Sweeper.Cli.Telemetry;
 using Sweeper.Cluster.Actors;
 using Sweeper.Core.Reporting;
 using Sweeper.Core.Spec;
@@ -11,6 +12,7 @@ namespace Sweeper.Cli.Running;
 public static class SweepSession
 {
     public const string CheckpointFolder = "checkpoints";
+    public const string TracesFile = "traces.jsonl";
 
     public static string CheckpointDir(SweepSpec spec, string runDir) =>
         spec.Checkpoint.Dir is { } dir ? Path.GetFullPath(dir, Path.GetDirectoryName(spec.SourcePath) ?? runDir) : Path.Combine(runDir, CheckpointFolder);
@@ -18,6 +20,8 @@ public static class SweepSession
     public static async Task<int> RunAsync(SweepSpec spec, ITrialSource source, string runDir, NodeOptions node, CancellationToken cancellationToken)
     {
         var console = AnsiConsole.Console;
+        var telemetry = TelemetryTarget.Resolve(spec.Telemetry.OtlpEndpoint, spec.Telemetry.Protocol, Path.Combine(runDir, TracesFile));
+        using var session = TelemetrySession.Start(telemetry, "coordinator");
         using var interrupt = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
         Console.CancelKeyPress += onCancel;
@@ -30,7 +34,7 @@ public static class SweepSession
                 address =>
                 {
                     var roles = node.LocalWorker ? "coordinator, worker" : "coordinator";
-                    console.MarkupLine($"node [bold]{Markup.Escape(address)}[/] ({roles})");
+                    console.MarkupLine($"node [bold]{Markup.Escape(address)}[/] ({roles}); traces: {Markup.Escape(telemetry.Describe())}");
                     if (!node.LocalWorker)
                         console.MarkupLine($"workers join with: [bold]sweeper worker --join {Markup.Escape(address[(address.IndexOf('@') + 1)..])}[/]");
                 }, linked.Token);

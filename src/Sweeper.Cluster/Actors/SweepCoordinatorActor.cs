@@ -1,10 +1,12 @@
 using System.Collections.Immutable;
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Sweeper.Cluster.Journal;
 using Sweeper.Cluster.Messages;
 using Sweeper.Core.Scheduling;
 using Sweeper.Core.Spec;
+using Sweeper.Core.Telemetry;
 using Sweeper.Core.Trials;
 
 namespace Sweeper.Cluster.Actors;
@@ -48,6 +50,8 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     private bool _flushScheduled;
 
     private SweepJournal? _journal;
+    private Activity? _sweepSpan;
+    private readonly Dictionary<TrialId, Activity> _trialSpans = new();
     private DateTimeOffset _startedAt = DateTimeOffset.UtcNow;
     private int _terminal;
     private int _nextIndex;
@@ -103,11 +107,13 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     private void Start()
     {
         IReadOnlyList<TrialResult> start = [];
+        string? resumedFrom = null;
         if (_options.RunDirectory is { } dir && File.Exists(Path.Combine(dir, SweepJournal.FileName)))
         {
             _journal = SweepJournal.Open(dir);
             var state = _journal.Load();
             _startedAt = state.StartedAt;
+            resumedFrom = state.TraceParent ?? "";
             start = state.Trials.Select(Recover).ToList();
             _log.Info("Resumed sweep {0} from {1}: {2} of {3} trial(s) already finished", _spec.Name, _journal.Path,
                 start.Count(t => t.State.IsTerminal()), start.Count);
@@ -124,6 +130,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
             if (t.State.IsTerminal()) _terminal++;
         }
         _nextIndex = start.Count == 0 ? 0 : start.Max(t => t.Id.Index);
+        StartSweepSpan(resumedFrom);
         Replay(start);
         if (_spec.Stop.MaxMinutes is { } minutes)
         {
@@ -133,6 +140,56 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         }
         CompleteIfDone();
         Flush();
+    }
+
+    /// <summary>
+    /// The sweep's root span; a resumed sweep gets a <c>sweep.resume</c> span under the original root (kept in the
+    /// journal), so the whole sweep stays one trace.
+    /// </summary>
+    private void StartSweepSpan(string? resumedFrom)
+    {
+        var tags = new Dictionary<string, object?>
+        {
+            [SweeperTelemetry.Tags.SweepName] = _spec.Name,
+            [SweeperTelemetry.Tags.SearchAlgorithm] = _spec.Search.Algorithm,
+            [SweeperTelemetry.Tags.Scheduler] = _spec.Scheduler.Name,
+            [SweeperTelemetry.Tags.Objective] = _spec.Objective.Metric,
+        };
+        _sweepSpan = resumedFrom is null
+            ? SweeperTelemetry.StartDetached(SweeperTelemetry.Spans.Sweep, default, ActivityKind.Internal, tags)
+            : SweeperTelemetry.StartDetached(SweeperTelemetry.Spans.SweepResume, SweeperTelemetry.Parse(resumedFrom), ActivityKind.Internal, tags);
+        if (resumedFrom is null && _sweepSpan is not null) _journal?.SetMeta("trace_parent", _sweepSpan.Id!);
+    }
+
+    private Activity? TrialSpan(TrialResult trial)
+    {
+        if (_trialSpans.TryGetValue(trial.Id, out var span)) return span;
+        var tags = new List<KeyValuePair<string, object?>> { new(SweeperTelemetry.Tags.TrialId, trial.Id.ToString()) };
+        foreach (var (k, v) in trial.Config.Parameters) tags.Add(new(SweeperTelemetry.Tags.ParamPrefix + k, SweeperTelemetry.AttributeValue(v)));
+        span = SweeperTelemetry.StartDetached(SweeperTelemetry.Spans.Trial, _sweepSpan?.Context ?? default, ActivityKind.Internal, tags);
+        if (span is null) return null;
+        foreach (var r in trial.Resumes)
+            span.AddEvent(new ActivityEvent(SweeperTelemetry.Events.Resumed, r.At, new ActivityTagsCollection
+            {
+                [SweeperTelemetry.Tags.ResumedFromEpoch] = (long)r.FromEpoch, [SweeperTelemetry.Tags.Reason] = r.Reason,
+            }));
+        _trialSpans[trial.Id] = span;
+        return span;
+    }
+
+    private void EndTrialSpan(TrialResult trial)
+    {
+        if (!_trialSpans.Remove(trial.Id, out var span)) return;
+        span.SetTag(SweeperTelemetry.Tags.TrialState, trial.State.ToString().ToLowerInvariant());
+        span.SetTag(SweeperTelemetry.Tags.Node, trial.Worker);
+        var objective = trial.Objective(_spec.Objective);
+        if (double.IsFinite(objective)) span.SetTag(SweeperTelemetry.Tags.TrialObjective, objective);
+        if (trial.Last is { } last)
+            foreach (var (k, v) in last.Metrics)
+                if (double.IsFinite(v) && !k.StartsWith("quant.", StringComparison.Ordinal)) span.SetTag(SweeperTelemetry.Tags.MetricPrefix + k, v);
+        if (trial.Reason is not null) span.SetTag(SweeperTelemetry.Tags.Reason, trial.Reason);
+        if (trial.State == TrialState.Failed) span.SetStatus(ActivityStatusCode.Error, trial.Reason);
+        span.Dispose();
     }
 
     /// <summary>Rebuilds the searcher's and the scheduler's state from journaled results (epoch by epoch, then final objectives).</summary>
@@ -150,7 +207,12 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         try { Flush(); }
-        finally { _journal?.Dispose(); }
+        finally
+        {
+            _journal?.Dispose();
+            foreach (var span in _trialSpans.Values) span.Dispose();
+            _sweepSpan?.Dispose();
+        }
     }
 
     /// <summary>A trial found running in the journal was interrupted: it is queued again, to continue from its checkpoint.</summary>
@@ -215,6 +277,11 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         {
             var requeued = Requeue(_trials[id], $"worker {worker.Node} left the cluster");
             Journal(new JournalEntry.DropEpochsAfter(id, requeued.Checkpoint?.Epoch ?? 0));
+            TrialSpan(_trials[id])?.AddEvent(new ActivityEvent(SweeperTelemetry.Events.QueuedAgain, tags: new ActivityTagsCollection
+            {
+                [SweeperTelemetry.Tags.Reason] = requeued.Resumes[^1].Reason, [SweeperTelemetry.Tags.ResumedFromEpoch] = (long)requeued.Resumes[^1].FromEpoch,
+            }));
+            SweeperTelemetry.Restarts.Add(1, new KeyValuePair<string, object?>(SweeperTelemetry.Tags.Reason, "worker gone"));
             Change(id, _ => requeued);
             _pending.AddFirst(id);
         }
@@ -245,7 +312,9 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
             var assignment = ++_assignment[id];
             var trial = _trials[id];
             Change(id, t => t.MoveTo(TrialState.Running) with { Worker = best.Node, StartedAt = t.StartedAt ?? DateTimeOffset.UtcNow });
-            Send(target, new WorkerCommands.AssignTrial(trial.Config, assignment, trial.Checkpoint, _options.CheckpointDir, _spec.Checkpoint.IntervalEpochs));
+            var span = TrialSpan(trial);
+            Send(target, new WorkerCommands.AssignTrial(trial.Config, assignment, trial.Checkpoint, _options.CheckpointDir, _spec.Checkpoint.IntervalEpochs,
+                SweeperTelemetry.TraceParent(span)));
         }
     }
 
@@ -262,6 +331,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         _nextIndex++;
         _trials[config.Id] = new TrialResult { Config = config };
         _assignment[config.Id] = 0;
+        SweeperTelemetry.TrialsByState.Add(1, new(SweeperTelemetry.Tags.SweepName, _spec.Name), new(SweeperTelemetry.Tags.TrialState, "pending"));
         Journal(new JournalEntry.NewTrial(config));
         return config;
     }
@@ -270,6 +340,15 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     private void Judge(TrialId id, EpochResult result)
     {
         var decision = _scheduler.OnResult(id, result.Epoch, result.Get(_spec.Objective.Metric));
+        if (decision.IsStop || decision.Rung is not null)
+            TrialSpan(_trials[id])?.AddEvent(new ActivityEvent(SweeperTelemetry.Events.SchedulerDecision, tags: new ActivityTagsCollection
+            {
+                [SweeperTelemetry.Tags.Action] = decision.IsStop ? "stop" : "continue",
+                [SweeperTelemetry.Tags.Reason] = decision.Reason,
+                [SweeperTelemetry.Tags.Rung] = (long?)decision.Rung,
+                [SweeperTelemetry.Tags.Epoch] = (long)result.Epoch,
+                [SweeperTelemetry.Tags.Scheduler] = _scheduler.Name,
+            }));
         if (!decision.IsStop || result.Epoch >= _trials[id].Config.Trainable.Epochs) return;
         foreach (var (worker, slots) in _workers)
             if (slots.Running.Remove(id)) Send(worker, new WorkerCommands.StopTrial(id, decision.Reason));
@@ -304,6 +383,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     {
         if (_completed is not null) return;
         _log.Info("Sweep {0} stops: {1}", _spec.Name, reason);
+        _sweepSpan?.AddEvent(new ActivityEvent(SweeperTelemetry.Events.SweepStopping, tags: new ActivityTagsCollection { [SweeperTelemetry.Tags.Reason] = reason }));
         _exhausted = true;
         foreach (var id in _pending)
         {
@@ -324,7 +404,16 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
 
     private void Change(TrialId id, Func<TrialResult, TrialResult> change)
     {
-        _trials[id] = change(_trials[id]);
+        var before = _trials[id];
+        var after = change(before);
+        _trials[id] = after;
+        if (before.State != after.State)
+        {
+            var sweep = new KeyValuePair<string, object?>(SweeperTelemetry.Tags.SweepName, _spec.Name);
+            SweeperTelemetry.TrialsByState.Add(-1, sweep, new(SweeperTelemetry.Tags.TrialState, before.State.ToString().ToLowerInvariant()));
+            SweeperTelemetry.TrialsByState.Add(1, sweep, new(SweeperTelemetry.Tags.TrialState, after.State.ToString().ToLowerInvariant()));
+            if (after.State.IsTerminal()) EndTrialSpan(after);
+        }
         _dirty.Add(id);
         ScheduleFlush();
     }
@@ -379,6 +468,10 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         _completed = new SweepResult(_spec.Name, _spec.Objective, _trials.Values.OrderBy(t => t.Id.Index).ToList(), _startedAt, DateTimeOffset.UtcNow);
         _completedPending = true;
         _log.Info("Sweep {0} finished: {1} trial(s)", _spec.Name, _trials.Count);
+        if (_completed.Best is { } best) _sweepSpan?.SetTag("sweeper.best.trial", best.Id.ToString());
+        _sweepSpan?.SetTag("sweeper.trials", (long)_trials.Count);
+        _sweepSpan?.Dispose();
+        _sweepSpan = null;
         ScheduleFlush();
     }
 

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Sweeper.Cluster.Messages;
+using Sweeper.Core.Telemetry;
 using Sweeper.Core.Trials;
 
 namespace Sweeper.Cluster.Actors;
@@ -18,6 +20,7 @@ public sealed class TrialActor : ReceiveActor
     private readonly string _node;
     private readonly CancellationTokenSource _cancel = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private Activity? _attempt;
 
     public static Props Props(WorkerCommands.AssignTrial run, ITrainableFactory factory, IActorRef coordinator, string node) =>
         Akka.Actor.Props.Create(() => new TrialActor(run, factory, coordinator, node));
@@ -46,6 +49,7 @@ public sealed class TrialActor : ReceiveActor
         Receive<RunCrashed>(m =>
         {
             _log.Warning("Trial {0} failed: {1}", id, m.Error);
+            _attempt?.SetStatus(ActivityStatusCode.Error, m.Error);
             _coordinator.Tell(new TrialEvents.TrialFailed(id, run.Assignment, m.Error));
             Context.Stop(Self);
         });
@@ -53,13 +57,24 @@ public sealed class TrialActor : ReceiveActor
 
     protected override void PreStart()
     {
+        _attempt = SweeperTelemetry.StartDetached(SweeperTelemetry.Spans.Attempt, SweeperTelemetry.Parse(_run.TraceParent), ActivityKind.Internal,
+        [
+            new(SweeperTelemetry.Tags.TrialId, _run.Config.Id.ToString()),
+            new(SweeperTelemetry.Tags.Attempt, (long)_run.Assignment),
+            new(SweeperTelemetry.Tags.Node, _node),
+            new(SweeperTelemetry.Tags.ResumedFromEpoch, (long)(_run.ResumeFrom?.Epoch ?? 0)),
+        ]);
         var self = Self;
         var token = _cancel.Token;
         var thread = new Thread(() => Run(self, token)) { IsBackground = true, Name = $"sweeper-{_run.Config.Id}" };
         thread.Start();
     }
 
-    protected override void PostStop() => _cancel.Cancel();
+    protected override void PostStop()
+    {
+        _cancel.Cancel();
+        _attempt?.Dispose();
+    }
 
     private void Run(IActorRef self, CancellationToken token)
     {
@@ -71,18 +86,38 @@ public sealed class TrialActor : ReceiveActor
                 from = loadable.LoadCheckpoint(resume.Path);
             self.Tell(new Started(from));
             int interval = _run.CheckpointInterval;
+            var parent = _attempt?.Context ?? default;
             for (int epoch = from + 1; epoch <= trainable.TotalEpochs; epoch++)
             {
                 token.ThrowIfCancellationRequested();
-                var result = trainable.RunEpoch(epoch, token);
+                using var epochSpan = SweeperTelemetry.StartDetached(SweeperTelemetry.Spans.Epoch, parent, ActivityKind.Internal,
+                    [new(SweeperTelemetry.Tags.TrialId, _run.Config.Id.ToString()), new(SweeperTelemetry.Tags.Epoch, (long)epoch)]);
+                EpochResult result;
+                try
+                {
+                    result = trainable.RunEpoch(epoch, token);
+                }
+                catch (OperationCanceledException)
+                {
+                    epochSpan?.SetTag("sweeper.cancelled", true); // stopped by the scheduler or the sweep mid-epoch
+                    throw;
+                }
+                catch (Exception ex)
+                {
+                    epochSpan?.SetStatus(ActivityStatusCode.Error, ex.Message);
+                    throw;
+                }
+                EpochTelemetry.Record(epochSpan, _run.Config.Id, result);
                 self.Tell(new EpochDone(result));
                 if (interval > 0 && trainable is ICheckpointable saver && (epoch % interval == 0 || epoch == trainable.TotalEpochs))
                 {
+                    using var checkpointSpan = SweeperTelemetry.StartDetached(SweeperTelemetry.Spans.Checkpoint, epochSpan?.Context ?? parent);
                     var path = CheckpointPath(_run.CheckpointDir, _run.Config.Id, epoch);
                     Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                     var tmp = path + ".tmp";
                     saver.SaveCheckpoint(tmp, epoch);
                     File.Move(tmp, path, overwrite: true); // a checkpoint is either whole or absent
+                    checkpointSpan?.SetTag("sweeper.checkpoint.path", path);
                     self.Tell(new CheckpointDone(new CheckpointRef(epoch, path)));
                 }
             }

@@ -17,7 +17,8 @@ public abstract record JournalEntry
 }
 
 /// <summary>What a journal holds: the spec as written and every trial with its epochs.</summary>
-public sealed record JournalState(string SpecText, string SpecPath, DateTimeOffset StartedAt, IReadOnlyList<TrialResult> Trials);
+/// <param name="TraceParent">The W3C traceparent of the sweep's root span, so a resumed sweep stays in the same trace.</param>
+public sealed record JournalState(string SpecText, string SpecPath, DateTimeOffset StartedAt, IReadOnlyList<TrialResult> Trials, string? TraceParent = null);
 
 /// <summary>
 /// The coordinator's state in SQLite (WAL) in the run directory. Every batch of changes is one transaction,
@@ -103,8 +104,13 @@ public sealed class SweepJournal : IDisposable
                     Epochs = epochs.GetValueOrDefault(r.GetInt32(0)) ?? [],
                 });
             }
-        return new JournalState(meta["spec_text"], meta["spec_path"], DateTimeOffset.Parse(meta["started_at"], CultureInfo.InvariantCulture), trials);
+        return new JournalState(meta["spec_text"], meta["spec_path"], DateTimeOffset.Parse(meta["started_at"], CultureInfo.InvariantCulture), trials,
+            meta.GetValueOrDefault("trace_parent"));
     }
+
+    /// <summary>Sets a metadata value (e.g. the sweep's trace context).</summary>
+    public void SetMeta(string key, string value) =>
+        Exec("INSERT INTO meta(key, value) VALUES ($k, $v) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$k", key), ("$v", value));
 
     /// <summary>Writes a batch of changes in one transaction.</summary>
     public void Write(IReadOnlyList<JournalEntry> batch)

@@ -24,7 +24,8 @@ public static class WorkerCommands
     /// continue from this checkpoint. Checkpoints go to <paramref name="CheckpointDir"/> every
     /// <paramref name="CheckpointInterval"/> epochs (0: never).
     /// </summary>
-    public sealed record AssignTrial(TrialConfig Config, int Assignment, CheckpointRef? ResumeFrom, string CheckpointDir, int CheckpointInterval) : ISweeperMessage;
+    /// <param name="TraceParent">W3C trace context of the trial's span: the attempt's spans, on whichever node, go under it.</param>
+    public sealed record AssignTrial(TrialConfig Config, int Assignment, CheckpointRef? ResumeFrom, string CheckpointDir, int CheckpointInterval, string? TraceParent = null) : ISweeperMessage;
 
     /// <summary>Stop a running trial (the sweep is being cancelled).</summary>
     public sealed record StopTrial(TrialId Id, string Reason) : ISweeperMessage;

@@ -104,7 +104,7 @@ public static class SpecSchema
     public static readonly IReadOnlyList<(string Path, bool Required)> Sections =
     [
         ("objective", true), ("trainable", true), ("trainable.dataset", false), ("trainable.optimizer", false),
-        ("trainable.synthetic", false), ("trainable.quantizer", false), ("search", false), ("scheduler", false), ("stop", false),
+        ("trainable.synthetic", false), ("trainable.quantizer", false), ("search", false), ("scheduler", false), ("stop", false), ("telemetry", false),
         ("resources", false), ("output", false), ("checkpoint", false),
     ];
 
@@ -191,6 +191,10 @@ public static class SpecSchema
             (s, v) => s with { Stop = s.Stop with { MaxMinutes = (double?)v } }, Nullable: true, Range: v => v > 0 ? null : $"must be greater than 0, found {v}"),
         new("stop.target", SettingType.Number, "End the sweep once a trial reaches this objective value.",
             (s, v) => s with { Stop = s.Stop with { Target = (double?)v } }, Nullable: true),
+        new("telemetry.otlp_endpoint", SettingType.String, "OTLP endpoint for traces and metrics (OTEL_EXPORTER_OTLP_ENDPOINT overrides it).",
+            (s, v) => s with { Telemetry = s.Telemetry with { OtlpEndpoint = (string?)v } }, Nullable: true),
+        new("telemetry.protocol", SettingType.String, "grpc or http/protobuf.",
+            (s, v) => s with { Telemetry = s.Telemetry with { Protocol = (string)v! } }, Choices: ["grpc", "http/protobuf"]),
         new("resources.max_concurrent_trials", SettingType.Integer, "Trials run at once on a worker (one intra-op thread each).",
             (s, v) => s with { Resources = s.Resources with { MaxConcurrentTrials = (int)(long)v! } }, Range: v => v is >= 1 and <= 256 ? null : $"must be between 1 and 256, found {v}"),
         new("checkpoint.interval_epochs", SettingType.Integer, "Save a checkpoint every N epochs and after the last (0: never).",

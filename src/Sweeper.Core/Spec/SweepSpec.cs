@@ -14,6 +14,7 @@ public sealed record SweepSpec
     public SearchSpec Search { get; init; } = new();
     public SchedulerSpec Scheduler { get; init; } = new();
     public StopSpec Stop { get; init; } = new();
+    public TelemetrySpec Telemetry { get; init; } = new();
     /// <summary>The file the spec was read from (absolute path), or a label for in-memory text.</summary>
     public string SourcePath { get; init; } = "<memory>";
     /// <summary>The spec's text as read, kept with the results so a run directory documents itself.</summary>
@@ -148,6 +149,14 @@ public sealed record SchedulerSpec
     /// <summary>ASHA's maximum epoch (null: the trainable's epochs).</summary>
     public int? MaxT { get; init; }
     public int MinSamplesRequired { get; init; } = 3;
+}
+
+public sealed record TelemetrySpec
+{
+    /// <summary>OTLP endpoint for traces and metrics (OTEL_EXPORTER_OTLP_ENDPOINT overrides it); null: spans go to traces.jsonl in the run directory.</summary>
+    public string? OtlpEndpoint { get; init; }
+    /// <summary><c>grpc</c> or <c>http/protobuf</c>.</summary>
+    public string Protocol { get; init; } = "grpc";
 }
 
 public sealed record StopSpec

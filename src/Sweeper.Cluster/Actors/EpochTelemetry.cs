@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using Sweeper.Core.Telemetry;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Cluster.Actors;
+
+/// <summary>What one finished epoch puts on its span and into the metrics.</summary>
+internal static class EpochTelemetry
+{
+    /// <summary>Metric names a trainable may report for the split of an epoch's time.</summary>
+    public const string TrainSeconds = "train_seconds";
+    public const string EvalSeconds = "eval_seconds";
+    private const string QuantPrefix = "quant.";
+
+    public static void Record(Activity? span, TrialId trial, EpochResult result)
+    {
+        var trialTag = new KeyValuePair<string, object?>(SweeperTelemetry.Tags.TrialId, trial.ToString());
+        SweeperTelemetry.EpochDuration.Record(result.Duration.TotalSeconds, trialTag);
+        Measure(SweeperTelemetry.SamplesPerSecond, result.Get(MetricNames.SamplesPerSecond), trialTag);
+        Measure(SweeperTelemetry.Loss, result.Get(MetricNames.TestLoss), trialTag);
+        Measure(SweeperTelemetry.Accuracy, result.Get(MetricNames.TestAccuracy), trialTag);
+        foreach (var (key, value) in result.Metrics)
+            if (key.StartsWith(QuantPrefix, StringComparison.Ordinal) && key.EndsWith(".exponent_mean", StringComparison.Ordinal) && double.IsFinite(value))
+                SweeperTelemetry.Exponent.Record(value, trialTag, new(SweeperTelemetry.Tags.Layer, key[QuantPrefix.Length..^".exponent_mean".Length]));
+        if (span is null) return;
+
+        foreach (var (key, value) in result.Metrics)
+            if (!key.StartsWith(QuantPrefix, StringComparison.Ordinal) && double.IsFinite(value))
+                span.SetTag(SweeperTelemetry.Tags.MetricPrefix + key, value);
+
+        // train and eval as children with their measured share of the epoch, when the trainable reports it.
+        var train = result.Get(TrainSeconds);
+        var eval = result.Get(EvalSeconds);
+        if (double.IsFinite(train) && double.IsFinite(eval))
+        {
+            var start = span.StartTimeUtc;
+            Child(span, SweeperTelemetry.Spans.Train, start, TimeSpan.FromSeconds(train));
+            Child(span, SweeperTelemetry.Spans.Eval, start.AddSeconds(train), TimeSpan.FromSeconds(eval));
+        }
+
+        // Exponent flips, aggregated per epoch: one event with the total and the layers that flipped.
+        var flips = result.Get("quant.flips_epoch");
+        if (double.IsFinite(flips) && flips > 0)
+        {
+            var tags = new ActivityTagsCollection { ["sweeper.quant.flips"] = (long)flips };
+            foreach (var (key, value) in result.Metrics)
+                if (key.StartsWith(QuantPrefix, StringComparison.Ordinal) && key.EndsWith(".flips_epoch", StringComparison.Ordinal) && value > 0)
+                    tags["sweeper.quant.flips." + key[QuantPrefix.Length..^".flips_epoch".Length]] = (long)value;
+            span.AddEvent(new ActivityEvent(SweeperTelemetry.Events.Flips, tags: tags));
+        }
+    }
+
+    private static void Child(Activity parent, string name, DateTime start, TimeSpan duration)
+    {
+        var child = SweeperTelemetry.StartDetached(name, parent.Context, startTime: new DateTimeOffset(start, TimeSpan.Zero));
+        if (child is null) return;
+        child.SetEndTime(start + duration);
+        child.Dispose();
+    }
+
+    private static void Measure(System.Diagnostics.Metrics.Histogram<double> histogram, double value, KeyValuePair<string, object?> tag)
+    {
+        if (double.IsFinite(value)) histogram.Record(value, tag);
+    }
+}
