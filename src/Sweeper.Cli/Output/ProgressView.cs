@@ -12,8 +12,9 @@ namespace Sweeper.Cli.Output;
 /// Live progress of a sweep. On an interactive terminal: a table redrawn in place, a row per trial (state, epoch,
 /// losses, accuracy). Otherwise (CI, a pipe): one line per finished epoch and per finished trial.
 /// </summary>
-public sealed class ProgressView(IAnsiConsole console, SweepSpec spec)
+public sealed class ProgressView(IAnsiConsole console, SweepSpec spec, long? totalTrials)
 {
+    private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private readonly ConcurrentDictionary<TrialId, TrialResult> _trials = new();
     private readonly ConcurrentQueue<string> _lines = new();
 
@@ -36,7 +37,27 @@ public sealed class ProgressView(IAnsiConsole console, SweepSpec spec)
             _lines.Enqueue($"{trial.Id} epoch {e.Epoch}/{trial.Config.Trainable.Epochs} {Params(trial)} " +
                            $"train_loss={F(e.Get(MetricNames.TrainLoss))} test_loss={F(e.Get(MetricNames.TestLoss))} test_accuracy={F(e.Get(MetricNames.TestAccuracy))} ({e.Duration.TotalSeconds:F1} s)");
         if (trial.State.IsTerminal() && before?.State != trial.State)
+        {
             _lines.Enqueue($"{trial.Id} {trial.State.ToString().ToLowerInvariant()}{(trial.Reason is null ? "" : ": " + trial.Reason)}");
+            _lines.Enqueue(Status());
+        }
+    }
+
+    /// <summary>Trials by state, the best so far and an ETA (from epochs done against epochs planned).</summary>
+    public string Status()
+    {
+        var trials = _trials.Values.ToList();
+        var byState = string.Join(", ", trials.GroupBy(t => t.State).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.ToString().ToLowerInvariant()}"));
+        var best = trials.Where(t => t.State == TrialState.Completed && !double.IsNaN(t.Objective(spec.Objective)))
+            .OrderByDescending(t => spec.Objective.Mode == ObjectiveMode.Max ? t.Objective(spec.Objective) : -t.Objective(spec.Objective)).FirstOrDefault();
+        var total = totalTrials ?? trials.Count;
+        int done = trials.Sum(t => t.State.IsTerminal() ? t.Config.Trainable.Epochs : t.Epochs.Count);
+        long planned = total * (long)spec.Trainable.Epochs;
+        var elapsed = DateTimeOffset.UtcNow - _started;
+        var eta = done > 0 && planned > done ? TimeSpan.FromSeconds(elapsed.TotalSeconds * (planned - done) / done) : (TimeSpan?)null;
+        return $"[{trials.Count(t => t.State.IsTerminal())}/{(totalTrials is null ? "?" : total)} finished: {byState}"
+               + (best is null ? "" : $"; best {best.Id} {spec.Objective.Metric}={best.Objective(spec.Objective):F4}")
+               + (eta is { } e ? $"; ETA {(int)e.TotalMinutes}m{e.Seconds:D2}s" : "") + "]";
     }
 
     /// <summary>Shows progress until <paramref name="run"/> completes.</summary>
@@ -72,7 +93,7 @@ public sealed class ProgressView(IAnsiConsole console, SweepSpec spec)
 
     private IRenderable Render()
     {
-        var table = new Table().Border(TableBorder.Rounded).Title($"[bold]{Markup.Escape(spec.Name)}[/]");
+        var table = new Table().Border(TableBorder.Rounded).Title($"[bold]{Markup.Escape(spec.Name)}[/]").Caption(Markup.Escape(Status()));
         table.AddColumns("trial", "parameters", "state", "epoch", "train loss", "test loss", "test acc");
         foreach (var t in _trials.Values.OrderBy(t => t.Id.Index))
         {

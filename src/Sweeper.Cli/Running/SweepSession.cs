@@ -28,7 +28,7 @@ public static class SweepSession
         try
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
-            var view = new ProgressView(console, spec);
+            var view = new ProgressView(console, spec, source.Total);
             var coordinator = new CoordinatorOptions(runDir, CheckpointDir(spec, runDir));
             var run = SweepHost.RunAsync(spec, source, coordinator, TrainableFactories.Default, node, view.OnTrial,
                 address =>
