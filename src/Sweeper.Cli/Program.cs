@@ -36,6 +36,7 @@ public static class Program
                 bench.SetDescription("Benchmarks that print figures and ratios.");
                 bench.AddCommand<OrchestrationBenchCommand>("orchestration").WithDescription("Zero-length trials through the full path: trials/s, overhead, results/s.");
                 bench.AddCommand<SearchBenchCommand>("search").WithDescription("TPE against random search on synthetic objectives.");
+                bench.AddCommand<TelemetryBenchCommand>("telemetry").WithDescription("A sweep with telemetry off and on: wall times and overhead.");
             });
             config.AddCommand<ValidateCommand>("validate").WithDescription("Check a spec and list every problem (exit 0 or 2).")
                 .WithExample("validate", "configs/quickstart.yaml");

@@ -83,3 +83,60 @@ public sealed class SearchBenchCommand : Command<SearchBenchSettings>
         return Errors.Ok;
     }
 }
+
+public sealed class TelemetryBenchSettings : CommandSettings
+{
+    [CommandArgument(0, "[spec]")]
+    [Description("The sweep to time (default configs/quickstart.yaml).")]
+    public string Spec { get; init; } = "configs/quickstart.yaml";
+
+    [CommandOption("--rounds <N>")]
+    [Description("Pairs of runs, telemetry off then on (default 1).")]
+    [DefaultValue(1)]
+    public int Rounds { get; init; } = 1;
+}
+
+/// <summary>
+/// <c>sweeper bench telemetry [spec]</c>: runs the same sweep with telemetry off and on (spans to an OTLP-JSON file,
+/// as a run without an endpoint does) and prints both wall times and the overhead.
+/// </summary>
+public sealed class TelemetryBenchCommand : AsyncCommand<TelemetryBenchSettings>
+{
+    public override async Task<int> ExecuteAsync(CommandContext context, TelemetryBenchSettings settings, CancellationToken cancellationToken)
+    {
+        Core.Spec.SweepSpec spec;
+        try { spec = Core.Spec.SpecLoader.LoadFile(settings.Spec); }
+        catch (Core.Spec.SpecException ex) { return Errors.Report(ex); }
+        var off = new List<double>();
+        var on = new List<double>();
+        for (int round = 0; round < settings.Rounds; round++)
+        {
+            off.Add(await TimeAsync(spec, telemetry: false, cancellationToken));
+            on.Add(await TimeAsync(spec, telemetry: true, cancellationToken));
+            AnsiConsole.MarkupLine($"round {round + 1}: off {off[^1]:F1} s, on {on[^1]:F1} s");
+        }
+        double offMean = off.Average(), onMean = on.Average();
+        AnsiConsole.MarkupLine($"{Markup.Escape(spec.Name)}: telemetry off {offMean:F1} s, on {onMean:F1} s, overhead {(onMean / offMean - 1) * 100:+0.0;-0.0}% (target ≤ 2%)");
+        return Errors.Ok;
+    }
+
+    private static async Task<double> TimeAsync(Core.Spec.SweepSpec spec, bool telemetry, CancellationToken cancel)
+    {
+        var runDir = Directory.CreateTempSubdirectory("sweeper-bench-telemetry-").FullName;
+        try
+        {
+            using var session = telemetry
+                ? Telemetry.TelemetrySession.Start(new Telemetry.TelemetryTarget(null, "grpc", Path.Combine(runDir, "traces.jsonl")), "coordinator")
+                : null;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            await Running.SweepHost.RunAsync(spec, new Core.Trials.SpecTrialSource(spec),
+                new Cluster.Actors.CoordinatorOptions(runDir, Path.Combine(runDir, "checkpoints")), Running.TrainableFactories.Default,
+                new Running.NodeOptions(), _ => { }, null, cancel);
+            return clock.Elapsed.TotalSeconds;
+        }
+        finally
+        {
+            Directory.Delete(runDir, recursive: true);
+        }
+    }
+}
