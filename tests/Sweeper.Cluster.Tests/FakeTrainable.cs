@@ -17,6 +17,10 @@ public sealed class FakeTrainableFactory : ITrainableFactory
     public TimeSpan EpochTime { get; init; } = TimeSpan.FromMilliseconds(20);
     /// <summary>Trials whose lr equals this value throw in epoch 1.</summary>
     public double? FailingLr { get; init; }
+    /// <summary>Trials whose lr equals this value throw once, in this epoch, on their first run only.</summary>
+    public (double Lr, int Epoch)? CrashOnce { get; init; }
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<TrialId, bool> _crashed = new();
+
     /// <summary>When set, epochs wait on it (for cancellation tests).</summary>
     public ManualResetEventSlim? Gate { get; init; }
 
@@ -49,6 +53,8 @@ public sealed class FakeTrainableFactory : ITrainableFactory
             else Task.Delay(owner.EpochTime, cancellationToken).GetAwaiter().GetResult();
             var lr = config.Trainable.Optimizer.Lr;
             if (owner.FailingLr == lr) throw new InvalidOperationException($"boom at lr {lr}");
+            if (owner.CrashOnce is { } c && c.Lr == lr && c.Epoch == epoch && owner._crashed.TryAdd(config.Id, true))
+                throw new IOException($"disk hiccup at epoch {epoch}");
             var acc = 1.0 - Math.Abs(Math.Log10(lr) + 1) / 4 - 0.1 / epoch;
             return new EpochResult(epoch, new Dictionary<string, double>
             {
@@ -66,6 +72,7 @@ public static class TestSpecs
 {
     public static SweepSpec Spec(int maxConcurrent = 2, int epochs = 2) => new()
     {
+        Crashes = new CrashSpec { MaxRetries = 1, BackoffSeconds = 0.1 },
         Name = "test",
         Objective = new ObjectiveSpec(MetricNames.TestAccuracy, ObjectiveMode.Max),
         Trainable = new TrainableSpec { Dataset = new DatasetSpec(), Epochs = epochs },

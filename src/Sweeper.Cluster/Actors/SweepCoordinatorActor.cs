@@ -82,6 +82,15 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         Receive<TrialEvents.CheckpointSaved>(m => { if (Current(m.Id, m.Assignment)) Change(m.Id, t => t with { Checkpoint = m.Checkpoint }); });
         Receive<TrialEvents.TrialCompleted>(m => { if (Current(m.Id, m.Assignment)) Finish(m.Id, TrialState.Completed, null); });
         Receive<TrialEvents.TrialFailed>(m => { if (Current(m.Id, m.Assignment)) Finish(m.Id, TrialState.Failed, m.Error); });
+        Receive<TrialEvents.TrialCrashed>(m =>
+        {
+            if (!Current(m.Id, m.Assignment)) return;
+            Change(m.Id, t => t with { Crashes = [.. t.Crashes, new TrialCrash(m.Error, m.AfterEpoch, DateTimeOffset.UtcNow)] });
+            TrialSpan(_trials[m.Id])?.AddEvent(new ActivityEvent("trial.crash", tags: new ActivityTagsCollection
+            {
+                [SweeperTelemetry.Tags.Reason] = m.Error, [SweeperTelemetry.Tags.Epoch] = (long)m.AfterEpoch,
+            }));
+        });
         Receive<SweepQueries.Subscribe>(_ => OnSubscribe(Sender));
         Receive<SweepQueries.CancelSweep>(m => OnCancel(m.Reason));
         Receive<SweepQueries.GetStatus>(_ => Sender.Tell(new SweepQueries.SweepStatus(
@@ -314,7 +323,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
             Change(id, t => t.MoveTo(TrialState.Running) with { Worker = best.Node, StartedAt = t.StartedAt ?? DateTimeOffset.UtcNow });
             var span = TrialSpan(trial);
             Send(target, new WorkerCommands.AssignTrial(trial.Config, assignment, trial.Checkpoint, _options.CheckpointDir, _spec.Checkpoint.IntervalEpochs,
-                SweeperTelemetry.TraceParent(span)));
+                SweeperTelemetry.TraceParent(span), _spec.Crashes.MaxRetries, _spec.Crashes.BackoffSeconds));
         }
     }
 

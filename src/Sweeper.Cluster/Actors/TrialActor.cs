@@ -18,20 +18,30 @@ public sealed class TrialActor : ReceiveActor
     private readonly ITrainableFactory _factory;
     private readonly IActorRef _coordinator;
     private readonly string _node;
+    private readonly IActorRef _worker;
     private readonly CancellationTokenSource _cancel = new();
+    private int _lastEpoch;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private Activity? _attempt;
 
-    public static Props Props(WorkerCommands.AssignTrial run, ITrainableFactory factory, IActorRef coordinator, string node) =>
-        Akka.Actor.Props.Create(() => new TrialActor(run, factory, coordinator, node));
+    /// <param name="worker">Told when the run has ended (completed, failed for good, or stopped), so it can tell a give-up from a finish.</param>
+    public static Props Props(WorkerCommands.AssignTrial run, ITrainableFactory factory, IActorRef coordinator, string node, IActorRef? worker = null) =>
+        Akka.Actor.Props.Create(() => new TrialActor(run, factory, coordinator, node, worker ?? ActorRefs.Nobody));
+
+    /// <summary>To the worker: this trial's run is over and needs no further restart.</summary>
+    public sealed record RunEnded(TrialId Id) : INoSerializationVerificationNeeded;
+
+    /// <summary>Thrown to the supervisor when the trainable crashed, so Akka's backoff restarts the actor.</summary>
+    public sealed class TrialCrashedException(string message) : Exception(message);
 
     public static string NameOf(TrialId id) => $"trial-{id}";
 
     /// <summary>Where the checkpoint of <paramref name="id"/> after <paramref name="epoch"/> is written.</summary>
     public static string CheckpointPath(string dir, TrialId id, int epoch) => Path.Combine(dir, id.ToString(), $"epoch-{epoch:D4}.ckpt");
 
-    public TrialActor(WorkerCommands.AssignTrial run, ITrainableFactory factory, IActorRef coordinator, string node)
+    public TrialActor(WorkerCommands.AssignTrial run, ITrainableFactory factory, IActorRef coordinator, string node, IActorRef worker)
     {
+        _worker = worker;
         _run = run;
         _factory = factory;
         _coordinator = coordinator;
@@ -39,19 +49,25 @@ public sealed class TrialActor : ReceiveActor
         var id = run.Config.Id;
 
         Receive<Started>(m => _coordinator.Tell(new TrialEvents.TrialStarted(id, run.Assignment, _node, m.FromEpoch)));
-        Receive<EpochDone>(m => _coordinator.Tell(new TrialEvents.EpochCompleted(id, run.Assignment, m.Result)));
+        Receive<EpochDone>(m =>
+        {
+            _lastEpoch = m.Result.Epoch;
+            _coordinator.Tell(new TrialEvents.EpochCompleted(id, run.Assignment, m.Result));
+        });
         Receive<CheckpointDone>(m => _coordinator.Tell(new TrialEvents.CheckpointSaved(id, run.Assignment, m.Checkpoint)));
         Receive<RunFinished>(_ =>
         {
             _coordinator.Tell(new TrialEvents.TrialCompleted(id, run.Assignment));
+            _worker.Tell(new RunEnded(id));
             Context.Stop(Self);
         });
         Receive<RunCrashed>(m =>
         {
-            _log.Warning("Trial {0} failed: {1}", id, m.Error);
+            _log.Warning("Trial {0} crashed: {1}", id, m.Error);
             _attempt?.SetStatus(ActivityStatusCode.Error, m.Error);
-            _coordinator.Tell(new TrialEvents.TrialFailed(id, run.Assignment, m.Error));
-            Context.Stop(Self);
+            _attempt?.AddEvent(new ActivityEvent("trial.crash", tags: new ActivityTagsCollection { [SweeperTelemetry.Tags.Reason] = m.Error }));
+            _coordinator.Tell(new TrialEvents.TrialCrashed(id, run.Assignment, m.Error, _lastEpoch));
+            throw new TrialCrashedException(m.Error); // the backoff supervisor restarts this actor, or gives up
         });
     }
 
@@ -82,7 +98,7 @@ public sealed class TrialActor : ReceiveActor
         {
             using var trainable = _factory.Create(_run.Config);
             int from = 0;
-            if (_run.ResumeFrom is { } resume && trainable is ICheckpointable loadable)
+            if (NewestCheckpoint() is { } resume && trainable is ICheckpointable loadable)
                 from = loadable.LoadCheckpoint(resume.Path);
             self.Tell(new Started(from));
             int interval = _run.CheckpointInterval;
@@ -118,6 +134,7 @@ public sealed class TrialActor : ReceiveActor
                     saver.SaveCheckpoint(tmp, epoch);
                     File.Move(tmp, path, overwrite: true); // a checkpoint is either whole or absent
                     checkpointSpan?.SetTag("sweeper.checkpoint.path", path);
+                    CrashCheckpoints[(_run.Config.Id, _run.Assignment)] = epoch;
                     self.Tell(new CheckpointDone(new CheckpointRef(epoch, path)));
                 }
             }
@@ -126,12 +143,38 @@ public sealed class TrialActor : ReceiveActor
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
             // Stopped on purpose: the actor is gone and nobody waits for an answer.
+            _worker.Tell(new RunEnded(_run.Config.Id));
         }
         catch (Exception ex)
         {
             self.Tell(new RunCrashed($"{ex.GetType().Name}: {ex.Message}"));
         }
     }
+
+    /// <summary>
+    /// Where to continue: the assigned checkpoint, or a newer one this trial saved on this assignment before a crash.
+    /// </summary>
+    private CheckpointRef? NewestCheckpoint()
+    {
+        var newest = _run.ResumeFrom;
+        var folder = Path.Combine(_run.CheckpointDir, _run.Config.Id.ToString());
+        if (_run.CheckpointInterval <= 0 || !Directory.Exists(folder)) return newest;
+        foreach (var file in Directory.GetFiles(folder, "epoch-*.ckpt"))
+        {
+            var stem = Path.GetFileNameWithoutExtension(file);
+            if (int.TryParse(stem.AsSpan("epoch-".Length), out var epoch) && epoch > (newest?.Epoch ?? 0) && epoch <= _lastSavedOnThisAssignment())
+                newest = new CheckpointRef(epoch, file);
+        }
+        return newest;
+
+        int _lastSavedOnThisAssignment() => CrashCheckpoints.TryGetValue((_run.Config.Id, _run.Assignment), out var e) ? e : 0;
+    }
+
+    /// <summary>
+    /// The newest checkpoint each (trial, assignment) saved in this process: a restarted actor continues from it, and
+    /// never from a file a later rollback made stale.
+    /// </summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(TrialId, int), int> CrashCheckpoints = new();
 
     private sealed record Started(int FromEpoch) : INoSerializationVerificationNeeded;
 

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Akka.Pattern;
 using Sweeper.Cluster.Messages;
 using Sweeper.Core.Trials;
 
@@ -19,6 +20,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly IActorRef _coordinatorProxy;
     private readonly string _node;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<IActorRef, (WorkerCommands.AssignTrial Assign, IActorRef Coordinator)> _running = new();
+    private readonly HashSet<TrialId> _ended = new();
+    private readonly HashSet<TrialId> _stopped = new();
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -46,9 +50,27 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
                 _log.Warning("Trial {0} is already running here; ignoring a second assignment", m.Config.Id);
                 return;
             }
-            Context.ActorOf(TrialActor.Props(m, _factory, Sender, _node), name);
+            // Crashes (exceptions in the trainable) are Akka's business: a backoff supervisor restarts the trial
+            // actor, which continues from its newest checkpoint, up to CrashRetries times.
+            var backoff = TimeSpan.FromSeconds(m.CrashBackoffSeconds);
+            var supervisor = Context.ActorOf(BackoffSupervisor.Props(
+                Backoff.OnFailure(TrialActor.Props(m, _factory, Sender, _node, Self), "run", backoff, backoff * 8, 0.2, m.CrashRetries)), name);
+            Context.Watch(supervisor);
+            _running[supervisor] = (m, Sender);
         });
-        Receive<WorkerCommands.StopTrial>(m => Context.Stop(Context.Child(TrialActor.NameOf(m.Id))));
+        Receive<TrialActor.RunEnded>(m => _ended.Add(m.Id));
+        Receive<Terminated>(m =>
+        {
+            if (!_running.Remove(m.ActorRef, out var run)) return;
+            if (!_ended.Remove(run.Assign.Config.Id) && !_stopped.Remove(run.Assign.Config.Id))
+                run.Coordinator.Tell(new TrialEvents.TrialFailed(run.Assign.Config.Id, run.Assign.Assignment,
+                    $"crashed {run.Assign.CrashRetries + 1} time(s); gave up (see the trial's crashes)"));
+        });
+        Receive<WorkerCommands.StopTrial>(m =>
+        {
+            _stopped.Add(m.Id);
+            Context.Stop(Context.Child(TrialActor.NameOf(m.Id)));
+        });
     }
 
     protected override void PreStart()

@@ -25,7 +25,9 @@ public static class WorkerCommands
     /// <paramref name="CheckpointInterval"/> epochs (0: never).
     /// </summary>
     /// <param name="TraceParent">W3C trace context of the trial's span: the attempt's spans, on whichever node, go under it.</param>
-    public sealed record AssignTrial(TrialConfig Config, int Assignment, CheckpointRef? ResumeFrom, string CheckpointDir, int CheckpointInterval, string? TraceParent = null) : ISweeperMessage;
+    /// <param name="CrashRetries">Restarts (Akka supervision, with backoff from <paramref name="CrashBackoffSeconds"/>) when the trainable throws.</param>
+    public sealed record AssignTrial(TrialConfig Config, int Assignment, CheckpointRef? ResumeFrom, string CheckpointDir, int CheckpointInterval,
+        string? TraceParent = null, int CrashRetries = 2, double CrashBackoffSeconds = 1) : ISweeperMessage;
 
     /// <summary>Stop a running trial (the sweep is being cancelled).</summary>
     public sealed record StopTrial(TrialId Id, string Reason) : ISweeperMessage;
@@ -44,6 +46,9 @@ public static class TrialEvents
     public sealed record TrialCompleted(TrialId Id, int Assignment) : ISweeperMessage;
 
     public sealed record TrialFailed(TrialId Id, int Assignment, string Error) : ISweeperMessage;
+
+    /// <summary>The trainable threw after <paramref name="AfterEpoch"/> epochs; supervision restarts it (or gives up: then <see cref="TrialFailed"/> follows).</summary>
+    public sealed record TrialCrashed(TrialId Id, int Assignment, string Error, int AfterEpoch) : ISweeperMessage;
 }
 
 /// <summary>Asking the coordinator about the sweep, and what it tells subscribers.</summary>

@@ -36,6 +36,7 @@ public sealed class SweeperMessageSerializer : SerializerWithStringManifest
         ("checkpoint-saved", typeof(TrialEvents.CheckpointSaved), null),
         ("trial-completed", typeof(TrialEvents.TrialCompleted), null),
         ("trial-failed", typeof(TrialEvents.TrialFailed), null),
+        ("trial-crashed", typeof(TrialEvents.TrialCrashed), null),
         ("subscribe", typeof(SweepQueries.Subscribe), SweepQueries.Subscribe.Instance),
         ("cancel-sweep", typeof(SweepQueries.CancelSweep), null),
         ("get-status", typeof(SweepQueries.GetStatus), SweepQueries.GetStatus.Instance),

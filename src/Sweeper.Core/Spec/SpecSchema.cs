@@ -104,7 +104,7 @@ public static class SpecSchema
     public static readonly IReadOnlyList<(string Path, bool Required)> Sections =
     [
         ("objective", true), ("trainable", true), ("trainable.dataset", false), ("trainable.optimizer", false),
-        ("trainable.synthetic", false), ("trainable.quantizer", false), ("search", false), ("scheduler", false), ("stop", false), ("telemetry", false),
+        ("trainable.synthetic", false), ("trainable.quantizer", false), ("search", false), ("scheduler", false), ("stop", false), ("telemetry", false), ("crashes", false),
         ("resources", false), ("output", false), ("checkpoint", false),
     ];
 
@@ -191,6 +191,10 @@ public static class SpecSchema
             (s, v) => s with { Stop = s.Stop with { MaxMinutes = (double?)v } }, Nullable: true, Range: v => v > 0 ? null : $"must be greater than 0, found {v}"),
         new("stop.target", SettingType.Number, "End the sweep once a trial reaches this objective value.",
             (s, v) => s with { Stop = s.Stop with { Target = (double?)v } }, Nullable: true),
+        new("crashes.max_retries", SettingType.Integer, "Restarts of a trial whose trainable throws, before it counts as failed.",
+            (s, v) => s with { Crashes = s.Crashes with { MaxRetries = (int)(long)v! } }, Range: v => v is >= 0 and <= 100 ? null : $"must be between 0 and 100, found {v}"),
+        new("crashes.backoff_seconds", SettingType.Number, "First backoff before such a restart (doubling, up to 8x).",
+            (s, v) => s with { Crashes = s.Crashes with { BackoffSeconds = (double)v! } }, Range: v => v is > 0 and <= 3600 ? null : $"must be in (0, 3600], found {v}"),
         new("telemetry.otlp_endpoint", SettingType.String, "OTLP endpoint for traces and metrics (OTEL_EXPORTER_OTLP_ENDPOINT overrides it).",
             (s, v) => s with { Telemetry = s.Telemetry with { OtlpEndpoint = (string?)v } }, Nullable: true),
         new("telemetry.protocol", SettingType.String, "grpc or http/protobuf.",

@@ -15,6 +15,7 @@ public sealed record SweepSpec
     public SchedulerSpec Scheduler { get; init; } = new();
     public StopSpec Stop { get; init; } = new();
     public TelemetrySpec Telemetry { get; init; } = new();
+    public CrashSpec Crashes { get; init; } = new();
     /// <summary>The file the spec was read from (absolute path), or a label for in-memory text.</summary>
     public string SourcePath { get; init; } = "<memory>";
     /// <summary>The spec's text as read, kept with the results so a run directory documents itself.</summary>
@@ -149,6 +150,14 @@ public sealed record SchedulerSpec
     /// <summary>ASHA's maximum epoch (null: the trainable's epochs).</summary>
     public int? MaxT { get; init; }
     public int MinSamplesRequired { get; init; } = 3;
+}
+
+/// <summary>What Akka supervision does when a trainable throws: restart the trial actor from its newest checkpoint, with backoff, up to a limit.</summary>
+public sealed record CrashSpec
+{
+    public int MaxRetries { get; init; } = 2;
+    /// <summary>First backoff; it doubles per crash, up to 8×.</summary>
+    public double BackoffSeconds { get; init; } = 1;
 }
 
 public sealed record TelemetrySpec

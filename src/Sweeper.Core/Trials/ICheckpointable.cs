@@ -18,3 +18,6 @@ public sealed record CheckpointRef(int Epoch, string Path);
 
 /// <summary>A trial that was queued again (its worker went away) and continued from a checkpoint (epoch 0: from scratch).</summary>
 public sealed record TrialResume(int FromEpoch, string Reason, DateTimeOffset At);
+
+/// <summary>An exception in the trainable: the trial actor was restarted by its supervisor (with backoff) from its newest checkpoint.</summary>
+public sealed record TrialCrash(string Error, int AfterEpoch, DateTimeOffset At);

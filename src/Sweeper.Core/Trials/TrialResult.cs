@@ -20,6 +20,8 @@ public sealed record TrialResult
     public CheckpointRef? Checkpoint { get; init; }
     /// <summary>Each time the trial was queued again and continued elsewhere.</summary>
     public IReadOnlyList<TrialResume> Resumes { get; init; } = [];
+    /// <summary>Each time the trainable threw and Akka supervision restarted it.</summary>
+    public IReadOnlyList<TrialCrash> Crashes { get; init; } = [];
 
     [JsonIgnore] public TrialId Id => Config.Id;
     [JsonIgnore] public EpochResult? Last => Epochs.Count > 0 ? Epochs[^1] : null;

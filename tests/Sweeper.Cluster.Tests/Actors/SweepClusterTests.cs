@@ -66,7 +66,27 @@ public sealed class SweepClusterTests
         var (result, _) = await RunAsync(spec, TestSpecs.Trials(spec, 0.1, 0.01, 0.001), factory);
 
         Assert.Equal([TrialState.Completed, TrialState.Failed, TrialState.Completed], result.Trials.Select(t => t.State));
-        Assert.Equal("InvalidOperationException: boom at lr 0.01", result.Trials[1].Reason);
+        Assert.StartsWith("crashed 2 time(s); gave up", result.Trials[1].Reason); // the first run and one supervised restart
+        Assert.Equal(2, result.Trials[1].Crashes.Count);
+        Assert.All(result.Trials[1].Crashes, c => Assert.Equal("InvalidOperationException: boom at lr 0.01", c.Error));
         Assert.Empty(result.Trials[1].Epochs);
+    }
+
+    [Fact]
+    public async Task Run_TrainableThrowsOnce_SupervisionRestartsItFromItsCheckpointAndItCompletes()
+    {
+        var spec = TestSpecs.Spec(maxConcurrent: 2, epochs: 4);
+        var factory = new FakeTrainableFactory { CrashOnce = (0.01, 3) };
+
+        var (result, _) = await RunAsync(spec, TestSpecs.Trials(spec, 0.1, 0.01), factory);
+
+        Assert.All(result.Trials, t => Assert.Equal(TrialState.Completed, t.State));
+        var crashed = result.Trials[1];
+        var crash = Assert.Single(crashed.Crashes);
+        Assert.Equal("IOException: disk hiccup at epoch 3", crash.Error);
+        Assert.Equal(2, crash.AfterEpoch);
+        Assert.Equal([1, 2, 3, 4], crashed.Epochs.Select(e => e.Epoch));
+        Assert.Contains((crashed.Id, 2), factory.Resumed); // continued from its epoch-2 checkpoint, not from scratch
+        Assert.Empty(result.Trials[0].Crashes);
     }
 }

@@ -24,7 +24,7 @@ public sealed class SweeperMessageSerializerTests() : TestKit(SweeperMessageSeri
     {
         Config = Config, State = TrialState.Completed, Epochs = [Epoch], Worker = "akka.tcp://sweeper@127.0.0.1:1234",
         StartedAt = DateTimeOffset.UnixEpoch, FinishedAt = DateTimeOffset.UnixEpoch.AddSeconds(3), Reason = null,
-        Checkpoint = new CheckpointRef(2, "/c/t0007/epoch-0002.ckpt"), Resumes = [new TrialResume(2, "worker gone", DateTimeOffset.UnixEpoch)],
+        Checkpoint = new CheckpointRef(2, "/c/t0007/epoch-0002.ckpt"), Resumes = [new TrialResume(2, "worker gone", DateTimeOffset.UnixEpoch)], Crashes = [new TrialCrash("E: x", 1, DateTimeOffset.UnixEpoch)],
     };
 
     public static TheoryData<ISweeperMessage> Messages => new()
@@ -38,6 +38,7 @@ public sealed class SweeperMessageSerializerTests() : TestKit(SweeperMessageSeri
         new TrialEvents.CheckpointSaved(new TrialId(3), 1, new CheckpointRef(2, "/x")),
         new TrialEvents.TrialCompleted(new TrialId(3), 1),
         new TrialEvents.TrialFailed(new TrialId(3), 1, "boom"),
+        new TrialEvents.TrialCrashed(new TrialId(3), 1, "IOException: x", 2),
         SweepQueries.Subscribe.Instance,
         new SweepQueries.CancelSweep("user"),
         SweepQueries.GetStatus.Instance,
