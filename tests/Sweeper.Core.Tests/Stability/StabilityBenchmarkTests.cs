@@ -17,7 +17,7 @@ public class StabilityBenchmarkTests
 
         Assert.Equal(0, result.UnhealthySteps);
         Assert.Equal(0, result.AllocatedBytes);
-        Assert.InRange(result.MicrosecondsPerStep, 0.01, 1_000); // generous: the machine is shared; the figure is in the output
+        Assert.InRange(result.MicrosecondsPerStep, 0.01, 10_000); // only a gross regression: the machine is shared and tests run in Debug; the figure is in the output
     }
 
     [Fact]
