@@ -5,6 +5,7 @@ using Akka.Event;
 using Sweeper.Cluster.Journal;
 using Sweeper.Cluster.Messages;
 using Sweeper.Core.Scheduling;
+using Sweeper.Core.Stability;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Telemetry;
 using Sweeper.Core.Trials;
@@ -36,6 +37,8 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     private readonly CoordinatorOptions _options;
     private readonly ITrialSource _source;
     private readonly ITrialScheduler _scheduler;
+    private readonly RestartPolicy _restartPolicy;
+    private readonly IReadOnlyList<string> _actOn;
     private readonly Dictionary<TrialId, TrialResult> _trials = new();
     private readonly Dictionary<TrialId, int> _assignment = new();
     private readonly LinkedList<TrialId> _pending = new();
@@ -67,6 +70,8 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         _spec = spec;
         _source = source;
         _scheduler = Schedulers.Create(spec);
+        _restartPolicy = new RestartPolicy(spec.Stability.Policy);
+        _actOn = StabilityParsing.Kinds.Where(k => !spec.Stability.Policy.For(k).Action.Equals(StabilityActionKind.Continue)).Select(StabilityParsing.Word).ToList();
         _options = options;
 
         Receive<WorkerCommands.RegisterWorker>(OnRegister);
@@ -79,7 +84,20 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
             Journal(new JournalEntry.EpochRow(m.Id, m.Result));
             Judge(m.Id, m.Result);
         });
-        Receive<TrialEvents.CheckpointSaved>(m => { if (Current(m.Id, m.Assignment)) Change(m.Id, t => t with { Checkpoint = m.Checkpoint }); });
+        Receive<TrialEvents.CheckpointSaved>(m =>
+        {
+            if (Current(m.Id, m.Assignment))
+                Change(m.Id, t => t with { Checkpoint = m.Checkpoint, HealthyCheckpoint = m.Healthy ? m.Checkpoint : t.HealthyCheckpoint });
+        });
+        Receive<TrialEvents.TrialUnstable>(m => { if (Current(m.Id, m.Assignment)) OnUnstable(m); });
+        Receive<RequeueAfterBackoff>(m =>
+        {
+            if (_trials.TryGetValue(m.Id, out var t) && t.State == TrialState.Pending && !_pending.Contains(m.Id) && _completed is null)
+            {
+                _pending.AddFirst(m.Id);
+                Dispatch();
+            }
+        });
         Receive<TrialEvents.TrialCompleted>(m => { if (Current(m.Id, m.Assignment)) Finish(m.Id, TrialState.Completed, null); });
         Receive<TrialEvents.TrialFailed>(m => { if (Current(m.Id, m.Assignment)) Finish(m.Id, TrialState.Failed, m.Error); });
         Receive<TrialEvents.TrialCrashed>(m =>
@@ -123,7 +141,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
             var state = _journal.Load();
             _startedAt = state.StartedAt;
             resumedFrom = state.TraceParent ?? "";
-            start = state.Trials.Select(Recover).ToList();
+            start = state.Trials.Select(WithAttemptChanges).Select(Recover).ToList();
             _log.Info("Resumed sweep {0} from {1}: {2} of {3} trial(s) already finished", _spec.Name, _journal.Path,
                 start.Count(t => t.State.IsTerminal()), start.Count);
         }
@@ -224,6 +242,15 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         }
     }
 
+    /// <summary>The journal keeps a trial's original config; a restarted trial runs with its last attempt's changes.</summary>
+    private TrialResult WithAttemptChanges(TrialResult t)
+    {
+        if (t.Attempts.Count < 2 || t.Attempts[^1].Changes.Count == 0) return t;
+        _originalTrainable[t.Id] = t.Config.Trainable;
+        var trainable = SpecLoader.Apply(_spec with { Trainable = t.Config.Trainable }, t.Attempts[^1].Changes).Trainable;
+        return t with { Config = t.Config with { Trainable = trainable } };
+    }
+
     /// <summary>A trial found running in the journal was interrupted: it is queued again, to continue from its checkpoint.</summary>
     private TrialResult Recover(TrialResult t)
     {
@@ -320,10 +347,15 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
             best.Running.Add(id);
             var assignment = ++_assignment[id];
             var trial = _trials[id];
-            Change(id, t => t.MoveTo(TrialState.Running) with { Worker = best.Node, StartedAt = t.StartedAt ?? DateTimeOffset.UtcNow });
+            Change(id, t => t.MoveTo(TrialState.Running) with
+            {
+                Worker = best.Node,
+                StartedAt = t.StartedAt ?? DateTimeOffset.UtcNow,
+                Attempts = t.Attempts.Count == 0 ? [new TrialAttempt { Number = 1, StartedAt = DateTimeOffset.UtcNow }] : t.Attempts,
+            });
             var span = TrialSpan(trial);
             Send(target, new WorkerCommands.AssignTrial(trial.Config, assignment, trial.Checkpoint, _options.CheckpointDir, _spec.Checkpoint.IntervalEpochs,
-                SweeperTelemetry.TraceParent(span), _spec.Crashes.MaxRetries, _spec.Crashes.BackoffSeconds));
+                SweeperTelemetry.TraceParent(span), _spec.Crashes.MaxRetries, _spec.Crashes.BackoffSeconds, _spec.Stability.Monitor, _actOn));
         }
     }
 
@@ -370,6 +402,101 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
 
     private void ReportToSource(TrialResult t) =>
         _source.Report(t.Config, t.State == TrialState.Failed ? double.NaN : t.Objective(_spec.Objective));
+
+    /// <summary>
+    /// The domain's answer to instability, from the spec's policy: restart the trial as a new attempt (rolled back to
+    /// its newest healthy checkpoint or the start, with the declared changes applied cumulatively, after the
+    /// backoff), stop it, or — when the policy says continue — nothing ends here.
+    /// </summary>
+    private void OnUnstable(TrialEvents.TrialUnstable m)
+    {
+        var trial = _trials[m.Id];
+        var history = RestartHistory.Of(trial.Attempts.Where(a => a.Verdict is not null).Select(a => Enum.Parse<StabilityKind>(a.Verdict!, ignoreCase: true)));
+        var action = _restartPolicy.Decide(m.Verdict, history, trial.HealthyCheckpoint is not null);
+        foreach (var w in _workers.Values) w.Running.Remove(m.Id);
+        var kind = StabilityParsing.Word(m.Verdict.Kind);
+        var attempts = trial.Attempts.Count == 0 ? [new TrialAttempt { Number = 1, StartedAt = trial.StartedAt ?? DateTimeOffset.UtcNow }] : trial.Attempts.ToList();
+        var current = attempts[^1];
+        attempts[^1] = current with
+        {
+            Verdict = kind, Reason = m.Verdict.Reason, Step = m.Verdict.Step, LastEpoch = m.LastEpoch,
+            Flips = (long)trial.Epochs.Where(e => e.Epoch > current.FromEpoch).Sum(e => e.Metrics.TryGetValue("quant.flips_epoch", out var f) && double.IsFinite(f) ? f : 0),
+        };
+        TrialSpan(trial)?.AddEvent(new ActivityEvent(SweeperTelemetry.Events.StabilityVerdict, tags: new ActivityTagsCollection
+        {
+            ["sweeper.stability.verdict"] = kind, [SweeperTelemetry.Tags.Reason] = action.Reason, ["sweeper.stability.step"] = m.Verdict.Step,
+            [SweeperTelemetry.Tags.Action] = StabilityParsing.Word(action.Action),
+        }));
+        if (!action.IsRestart)
+        {
+            Change(m.Id, t => t.MoveTo(TrialState.Stopped) with { Attempts = attempts, FinishedAt = DateTimeOffset.UtcNow, Reason = "stability: " + action.Reason });
+            _terminal++;
+            ReportToSource(_trials[m.Id]);
+            Dispatch();
+            CompleteIfDone();
+            return;
+        }
+
+        // The new attempt: the original config with every restart's changes so far, from the chosen checkpoint.
+        _originalTrainable.TryAdd(m.Id, trial.Config.Trainable); // the journal keeps the original config; attempts keep the changes
+        var originalTrainable = _originalTrainable[m.Id];
+        var changed = _restartPolicy.ParametersFor(action.History, Lookup(originalTrainable, trial.Config.Parameters));
+        var trainable = SpecLoader.Apply(_spec with { Trainable = originalTrainable }, changed.Where(c => c.Value is not null).Select(c => new KeyValuePair<string, object>(c.Key, c.Value!))).Trainable;
+        var from = action.From == RestartFrom.LastHealthy ? trial.HealthyCheckpoint : null;
+        attempts.Add(new TrialAttempt
+        {
+            Number = attempts.Count + 1, FromEpoch = from?.Epoch ?? 0, ParentCheckpoint = from?.Path,
+            Changes = changed.Where(c => c.Value is not null).Select(c => new KeyValuePair<string, object>(c.Key, c.Value!)).ToList(),
+            StartedAt = DateTimeOffset.UtcNow,
+        });
+        Journal(new JournalEntry.DropEpochsAfter(m.Id, from?.Epoch ?? 0));
+        Change(m.Id, t => t.MoveTo(TrialState.Pending) with
+        {
+            Config = t.Config with { Trainable = trainable },
+            Worker = null,
+            Attempts = attempts,
+            Checkpoint = from,
+            HealthyCheckpoint = from,
+            Epochs = t.Epochs.Where(e => e.Epoch <= (from?.Epoch ?? 0)).ToList(),
+        });
+        SweeperTelemetry.Restarts.Add(1, new KeyValuePair<string, object?>("sweeper.stability.verdict", kind));
+        TrialSpan(_trials[m.Id])?.AddEvent(new ActivityEvent(SweeperTelemetry.Events.Restart, tags: new ActivityTagsCollection
+        {
+            [SweeperTelemetry.Tags.Attempt] = (long)attempts.Count, [SweeperTelemetry.Tags.ResumedFromEpoch] = (long)(from?.Epoch ?? 0),
+            ["sweeper.restart.changes"] = string.Join(", ", attempts[^1].Changes.Select(c => $"{c.Key}={c.Value}")),
+        }));
+        if (action.Delay > TimeSpan.Zero) Timers.StartSingleTimer(("requeue", m.Id), new RequeueAfterBackoff(m.Id), action.Delay);
+        else _pending.AddFirst(m.Id);
+        Dispatch();
+    }
+
+    private readonly Dictionary<TrialId, TrainableSpec> _originalTrainable = new();
+
+    /// <summary>A trial's values by dotted key: its parameters first, else its trainable settings.</summary>
+    private static ParameterLookup Lookup(TrainableSpec trainable, IReadOnlyList<KeyValuePair<string, object>> parameters)
+    {
+        var json = System.Text.Json.JsonSerializer.SerializeToNode(trainable, new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower })!;
+        return (string key, out object? value) =>
+        {
+            foreach (var (k, v) in parameters)
+                if (k == key) { value = v; return true; }
+            value = null;
+            if (!key.StartsWith("trainable.", StringComparison.Ordinal)) return false;
+            System.Text.Json.Nodes.JsonNode? n = json;
+            foreach (var part in key["trainable.".Length..].Split('.')) n = n?[part];
+            if (n is not System.Text.Json.Nodes.JsonValue v2) return false;
+            value = v2.GetValueKind() switch
+            {
+                System.Text.Json.JsonValueKind.String => v2.GetValue<string>(),
+                System.Text.Json.JsonValueKind.True => true,
+                System.Text.Json.JsonValueKind.False => false,
+                System.Text.Json.JsonValueKind.Number when SpecSchema.Find(key)?.Type == SettingType.Integer => v2.GetValue<long>(),
+                System.Text.Json.JsonValueKind.Number => v2.GetValue<double>(),
+                _ => null,
+            };
+            return value is not null;
+        };
+    }
 
     private void Finish(TrialId id, TrialState state, string? reason)
     {
@@ -483,6 +610,8 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         _sweepSpan = null;
         ScheduleFlush();
     }
+
+    private sealed record RequeueAfterBackoff(TrialId Id) : INoSerializationVerificationNeeded;
 
     private sealed record BudgetExpired : INoSerializationVerificationNeeded
     {

@@ -54,7 +54,14 @@ public sealed class TrialActor : ReceiveActor
             _lastEpoch = m.Result.Epoch;
             _coordinator.Tell(new TrialEvents.EpochCompleted(id, run.Assignment, m.Result));
         });
-        Receive<CheckpointDone>(m => _coordinator.Tell(new TrialEvents.CheckpointSaved(id, run.Assignment, m.Checkpoint)));
+        Receive<CheckpointDone>(m => _coordinator.Tell(new TrialEvents.CheckpointSaved(id, run.Assignment, m.Checkpoint, m.Healthy)));
+        Receive<Unstable>(m =>
+        {
+            _attempt?.SetTag("sweeper.stability.verdict", m.Verdict.Kind.ToString().ToLowerInvariant());
+            _coordinator.Tell(new TrialEvents.TrialUnstable(id, run.Assignment, m.Verdict, _lastEpoch));
+            _worker.Tell(new RunEnded(id));
+            Context.Stop(Self);
+        });
         Receive<RunFinished>(_ =>
         {
             _coordinator.Tell(new TrialEvents.TrialCompleted(id, run.Assignment));
@@ -103,15 +110,26 @@ public sealed class TrialActor : ReceiveActor
             self.Tell(new Started(from));
             int interval = _run.CheckpointInterval;
             var parent = _attempt?.Context ?? default;
+            // The stability monitor judges every step on this thread; a verdict the policy acts on ends the attempt.
+            using var unstable = CancellationTokenSource.CreateLinkedTokenSource(token);
+            var supervision = StepSupervision.Attach(trainable, _run, _attempt, unstable);
+            long epochStartStep = 0;
             for (int epoch = from + 1; epoch <= trainable.TotalEpochs; epoch++)
             {
                 token.ThrowIfCancellationRequested();
+                epochStartStep = supervision?.LastStep + 1 ?? 0;
                 using var epochSpan = SweeperTelemetry.StartDetached(SweeperTelemetry.Spans.Epoch, parent, ActivityKind.Internal,
                     [new(SweeperTelemetry.Tags.TrialId, _run.Config.Id.ToString()), new(SweeperTelemetry.Tags.Epoch, (long)epoch)]);
                 EpochResult result;
                 try
                 {
-                    result = trainable.RunEpoch(epoch, token);
+                    result = trainable.RunEpoch(epoch, unstable.Token);
+                }
+                catch (OperationCanceledException) when (supervision?.Verdict is { } verdict && !token.IsCancellationRequested)
+                {
+                    epochSpan?.SetTag("sweeper.stability.verdict", verdict.Kind.ToString().ToLowerInvariant());
+                    self.Tell(new Unstable(verdict));
+                    return;
                 }
                 catch (OperationCanceledException)
                 {
@@ -125,6 +143,13 @@ public sealed class TrialActor : ReceiveActor
                 }
                 EpochTelemetry.Record(epochSpan, _run.Config.Id, result);
                 self.Tell(new EpochDone(result));
+                if (supervision?.Verdict is { } late)
+                {
+                    // Found in the epoch's last step: the epoch's (unhealthy) metrics are kept, then the policy decides.
+                    epochSpan?.SetTag("sweeper.stability.verdict", late.Kind.ToString().ToLowerInvariant());
+                    self.Tell(new Unstable(late));
+                    return;
+                }
                 if (interval > 0 && trainable is ICheckpointable saver && (epoch % interval == 0 || epoch == trainable.TotalEpochs))
                 {
                     using var checkpointSpan = SweeperTelemetry.StartDetached(SweeperTelemetry.Spans.Checkpoint, epochSpan?.Context ?? parent);
@@ -135,7 +160,9 @@ public sealed class TrialActor : ReceiveActor
                     File.Move(tmp, path, overwrite: true); // a checkpoint is either whole or absent
                     checkpointSpan?.SetTag("sweeper.checkpoint.path", path);
                     CrashCheckpoints[(_run.Config.Id, _run.Assignment)] = epoch;
-                    self.Tell(new CheckpointDone(new CheckpointRef(epoch, path)));
+                    bool healthy = supervision?.HealthySince(epochStartStep) ?? true;
+                    checkpointSpan?.SetTag("sweeper.checkpoint.healthy", healthy);
+                    self.Tell(new CheckpointDone(new CheckpointRef(epoch, path), healthy));
                 }
             }
             self.Tell(RunFinished.Instance);
@@ -180,7 +207,9 @@ public sealed class TrialActor : ReceiveActor
 
     private sealed record EpochDone(EpochResult Result) : INoSerializationVerificationNeeded;
 
-    private sealed record CheckpointDone(CheckpointRef Checkpoint) : INoSerializationVerificationNeeded;
+    private sealed record CheckpointDone(CheckpointRef Checkpoint, bool Healthy) : INoSerializationVerificationNeeded;
+
+    private sealed record Unstable(Core.Stability.StabilityVerdict Verdict) : INoSerializationVerificationNeeded;
 
     private sealed record RunFinished : INoSerializationVerificationNeeded
     {

@@ -47,7 +47,8 @@ public sealed class SweepJournal : IDisposable
             PRAGMA journal_mode=WAL;
             CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE trials(id INTEGER PRIMARY KEY, config TEXT NOT NULL, state TEXT NOT NULL, worker TEXT,
-                                started_at TEXT, finished_at TEXT, reason TEXT, rung INTEGER, checkpoint TEXT, resumes TEXT NOT NULL DEFAULT '[]', crashes TEXT NOT NULL DEFAULT '[]');
+                                started_at TEXT, finished_at TEXT, reason TEXT, rung INTEGER, checkpoint TEXT, resumes TEXT NOT NULL DEFAULT '[]', crashes TEXT NOT NULL DEFAULT '[]',
+                                attempts TEXT NOT NULL DEFAULT '[]', healthy_checkpoint TEXT);
             CREATE TABLE epochs(trial INTEGER NOT NULL, epoch INTEGER NOT NULL, metrics TEXT NOT NULL, duration_ms REAL NOT NULL,
                                 PRIMARY KEY(trial, epoch));
             """);
@@ -86,7 +87,7 @@ public sealed class SweepJournal : IDisposable
             }
 
         var trials = new List<TrialResult>();
-        using (var cmd = Command("SELECT id, config, state, worker, started_at, finished_at, reason, checkpoint, resumes, rung, crashes FROM trials ORDER BY id"))
+        using (var cmd = Command("SELECT id, config, state, worker, started_at, finished_at, reason, checkpoint, resumes, rung, crashes, attempts, healthy_checkpoint FROM trials ORDER BY id"))
         using (var r = cmd.ExecuteReader())
             while (r.Read())
             {
@@ -102,6 +103,8 @@ public sealed class SweepJournal : IDisposable
                     Resumes = JsonSerializer.Deserialize<List<TrialResume>>(r.GetString(8), SweeperMessageSerializer.Options)!,
                     Rung = r.IsDBNull(9) ? null : r.GetInt32(9),
                     Crashes = JsonSerializer.Deserialize<List<TrialCrash>>(r.GetString(10), SweeperMessageSerializer.Options)!,
+                    Attempts = JsonSerializer.Deserialize<List<TrialAttempt>>(r.GetString(11), SweeperMessageSerializer.Options)!,
+                    HealthyCheckpoint = r.IsDBNull(12) ? null : JsonSerializer.Deserialize<CheckpointRef>(r.GetString(12), SweeperMessageSerializer.Options),
                     Epochs = epochs.GetValueOrDefault(r.GetInt32(0)) ?? [],
                 });
             }
@@ -121,8 +124,8 @@ public sealed class SweepJournal : IDisposable
         var insert = _insertTrial ??= Prepare("INSERT INTO trials(id, config, state) VALUES ($id, $config, 'Pending')", "$id", "$config");
         var trial = _updateTrial ??= Prepare("""
             UPDATE trials SET state=$state, worker=$worker, started_at=$started, finished_at=$finished, reason=$reason,
-                              checkpoint=$checkpoint, resumes=$resumes, rung=$rung, crashes=$crashes WHERE id=$id
-            """, "$state", "$worker", "$started", "$finished", "$reason", "$checkpoint", "$resumes", "$rung", "$crashes", "$id");
+                              checkpoint=$checkpoint, resumes=$resumes, rung=$rung, crashes=$crashes, attempts=$attempts, healthy_checkpoint=$healthy WHERE id=$id
+            """, "$state", "$worker", "$started", "$finished", "$reason", "$checkpoint", "$resumes", "$rung", "$crashes", "$attempts", "$healthy", "$id");
         var epoch = _upsertEpoch ??= Prepare("INSERT OR REPLACE INTO epochs(trial, epoch, metrics, duration_ms) VALUES ($trial, $epoch, $metrics, $duration)",
             "$trial", "$epoch", "$metrics", "$duration");
         var drop = _dropEpochs ??= Prepare("DELETE FROM epochs WHERE trial=$trial AND epoch>$epoch", "$trial", "$epoch");
@@ -140,7 +143,9 @@ public sealed class SweepJournal : IDisposable
                         t.FinishedAt?.ToString("O", CultureInfo.InvariantCulture), t.Reason,
                         t.Checkpoint is null ? null : JsonSerializer.Serialize(t.Checkpoint, SweeperMessageSerializer.Options),
                         JsonSerializer.Serialize(t.Resumes, SweeperMessageSerializer.Options), t.Rung,
-                        JsonSerializer.Serialize(t.Crashes, SweeperMessageSerializer.Options), t.Id.Index);
+                        JsonSerializer.Serialize(t.Crashes, SweeperMessageSerializer.Options),
+                        JsonSerializer.Serialize(t.Attempts, SweeperMessageSerializer.Options),
+                        t.HealthyCheckpoint is null ? null : JsonSerializer.Serialize(t.HealthyCheckpoint, SweeperMessageSerializer.Options), t.Id.Index);
                     break;
                 case JournalEntry.EpochRow(var id, var e):
                     Run(epoch, id.Index, e.Epoch, JsonSerializer.Serialize(e.Metrics, SweeperMessageSerializer.Options), e.Duration.TotalMilliseconds);

@@ -26,8 +26,11 @@ public static class WorkerCommands
     /// </summary>
     /// <param name="TraceParent">W3C trace context of the trial's span: the attempt's spans, on whichever node, go under it.</param>
     /// <param name="CrashRetries">Restarts (Akka supervision, with backoff from <paramref name="CrashBackoffSeconds"/>) when the trainable throws.</param>
+    /// <param name="Monitor">The stability monitor's settings (null: no monitoring).</param>
+    /// <param name="ActOn">Verdict kinds (diverged, oscillating, drifting) that end the attempt and go to the coordinator's policy; others are only recorded.</param>
     public sealed record AssignTrial(TrialConfig Config, int Assignment, CheckpointRef? ResumeFrom, string CheckpointDir, int CheckpointInterval,
-        string? TraceParent = null, int CrashRetries = 2, double CrashBackoffSeconds = 1) : ISweeperMessage;
+        string? TraceParent = null, int CrashRetries = 2, double CrashBackoffSeconds = 1,
+        Core.Stability.StabilityOptions? Monitor = null, IReadOnlyList<string>? ActOn = null) : ISweeperMessage;
 
     /// <summary>Stop a running trial (the sweep is being cancelled).</summary>
     public sealed record StopTrial(TrialId Id, string Reason) : ISweeperMessage;
@@ -41,7 +44,11 @@ public static class TrialEvents
 
     public sealed record EpochCompleted(TrialId Id, int Assignment, EpochResult Result) : ISweeperMessage;
 
-    public sealed record CheckpointSaved(TrialId Id, int Assignment, CheckpointRef Checkpoint) : ISweeperMessage;
+    /// <param name="Healthy">The monitor was healthy over the whole epoch before it: a rollback may go back to it.</param>
+    public sealed record CheckpointSaved(TrialId Id, int Assignment, CheckpointRef Checkpoint, bool Healthy = true) : ISweeperMessage;
+
+    /// <summary>The stability monitor judged the attempt unstable; the attempt has stopped and waits for the coordinator's policy.</summary>
+    public sealed record TrialUnstable(TrialId Id, int Assignment, Core.Stability.StabilityVerdict Verdict, int LastEpoch) : ISweeperMessage;
 
     public sealed record TrialCompleted(TrialId Id, int Assignment) : ISweeperMessage;
 

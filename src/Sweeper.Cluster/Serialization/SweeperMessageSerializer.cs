@@ -37,6 +37,7 @@ public sealed class SweeperMessageSerializer : SerializerWithStringManifest
         ("trial-completed", typeof(TrialEvents.TrialCompleted), null),
         ("trial-failed", typeof(TrialEvents.TrialFailed), null),
         ("trial-crashed", typeof(TrialEvents.TrialCrashed), null),
+        ("trial-unstable", typeof(TrialEvents.TrialUnstable), null),
         ("subscribe", typeof(SweepQueries.Subscribe), SweepQueries.Subscribe.Instance),
         ("cancel-sweep", typeof(SweepQueries.CancelSweep), null),
         ("get-status", typeof(SweepQueries.GetStatus), SweepQueries.GetStatus.Instance),

@@ -87,6 +87,17 @@ public static class ReportWriter
                 {
                     ["from_epoch"] = r.FromEpoch, ["reason"] = r.Reason, ["at"] = r.At.ToString("O", CultureInfo.InvariantCulture),
                 }).ToArray()),
+                ["crashes"] = new JsonArray(t.Crashes.Select(c => (JsonNode)new JsonObject
+                {
+                    ["error"] = c.Error, ["after_epoch"] = c.AfterEpoch, ["at"] = c.At.ToString("O", CultureInfo.InvariantCulture),
+                }).ToArray()),
+                ["final_verdict"] = t.FinalVerdict,
+                ["attempts"] = new JsonArray(t.Attempts.Select(a => (JsonNode)new JsonObject
+                {
+                    ["attempt"] = a.Number, ["from_epoch"] = a.FromEpoch, ["parent_checkpoint"] = a.ParentCheckpoint,
+                    ["changes"] = new JsonObject(a.Changes.Select(c => new KeyValuePair<string, JsonNode?>(c.Key, Scalar(c.Value)))),
+                    ["verdict"] = a.Verdict, ["reason"] = a.Reason, ["step"] = a.Step, ["last_epoch"] = a.LastEpoch, ["flips"] = a.Flips,
+                }).ToArray()),
                 ["epochs"] = epochs,
             });
         }

@@ -14,7 +14,7 @@ public sealed record ResultTable(IReadOnlyList<string> Columns, IReadOnlyList<IR
         var paramKeys = result.Trials.SelectMany(t => t.Config.Parameters.Select(p => p.Key)).Distinct().ToList();
         var columns = new List<string> { "rank", "trial", "state" };
         columns.AddRange(paramKeys);
-        columns.AddRange(["epochs", MetricNames.TestAccuracy, MetricNames.TestLoss, MetricNames.TrainLoss, "duration_s", "resumed_from", "reason"]);
+        columns.AddRange(["epochs", MetricNames.TestAccuracy, MetricNames.TestLoss, MetricNames.TrainLoss, "duration_s", "resumed_from", "restarts", "verdict", "reason"]);
         var rows = new List<IReadOnlyList<string>>();
         int rank = 0;
         foreach (var t in result.Ranked())
@@ -34,6 +34,12 @@ public sealed record ResultTable(IReadOnlyList<string> Columns, IReadOnlyList<IR
             row.Add(Metric(t, MetricNames.TrainLoss));
             row.Add(t.Duration is { } d ? d.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) : "");
             row.Add(string.Join(" ", t.Resumes.Select(r => "epoch " + r.FromEpoch.ToString(CultureInfo.InvariantCulture))));
+            var restarts = t.Attempts.Count(a => a.Verdict is not null && a.Number < t.Attempts.Count);
+            row.Add(restarts == 0 && t.Crashes.Count == 0 ? "" : string.Join(", ", new[]
+            {
+                restarts > 0 ? $"{restarts} unstable" : null, t.Crashes.Count > 0 ? $"{t.Crashes.Count} crash(es)" : null,
+            }.Where(x => x is not null)));
+            row.Add(t.FinalVerdict);
             row.Add(t.Rung is { } rung ? $"rung {rung}: {t.Reason}" : t.Reason ?? "");
             rows.Add(row);
         }

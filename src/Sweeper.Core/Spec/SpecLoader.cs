@@ -48,6 +48,8 @@ public static class SpecLoader
             var parameters = map[SpecSchema.ParametersKey];
             if (parameters is not null && !(parameters is YScalar { IsNull: true }))
                 spec = spec with { Parameters = binder.BindParameters(parameters) };
+            if (map[SpecSchema.StabilityKey] is { } stability && !(stability is YScalar { IsNull: true }))
+                spec = spec with { Stability = binder.BindStability(stability, spec) };
             spec = ResolvePaths(spec, baseDirectory);
             if (errors.Count == 0) CheckSearch(spec, map, file, errors);
             if (options.CheckPaths && errors.Count == 0 && !SpecSchema.DataFreeModels.Contains(spec.Trainable.Model))
@@ -156,7 +158,7 @@ public static class SpecLoader
                     errors.Add(new SpecError(file, keyNode.Location, path, $"unknown key '{key}'{hint} (valid keys here: {string.Join(", ", allowed)})"));
                     continue;
                 }
-                if (path == SpecSchema.ParametersKey) continue; // read separately
+                if (path is SpecSchema.ParametersKey or SpecSchema.StabilityKey) continue; // read separately
                 if (SpecSchema.IsSection(path))
                 {
                     if (value is YMapping sub) spec = BindSection(sub, path, spec);
@@ -222,6 +224,129 @@ public static class SpecLoader
                 if (definition is not null) result.Add(new ParameterSpec(definition, keyNode.Location));
             }
             return result;
+        }
+
+        private static readonly string[] StabilityKeys = ["monitor", "oscillating", "drifting", "diverged"];
+
+        /// <summary>
+        /// The stability section: <c>monitor</c> (thresholds and windows) and a rule per verdict kind, read by
+        /// Core/Stability's readers from plain values; their errors are mapped back to file:line:col. Changes must
+        /// name sweepable keys and fit their types for every restart allowed.
+        /// </summary>
+        public Stability.StabilitySpecResult BindStability(YNode node, SweepSpec spec)
+        {
+            var result = new Stability.StabilitySpecResult();
+            if (node is not YMapping map)
+            {
+                errors.Add(new SpecError(file, node.Location, SpecSchema.StabilityKey, $"expected a mapping of {string.Join(", ", StabilityKeys)}, found {Found(node)}"));
+                return result;
+            }
+            var problems = new List<Stability.StabilityConfigError>();
+            var policyEntries = new List<KeyValuePair<string, object?>>();
+            foreach (var (k, v) in map.Entries)
+            {
+                if (!StabilityKeys.Contains(k.Value))
+                {
+                    var near = SpecSchema.Nearest(k.Value, StabilityKeys);
+                    errors.Add(new SpecError(file, k.Location, SpecSchema.StabilityKey + "." + k.Value,
+                        $"unknown key '{k.Value}'{(near is null ? "" : $"; did you mean '{near}'?")} (valid keys here: {string.Join(", ", StabilityKeys)})"));
+                }
+                else if (k.Value == "monitor")
+                {
+                    if (v is YMapping m) result = result with { Monitor = Stability.StabilityParsing.ReadOptions(Plain(m), problems, "monitor") };
+                    else errors.Add(new SpecError(file, v.Location, "stability.monitor", $"expected a mapping of thresholds and windows, found {Found(v)}"));
+                }
+                else policyEntries.Add(new(k.Value, PlainRule(v)));
+            }
+            result = result with { Policy = Stability.StabilityParsing.ReadPolicy(policyEntries, problems) };
+            foreach (var problem in problems)
+                errors.Add(new SpecError(file, LocateIn(map, problem.KeyPath), SpecSchema.StabilityKey + "." + problem.KeyPath, problem.Message));
+            if (problems.Count > 0) return result;
+            // Every change must name a sweepable key and fit its type, for as many restarts as allowed.
+            var badKeys = new HashSet<string>();
+            foreach (var kind in Stability.StabilityParsing.Kinds)
+            {
+                var rule = result.Policy.For(kind);
+                for (int i = 0; i < rule.Changes.Count; i++)
+                {
+                    var key = rule.Changes[i].Key;
+                    var path = $"{Stability.StabilityParsing.Word(kind)}.changes[{i}]";
+                    if (SpecSchema.Find(key) is not { Sweepable: true } && badKeys.Add(key))
+                        errors.Add(new SpecError(file, LocateIn(map, path), SpecSchema.StabilityKey + "." + path,
+                            $"a change must name a trainable setting; '{key}' is not one{(SpecSchema.Nearest(key, SpecSchema.Settings.Where(s => s.Sweepable).Select(s => s.Path)) is { } near ? $" (did you mean '{near}'?)" : "")}"));
+                }
+            }
+            foreach (var problem in new Stability.RestartPolicy(result.Policy).Check(TrainableLookup(spec)))
+                if (!badKeys.Any(k => problem.Message.StartsWith(k + ":", StringComparison.Ordinal)))
+                    errors.Add(new SpecError(file, LocateIn(map, problem.KeyPath), SpecSchema.StabilityKey + "." + problem.KeyPath, problem.Message));
+            return result;
+        }
+
+        /// <summary>A rule as plain values; <c>change</c> is accepted as another name of <c>changes</c>.</summary>
+        private static object? PlainRule(YNode node) => node is YMapping m
+            ? m.Entries.Select(e => new KeyValuePair<string, object?>(e.Key.Value == "change" ? "changes" : e.Key.Value, PlainValue(e.Value))).ToList()
+            : PlainValue(node);
+
+        private static List<KeyValuePair<string, object?>> Plain(YMapping m) =>
+            m.Entries.Select(e => new KeyValuePair<string, object?>(e.Key.Value, PlainValue(e.Value))).ToList();
+
+        /// <summary>YAML as plain values; a signed plain scalar stays text, so '+1' means "add 1", not "set to 1".</summary>
+        private static object? PlainValue(YNode node) => node switch
+        {
+            YMapping m => Plain(m),
+            YSequence q => q.Items.Select(PlainValue).ToList(),
+            YScalar s when s.IsNull => null,
+            YScalar s when !s.Quoted && s.Value.Length > 1 && s.Value[0] is '+' or '-' => s.Value,
+            YScalar s => Raw(s),
+            _ => null,
+        };
+
+        /// <summary>The location of a key path such as <c>diverged.changes[1]</c> inside <paramref name="root"/>.</summary>
+        private static SourceLocation LocateIn(YNode root, string path)
+        {
+            var location = root.Location;
+            YNode node = root;
+            foreach (var raw in path.Split('.', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var part = raw;
+                int? index = null;
+                int bracket = raw.IndexOf('[');
+                if (bracket >= 0 && int.TryParse(raw.AsSpan(bracket + 1, raw.Length - bracket - 2), out var i)) { part = raw[..bracket]; index = i; }
+                if (node is not YMapping m) break;
+                var entry = m.Entries.FirstOrDefault(e => e.Key.Value == part || (part == "changes" && e.Key.Value == "change"));
+                if (entry.Key is null) break;
+                location = entry.Key.Location;
+                node = entry.Value;
+                if (index is { } at && node is YSequence q && at < q.Items.Count) { node = q.Items[at]; location = node.Location; }
+            }
+            return location;
+        }
+
+        /// <summary>The trainable's values by dotted key (e.g. trainable.optimizer.lr), for checking changes against them.</summary>
+        private static Stability.ParameterLookup TrainableLookup(SweepSpec spec)
+        {
+            var json = System.Text.Json.JsonSerializer.SerializeToNode(spec.Trainable, new System.Text.Json.JsonSerializerOptions
+            {
+                PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower,
+            })!;
+            return (string key, out object? value) =>
+            {
+                value = null;
+                if (!key.StartsWith("trainable.", StringComparison.Ordinal)) return false;
+                System.Text.Json.Nodes.JsonNode? n = json;
+                foreach (var part in key["trainable.".Length..].Split('.')) n = n?[part];
+                if (n is not System.Text.Json.Nodes.JsonValue v) return false;
+                value = v.GetValueKind() switch
+                {
+                    System.Text.Json.JsonValueKind.String => v.GetValue<string>(),
+                    System.Text.Json.JsonValueKind.True => true,
+                    System.Text.Json.JsonValueKind.False => false,
+                    System.Text.Json.JsonValueKind.Number when SpecSchema.Find(key)?.Type == SettingType.Integer => v.GetValue<long>(),
+                    System.Text.Json.JsonValueKind.Number => v.GetValue<double>(),
+                    _ => null,
+                };
+                return value is not null;
+            };
         }
 
         private static readonly string[] DomainKinds = ["values", "uniform", "log_uniform", "int_uniform", "normal"];

@@ -109,6 +109,7 @@ public static class SpecSchema
     ];
 
     public const string ParametersKey = "parameters";
+    public const string StabilityKey = "stability";
 
     public static readonly IReadOnlyList<Setting> Settings =
     [
@@ -222,7 +223,7 @@ public static class SpecSchema
         var children = Settings.Select(s => s.Path).Concat(Sections.Select(s => s.Path))
             .Where(p => p.StartsWith(prefix, StringComparison.Ordinal) && p.Length > prefix.Length && !p[prefix.Length..].Contains('.'))
             .Select(p => p[prefix.Length..]);
-        if (section.Length == 0) children = children.Append(ParametersKey);
+        if (section.Length == 0) children = children.Append(ParametersKey).Append(StabilityKey);
         return children.ToList();
     }
 

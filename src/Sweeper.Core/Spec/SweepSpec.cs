@@ -16,6 +16,8 @@ public sealed record SweepSpec
     public StopSpec Stop { get; init; } = new();
     public TelemetrySpec Telemetry { get; init; } = new();
     public CrashSpec Crashes { get; init; } = new();
+    /// <summary>Instability supervision: the monitor's thresholds and, per verdict, what to do.</summary>
+    public Stability.StabilitySpecResult Stability { get; init; } = new();
     /// <summary>The file the spec was read from (absolute path), or a label for in-memory text.</summary>
     public string SourcePath { get; init; } = "<memory>";
     /// <summary>The spec's text as read, kept with the results so a run directory documents itself.</summary>

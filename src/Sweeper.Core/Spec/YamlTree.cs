@@ -86,7 +86,7 @@ public static class YamlTreeReader
         if (parser.TryConsume<AnchorAlias>(out var alias))
         {
             if (anchors.TryGetValue(alias.Value.Value, out var target)) return target;
-            throw new YamlException(alias.Start, alias.End, $"unknown alias '*{alias.Value.Value}'");
+            throw new YamlException(alias.Start, alias.End, $"unknown alias '*{alias.Value.Value}' (a change such as \"*0.5\" must be quoted)");
         }
         if (parser.TryConsume<Scalar>(out var scalar))
         {

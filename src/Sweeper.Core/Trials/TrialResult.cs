@@ -22,6 +22,12 @@ public sealed record TrialResult
     public IReadOnlyList<TrialResume> Resumes { get; init; } = [];
     /// <summary>Each time the trainable threw and Akka supervision restarted it.</summary>
     public IReadOnlyList<TrialCrash> Crashes { get; init; } = [];
+    /// <summary>The attempts (lineage): one, plus one per restart for instability.</summary>
+    public IReadOnlyList<TrialAttempt> Attempts { get; init; } = [];
+    /// <summary>The newest checkpoint saved while the monitor had been healthy for the whole epoch before it.</summary>
+    public CheckpointRef? HealthyCheckpoint { get; init; }
+    /// <summary>healthy, or the verdict that ended the trial's last attempt.</summary>
+    [JsonIgnore] public string FinalVerdict => Attempts.Count > 0 && Attempts[^1].Verdict is { } v ? v : "healthy";
 
     [JsonIgnore] public TrialId Id => Config.Id;
     [JsonIgnore] public EpochResult? Last => Epochs.Count > 0 ? Epochs[^1] : null;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Sweeper.Core.Search;
+using Sweeper.Core.Spec;
 
 namespace Sweeper.Core.Trials.Synthetic;
 
@@ -60,10 +61,12 @@ public sealed record SyntheticSettings
         object? bits = p.LastOrDefault(kv => kv.Key == BitsSegment || kv.Key.EndsWith("." + BitsSegment, StringComparison.Ordinal)).Value;
         var settings = new SyntheticSettings
         {
-            Lr = Number(p, LrKey) ?? t.Optimizer.Lr,
-            Optimizer = Text(p, OptimizerKey) ?? t.Optimizer.Name,
-            Momentum = Number(p, MomentumKey) ?? t.Optimizer.Momentum,
-            Width = Number(p, WidthKey) ?? t.Width,
+            // The trainable spec is the truth (parameters are applied to it, and so are a restart's changes);
+            // a parameter counts only where it still differs from the spec's default, as in hand-made configs.
+            Lr = Prefer(t.Optimizer.Lr, new OptimizerSpec().Lr, Number(p, LrKey)),
+            Optimizer = t.Optimizer.Name != new OptimizerSpec().Name ? t.Optimizer.Name : Text(p, OptimizerKey) ?? t.Optimizer.Name,
+            Momentum = Prefer(t.Optimizer.Momentum, new OptimizerSpec().Momentum, Number(p, MomentumKey)),
+            Width = Prefer(t.Width, DefaultWidth, Number(p, WidthKey)),
             Epochs = (int?)Number(p, EpochsKey) ?? t.Epochs,
             LrSchedule = Text(p, LrScheduleKey) ?? t.LrSchedule,
             Bits = bits is null ? null : (int)ToDouble(bits, "bits"),
@@ -85,6 +88,11 @@ public sealed record SyntheticSettings
         if (EpochDuration < TimeSpan.Zero) throw new ArgumentException($"synthetic trainable: epoch duration must not be negative, got {EpochDuration}");
         if (Optimizer is not ("sgd" or "adam")) throw new ArgumentException($"synthetic trainable: optimizer must be sgd or adam, got '{Optimizer}'");
     }
+
+    private static readonly double DefaultWidth = new TrainableSpec { Dataset = new DatasetSpec() }.Width;
+
+    private static double Prefer(double fromSpec, double specDefault, double? fromParameters) =>
+        fromSpec != specDefault || fromParameters is null ? fromSpec : fromParameters.Value;
 
     private static object? Find(IReadOnlyList<KeyValuePair<string, object>> parameters, string key) =>
         parameters.LastOrDefault(kv => string.Equals(kv.Key, key, StringComparison.Ordinal)).Value;

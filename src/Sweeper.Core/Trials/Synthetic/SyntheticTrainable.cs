@@ -10,7 +10,7 @@ namespace Sweeper.Core.Trials.Synthetic;
 /// metric names of real training. With a zero epoch duration (the default) it is an instantaneous
 /// trial for orchestration benchmarks.
 /// </summary>
-public sealed class SyntheticTrainable : ITrainable, ICheckpointable
+public sealed class SyntheticTrainable : ITrainable, ICheckpointable, IReportsSteps
 {
     private readonly long _seed;
     private bool _disposed;
@@ -32,8 +32,15 @@ public sealed class SyntheticTrainable : ITrainable, ICheckpointable
         cancellationToken.ThrowIfCancellationRequested();
         if (Settings.EpochDuration > TimeSpan.Zero && cancellationToken.WaitHandle.WaitOne(Settings.EpochDuration))
             cancellationToken.ThrowIfCancellationRequested();
-        return new EpochResult(epoch, Metrics(epoch), Settings.EpochDuration);
+        var metrics = Metrics(epoch);
+        // One simulated step per epoch: its training loss (NaN once a run diverges).
+        _observer?.Invoke(new Stability.StepObservation(epoch, metrics[MetricNames.TrainLoss]));
+        return new EpochResult(epoch, metrics, Settings.EpochDuration);
     }
+
+    private Action<Stability.StepObservation>? _observer;
+
+    public void ObserveSteps(Action<Stability.StepObservation>? observer) => _observer = observer;
 
     /// <summary>The metrics of <paramref name="epoch"/> (a pure function of settings, seed and epoch).</summary>
     public IReadOnlyDictionary<string, double> Metrics(int epoch)

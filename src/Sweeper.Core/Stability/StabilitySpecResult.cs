@@ -1,0 +1,8 @@
+namespace Sweeper.Core.Stability;
+
+/// <summary>What the spec's <c>stability:</c> section says.</summary>
+public sealed record StabilitySpecResult
+{
+    public StabilityOptions Monitor { get; init; } = new();
+    public StabilityPolicy Policy { get; init; } = new();
+}
