@@ -191,7 +191,8 @@ public static class HtmlReport
         sb.Append("<h3>").Append(Html.Escape(facts)).Append("</h3>\n");
 
         int maxEpoch = Math.Max(1, t.Epochs.Count == 0 ? 1 : t.Epochs.Max(e => e.Epoch));
-        var xRange = maxEpoch <= 1 ? new AxisRange(0.5, 1.5) : new AxisRange(1, maxEpoch);
+        // Half an epoch on each side, so the flip bars fit and the panels line up epoch for epoch.
+        var xRange = new AxisRange(0.5, maxEpoch + 0.5);
         var exponents = AxisRange.Of(q.Layers.SelectMany(l => l.ExponentMean.Points.Select(p => p.Value)));
         var plot = new SvgPlot(PlotWidth, 340, xRange, exponents, new Margin(18, 24, 40, 64));
         plot.Axes("epoch", "exponent (mean over channels)", xTicks: Math.Min(maxEpoch, 12), yTicks: 6, integerX: true, xGrid: true);
@@ -214,8 +215,8 @@ public static class HtmlReport
         {
             var flipRange = new AxisRange(0, Math.Max(1, q.FlipsPerEpoch.Points.Max(p => p.Value)) * 1.1);
             var bars = new SvgPlot(PlotWidth, 150, xRange, flipRange, new Margin(10, 24, 36, 64));
-            bars.Axes("epoch", "flips", xTicks: Math.Min(maxEpoch, 12), yTicks: 3, integerX: true);
-            var barWidth = Math.Clamp((PlotWidth - 88) / Math.Max(1, maxEpoch) * 0.6, 2, 28);
+            bars.Axes("epoch", "flips", xTicks: Math.Min(maxEpoch, 12), yTicks: 3, integerX: true, integerY: true);
+            var barWidth = Math.Clamp((PlotWidth - 88) / maxEpoch * 0.6, 1, 28);
             foreach (var r in t.Resumes) bars.VLine(Math.Max(1, r.FromEpoch), ResumeColor, null, $"resumed from epoch {r.FromEpoch}: {r.Reason}", "vline resume");
             foreach (var (epoch, flips) in q.FlipsPerEpoch.Points)
                 bars.Bar(epoch, flips, barWidth, FlipColor, $"epoch {epoch}: {flips.ToString("0", CultureInfo.InvariantCulture)} flip(s)", "bar flips");

@@ -34,8 +34,13 @@ public readonly record struct AxisRange(double Min, double Max)
     {
         var step = Step(target, integers);
         var ticks = new List<double>();
-        for (var t = Math.Ceiling(Min / step - 1e-9) * step; t <= Max + step * 1e-9 && ticks.Count < 1000; t += step)
+        var first = Math.Ceiling(Min / step - 1e-9);
+        for (int i = 0; i < 1000; i++)
+        {
+            var t = (first + i) * step;
+            if (t > Max + step * 1e-9) break;
             ticks.Add(Math.Abs(t) < step * 1e-9 ? 0 : t);
+        }
         return ticks;
     }
 
@@ -81,11 +86,12 @@ public sealed class SvgPlot(double width, double height, AxisRange x, AxisRange 
     /// <summary>Grid lines, tick labels and axis titles.</summary>
     /// <param name="yTicks">About how many y ticks (0: none, for plots whose rows are labelled).</param>
     /// <param name="xGrid">Vertical grid lines at the x ticks.</param>
-    public SvgPlot Axes(string? xTitle, string? yTitle, int xTicks = 6, int yTicks = 5, bool integerX = false, bool xGrid = false)
+    /// <param name="integerY">Whole-number y ticks (counts).</param>
+    public SvgPlot Axes(string? xTitle, string? yTitle, int xTicks = 6, int yTicks = 5, bool integerX = false, bool xGrid = false, bool integerY = false)
     {
         double left = margin.Left, right = width - margin.Right, top = margin.Top, bottom = height - margin.Bottom;
-        var yStep = y.Step(yTicks);
-        foreach (var t in yTicks > 0 ? y.Ticks(yTicks) : [])
+        var yStep = y.Step(yTicks, integerY);
+        foreach (var t in yTicks > 0 ? y.Ticks(yTicks, integerY) : [])
         {
             var py = Py(t);
             _body.Append(CultureInfo.InvariantCulture, $"<line class=\"grid\" x1=\"{Html.Num(left)}\" x2=\"{Html.Num(right)}\" y1=\"{Html.Num(py)}\" y2=\"{Html.Num(py)}\"/>");
