@@ -269,7 +269,7 @@ public static class HtmlReport
             {
                 var cell = row[i];
                 var classes = new List<string>();
-                if (double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out _)) classes.Add("num");
+                if (double.TryParse(cell.Split(" ± ")[0], NumberStyles.Float, CultureInfo.InvariantCulture, out _)) classes.Add("num");
                 if (i == stateColumn) classes.Add("state-" + cell);
                 sb.Append(classes.Count == 0 ? "<td>" : $"<td class=\"{Html.Escape(string.Join(' ', classes))}\">").Append(Html.Escape(cell)).Append("</td>");
             }
