@@ -15,7 +15,7 @@ public static class HtmlReport
     public const string FileName = "report.html";
     /// <summary>Trials whose quantizer panels are drawn (best first); the rest are named in a note.</summary>
     public const int MaxQuantTrials = 16;
-    /// <summary>Rows of the per-trial objective plot (best first).</summary>
+    /// <summary>Rows of the per-trial and per-group objective plots (best first).</summary>
     public const int MaxObjectiveRows = 100;
 
     private static readonly string[] Palette = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
@@ -70,7 +70,10 @@ public static class HtmlReport
     {
         sb.Append("<section id=\"groups\">\n<h2>Groups ").Append(Html.Escape(groups.Description)).Append("</h2>\n");
         sb.Append("<p class=\"note\">").Append(Html.Escape($"{result.Objective.Metric}: mean ± sample std (n − 1) over the completed trials of each group; dots are the trials, the bar is the mean, the line ± one std.")).Append("</p>\n");
-        var rows = groups.Groups.Where(g => g.Objective.Count > 0).ToList();
+        var withValues = groups.Groups.Where(g => g.Objective.Count > 0).ToList();
+        var rows = withValues.Take(MaxObjectiveRows).ToList();
+        if (rows.Count < withValues.Count)
+            sb.Append("<p class=\"note\">").Append(Html.Escape($"The plot shows the best {rows.Count} of {withValues.Count} groups; the table has them all.")).Append("</p>\n");
         if (rows.Count > 0)
         {
             var labels = rows.Select(g => $"{GroupLabel(groups, g)} (n={g.Objective.Count})").ToList();
