@@ -42,6 +42,19 @@ ensure_dataset() {
   fi
 }
 
+ensure_chromium() {
+  # The report tests render report.html in headless Chromium: Debian's chromium package (/usr/bin/chromium).
+  if [ -x /usr/bin/chromium ]; then
+    return 0
+  fi
+  if [ "$(id -u)" -eq 0 ]; then
+    apt_install chromium
+    [ -x /usr/bin/chromium ] || die "apt-get installed chromium but /usr/bin/chromium is missing"
+  else
+    die "Chromium not found at /usr/bin/chromium (the report tests render report.html with it): install it with 'sudo apt-get install chromium'"
+  fi
+}
+
 build_solution() {
   say "restoring and building ($SWEEPER_CONFIGURATION)"
   dotnet build "$SWEEPER_ROOT/Sweeper.sln" -c "$SWEEPER_CONFIGURATION" -nologo -v q -clp:ErrorsOnly

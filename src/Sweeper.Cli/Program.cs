@@ -38,6 +38,7 @@ public static class Program
                 bench.AddCommand<SearchBenchCommand>("search").WithDescription("TPE against random search on synthetic objectives.");
                 bench.AddCommand<TelemetryBenchCommand>("telemetry").WithDescription("A sweep with telemetry off and on: wall times and overhead.");
             });
+            config.AddCommand<ReportCommand>("report").WithDescription("Rebuild a run's results without running anything; add groups.csv and report.html.").WithExample("report", "runs/quickstart-20261126-101500", "--group-by", "trainable.optimizer.lr");
             config.AddCommand<ValidateCommand>("validate").WithDescription("Check a spec and list every problem (exit 0 or 2).")
                 .WithExample("validate", "configs/quickstart.yaml");
         });

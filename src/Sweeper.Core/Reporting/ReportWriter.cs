@@ -14,10 +14,13 @@ public static class ReportWriter
     public const string CsvFile = "results.csv";
     public const string JsonFile = "results.json";
 
-    public static void WriteAll(SweepResult result, string runDirectory)
+    public static void WriteAll(SweepResult result, string runDirectory) => WriteAll(result, runDirectory, GroupTable.From(result));
+
+    /// <summary>Writes the three files; <c>summary.md</c> ends with the grouped comparison when a group pools trials (repeats).</summary>
+    public static void WriteAll(SweepResult result, string runDirectory, GroupTable groups)
     {
         var table = ResultTable.From(result);
-        WriteAtomically(Path.Combine(runDirectory, SummaryFile), Markdown(result, table));
+        WriteAtomically(Path.Combine(runDirectory, SummaryFile), Markdown(result, table) + (groups.PoolsTrials ? groups.Markdown() : ""));
         WriteAtomically(Path.Combine(runDirectory, CsvFile), Csv(table));
         WriteAtomically(Path.Combine(runDirectory, JsonFile), Json(result));
     }
