@@ -47,8 +47,28 @@ public static class ResultsJsonReader
             var resumes = t.TryGetProperty("resumes", out var rs) && rs.ValueKind == JsonValueKind.Array
                 ? rs.EnumerateArray().Select(r => new TrialResume(Property(r, "from_epoch").GetInt32(), String(r, "reason") ?? "", Time(String(r, "at"))!.Value)).ToList()
                 : [];
+            var crashes = t.TryGetProperty("crashes", out var cs) && cs.ValueKind == JsonValueKind.Array
+                ? cs.EnumerateArray().Select(x => new TrialCrash(String(x, "error") ?? "", Int(x, "after_epoch") ?? 0, Time(String(x, "at"))!.Value)).ToList()
+                : [];
+            var attempts = t.TryGetProperty("attempts", out var ats) && ats.ValueKind == JsonValueKind.Array
+                ? ats.EnumerateArray().Select(a => new TrialAttempt
+                {
+                    Number = Int(a, "attempt") ?? 1,
+                    FromEpoch = Int(a, "from_epoch") ?? 0,
+                    ParentCheckpoint = String(a, "parent_checkpoint"),
+                    Changes = a.TryGetProperty("changes", out var ch) && ch.ValueKind == JsonValueKind.Object
+                        ? ch.EnumerateObject().Select(p => new KeyValuePair<string, object>(p.Name, Scalar(p.Value)!)).ToList() : [],
+                    Verdict = String(a, "verdict"),
+                    Reason = String(a, "reason"),
+                    Step = a.TryGetProperty("step", out var st) && st.ValueKind == JsonValueKind.Number ? st.GetInt64() : null,
+                    LastEpoch = Int(a, "last_epoch") ?? 0,
+                    Flips = a.TryGetProperty("flips", out var fl) && fl.ValueKind == JsonValueKind.Number ? fl.GetInt64() : 0,
+                }).ToList()
+                : [];
             trials.Add(new TrialResult
             {
+                Crashes = crashes,
+                Attempts = attempts,
                 Config = new TrialConfig
                 {
                     Id = id,
