@@ -1,0 +1,81 @@
+using System.Text.Json;
+
+namespace Sweeper.Cli.Tests;
+
+/// <summary>Instability supervision end to end on the synthetic model (whose Adam runs at a high lr turn NaN).</summary>
+public sealed class StabilityTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sweeper-stability-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <param name="exitCode">0 when a trial completed; 1 when none did (every trial stopped).</param>
+    private async Task<List<JsonElement>> RunAsync(string spec, int exitCode = 0)
+    {
+        var path = Path.Combine(_dir, "spec.yaml");
+        File.WriteAllText(path, spec);
+        var outcome = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(2), "run", path);
+        Assert.True(outcome.ExitCode == exitCode, outcome.ToString());
+        var runDir = Directory.GetDirectories(Path.Combine(_dir, "runs")).Single();
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "results.json")));
+        return doc.RootElement.GetProperty("trials").EnumerateArray().Select(t => t.Clone()).ToList();
+    }
+
+    private const string Diverging = """
+        name: diverging
+        seed: 2
+        objective: {metric: test_accuracy, mode: max}
+        trainable:
+          model: synthetic
+          epochs: 6
+          optimizer: {name: adam, lr: 0.05}
+          synthetic: {epoch_seconds: 0.02}
+        stability:
+          monitor: {warmup_steps: 1}
+          diverged: {action: restart, from: last_healthy, change: [{trainable.optimizer.lr: "*0.1"}], max_restarts: 2}
+        """;
+
+    [Fact]
+    public async Task Run_DivergingTrial_DetectedAtTheNaNStepRestartedWithTheChangeAndCompletes()
+    {
+        var trial = Assert.Single(await RunAsync(Diverging));
+
+        Assert.Equal("completed", trial.GetProperty("state").GetString());
+        Assert.Equal("healthy", trial.GetProperty("final_verdict").GetString());
+        var attempts = trial.GetProperty("attempts").EnumerateArray().ToList();
+        Assert.Equal(2, attempts.Count);
+        Assert.Equal("diverged", attempts[0].GetProperty("verdict").GetString());
+        Assert.Equal(2, attempts[0].GetProperty("step").GetInt64()); // the synthetic run's loss is NaN from epoch 2: caught there
+        Assert.Contains("NaN", attempts[0].GetProperty("reason").GetString());
+        Assert.Equal(0.005, attempts[1].GetProperty("changes").GetProperty("trainable.optimizer.lr").GetDouble(), 12);
+        Assert.Equal(JsonValueKind.Null, attempts[1].GetProperty("verdict").ValueKind);
+        Assert.Equal([1, 2, 3, 4, 5, 6], trial.GetProperty("epochs").EnumerateArray().Select(e => e.GetProperty("epoch").GetInt32()));
+        Assert.True(trial.GetProperty("objective").GetDouble() > 0.5);
+    }
+
+    [Fact]
+    public async Task Run_PolicyStop_TrialStoppedWithTheVerdict()
+    {
+        var trial = Assert.Single(await RunAsync(Diverging.Replace(
+            """diverged: {action: restart, from: last_healthy, change: [{trainable.optimizer.lr: "*0.1"}], max_restarts: 2}""",
+            "diverged: {action: stop}"), exitCode: 1));
+
+        Assert.Equal("stopped", trial.GetProperty("state").GetString());
+        Assert.Equal("diverged", trial.GetProperty("final_verdict").GetString());
+        Assert.StartsWith("stability: diverged at step 2", trial.GetProperty("reason").GetString());
+        Assert.Single(trial.GetProperty("attempts").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Run_MaxRestartsReached_StoppedSayingSo()
+    {
+        var trial = Assert.Single(await RunAsync(Diverging.Replace("*0.1", "*0.9"), exitCode: 1));
+
+        Assert.Equal("stopped", trial.GetProperty("state").GetString());
+        Assert.Equal(3, trial.GetProperty("attempts").GetArrayLength()); // the first run and two restarts
+        Assert.Contains("max_restarts 2 for diverged is reached", trial.GetProperty("reason").GetString());
+        var lrs = trial.GetProperty("attempts").EnumerateArray().Skip(1).Select(a => a.GetProperty("changes").GetProperty("trainable.optimizer.lr").GetDouble()).ToList();
+        Assert.Equal(0.045, lrs[0], 12); // cumulative: 0.05 × 0.9, then × 0.9 again
+        Assert.Equal(0.0405, lrs[1], 12);
+    }
+}
