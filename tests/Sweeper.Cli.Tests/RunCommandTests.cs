@@ -49,7 +49,7 @@ public sealed class RunCommandTests : IDisposable
         Assert.Equal(TinySpec(), File.ReadAllText(Path.Combine(runDir, "spec.yaml")));
 
         var csv = File.ReadAllLines(Path.Combine(runDir, "results.csv"));
-        Assert.Equal("rank,trial,state,trainable.optimizer.lr,epochs,test_accuracy,test_loss,train_loss,duration_s,resumed_from,reason", csv[0]);
+        Assert.Equal("rank,trial,state,trainable.optimizer.lr,epochs,test_accuracy,test_loss,train_loss,duration_s,resumed_from,restarts,verdict,reason", csv[0]);
         Assert.Equal(3, csv.Length); // header + one row per trial
         Assert.All(csv.Skip(1), row => Assert.Contains(",completed,", row));
 
