@@ -25,14 +25,12 @@ public static class SweepHost
     {
         var done = new TaskCompletionSource<SweepResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         coordinator = coordinator with { OnFatal = message => done.TrySetException(new InvalidOperationException(message)) };
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         string[] roles = node.LocalWorker ? [SweeperRoles.Coordinator, SweeperRoles.Worker] : [SweeperRoles.Coordinator];
-        builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) =>
+        using var host = SweeperHosting.BuildHost(akka =>
         {
             akka.AddSweeperCluster(node.Hostname, node.Port, roles, [], node.Tls).AddSweeperCoordinator(spec, source, coordinator);
             if (node.LocalWorker) akka.AddSweeperWorker(node.Slots ?? spec.Resources.MaxConcurrentTrials, factory);
         });
-        using var host = builder.Build();
         await host.StartAsync(CancellationToken.None);
         try
         {
@@ -53,11 +51,9 @@ public static class SweepHost
     /// <summary>Runs a worker-only node that joins <paramref name="seed"/> and serves until the coordinator leaves or <paramref name="cancel"/> fires.</summary>
     public static async Task RunWorkerAsync(string seed, int slots, ITrainableFactory factory, NodeOptions node, Action<string>? onStarted, CancellationToken cancel)
     {
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) => akka
+        using var host = SweeperHosting.BuildHost(akka => akka
             .AddSweeperCluster(node.Hostname, node.Port, [SweeperRoles.Worker], [seed], node.Tls)
             .AddSweeperWorker(slots, factory, leaveWithCoordinator: true));
-        using var host = builder.Build();
         await host.StartAsync(CancellationToken.None);
         try
         {

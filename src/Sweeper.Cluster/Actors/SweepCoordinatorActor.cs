@@ -440,7 +440,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         // The new attempt: the original config with every restart's changes so far, from the chosen checkpoint.
         _originalTrainable.TryAdd(m.Id, trial.Config.Trainable); // the journal keeps the original config; attempts keep the changes
         var originalTrainable = _originalTrainable[m.Id];
-        var changed = _restartPolicy.ParametersFor(action.History, Lookup(originalTrainable, trial.Config.Parameters));
+        var changed = _restartPolicy.ParametersFor(action.History, TrainableValues.Lookup(originalTrainable, trial.Config.Parameters));
         var trainable = SpecLoader.Apply(_spec with { Trainable = originalTrainable }, changed.Where(c => c.Value is not null).Select(c => new KeyValuePair<string, object>(c.Key, c.Value!))).Trainable;
         var from = action.From == RestartFrom.LastHealthy ? trial.HealthyCheckpoint : null;
         attempts.Add(new TrialAttempt
@@ -471,32 +471,6 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     }
 
     private readonly Dictionary<TrialId, TrainableSpec> _originalTrainable = new();
-
-    /// <summary>A trial's values by dotted key: its parameters first, else its trainable settings.</summary>
-    private static ParameterLookup Lookup(TrainableSpec trainable, IReadOnlyList<KeyValuePair<string, object>> parameters)
-    {
-        var json = System.Text.Json.JsonSerializer.SerializeToNode(trainable, new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower })!;
-        return (string key, out object? value) =>
-        {
-            foreach (var (k, v) in parameters)
-                if (k == key) { value = v; return true; }
-            value = null;
-            if (!key.StartsWith("trainable.", StringComparison.Ordinal)) return false;
-            System.Text.Json.Nodes.JsonNode? n = json;
-            foreach (var part in key["trainable.".Length..].Split('.')) n = n?[part];
-            if (n is not System.Text.Json.Nodes.JsonValue v2) return false;
-            value = v2.GetValueKind() switch
-            {
-                System.Text.Json.JsonValueKind.String => v2.GetValue<string>(),
-                System.Text.Json.JsonValueKind.True => true,
-                System.Text.Json.JsonValueKind.False => false,
-                System.Text.Json.JsonValueKind.Number when SpecSchema.Find(key)?.Type == SettingType.Integer => v2.GetValue<long>(),
-                System.Text.Json.JsonValueKind.Number => v2.GetValue<double>(),
-                _ => null,
-            };
-            return value is not null;
-        };
-    }
 
     private void Finish(TrialId id, TrialState state, string? reason)
     {

@@ -46,13 +46,11 @@ public static class OrchestrationBenchmark
         try
         {
             var done = new TaskCompletionSource<SweepResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
             // The worker registers only after the clock starts, so the coordinator's start-up (and the journal's
             // creation) are not counted, but every assignment is.
-            builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) => akka
+            using var host = SweeperHosting.BuildHost(akka => akka
                 .AddSweeperCluster("127.0.0.1", 0, [SweeperRoles.Coordinator, SweeperRoles.Worker], [])
                 .AddSweeperCoordinator(spec, new FixedTrialSource(configs), new CoordinatorOptions(journal ? runDir : null, Path.Combine(runDir, "checkpoints"))));
-            using var host = builder.Build();
             await host.StartAsync();
             try
             {

@@ -98,6 +98,14 @@ public static class SweeperHosting
             registry.Register<CoordinatorProxy>(proxy);
         });
 
+    /// <summary>A generic host (no default logging or configuration sources) with one Sweeper actor system, wired by <paramref name="configure"/>.</summary>
+    public static Microsoft.Extensions.Hosting.IHost BuildHost(Action<AkkaConfigurationBuilder> configure)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new Microsoft.Extensions.Hosting.HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddAkka(SystemName, (akka, _) => configure(akka));
+        return builder.Build();
+    }
+
     /// <summary>A worker with <paramref name="slots"/> trial slots, running trainables from <paramref name="factory"/>.</summary>
     /// <param name="leaveWithCoordinator">Shut this node down once no coordinator is left in the cluster (a worker-only node).</param>
     public static AkkaConfigurationBuilder AddSweeperWorker(this AkkaConfigurationBuilder builder, int slots, ITrainableFactory factory, bool leaveWithCoordinator = false) =>

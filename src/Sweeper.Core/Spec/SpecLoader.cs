@@ -276,7 +276,7 @@ public static class SpecLoader
                             $"a change must name a trainable setting; '{key}' is not one{(SpecSchema.Nearest(key, SpecSchema.Settings.Where(s => s.Sweepable).Select(s => s.Path)) is { } near ? $" (did you mean '{near}'?)" : "")}"));
                 }
             }
-            foreach (var problem in new Stability.RestartPolicy(result.Policy).Check(TrainableLookup(spec)))
+            foreach (var problem in new Stability.RestartPolicy(result.Policy).Check(TrainableValues.Lookup(spec.Trainable)))
                 if (!badKeys.Any(k => problem.Message.StartsWith(k + ":", StringComparison.Ordinal)))
                     errors.Add(new SpecError(file, LocateIn(map, problem.KeyPath), SpecSchema.StabilityKey + "." + problem.KeyPath, problem.Message));
             return result;
@@ -320,33 +320,6 @@ public static class SpecLoader
                 if (index is { } at && node is YSequence q && at < q.Items.Count) { node = q.Items[at]; location = node.Location; }
             }
             return location;
-        }
-
-        /// <summary>The trainable's values by dotted key (e.g. trainable.optimizer.lr), for checking changes against them.</summary>
-        private static Stability.ParameterLookup TrainableLookup(SweepSpec spec)
-        {
-            var json = System.Text.Json.JsonSerializer.SerializeToNode(spec.Trainable, new System.Text.Json.JsonSerializerOptions
-            {
-                PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower,
-            })!;
-            return (string key, out object? value) =>
-            {
-                value = null;
-                if (!key.StartsWith("trainable.", StringComparison.Ordinal)) return false;
-                System.Text.Json.Nodes.JsonNode? n = json;
-                foreach (var part in key["trainable.".Length..].Split('.')) n = n?[part];
-                if (n is not System.Text.Json.Nodes.JsonValue v) return false;
-                value = v.GetValueKind() switch
-                {
-                    System.Text.Json.JsonValueKind.String => v.GetValue<string>(),
-                    System.Text.Json.JsonValueKind.True => true,
-                    System.Text.Json.JsonValueKind.False => false,
-                    System.Text.Json.JsonValueKind.Number when SpecSchema.Find(key)?.Type == SettingType.Integer => v.GetValue<long>(),
-                    System.Text.Json.JsonValueKind.Number => v.GetValue<double>(),
-                    _ => null,
-                };
-                return value is not null;
-            };
         }
 
         private static readonly string[] DomainKinds = ["values", "uniform", "log_uniform", "int_uniform", "normal"];

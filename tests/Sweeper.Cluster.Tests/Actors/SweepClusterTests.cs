@@ -16,13 +16,11 @@ public sealed class SweepClusterTests
     {
         var done = new TaskCompletionSource<SweepResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         var updates = new List<TrialResult>();
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) => akka
+        using var host = SweeperHosting.BuildHost(akka => akka
             .AddHocon("akka.actor.serialize-messages = on", HoconAddMode.Prepend)
             .AddSweeperCluster("127.0.0.1", 0, [SweeperRoles.Coordinator, SweeperRoles.Worker], [])
             .AddSweeperCoordinator(spec, new FixedTrialSource(trials), new CoordinatorOptions(null, Path.Combine(Path.GetTempPath(), "sweeper-ckpt-" + Guid.NewGuid().ToString("N"))))
             .AddSweeperWorker(spec.Resources.MaxConcurrentTrials, factory));
-        using var host = builder.Build();
         await host.StartAsync();
         try
         {

@@ -22,13 +22,11 @@ public sealed class TestNode : IAsyncDisposable
 
     public static async Task<TestNode> StartAsync(Action<AkkaConfigurationBuilder> configure)
     {
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Services.AddAkka(SweeperHosting.SystemName, (akka, _) =>
+        var host = SweeperHosting.BuildHost(akka =>
         {
             akka.AddHocon("akka.actor.serialize-messages = on", HoconAddMode.Prepend);
             configure(akka);
         });
-        var host = builder.Build();
         await host.StartAsync();
         return new TestNode(host);
     }
