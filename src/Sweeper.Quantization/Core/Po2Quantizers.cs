@@ -267,12 +267,22 @@ public static class Po2Quantizers
         var e0 = init ?? MaxStart(x, qp);
         var best = e0;
         var q = RneCodesAt(x, e0, qp);
+        var qExponent = e0;
         var bestError = SquaredErrorAt(x, q, e0, w);
         for (var i = 0; i < llsIters; i++)
         {
             var wq = w is null ? q : w * q;
             var eNew = LeastSquaresExponent((wq * x).mean([1]), (wq * q).mean([1]));
+            if (eNew.eq(qExponent).all().item<bool>())
+            {
+                // Fixed point (the usual case during training): the candidate is the exponent q was made with, so q and
+                // its error would be the same again, it cannot beat best (it was already compared, or is best), and
+                // every later refit repeats this one exactly. Stopping here changes no result.
+                break;
+            }
+
             q = RneCodesAt(x, eNew, qp); // the latest candidate, even if rejected
+            qExponent = eNew;
             var newError = SquaredErrorAt(x, q, eNew, w);
             var sums = torch.stack([bestError, newError]).sum([2]);
             var better = sums[1].lt(sums[0]);
