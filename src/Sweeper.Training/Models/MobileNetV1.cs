@@ -65,7 +65,7 @@ public sealed class MobileNetV1 : Module<Tensor, Tensor>, IQuantizableModel
         classifier = new QuantLinear(channels, classes, LayerRole.Last, plan);
         FeatureChannels = channels;
         RegisterComponents();
-        Layers = QuantizableLayers.Bind(this);
+        Layers = QuantizableLayers.Bind(this, [stem, .. list.SelectMany(b => b.Layers), classifier]);
         QuantizableLayers.InitializeUniformFanIn(Layers, generator);
     }
 
@@ -108,6 +108,9 @@ public sealed class DepthwiseSeparableConv : Module<Tensor, Tensor>
         pw = new ConvBn(inputChannels, outputChannels, kernelSize: 1, plan: plan);
         RegisterComponents();
     }
+
+    /// <summary>The depthwise and pointwise layers, in forward order.</summary>
+    internal IEnumerable<IQuantizableLayer> Layers => [dw, pw];
 
     public override Tensor forward(Tensor input)
     {

@@ -78,7 +78,7 @@ public sealed class MobileNetV2 : Module<Tensor, Tensor>, IQuantizableModel
         pool = AdaptiveAvgPool2d(1);
         classifier = new QuantLinear(HeadOutputChannels, classes, LayerRole.Last, plan);
         RegisterComponents();
-        Layers = QuantizableLayers.Bind(this);
+        Layers = QuantizableLayers.Bind(this, [stem, .. blocks.SelectMany(b => b.Layers), head, classifier]);
         QuantizableLayers.InitializeUniformFanIn(Layers, generator);
     }
 
@@ -141,6 +141,9 @@ public sealed class InvertedResidual : Module<Tensor, Tensor>
 
     /// <summary>Whether the block adds its input to its output.</summary>
     public bool HasResidual => residual;
+
+    /// <summary>The block's layers, in forward order.</summary>
+    internal IEnumerable<IQuantizableLayer> Layers => expand is null ? [dw, project] : [expand, dw, project];
 
     public override Tensor forward(Tensor input)
     {

@@ -9,24 +9,29 @@ public static class QuantizableLayers
 {
     /// <summary>
     /// Names every <see cref="IQuantizableLayer"/> of <paramref name="model"/> by its module path and returns them in
-    /// module order (the order of <c>named_modules()</c>). Call once the model has registered its components.
+    /// <paramref name="forwardOrder"/> (the order the forward pass uses them). Call once the model has registered its
+    /// components.
     /// </summary>
-    public static IReadOnlyList<IQuantizableLayer> Bind(nn.Module model)
+    /// <exception cref="ArgumentException"><paramref name="forwardOrder"/> is not exactly the model's layers.</exception>
+    public static IReadOnlyList<IQuantizableLayer> Bind(nn.Module model, IEnumerable<IQuantizableLayer> forwardOrder)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var layers = new List<IQuantizableLayer>();
+        ArgumentNullException.ThrowIfNull(forwardOrder);
+        var names = new Dictionary<IQuantizableLayer, string>(ReferenceEqualityComparer.Instance);
         foreach (var (name, module) in model.named_modules())
         {
-            switch (module)
+            if (module is IQuantizableLayer layer) names[layer] = name;
+        }
+
+        var layers = forwardOrder.ToList();
+        if (layers.Count != names.Count || layers.Distinct(ReferenceEqualityComparer.Instance).Count() != layers.Count || !layers.All(names.ContainsKey))
+            throw new ArgumentException($"The forward order lists {layers.Count} layers; the model has {names.Count}.", nameof(forwardOrder));
+        foreach (var layer in layers)
+        {
+            switch (layer)
             {
-                case ConvBn conv:
-                    conv.LayerName = name;
-                    layers.Add(conv);
-                    break;
-                case QuantLinear linear:
-                    linear.LayerName = name;
-                    layers.Add(linear);
-                    break;
+                case ConvBn conv: conv.LayerName = names[layer]; break;
+                case QuantLinear linear: linear.LayerName = names[layer]; break;
             }
         }
         return layers;
