@@ -172,15 +172,76 @@ internal static class Po2Math
 
     private static Tensor WeightedMsqeBatch(Tensor x, Tensor? w, Tensor e, int qp)
     {
-        var scale = Pow2(e).unsqueeze(-1);              // [K, C, 1]
+        // One [K, C, N] temporary, updated in place (x / 2^e is computed as the exact product x · 2^-e, and
+        // (q·2^e − x)² equals (x − q·2^e)² bitwise), per chunk of rows so that it stays in cache.
+        var rows = x.shape[0];
+        if (rows <= RowsPerChunk(rows, x.shape[1]))
+        {
+            return WeightedMsqeRows(x, w, e, qp);
+        }
+
+        var parts = new List<Tensor>();
+        foreach (var (start, size) in RowChunks(rows, x.shape[1]))
+        {
+            parts.Add(WeightedMsqeRows(x.narrow(0, start, size), w?.narrow(0, start, size), e.narrow(1, start, size), qp));
+        }
+
+        return torch.cat(parts, 1);
+    }
+
+    private static Tensor WeightedMsqeRows(Tensor x, Tensor? w, Tensor e, int qp)
+    {
         var xs = x.unsqueeze(0);                        // [1, C, N]
-        var err = (xs - RneCodes(xs, scale, qp) * scale).square();
+        var err = xs.mul(Pow2(e.neg()).unsqueeze(-1)).round_().clamp_(-qp, qp).mul_(Pow2(e).unsqueeze(-1)).sub_(xs);
+        err.mul_(err); // the square, in place (x·x is what pow(x, 2) computes)
         if (w is not null)
         {
-            err = err * w.unsqueeze(0);
+            err.mul_(w.unsqueeze(0));
         }
 
         return err.sum([2]);
+    }
+
+    /// <summary>Elements per chunk of rows that the searches process at once (a few of them stay in the L2 cache).</summary>
+    internal const long ChunkElements = 1L << 15;
+
+    /// <summary>Rows per chunk for rows of <paramref name="rowLength"/> elements: about <see cref="ChunkElements"/> elements, at least 2 rows.</summary>
+    internal static long RowsPerChunk(long rows, long rowLength) => Math.Max(2L, ChunkElements / Math.Max(1L, rowLength));
+
+    /// <summary>
+    /// Splits <paramref name="rows"/> channel rows into consecutive chunks of <see cref="RowsPerChunk"/> rows, never
+    /// leaving a one-row chunk (a reduction over a single row is split across threads by libtorch, i.e. summed in
+    /// another order; every chunk of two or more rows reduces each row exactly as the whole matrix would).
+    /// </summary>
+    internal static IEnumerable<(long Start, long Size)> RowChunks(long rows, long rowLength)
+    {
+        var size = RowsPerChunk(rows, rowLength);
+        for (long start = 0; start < rows;)
+        {
+            var n = Math.Min(size, rows - start);
+            if (rows - start - n == 1)
+            {
+                n += 1;
+            }
+
+            yield return (start, n);
+            start += n;
+        }
+    }
+
+    /// <summary>RNE codes clamp(R(x / 2^e), -qp, qp) per row of [C, N] for exponents <paramref name="e"/> [C] (x / 2^e as the exact x · 2^-e).</summary>
+    public static Tensor RneCodesAt(Tensor x, Tensor e, int qp) => x.mul(Pow2(e.neg()).unsqueeze(1)).round_().clamp_(-qp, qp);
+
+    /// <summary>RNA codes sign(x) · min(floor(|x| / 2^e + 0.5), qp) per row of [C, N] for exponents <paramref name="e"/> [C].</summary>
+    public static Tensor RnaCodesAt(Tensor x, Tensor e, int qp) =>
+        x.abs().mul_(Pow2(e.neg()).unsqueeze(1)).add_(0.5).floor_().clamp_max_(qp).mul_(x.sign());
+
+    /// <summary>Elementwise w · (q · 2^e − x)² (= w · (x − q · 2^e)²) of codes <paramref name="q"/> [C, N] at exponents <paramref name="e"/> [C]; <paramref name="w"/> null means ones.</summary>
+    public static Tensor SquaredErrorAt(Tensor x, Tensor q, Tensor e, Tensor? w)
+    {
+        var err = q.mul(Pow2(e).unsqueeze(1)).sub_(x);
+        err.mul_(err);
+        return w is null ? err : err.mul_(w);
     }
 
     /// <summary>Σ w (x - dq)² per row; <paramref name="w"/> null means ones.</summary>

@@ -190,14 +190,30 @@ public static class Po2Quantizers
 
     internal static LegacyCoreResult LegacyCore(Tensor x, int qp, int iterations)
     {
+        // Rows are independent: process them in cache-sized chunks (bitwise the same per-row results).
+        var rows = x.shape[0];
+        if (rows <= RowsPerChunk(rows, x.shape[1]))
+        {
+            return LegacyRows(x, qp, iterations);
+        }
+
+        var parts = RowChunks(rows, x.shape[1]).Select(c => LegacyRows(x.narrow(0, c.Start, c.Size), qp, iterations)).ToList();
+        return new LegacyCoreResult(
+            torch.cat(parts.Select(p => p.Init).ToList(), 0),
+            torch.cat(parts.Select(p => p.Iterates).ToList(), 1),
+            torch.cat(parts.Select(p => p.Final).ToList(), 0));
+    }
+
+    private static LegacyCoreResult LegacyRows(Tensor x, int qp, int iterations)
+    {
         var e = MaxStart(x, qp);
         var init = e;
         var iterates = new List<Tensor>(iterations);
         for (var i = 0; i < iterations; i++)
         {
-            var z = RnaCodes(x, Pow2(e).unsqueeze(1), qp);
+            var z = RnaCodesAt(x, e, qp);
             var a = (x * z).mean([1]);
-            var b = (z * z).mean([1]);
+            var b = z.mul_(z).mean([1]);
             e = LeastSquaresExponent(a, b);
             iterates.Add(e);
         }
@@ -208,7 +224,34 @@ public static class Po2Quantizers
 
     internal readonly record struct MsqeCoreResult(Tensor Init, Tensor Lls, Tensor LineSearch, Tensor Final, Tensor? Mask, Tensor? Weights);
 
-    internal static MsqeCoreResult MsqeCore(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights)
+    /// <summary>
+    /// The msqe_po2 search on the channel matrix <paramref name="x"/> [C, N]. Rows are independent, so they are
+    /// searched in cache-sized chunks (<see cref="Po2Math.RowChunks"/>), with the same per-row results as one pass over
+    /// the whole matrix. <paramref name="keepMatrices"/> false leaves <see cref="MsqeCoreResult.Mask"/> and
+    /// <see cref="MsqeCoreResult.Weights"/> null (the training quantizer needs only the exponents).
+    /// </summary>
+    internal static MsqeCoreResult MsqeCore(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights, bool keepMatrices = true)
+    {
+        var rows = x.shape[0];
+        if (rows <= RowsPerChunk(rows, x.shape[1]))
+        {
+            return MsqeRows(x, qp, init, llsIters, lineSearch, lineSearchRange, outlierSigma, weights);
+        }
+
+        var parts = RowChunks(rows, x.shape[1])
+            .Select(c => MsqeRows(x.narrow(0, c.Start, c.Size), qp, init?.narrow(0, c.Start, c.Size), llsIters, lineSearch, lineSearchRange, outlierSigma, weights?.narrow(0, c.Start, c.Size)))
+            .ToList();
+        Tensor Cat(Func<MsqeCoreResult, Tensor> f) => torch.cat(parts.Select(f).ToList(), 0);
+        return new MsqeCoreResult(
+            Cat(p => p.Init),
+            Cat(p => p.Lls),
+            Cat(p => p.LineSearch),
+            Cat(p => p.Final),
+            keepMatrices && parts[0].Mask is not null ? Cat(p => p.Mask!) : null,
+            keepMatrices && parts[0].Weights is not null ? Cat(p => p.Weights!) : null);
+    }
+
+    private static MsqeCoreResult MsqeRows(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights)
     {
         Tensor? mask = null;
         var w = weights;
@@ -219,16 +262,32 @@ public static class Po2Quantizers
             w = w is null ? mask.to_type(ScalarType.Float64) : w * mask;
         }
 
+        // bestError holds the elementwise weighted squared errors of the current best exponent: the sums compared
+        // are always taken in one reduction call over [best, candidate(s)], exactly as if best were re-evaluated.
         var e0 = init ?? MaxStart(x, qp);
         var best = e0;
-        var q = RneCodes(x, Pow2(e0).unsqueeze(1), qp);
+        var q = RneCodesAt(x, e0, qp);
+        var qExponent = e0;
+        var bestError = SquaredErrorAt(x, q, e0, w);
         for (var i = 0; i < llsIters; i++)
         {
             var wq = w is null ? q : w * q;
             var eNew = LeastSquaresExponent((wq * x).mean([1]), (wq * q).mean([1]));
-            q = RneCodes(x, Pow2(eNew).unsqueeze(1), qp); // the latest candidate, even if rejected
-            var errors = WeightedMsqe(x, w, torch.stack([best, eNew]), qp);
-            best = torch.where(errors[1].lt(errors[0]), eNew, best);
+            if (eNew.eq(qExponent).all().item<bool>())
+            {
+                // Fixed point (the usual case during training): the candidate is the exponent q was made with, so q and
+                // its error would be the same again, it cannot beat best (it was already compared, or is best), and
+                // every later refit repeats this one exactly. Stopping here changes no result.
+                break;
+            }
+
+            q = RneCodesAt(x, eNew, qp); // the latest candidate, even if rejected
+            qExponent = eNew;
+            var newError = SquaredErrorAt(x, q, eNew, w);
+            var sums = torch.stack([bestError, newError]).sum([2]);
+            var better = sums[1].lt(sums[0]);
+            best = torch.where(better, eNew, best);
+            bestError = torch.where(better.unsqueeze(1), newError, bestError);
         }
 
         var lls = best;
@@ -236,14 +295,23 @@ public static class Po2Quantizers
         if (lineSearch && offsets.Length > 0)
         {
             var center = SnapExponent(best);
-            var candidates = torch.cat([best.unsqueeze(0), center.unsqueeze(0) + torch.tensor(offsets, ScalarType.Float64, device: x.device).unsqueeze(1)]);
-            var errors = WeightedMsqe(x, w, candidates, qp);
-            var bestError = errors[0];
-            for (var k = 1; k < candidates.shape[0]; k++)
+            var candidates = center.unsqueeze(0) + torch.tensor(offsets, ScalarType.Float64, device: x.device).unsqueeze(1); // [K, C]
+            var xs = x.unsqueeze(0);
+            var errors = xs.mul(Pow2(candidates.neg()).unsqueeze(-1)).round_().clamp_(-qp, qp)
+                .mul_(Pow2(candidates).unsqueeze(-1)).sub_(xs);
+            errors.mul_(errors);
+            if (w is not null)
             {
-                var better = errors[k].lt(bestError);
+                errors.mul_(w.unsqueeze(0));
+            }
+
+            var sums = torch.cat([bestError.unsqueeze(0), errors]).sum([2]); // [1 + K, C], one call
+            var bestSum = sums[0];
+            for (var k = 0; k < offsets.Length; k++)
+            {
+                var better = sums[k + 1].lt(bestSum);
                 best = torch.where(better, candidates[k], best);
-                bestError = torch.where(better, errors[k], bestError);
+                bestSum = torch.where(better, sums[k + 1], bestSum);
             }
         }
 

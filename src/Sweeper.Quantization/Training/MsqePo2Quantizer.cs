@@ -157,7 +157,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
                 var m = Matrix(weight);
                 var weights = _secondMoment is null ? null : ToMatrix(_secondMoment.sqrt(), ChannelAxis).to_type(ScalarType.Float64);
                 var init = step > 0 ? LastExponent : null;
-                exponent = Po2Quantizers.MsqeCore(m, Qp, init, _options.LlsIters, _options.LineSearch, _options.LineSearchRange, _options.OutlierSigma, weights).Final;
+                exponent = Po2Quantizers.MsqeCore(m, Qp, init, _options.LlsIters, _options.LineSearch, _options.LineSearchRange, _options.OutlierSigma, weights, keepMatrices: false).Final;
                 if (isTraining && _stableEma is not null)
                 {
                     var snapped = SnapExponent(exponent);

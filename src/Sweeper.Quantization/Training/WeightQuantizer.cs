@@ -198,6 +198,22 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
     /// <summary>The exponent per channel used in the last training step (meaningless before the first one).</summary>
     public long[] Exponents => _exponent.data<long>().ToArray();
 
+    /// <summary>
+    /// Copies <see cref="Exponents"/> into the first C elements of <paramref name="destination"/> without allocating an
+    /// array (for per-step readers).
+    /// </summary>
+    public void CopyExponentsTo(long[] destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        if (destination.Length < Channels)
+        {
+            throw new ArgumentException($"The destination holds {destination.Length} values; {Channels} are needed.", nameof(destination));
+        }
+
+        using var data = _exponent.data<long>();
+        data.CopyTo(destination);
+    }
+
     /// <summary>The last training step's exponents as float64 [C].</summary>
     protected Tensor LastExponent => _exponent.to_type(ScalarType.Float64);
 

@@ -25,9 +25,9 @@ public sealed class ImageSplit
 /// <summary>The train and test splits of a data set.</summary>
 public sealed class ImageDataset
 {
-    internal ImageDataset(string name, string path, ImageSplit train, ImageSplit test, int channels, int classes)
+    internal ImageDataset(string name, string path, ImageSplit train, ImageSplit test, int channels, int classes, double zeroPixelValue = 0)
     {
-        Name = name; Path = path; Train = train; Test = test; Channels = channels; Classes = classes;
+        Name = name; Path = path; Train = train; Test = test; Channels = channels; Classes = classes; ZeroPixelValue = zeroPixelValue;
     }
 
     public string Name { get; }
@@ -37,6 +37,10 @@ public sealed class ImageDataset
     public ImageSplit Test { get; }
     public int Channels { get; }
     public int Classes { get; }
+    /// <summary>The normalized value of a raw 0 (black) pixel: what zero-padding the raw images pads with.</summary>
+    public double ZeroPixelValue { get; }
+    /// <summary>Side of the (square) images.</summary>
+    public int ImageSize => (int)Train.Images.shape[^1];
 }
 
 /// <summary>
@@ -94,7 +98,7 @@ public static class FashionMnist
         if (!Directory.Exists(folder)) throw new DatasetNotFoundException("Fashion-MNIST", folder, HowToInstall);
         var train = LoadSplit(folder, TrainImagesFile, TrainLabelsFile, trainSubset);
         var test = LoadSplit(folder, TestImagesFile, TestLabelsFile, testSubset);
-        return new ImageDataset(Name, folder, train, test, channels: 1, Classes);
+        return new ImageDataset(Name, folder, train, test, channels: 1, Classes, zeroPixelValue: (0 - Mean) / Std);
     }
 
     /// <summary>The path of an idx file in <paramref name="folder"/>: the gzip name if present, else the plain one.</summary>

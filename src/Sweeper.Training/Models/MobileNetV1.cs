@@ -1,3 +1,4 @@
+using Sweeper.Training.Quantized;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,8 +12,13 @@ namespace Sweeper.Training.Models;
 /// pooling and a linear classifier. Channels follow 32, 64, 128, 128, 256, 256, 512×6, 1024, 1024, each scaled by the
 /// width multiplier (<see cref="ScaleChannels"/>). For 28×28 inputs the stem has stride 1, so the four stride-2
 /// blocks give feature maps 28 → 14 → 7 → 4 → 2.
+/// <para>
+/// Layers (module paths, as quantization diagnostics name them): <c>stem</c>, <c>features.{i}.dw</c>,
+/// <c>features.{i}.pw</c> (i = 0..12), <c>classifier</c>. Every weight goes through the <see cref="QuantizationPlan"/>'s
+/// quantizer, if any.
+/// </para>
 /// </summary>
-public sealed class MobileNetV1 : Module<Tensor, Tensor>
+public sealed class MobileNetV1 : Module<Tensor, Tensor>, IQuantizableModel
 {
     /// <summary>The stem's output channels at width 1.</summary>
     public const int StemChannels = 32;
@@ -25,18 +31,18 @@ public sealed class MobileNetV1 : Module<Tensor, Tensor>
         (1024, 2), (1024, 1),
     ];
 
-    private readonly Conv2d stem;
-    private readonly BatchNorm2d stemBn;
-    private readonly ModuleList<DepthwiseSeparableConv> blocks;
+    private readonly ConvBn stem;
+    private readonly ModuleList<DepthwiseSeparableConv> features;
     private readonly AdaptiveAvgPool2d pool;
-    private readonly Linear classifier;
+    private readonly QuantLinear classifier;
 
     /// <param name="width">Width multiplier (&gt; 0), e.g. 0.25, 0.5, 1.</param>
     /// <param name="inputChannels">1 (grey) or 3 (colour).</param>
     /// <param name="classes">Number of output logits.</param>
     /// <param name="stemStride">Stride of the stem: 1 for 28×28–32×32 inputs, 2 for 224×224.</param>
-    /// <param name="generator">Draws the initial weights (see <see cref="Initialize"/>); null uses the global generator.</param>
-    public MobileNetV1(double width, int inputChannels = 1, int classes = 10, int stemStride = 1, Generator? generator = null)
+    /// <param name="generator">Draws the initial weights (see <see cref="QuantizableLayers.InitializeUniformFanIn"/>); null uses the global generator.</param>
+    /// <param name="plan">Weight quantization and BN folding (null: float).</param>
+    public MobileNetV1(double width, int inputChannels = 1, int classes = 10, int stemStride = 1, Generator? generator = null, QuantizationPlan? plan = null)
         : base(nameof(MobileNetV1))
     {
         if (!(width > 0) || double.IsInfinity(width)) throw new ArgumentOutOfRangeException(nameof(width), width, "The width multiplier must be a positive number.");
@@ -46,27 +52,29 @@ public sealed class MobileNetV1 : Module<Tensor, Tensor>
 
         Width = width;
         int channels = ScaleChannels(StemChannels, width);
-        stem = Conv2d(inputChannels, channels, kernel_size: 3, stride: stemStride, padding: 1, bias: false);
-        stemBn = BatchNorm2d(channels);
+        stem = new ConvBn(inputChannels, channels, kernelSize: 3, stride: stemStride, role: LayerRole.First, plan: plan);
         var list = new List<DepthwiseSeparableConv>();
         foreach (var (c, stride) in Blocks)
         {
             int next = ScaleChannels(c, width);
-            list.Add(new DepthwiseSeparableConv(channels, next, stride));
+            list.Add(new DepthwiseSeparableConv(channels, next, stride, plan));
             channels = next;
         }
-        blocks = ModuleList(list.ToArray());
+        features = ModuleList(list.ToArray());
         pool = AdaptiveAvgPool2d(1);
-        classifier = Linear(channels, classes);
+        classifier = new QuantLinear(channels, classes, LayerRole.Last, plan);
         FeatureChannels = channels;
         RegisterComponents();
-        Initialize(generator);
+        Layers = QuantizableLayers.Bind(this, [stem, .. list.SelectMany(b => b.Layers), classifier]);
+        QuantizableLayers.InitializeUniformFanIn(Layers, generator);
     }
 
     public double Width { get; }
 
     /// <summary>Channels entering the classifier.</summary>
     public int FeatureChannels { get; }
+
+    public IReadOnlyList<IQuantizableLayer> Layers { get; }
 
     /// <summary>Channels of a layer at width multiplier <paramref name="width"/>: max(8, round(c × width)).</summary>
     public static int ScaleChannels(int channels, double width) =>
@@ -75,8 +83,8 @@ public sealed class MobileNetV1 : Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = torch.NewDisposeScope();
-        var x = functional.relu(stemBn.forward(stem.forward(input)), inplace: true);
-        foreach (var block in blocks)
+        var x = stem.forward(input);
+        foreach (var block in features)
         {
             var next = block.forward(x);
             x.Dispose(); // free the activation now (autograd keeps what it needs), not at the end of the scope
@@ -85,68 +93,30 @@ public sealed class MobileNetV1 : Module<Tensor, Tensor>
         x = pool.forward(x).flatten(1);
         return classifier.forward(x).MoveToOuterDisposeScope();
     }
-
-    /// <summary>
-    /// PyTorch's default initialization (uniform ±1/sqrt(fan_in) for convolutions and the classifier, BatchNorm
-    /// γ=1 β=0), drawn from <paramref name="generator"/> so that a trial's weights depend on its seed only.
-    /// Larger schemes such as Kaiming-normal fan-out make every BatchNorm-ed layer learn several times more slowly
-    /// at the same learning rate, which the short runs of a sweep cannot afford.
-    /// </summary>
-    private void Initialize(Generator? generator)
-    {
-        using var noGrad = torch.no_grad();
-        foreach (var (_, module) in named_modules())
-        {
-            switch (module)
-            {
-                case Conv2d conv:
-                    UniformFanIn(conv.weight!, conv.bias, generator);
-                    break;
-                case BatchNorm2d bn:
-                    init.ones_(bn.weight!);
-                    init.zeros_(bn.bias!);
-                    break;
-                case Linear linear:
-                    UniformFanIn(linear.weight!, linear.bias, generator);
-                    break;
-            }
-        }
-    }
-
-    private static void UniformFanIn(Tensor weight, Tensor? bias, Generator? generator)
-    {
-        // weight is [out, in/groups, k, k] or [out, in]: fan-in is everything but the first dimension.
-        long fanIn = weight.numel() / weight.shape[0];
-        double bound = 1 / Math.Sqrt(fanIn);
-        // Tensor.uniform_, not nn.init.uniform_: the latter ignores its generator argument in TorchSharp 0.107.
-        weight.uniform_(-bound, bound, generator);
-        bias?.uniform_(-bound, bound, generator);
-    }
 }
 
-/// <summary>A 3×3 depthwise convolution and a 1×1 pointwise convolution, each followed by BatchNorm and ReLU.</summary>
+/// <summary>A 3×3 depthwise convolution (<c>dw</c>) and a 1×1 pointwise convolution (<c>pw</c>), each followed by BatchNorm and ReLU.</summary>
 public sealed class DepthwiseSeparableConv : Module<Tensor, Tensor>
 {
-    private readonly Conv2d depthwise;
-    private readonly BatchNorm2d depthwiseBn;
-    private readonly Conv2d pointwise;
-    private readonly BatchNorm2d pointwiseBn;
+    private readonly ConvBn dw;
+    private readonly ConvBn pw;
 
-    public DepthwiseSeparableConv(int inputChannels, int outputChannels, int stride)
+    public DepthwiseSeparableConv(int inputChannels, int outputChannels, int stride, QuantizationPlan? plan = null)
         : base(nameof(DepthwiseSeparableConv))
     {
-        depthwise = Conv2d(inputChannels, inputChannels, kernel_size: 3, stride: stride, padding: 1, groups: inputChannels, bias: false);
-        depthwiseBn = BatchNorm2d(inputChannels);
-        pointwise = Conv2d(inputChannels, outputChannels, kernel_size: 1, bias: false);
-        pointwiseBn = BatchNorm2d(outputChannels);
+        dw = new ConvBn(inputChannels, inputChannels, kernelSize: 3, stride: stride, groups: inputChannels, plan: plan);
+        pw = new ConvBn(inputChannels, outputChannels, kernelSize: 1, plan: plan);
         RegisterComponents();
     }
+
+    /// <summary>The depthwise and pointwise layers, in forward order.</summary>
+    internal IEnumerable<IQuantizableLayer> Layers => [dw, pw];
 
     public override Tensor forward(Tensor input)
     {
         using var scope = torch.NewDisposeScope();
-        var x = functional.relu(depthwiseBn.forward(depthwise.forward(input)), inplace: true);
-        x = functional.relu(pointwiseBn.forward(pointwise.forward(x)), inplace: true);
+        var x = dw.forward(input);
+        x = pw.forward(x);
         return x.MoveToOuterDisposeScope();
     }
 }

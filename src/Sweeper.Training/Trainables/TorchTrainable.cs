@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Quantization;
 using Sweeper.Training.Data;
 using Sweeper.Training.Models;
+using Sweeper.Training.Quantized;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,7 +13,10 @@ namespace Sweeper.Training.Trainables;
 
 /// <summary>
 /// Trains an image classifier (<see cref="ModelFactory"/>) on a data set (<see cref="DatasetFactory"/>) with SGD
-/// (momentum, weight decay) or Adam, epoch by epoch, as the trial's <see cref="TrialConfig"/> says.
+/// (momentum, weight decay) or Adam, epoch by epoch, as the trial's <see cref="TrialConfig"/> says, with the weights of
+/// every convolution and linear layer quantized as <see cref="TrainableSpec.Quantizer"/> says (<see cref="QuantizationPlan"/>)
+/// and the images transformed to <see cref="TrainableSpec.InputSize"/> × <see cref="TrainableSpec.InputChannels"/>
+/// (<see cref="InputTransform"/>).
 /// </summary>
 /// <remarks>
 /// <para>Threading: like every <see cref="ITrainable"/>, one thread creates it and calls every member. That thread gets
@@ -21,6 +26,10 @@ namespace Sweeper.Training.Trainables;
 /// gives bit-identical metrics.</para>
 /// <para>Dispose scopes: every training step and every evaluation batch runs in its own
 /// <c>torch.NewDisposeScope()</c>; the shared data set tensors belong to no scope.</para>
+/// <para>Quantizers: their trainable scales (learnable_po2's log2 scale, LSQ's step) are optimized in a parameter group
+/// without weight decay (decay would pull the scales towards 1). Their state (exponents, EMAs, frozen flags, step
+/// counters) lives in the model's buffers and is part of every checkpoint. Each epoch's metrics include, per quantized
+/// layer, the numbers of <see cref="QuantizerMetricNames"/>; <see cref="StepCompleted"/> reports every step.</para>
 /// </remarks>
 public sealed class TorchTrainable : ITrainable, ICheckpointable
 {
@@ -33,13 +42,18 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
     /// <summary>The optimizer names this version knows.</summary>
     public static IReadOnlyList<string> OptimizerNames { get; } = [Sgd, Adam];
 
-    private const string CheckpointMagic = "sweeper.torch-trainable.checkpoint";
-    private const int CheckpointVersion = 1;
-
     private readonly TrainableSpec spec;
     private readonly ImageDataset data;
+    private readonly InputTransform transform;
     private readonly nn.Module<Tensor, Tensor> model;
+    private readonly IReadOnlyList<IQuantizableLayer> layers;
+    private readonly IQuantizableLayer[] quantized;
+    private readonly Parameter[] parameters;
+    private readonly Tensor[] gradientNorms;
+    private readonly int[][] exponentBuffers;
+    private readonly long[][] exponentScratch;
     private readonly OptimizerHelper optimizer;
+    private readonly bool hasQuantizerGroup;
     private readonly LearningRateSchedule schedule;
     private readonly Generator shuffleGenerator;
     private readonly int batchSize;
@@ -68,19 +82,30 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
         Seed = config.Seed;
         shuffleSeed = config.Seed;
         this.data = data;
+        transform = new InputTransform(data.ImageSize, data.Channels, spec.InputSize, spec.InputChannels, data.ZeroPixelValue);
         UseOneThread();
         torch.manual_seed(config.Seed);
 
         batchSize = Math.Min(spec.BatchSize, data.Train.Count);
         StepsPerEpoch = data.Train.Count / batchSize; // the last incomplete batch of an epoch is dropped
         schedule = new LearningRateSchedule(spec.LrSchedule, spec.Optimizer.Lr, (long)StepsPerEpoch * spec.Epochs);
+        var plan = new QuantizationPlan(spec.Quantizer, QuantizationPlan.FreezeStep(spec.Quantizer, StepsPerEpoch));
 
         using (var init = new Generator(MixSeed(config.Seed, stream: 1)))
-            model = ModelFactory.Create(spec, data.Channels, data.Classes, init);
+            model = ModelFactory.Create(spec, spec.InputChannels, data.Classes, init, plan);
         try
         {
             model.train();
-            optimizer = CreateOptimizer(spec.Optimizer, model);
+            layers = (model as IQuantizableModel)?.Layers ?? [];
+            quantized = layers.Where(l => l.Quantizer is not null).ToArray();
+            QuantizedLayerNames = quantized.Select(l => l.LayerName).ToArray();
+            exponentBuffers = quantized.Select(l => new int[l.Quantizer is Po2WeightQuantizer q ? q.Channels : 0]).ToArray();
+            exponentScratch = quantized.Select(l => new long[l.Quantizer is Po2WeightQuantizer q ? q.Channels : 0]).ToArray();
+            parameters = model.parameters().ToArray();
+            gradientNorms = new Tensor[parameters.Length];
+            var quantizerParameters = quantized.SelectMany(l => l.Quantizer!.parameters()).ToList();
+            hasQuantizerGroup = quantizerParameters.Count > 0;
+            optimizer = CreateOptimizer(spec.Optimizer, parameters, quantizerParameters);
             shuffleGenerator = new Generator(MixSeed(config.Seed, stream: 2));
         }
         catch
@@ -98,6 +123,21 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
     /// <summary>The last epoch that ran to its end (0 before the first); restored by <see cref="LoadCheckpoint"/>.</summary>
     public int CompletedEpochs { get; private set; }
 
+    /// <summary>
+    /// Called after every training step on the training thread (see <see cref="StepReport"/> for what the buffers it
+    /// hands over may be kept for). Null (the default) costs nothing: the gradient norm and exponents are then not read.
+    /// </summary>
+    public Action<StepReport>? StepCompleted { get; set; }
+
+    /// <summary>The quantized layers' names (module paths), in model order; empty without quantization.</summary>
+    public IReadOnlyList<string> QuantizedLayerNames { get; }
+
+    /// <summary>The model (tests, export).</summary>
+    internal nn.Module<Tensor, Tensor> Model => model;
+
+    /// <summary>Every convolution and linear layer of the model.</summary>
+    internal IReadOnlyList<IQuantizableLayer> Layers => layers;
+
     /// <summary>The learning rate of 0-based optimizer step <paramref name="step"/> over the whole run.</summary>
     public double LearningRateAt(long step) => schedule.At(step);
 
@@ -110,6 +150,7 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
         UseOneThread();
 
         var total = Stopwatch.StartNew();
+        long flipsBefore = TotalFlips();
         var (trainLoss, trainAccuracy, trainSamples) = TrainOneEpoch(epoch, cancellationToken);
         double trainSeconds = total.Elapsed.TotalSeconds;
         CompletedEpochs = epoch;
@@ -124,6 +165,8 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
             [MetricNames.LearningRate] = schedule.At((long)epoch * StepsPerEpoch),
             [MetricNames.SamplesPerSecond] = trainSamples / Math.Max(trainSeconds, 1e-9),
         };
+        if (quantized.Length > 0)
+            QuantizerMetricNames.AddEpochMetrics(metrics, QuantizableLayers.Diagnose(quantized), flipsBefore);
         return new EpochResult(epoch, metrics, total.Elapsed);
     }
 
@@ -139,12 +182,13 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
         try
         {
             using var noGrad = torch.no_grad();
+            using var weights = QuantizableLayers.CacheEvalWeights(layers);
             for (int start = 0; start < split.Count; start += EvalBatchSize)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 int length = Math.Min(EvalBatchSize, split.Count - start);
                 using var scope = torch.NewDisposeScope();
-                var x = split.Images.narrow(0, start, length);
+                var x = transform.Apply(split.Images.narrow(0, start, length));
                 var y = split.Labels.narrow(0, start, length);
                 var logits = model.forward(x);
                 lossSum += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
@@ -159,7 +203,8 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
     }
 
     /// <summary>
-    /// Writes the model's parameters and buffers, the optimizer's state (momentum buffers, Adam moments), the
+    /// Writes the model's parameters and buffers (with every quantizer's state: exponents, log2 scales or steps, EMAs,
+    /// frozen flags, step and flip counters), the optimizer's state (momentum buffers, Adam moments), the
     /// completed epoch and the shuffle seed to <paramref name="path"/> (atomically: a temp file renamed over it).
     /// </summary>
     public void SaveCheckpoint(string path)
@@ -172,16 +217,8 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
         using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
         using (var writer = new BinaryWriter(stream))
         {
-            writer.Write(CheckpointMagic);
-            writer.Write(CheckpointVersion);
-            writer.Write(spec.Model);
-            writer.Write(spec.Width);
-            writer.Write(data.Channels);
-            writer.Write(data.Classes);
-            writer.Write(spec.Optimizer.Name);
-            writer.Write(shuffleSeed);
-            writer.Write(CompletedEpochs);
-            writer.Write(StepsPerEpoch);
+            new CheckpointHeader(spec.Model, spec.Width, spec.InputChannels, spec.InputSize, data.Classes, spec.Optimizer.Name,
+                CheckpointHeader.DescribeQuantizer(spec.Quantizer), shuffleSeed, CompletedEpochs, StepsPerEpoch).Write(writer);
             model.save(writer);
             optimizer.save_state_dict(writer);
         }
@@ -194,41 +231,22 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
     /// optimizer's hyperparameters stay those of this trainable's spec (a restart may change them on purpose).
     /// Safe inside a dispose scope: the restored optimizer state is detached from it.
     /// </summary>
-    /// <exception cref="InvalidDataException">Not a checkpoint, or one of another model, width, data shape or optimizer.</exception>
+    /// <exception cref="InvalidDataException">Not a checkpoint, or one of another model, width, input shape, classes, quantizer or optimizer.</exception>
     public void LoadCheckpoint(string path)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         ArgumentException.ThrowIfNullOrEmpty(path);
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         using var reader = new BinaryReader(stream);
-        string magic;
-        try
-        {
-            magic = reader.ReadString();
-        }
-        catch (Exception e) when (e is EndOfStreamException or IOException or FormatException)
-        {
-            throw new InvalidDataException($"'{path}' is not a Sweeper checkpoint.", e);
-        }
-        if (magic != CheckpointMagic) throw new InvalidDataException($"'{path}' is not a Sweeper checkpoint.");
-        int version = reader.ReadInt32();
-        if (version != CheckpointVersion)
-            throw new InvalidDataException($"Checkpoint '{path}' has format version {version}; this version reads {CheckpointVersion}.");
-        Expect(path, "model", reader.ReadString(), spec.Model);
-        Expect(path, "width", reader.ReadDouble(), spec.Width);
-        Expect(path, "input channels", reader.ReadInt32(), data.Channels);
-        Expect(path, "classes", reader.ReadInt32(), data.Classes);
-        Expect(path, "optimizer", reader.ReadString(), spec.Optimizer.Name);
-        long seed = reader.ReadInt64();
-        int completed = reader.ReadInt32();
-        _ = reader.ReadInt32(); // steps per epoch of the saving run (informational)
+        var header = CheckpointHeader.Read(reader, path);
+        header.ExpectCompatible(path, spec, data.Classes, checkOptimizer: true);
 
         model.load(reader, strict: true);
         optimizer.load_state_dict(reader);
         DetachOptimizerState();
         ApplyHyperparameters();
-        shuffleSeed = seed;
-        CompletedEpochs = completed;
+        shuffleSeed = header.ShuffleSeed;
+        CompletedEpochs = header.CompletedEpochs;
     }
 
     void ICheckpointable.SaveCheckpoint(string path, int epoch)
@@ -266,21 +284,67 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
         for (int step = 0; step < StepsPerEpoch; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            SetLearningRate(schedule.At(firstStep + step));
+            double lr = schedule.At(firstStep + step);
+            SetLearningRate(lr);
+            var callback = StepCompleted;
             using var scope = torch.NewDisposeScope();
             var index = order.narrow(0, (long)step * batchSize, batchSize);
-            var x = split.Images.index_select(0, index);
+            var x = transform.Apply(split.Images.index_select(0, index));
             var y = split.Labels.index_select(0, index);
             optimizer.zero_grad();
             var logits = model.forward(x);
             var loss = nn.functional.cross_entropy(logits, y);
             loss.backward();
+            double gradientNorm = callback is null ? double.NaN : GradientNorm();
             optimizer.step();
-            lossSum += loss.item<float>() * (double)batchSize;
+            double stepLoss = loss.item<float>();
+            lossSum += stepLoss * batchSize;
             correct += logits.argmax(1).eq(y).sum().item<long>();
+            if (callback is not null)
+            {
+                ReadExponents();
+                callback(new StepReport(epoch, firstStep + step, stepLoss, gradientNorm, lr, QuantizedLayerNames, exponentBuffers, TotalFlips()));
+            }
         }
         int samples = StepsPerEpoch * batchSize;
         return (lossSum / samples, (double)correct / samples, samples);
+    }
+
+    /// <summary>√(Σ over parameters of ‖grad‖²): one norm per parameter, one norm of those, one read.</summary>
+    private double GradientNorm()
+    {
+        using var scope = torch.NewDisposeScope();
+        int n = 0;
+        foreach (var p in parameters)
+        {
+            var g = p.grad;
+            if (g is not null) gradientNorms[n++] = torch.linalg.vector_norm(g);
+        }
+        if (n == 0) return 0;
+        var all = n == gradientNorms.Length ? gradientNorms : gradientNorms[..n];
+        var norm = torch.linalg.vector_norm(torch.stack(all)).item<float>();
+        Array.Clear(gradientNorms);
+        return norm;
+    }
+
+    /// <summary>Copies every quantized layer's last training exponents into the reused buffers.</summary>
+    private void ReadExponents()
+    {
+        for (int i = 0; i < quantized.Length; i++)
+        {
+            if (quantized[i].Quantizer is not Po2WeightQuantizer q) continue;
+            q.CopyExponentsTo(exponentScratch[i]);
+            var target = exponentBuffers[i];
+            var source = exponentScratch[i];
+            for (int c = 0; c < target.Length; c++) target[c] = (int)source[c];
+        }
+    }
+
+    private long TotalFlips()
+    {
+        long total = 0;
+        foreach (var layer in quantized) total += layer.Quantizer!.TotalFlips;
+        return total;
     }
 
     private void SetLearningRate(double lr)
@@ -314,29 +378,56 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
     private void ApplyHyperparameters()
     {
         var o = spec.Optimizer;
+        int index = 0;
         foreach (var group in optimizer.ParamGroups.OfType<ParamGroup>())
         {
+            // Group 0: the model's weights; group 1 (if any): the quantizers' scales, never decayed.
+            double weightDecay = index++ == 0 ? o.WeightDecay : 0;
             switch (group.Options)
             {
                 case TorchSharp.Modules.SGD.Options sgd:
                     sgd.momentum = o.Momentum;
-                    sgd.weight_decay = o.WeightDecay;
+                    sgd.weight_decay = weightDecay;
                     break;
                 case TorchSharp.Modules.Adam.Options adam:
-                    adam.weight_decay = o.WeightDecay;
+                    adam.weight_decay = weightDecay;
                     break;
             }
             group.InitialLearningRate = o.Lr;
         }
     }
 
-    private static OptimizerHelper CreateOptimizer(OptimizerSpec o, nn.Module<Tensor, Tensor> model) => o.Name switch
+    /// <summary>
+    /// The optimizer over <paramref name="all"/> parameters: one group with the spec's weight decay, and a second one
+    /// without decay for <paramref name="quantizerScales"/> if there are any.
+    /// </summary>
+    private static OptimizerHelper CreateOptimizer(OptimizerSpec o, IReadOnlyList<Parameter> all, IReadOnlyList<Parameter> quantizerScales)
     {
-        Sgd => torch.optim.SGD(model.parameters(), o.Lr, momentum: o.Momentum, weight_decay: o.WeightDecay),
-        // Adam ignores Momentum (its betas stay 0.9 / 0.999).
-        Adam => torch.optim.Adam(model.parameters(), o.Lr, weight_decay: o.WeightDecay),
-        _ => throw new ArgumentException($"Unknown optimizer '{o.Name}'. Valid names: {string.Join(", ", OptimizerNames)}."),
-    };
+        var scaleHandles = quantizerScales.Select(p => p.Handle).ToHashSet();
+        var weights = all.Where(p => !scaleHandles.Contains(p.Handle)).ToList();
+        switch (o.Name)
+        {
+            case Sgd:
+                if (quantizerScales.Count == 0) return torch.optim.SGD(weights, o.Lr, momentum: o.Momentum, weight_decay: o.WeightDecay);
+                return torch.optim.SGD(
+                    [
+                        new TorchSharp.Modules.SGD.ParamGroup(weights, new TorchSharp.Modules.SGD.Options { weight_decay = o.WeightDecay }),
+                        new TorchSharp.Modules.SGD.ParamGroup(quantizerScales, new TorchSharp.Modules.SGD.Options { weight_decay = 0 }),
+                    ],
+                    o.Lr, momentum: o.Momentum, weight_decay: o.WeightDecay);
+            case Adam:
+                // Adam ignores Momentum (its betas stay 0.9 / 0.999).
+                if (quantizerScales.Count == 0) return torch.optim.Adam(weights, o.Lr, weight_decay: o.WeightDecay);
+                return torch.optim.Adam(
+                    [
+                        new TorchSharp.Modules.Adam.ParamGroup(weights, new TorchSharp.Modules.Adam.Options { weight_decay = o.WeightDecay }),
+                        new TorchSharp.Modules.Adam.ParamGroup(quantizerScales, new TorchSharp.Modules.Adam.Options { weight_decay = 0 }),
+                    ],
+                    o.Lr, weight_decay: o.WeightDecay);
+            default:
+                throw new ArgumentException($"Unknown optimizer '{o.Name}'. Valid names: {string.Join(", ", OptimizerNames)}.");
+        }
+    }
 
     private static void Validate(TrainableSpec spec)
     {
@@ -348,12 +439,10 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
             throw new ArgumentException($"trainable.optimizer.momentum must be in [0, 1) (got {spec.Optimizer.Momentum}).");
         if (!double.IsFinite(spec.Optimizer.WeightDecay) || spec.Optimizer.WeightDecay < 0)
             throw new ArgumentException($"trainable.optimizer.weight_decay must be ≥ 0 (got {spec.Optimizer.WeightDecay}).");
-    }
-
-    private static void Expect<T>(string path, string what, T actual, T expected)
-    {
-        if (!EqualityComparer<T>.Default.Equals(actual, expected))
-            throw new InvalidDataException($"Checkpoint '{path}' is for {what} {actual}, but this trial has {expected}.");
+        if (spec.InputSize is not (28 or 32))
+            throw new ArgumentException($"trainable.input_size must be 28 or 32 (got {spec.InputSize}).");
+        if (spec.InputChannels is not (1 or 3))
+            throw new ArgumentException($"trainable.input_channels must be 1 or 3 (got {spec.InputChannels}).");
     }
 
     private static void UseOneThread()

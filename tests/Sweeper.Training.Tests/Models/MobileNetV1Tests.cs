@@ -63,6 +63,20 @@ public sealed class MobileNetV1Tests
     }
 
     [Fact]
+    public void Layers_Width025_StemDepthwisePointwiseClassifierByModulePath()
+    {
+        using var model = new MobileNetV1(width: 0.25);
+
+        var names = model.Layers.Select(l => l.LayerName).ToList();
+
+        Assert.Equal(1 + 13 * 2 + 1, names.Count);
+        Assert.Equal(["stem", "features.0.dw", "features.0.pw", "features.1.dw"], names.Take(4));
+        Assert.Contains("features.3.pw", names);
+        Assert.Equal("classifier", names[^1]);
+        Assert.Equal(new long[] { 16, 1, 3, 3 }, model.Layers.Single(l => l.LayerName == "features.1.dw").WeightShape);
+    }
+
+    [Fact]
     public void Constructor_SameGeneratorSeed_SameWeights()
     {
         using var g1 = new Generator(7);
@@ -109,5 +123,6 @@ public sealed class MobileNetV1Tests
 
         Assert.Contains("resnet18", e.Message);
         Assert.Contains("mobilenet_v1", e.Message);
+        Assert.Contains("mobilenet_v2", e.Message);
     }
 }

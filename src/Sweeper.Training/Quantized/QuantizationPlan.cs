@@ -1,0 +1,128 @@
+using Sweeper.Core.Spec;
+using Sweeper.Quantization;
+
+namespace Sweeper.Training.Quantized;
+
+/// <summary>Where a layer sits in the network, for <see cref="QuantizerSpec.QuantizeFirstLast"/>.</summary>
+public enum LayerRole
+{
+    /// <summary>The stem convolution (sees the raw input).</summary>
+    First,
+
+    /// <summary>Every other convolution.</summary>
+    Body,
+
+    /// <summary>The classifier.</summary>
+    Last,
+}
+
+/// <summary>
+/// Turns a <see cref="QuantizerSpec"/> into one <see cref="WeightQuantizer"/> per layer: per output channel
+/// (channel axis 0 of the PyTorch layout <c>[out, in/groups, kh, kw]</c> / <c>[out, in]</c>) or per tensor.
+/// <c>none</c> creates no quantizer; <see cref="QuantizerSpec.QuantizeFirstLast"/> false leaves the stem and the
+/// classifier in float. Options that do not belong to the method are ignored.
+/// </summary>
+public sealed class QuantizationPlan
+{
+    public const string None = "none";
+    public const string LegacyAutoPo2 = Po2Quantizers.MethodNames.LegacyAutoPo2;
+    public const string MsqePo2 = Po2Quantizers.MethodNames.MsqePo2;
+    public const string LearnablePo2 = Po2Quantizers.MethodNames.LearnablePo2;
+    public const string Lsq = Po2Quantizers.MethodNames.Lsq;
+
+    /// <summary>Every method name, <c>none</c> first.</summary>
+    public static IReadOnlyList<string> Methods { get; } = [None, LegacyAutoPo2, MsqePo2, LearnablePo2, Lsq];
+
+    /// <summary>learnable_po2 rounding names.</summary>
+    public static IReadOnlyList<string> Roundings { get; } = ["ceil", "rint", "msqe_round"];
+
+    /// <summary>A plan that quantizes nothing and folds nothing.</summary>
+    public static QuantizationPlan Float { get; } = new(new QuantizerSpec());
+
+    /// <param name="spec">The spec's quantizer section.</param>
+    /// <param name="freezeAtStep">
+    /// msqe_po2 with stable_scale: the first training step (0-based, ≥ 1) that uses the frozen stable exponent, or null
+    /// to freeze only on request. <see cref="FreezeStep"/> computes it from the spec's epoch.
+    /// </param>
+    /// <exception cref="ArgumentException">Unknown method or rounding, or bits outside 2..8.</exception>
+    public QuantizationPlan(QuantizerSpec spec, long? freezeAtStep = null)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (!Methods.Contains(spec.Method))
+            throw new ArgumentException($"Unknown quantizer method '{spec.Method}'. Valid names: {string.Join(", ", Methods)}.", nameof(spec));
+        if (spec.Method != None && spec.Bits is < 2 or > 8)
+            throw new ArgumentException($"trainable.quantizer.bits must be between 2 and 8 (got {spec.Bits}).", nameof(spec));
+        if (spec.Method == LearnablePo2 && !Roundings.Contains(spec.Rounding))
+            throw new ArgumentException($"Unknown rounding '{spec.Rounding}'. Valid names: {string.Join(", ", Roundings)}.", nameof(spec));
+        if (freezeAtStep is < 1) throw new ArgumentOutOfRangeException(nameof(freezeAtStep), freezeAtStep, "The freeze step must be ≥ 1.");
+        Spec = spec;
+        FreezeAtStep = freezeAtStep;
+    }
+
+    public QuantizerSpec Spec { get; }
+
+    /// <summary>msqe_po2 stable scale: first step using the frozen exponent (null: never by itself).</summary>
+    public long? FreezeAtStep { get; }
+
+    /// <summary>Whether any layer gets a quantizer.</summary>
+    public bool Quantizes => Spec.Method != None;
+
+    /// <summary>
+    /// Whether a layer of <paramref name="role"/> is meant to be quantized, whatever the method: body layers always,
+    /// the stem and the classifier only with <see cref="QuantizerSpec.QuantizeFirstLast"/>.
+    /// </summary>
+    public bool Covers(LayerRole role) => role == LayerRole.Body || Spec.QuantizeFirstLast;
+
+    /// <summary>
+    /// Whether a conv+BN layer of <paramref name="role"/> quantizes its BN-folded weight. Also true with method
+    /// <c>none</c> (the folded forward is then mathematically the plain conv+BN forward), false for layers left in float.
+    /// </summary>
+    public bool FoldsBatchNorm(LayerRole role) => Spec.BnFold && Covers(role);
+
+    /// <summary>The quantizer of a layer of <paramref name="role"/> with weights of <paramref name="weightShape"/>, or null (float).</summary>
+    public WeightQuantizer? CreateQuantizer(long[] weightShape, LayerRole role)
+    {
+        ArgumentNullException.ThrowIfNull(weightShape);
+        if (!Quantizes || !Covers(role)) return null;
+        int? axis = Spec.PerChannel ? 0 : null;
+        WeightQuantizer quantizer = Spec.Method switch
+        {
+            LegacyAutoPo2 => new LegacyAutoPo2Quantizer(weightShape, Spec.Bits, axis),
+            MsqePo2 => new MsqePo2Quantizer(weightShape, Spec.Bits, axis, new MsqePo2QuantizerOptions
+            {
+                LlsIters = Spec.LlsIters,
+                LineSearch = Spec.LineSearch,
+                LineSearchRange = Spec.LineSearchRange,
+                OutlierSigma = Spec.OutlierMask ? Spec.OutlierSigma : null,
+                SecondMoments = Spec.SecondMoments,
+                StableScale = Spec.StableScale,
+                FreezeAtStep = Spec.StableScale ? FreezeAtStep : null,
+            }),
+            LearnablePo2 => new LearnablePo2Quantizer(weightShape, Spec.Bits, axis, new LearnablePo2QuantizerOptions
+            {
+                Mode = Spec.Rounding switch { "ceil" => Po2ExponentMode.Ceil, "rint" => Po2ExponentMode.Rint, _ => Po2ExponentMode.MsqeRound },
+                MinInitScale = Spec.MinInitScale,
+                OutlierMask = Spec.OutlierMask,
+                SecondMoments = Spec.SecondMoments,
+            }),
+            Lsq => new LsqQuantizer(weightShape, Spec.Bits, axis),
+            _ => throw new InvalidOperationException($"Unhandled method '{Spec.Method}'."),
+        };
+        // Per-step diagnostics cost a few reductions per layer; the trainable asks for them once per epoch instead.
+        quantizer.CollectDiagnostics = false;
+        return quantizer;
+    }
+
+    /// <summary>
+    /// The step from which msqe_po2's stable exponent is frozen: the first step of epoch
+    /// <see cref="QuantizerSpec.StableFromEpoch"/> (default 2), i.e. (epoch − 1) × steps per epoch, and at least 1
+    /// (the EMA needs one update, so "from epoch 1" freezes after the first step).
+    /// </summary>
+    public static long FreezeStep(QuantizerSpec spec, long stepsPerEpoch)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentOutOfRangeException.ThrowIfLessThan(stepsPerEpoch, 1);
+        int epoch = spec.StableFromEpoch ?? 2;
+        return Math.Max(1, (epoch - 1) * stepsPerEpoch);
+    }
+}

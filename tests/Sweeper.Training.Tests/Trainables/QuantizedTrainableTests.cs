@@ -1,0 +1,237 @@
+using Sweeper.Core.Spec;
+using Sweeper.Core.Trials;
+using Sweeper.Quantization;
+using Sweeper.Training.Data;
+using Sweeper.Training.Quantized;
+using Sweeper.Training.Trainables;
+using TorchSharp;
+
+namespace Sweeper.Training.Tests.Trainables;
+
+public sealed class QuantizedTrainableTests
+{
+    internal static TrialConfig Config(
+        QuantizerSpec quantizer, long seed = 1, string model = "mobilenet_v2", double width = 0.25, int train = 256, int test = 100,
+        int epochs = 1, int batch = 32, double lr = 0.05, int inputSize = 28, int inputChannels = 1) => new()
+    {
+        Id = new TrialId(0),
+        Seed = seed,
+        Parameters = [],
+        Trainable = new TrainableSpec
+        {
+            Model = model,
+            Width = width,
+            Dataset = new DatasetSpec { Path = FashionMnist.DefaultPath, TrainSubset = train, TestSubset = test },
+            Epochs = epochs,
+            BatchSize = batch,
+            Optimizer = new OptimizerSpec { Name = "sgd", Lr = lr, Momentum = 0.9, WeightDecay = 5e-5 },
+            InputSize = inputSize,
+            InputChannels = inputChannels,
+            Quantizer = quantizer,
+        },
+    };
+
+    private static QuantizerSpec Q(string method, int bits = 4) => new() { Method = method, Bits = bits };
+
+    [Theory]
+    [InlineData("legacy_auto_po2")]
+    [InlineData("msqe_po2")]
+    [InlineData("learnable_po2")]
+    [InlineData("lsq")]
+    public void RunEpoch_EveryMethod_TrainsWithoutNaNAndReportsSaneDiagnostics(string method)
+    {
+        using var trainable = new TorchTrainable(Config(Q(method), epochs: 2));
+
+        var first = trainable.RunEpoch(1, CancellationToken.None);
+        var second = trainable.RunEpoch(2, CancellationToken.None);
+
+        var names = trainable.QuantizedLayerNames;
+        Assert.Equal(2 + 16 * 3 + 1, names.Count); // the blocks' convolutions and the head; stem and classifier stay float
+        Assert.Contains("features.3.project", names);
+        foreach (var result in new[] { first, second })
+        {
+            Assert.True(double.IsFinite(result.Get(MetricNames.TrainLoss)), $"{method}: train loss {result.Get(MetricNames.TrainLoss)}");
+            Assert.True(double.IsFinite(result.Get(MetricNames.TestLoss)), $"{method}: test loss {result.Get(MetricNames.TestLoss)}");
+            long sum = 0;
+            foreach (var layer in names)
+            {
+                Assert.InRange(result.Get(QuantizerMetricNames.ClippedFraction(layer)), 0.0, 1.0);
+                Assert.InRange(result.Get(QuantizerMetricNames.OutlierFraction(layer)), 0.0, 1.0);
+                var msqe = result.Get(QuantizerMetricNames.Msqe(layer));
+                Assert.True(double.IsFinite(msqe) && msqe >= 0, $"{layer}: msqe {msqe}");
+                Assert.InRange(result.Get(QuantizerMetricNames.ExponentMean(layer)), -40.0, 10.0);
+                var flips = result.Get(QuantizerMetricNames.Flips(layer));
+                Assert.True(flips >= 0 && flips == Math.Floor(flips), $"{layer}: flips {flips}");
+                sum += (long)flips;
+            }
+            Assert.Equal(sum, result.Get(QuantizerMetricNames.FlipsTotal));
+        }
+
+        foreach (var layer in names)
+            Assert.True(second.Get(QuantizerMetricNames.Flips(layer)) >= first.Get(QuantizerMetricNames.Flips(layer)), $"{layer}: flips went down");
+        Assert.Equal(first.Get(QuantizerMetricNames.FlipsTotal), first.Get(QuantizerMetricNames.FlipsEpoch));
+        Assert.Equal(second.Get(QuantizerMetricNames.FlipsTotal) - first.Get(QuantizerMetricNames.FlipsTotal), second.Get(QuantizerMetricNames.FlipsEpoch));
+        if (method == "lsq")
+            Assert.Equal(0, second.Get(QuantizerMetricNames.FlipsTotal));
+        else
+            Assert.True(second.Get(QuantizerMetricNames.FlipsTotal) > 0, $"{method}: no exponent ever changed in 16 steps");
+    }
+
+    [Fact]
+    public void RunEpoch_Float_NoQuantizerMetrics()
+    {
+        using var trainable = new TorchTrainable(Config(Q("none"), model: "mobilenet_v1", train: 64));
+
+        var result = trainable.RunEpoch(1, CancellationToken.None);
+
+        Assert.Empty(trainable.QuantizedLayerNames);
+        Assert.DoesNotContain(result.Metrics.Keys, k => k.StartsWith(QuantizerMetricNames.Prefix, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void RunEpoch_PaddedColourInput_TrainsMobileNetV1()
+    {
+        using var trainable = new TorchTrainable(Config(Q("lsq"), model: "mobilenet_v1", train: 64, inputSize: 32, inputChannels: 3));
+
+        var result = trainable.RunEpoch(1, CancellationToken.None);
+
+        Assert.True(double.IsFinite(result.Get(MetricNames.TestLoss)));
+        Assert.Equal(new long[] { 8, 3, 3, 3 }, trainable.Layers[0].WeightShape);
+    }
+
+    [Fact]
+    public void StepCompleted_EveryStep_ReportsLossGradientNormAndExponents()
+    {
+        using var trainable = new TorchTrainable(Config(Q("msqe_po2"), train: 128, epochs: 2));
+        var reports = new List<(StepReport Report, int[][] Exponents)>();
+        trainable.StepCompleted = r => reports.Add((r, r.Exponents.Select(e => (int[])e.Clone()).ToArray()));
+
+        trainable.RunEpoch(1, CancellationToken.None);
+        trainable.StepCompleted = null;
+        trainable.RunEpoch(2, CancellationToken.None);
+
+        Assert.Equal(trainable.StepsPerEpoch, reports.Count);
+        var quantizers = trainable.Layers.Where(l => l.Quantizer is not null).Select(l => (Po2WeightQuantizer)l.Quantizer!).ToList();
+        for (int i = 0; i < reports.Count; i++)
+        {
+            var (r, exponents) = reports[i];
+            Assert.Equal(1, r.Epoch);
+            Assert.Equal(i, r.Step);
+            Assert.True(double.IsFinite(r.Loss) && r.Loss > 0);
+            Assert.True(double.IsFinite(r.GradientNorm) && r.GradientNorm > 0, $"step {i}: gradient norm {r.GradientNorm}");
+            Assert.Equal(trainable.LearningRateAt(i), r.LearningRate);
+            Assert.Same(trainable.QuantizedLayerNames, r.Layers);
+            Assert.Equal(quantizers.Select(q => (int)q.Channels), exponents.Select(e => e.Length));
+            Assert.All(exponents.SelectMany(e => e), e => Assert.InRange(e, -40, 10));
+            if (i > 0) Assert.True(r.TotalFlips >= reports[i - 1].Report.TotalFlips);
+        }
+        // The report of a step holds that step's exponents; epoch 2 ran without a callback and changed them on.
+        Assert.NotEqual(quantizers.Select(q => q.Exponents.Select(e => (int)e)).SelectMany(e => e), reports[^1].Exponents.SelectMany(e => e));
+    }
+
+    [Fact]
+    public void StepCompleted_GradientNorm_IsTheGlobalL2NormOfAllGradients()
+    {
+        using var trainable = new TorchTrainable(Config(Q("learnable_po2"), train: 32, batch: 32));
+        double reported = double.NaN, direct = double.NaN;
+        trainable.StepCompleted = r =>
+        {
+            reported = r.GradientNorm;
+            // The optimizer has stepped but the gradients are still those of the step.
+            direct = Math.Sqrt(trainable.Model.parameters().Where(p => p.grad is not null).Sum(p => Math.Pow(p.grad!.norm().item<float>(), 2)));
+        };
+
+        trainable.RunEpoch(1, CancellationToken.None);
+
+        Assert.Equal(direct, reported, direct * 1e-5);
+    }
+
+    [Theory]
+    [InlineData("msqe_po2")]
+    [InlineData("learnable_po2")]
+    public void LoadCheckpoint_QuantizedThenNextEpoch_MatchesTheUninterruptedRun(string method)
+    {
+        // msqe_po2 with the stable scale: the EMA is tracked in epoch 1 and frozen from epoch 2 (the default), so epoch 2
+        // depends on the restored EMA, stable exponents, frozen flag and step counter; with second moments it also depends
+        // on their EMA. learnable_po2: on the log2 scales (and their momentum) and the second moments.
+        var quantizer = new QuantizerSpec { Method = method, Bits = 4, SecondMoments = true, StableScale = method == "msqe_po2" };
+        using var dir = new TempDirectory();
+        var path = dir.File("epoch1.ckpt");
+        var config = Config(quantizer, seed: 21, epochs: 2, train: 128, test: 100);
+
+        using var uninterrupted = new TorchTrainable(config);
+        uninterrupted.RunEpoch(1, CancellationToken.None);
+        uninterrupted.SaveCheckpoint(path);
+        var expected = uninterrupted.RunEpoch(2, CancellationToken.None);
+
+        using var resumed = new TorchTrainable(config with { Seed = 22 });
+        resumed.LoadCheckpoint(path);
+        var flips = new List<long>();
+        resumed.StepCompleted = r => flips.Add(r.TotalFlips); // reads only: must not change the run
+        var actual = resumed.RunEpoch(2, CancellationToken.None);
+
+        var keys = expected.Metrics.Keys.Where(k => k != MetricNames.SamplesPerSecond).ToList();
+        Assert.Contains(QuantizerMetricNames.FlipsTotal, keys);
+        Assert.All(keys, k => Assert.True(expected.Get(k) == actual.Get(k), $"{k}: uninterrupted {expected.Get(k)}, resumed {actual.Get(k)}"));
+        Assert.Equal(expected.Metrics.Count, actual.Metrics.Count);
+        if (method == "msqe_po2")
+        {
+            // Frozen from the first step of epoch 2: the switch to the stable exponent may flip channels once, then none.
+            Assert.All(flips, f => Assert.Equal(flips[0], f));
+            Assert.All(resumed.Layers.Where(l => l.Quantizer is not null), l => Assert.True(((MsqePo2Quantizer)l.Quantizer!).IsFrozen));
+        }
+    }
+
+    [Fact]
+    public void LoadCheckpoint_OtherQuantizer_ThrowsInvalidDataNamingIt()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("msqe.ckpt");
+        using (var saved = new TorchTrainable(Config(Q("msqe_po2"), train: 32, model: "mobilenet_v1")))
+            saved.SaveCheckpoint(path);
+        using var other = new TorchTrainable(Config(Q("lsq"), train: 32, model: "mobilenet_v1"));
+
+        var e = Assert.Throws<InvalidDataException>(() => other.LoadCheckpoint(path));
+
+        Assert.Contains("quantizer", e.Message);
+        Assert.Contains("msqe_po2", e.Message);
+    }
+
+    [Theory]
+    [InlineData("msqe_po2", true)]
+    [InlineData("learnable_po2", false)]
+    [InlineData("lsq", false)]
+    public void Export_FromCheckpoint_CodesTimesScaleEqualTheFakeQuantizedWeights(string method, bool bnFold)
+    {
+        var quantizer = new QuantizerSpec { Method = method, Bits = 3, BnFold = bnFold, QuantizeFirstLast = method == "lsq" };
+        using var dir = new TempDirectory();
+        var path = dir.File("trained.ckpt");
+        var config = Config(quantizer, train: 96, model: "mobilenet_v1", lr: 0.1);
+        using var trainable = new TorchTrainable(config);
+        trainable.RunEpoch(1, CancellationToken.None);
+        trainable.SaveCheckpoint(path);
+
+        var json = QuantizedExport.ToJson(QuantizedExport.FromCheckpoint(path, config.Trainable));
+        var export = QuantizedExport.FromJson(json);
+
+        Assert.Equal(QuantizedExport.Format, export.Format);
+        Assert.Equal(1, export.CompletedEpochs);
+        Assert.Equal(trainable.QuantizedLayerNames, export.Layers.Select(l => l.Name));
+        Assert.Equal(quantizer.QuantizeFirstLast ? Array.Empty<string>() : ["stem", "classifier"], export.FloatLayers);
+        foreach (var layer in export.Layers)
+        {
+            var model = trainable.Layers.Single(l => l.LayerName == layer.Name);
+            using var scope = torch.NewDisposeScope();
+            var expected = model.EvalWeight().reshape(-1).data<float>().ToArray();
+            Assert.Equal(model.WeightShape, layer.Shape);
+            Assert.Equal(0, layer.ChannelAxis);
+            Assert.All(layer.Codes, c => Assert.InRange(c, -3, 3));
+            Assert.Equal(method == "lsq", layer.StepSizes is not null);
+            Assert.Equal(method != "lsq", layer.Exponents is not null);
+            Assert.Equal(layer.Shape[0], (layer.Exponents?.Length ?? layer.StepSizes!.Length));
+            Assert.Equal(layer.Kind == "linear" || bnFold, layer.Bias is not null);
+            Assert.Equal(!bnFold && layer.Kind == "conv2d", layer.BatchNorm is not null);
+            Assert.Equal(expected, layer.Dequantize()); // exact, element by element
+        }
+    }
+}
