@@ -23,6 +23,8 @@ public static class Program
                 .WithExample("worker", "--join", "127.0.0.1:4053", "--slots", "2");
             config.AddCommand<PlanCommand>("plan").WithDescription("List the trials a spec would start (deterministic for its seed).")
                 .WithExample("plan", "configs/quickstart.yaml", "--limit", "20");
+            config.AddCommand<ExportCommand>("export").WithDescription("Integer weights, PO2 exponents and bit widths of a trained checkpoint, as an accelerator loads them.")
+                .WithExample("export", "runs/q-20261126-101500/checkpoints/t0001/epoch-0004.ckpt", "--output", "t0001.json");
             config.AddCommand<QuantizeCommand>("quantize").WithDescription("Quantize tensors given as JSON with the PO2 quantizers (golden-case format).")
                 .WithExample("quantize", "--input", "request.json", "--output", "result.json");
             config.AddBranch("traces", traces =>
@@ -36,6 +38,8 @@ public static class Program
                 bench.SetDescription("Benchmarks that print figures and ratios.");
                 bench.AddCommand<OrchestrationBenchCommand>("orchestration").WithDescription("Zero-length trials through the full path: trials/s, overhead, results/s.");
                 bench.AddCommand<SearchBenchCommand>("search").WithDescription("TPE against random search on synthetic objectives.");
+                bench.AddCommand<QuantizerBenchCommand>("quantizers").WithDescription("Training-step time per quantizer method against float.");
+                bench.AddCommand<StabilityBenchCommand>("stability").WithDescription("The stability monitor's cost per step against the step time.");
                 bench.AddCommand<TelemetryBenchCommand>("telemetry").WithDescription("A sweep with telemetry off and on: wall times and overhead.");
             });
             config.AddCommand<ReportCommand>("report").WithDescription("Rebuild a run's results without running anything; add groups.csv and report.html.").WithExample("report", "runs/quickstart-20261126-101500", "--group-by", "trainable.optimizer.lr");

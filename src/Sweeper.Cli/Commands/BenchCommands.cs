@@ -140,3 +140,46 @@ public sealed class TelemetryBenchCommand : AsyncCommand<TelemetryBenchSettings>
         }
     }
 }
+
+public sealed class QuantizerBenchSettings : CommandSettings
+{
+    [CommandOption("--rounds <N>")]
+    [Description("Interleaved rounds per method (default 7).")]
+    [DefaultValue(7)]
+    public int Rounds { get; init; } = 7;
+}
+
+/// <summary>
+/// <c>sweeper bench quantizers</c>: the training step of MobileNetV2 (width 0.5, 28×28, batch 128, one thread) per
+/// quantizer method, against float in the same run.
+/// </summary>
+public sealed class QuantizerBenchCommand : Command<QuantizerBenchSettings>
+{
+    public override int Execute(CommandContext context, QuantizerBenchSettings settings, CancellationToken cancellationToken)
+    {
+        var rows = Training.Bench.TrainingStepBench.Measure(new Training.Bench.TrainingStepBenchOptions { Rounds = settings.Rounds });
+        var table = new Table().Border(TableBorder.Rounded).Title("training step, MobileNetV2 width 0.5, 28×28, batch 128, 4 bits per channel, 1 thread");
+        table.AddColumns("method", "median ms/step", "× float", "target");
+        foreach (var r in rows)
+            table.AddRow(r.Method, r.MedianMilliseconds.ToString("F1", CultureInfo.InvariantCulture), r.RatioToFloat.ToString("F3", CultureInfo.InvariantCulture),
+                r.Method switch { "learnable_po2" or "lsq" => "≤ 1.15", "msqe_po2" => "≤ 1.35", _ => "" });
+        AnsiConsole.Write(table);
+        return Errors.Ok;
+    }
+}
+
+/// <summary><c>sweeper bench stability</c>: the stability monitor's cost per training step against the step itself.</summary>
+public sealed class StabilityBenchCommand : Command<QuantizerBenchSettings>
+{
+    public override int Execute(CommandContext context, QuantizerBenchSettings settings, CancellationToken cancellationToken)
+    {
+        var step = Training.Bench.TrainingStepBench.Measure(new Training.Bench.TrainingStepBenchOptions { Methods = ["msqe_po2"], Rounds = settings.Rounds })
+            .Single(r => r.Method == "msqe_po2");
+        // MobileNetV2 width 0.5 has about 50 quantized layers of up to 640 channels; the monitor is fed all of them.
+        var monitor = Core.Stability.StabilityBenchmark.Run(layers: 52, channels: 64, steps: 10_000);
+        double ratio = monitor.MicrosecondsPerStep / (step.MedianMilliseconds * 1000);
+        AnsiConsole.MarkupLine($"stability monitor: {monitor.MicrosecondsPerStep:F1} µs/step ({monitor.Layers} layers × {monitor.Channels} channels, {monitor.AllocatedBytes} bytes allocated); " +
+                               $"training step (msqe_po2, MobileNetV2 w0.5, batch 128): {step.MedianMilliseconds:F1} ms; monitor/step = {ratio:P3} (target ≤ 1%)");
+        return Errors.Ok;
+    }
+}

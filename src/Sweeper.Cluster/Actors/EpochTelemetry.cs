@@ -20,8 +20,8 @@ internal static class EpochTelemetry
         Measure(SweeperTelemetry.Loss, result.Get(MetricNames.TestLoss), trialTag);
         Measure(SweeperTelemetry.Accuracy, result.Get(MetricNames.TestAccuracy), trialTag);
         foreach (var (key, value) in result.Metrics)
-            if (key.StartsWith(QuantPrefix, StringComparison.Ordinal) && key.EndsWith(".exponent_mean", StringComparison.Ordinal) && double.IsFinite(value))
-                SweeperTelemetry.Exponent.Record(value, trialTag, new(SweeperTelemetry.Tags.Layer, key[QuantPrefix.Length..^".exponent_mean".Length]));
+            if (LayerOf(key, ".exponent_mean") is { } layer && double.IsFinite(value))
+                SweeperTelemetry.Exponent.Record(value, trialTag, new(SweeperTelemetry.Tags.Layer, layer));
         if (span is null) return;
 
         foreach (var (key, value) in result.Metrics)
@@ -44,11 +44,17 @@ internal static class EpochTelemetry
         {
             var tags = new ActivityTagsCollection { ["sweeper.quant.flips"] = (long)flips };
             foreach (var (key, value) in result.Metrics)
-                if (key.StartsWith(QuantPrefix, StringComparison.Ordinal) && key.EndsWith(".flips_epoch", StringComparison.Ordinal) && value > 0)
-                    tags["sweeper.quant.flips." + key[QuantPrefix.Length..^".flips_epoch".Length]] = (long)value;
+                if (LayerOf(key, ".flips_epoch") is { } layer && value > 0)
+                    tags["sweeper.quant.flips." + layer] = (long)value;
             span.AddEvent(new ActivityEvent(SweeperTelemetry.Events.Flips, tags: tags));
         }
     }
+
+    /// <summary>The layer of a per-layer metric <c>quant.&lt;layer&gt;&lt;suffix&gt;</c>; null for other keys (such as <c>quant.flips_epoch</c> itself).</summary>
+    internal static string? LayerOf(string key, string suffix) =>
+        key.Length > QuantPrefix.Length + suffix.Length && key.StartsWith(QuantPrefix, StringComparison.Ordinal) && key.EndsWith(suffix, StringComparison.Ordinal)
+            ? key[QuantPrefix.Length..^suffix.Length]
+            : null;
 
     private static void Child(Activity parent, string name, DateTime start, TimeSpan duration)
     {

@@ -53,8 +53,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             // Crashes (exceptions in the trainable) are Akka's business: a backoff supervisor restarts the trial
             // actor, which continues from its newest checkpoint, up to CrashRetries times.
             var backoff = TimeSpan.FromSeconds(m.CrashBackoffSeconds);
+            // The crash is recorded with the trial (TrialCrashed); the supervisor restarts without logging a stack trace.
+            var restartQuietly = new OneForOneStrategy(m.CrashRetries, -1, _ => Directive.Restart, loggingEnabled: false);
             var supervisor = Context.ActorOf(BackoffSupervisor.Props(
-                Backoff.OnFailure(TrialActor.Props(m, _factory, Sender, _node, Self), "run", backoff, backoff * 8, 0.2, m.CrashRetries)), name);
+                Backoff.OnFailure(TrialActor.Props(m, _factory, Sender, _node, Self), "run", backoff, backoff * 8, 0.2, m.CrashRetries)
+                    .WithSupervisorStrategy(restartQuietly)), name);
             Context.Watch(supervisor);
             _running[supervisor] = (m, Sender);
         });

@@ -31,7 +31,7 @@ namespace Sweeper.Training.Trainables;
 /// counters) lives in the model's buffers and is part of every checkpoint. Each epoch's metrics include, per quantized
 /// layer, the numbers of <see cref="QuantizerMetricNames"/>; <see cref="StepCompleted"/> reports every step.</para>
 /// </remarks>
-public sealed class TorchTrainable : ITrainable, ICheckpointable
+public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
 {
     /// <summary>Images per evaluation batch.</summary>
     public const int EvalBatchSize = 200;
@@ -247,6 +247,27 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
         ApplyHyperparameters();
         shuffleSeed = header.ShuffleSeed;
         CompletedEpochs = header.CompletedEpochs;
+    }
+
+    /// <summary>
+    /// The stability monitor's view of each step (1-based step numbers): loss, gradient norm and the exponents of every
+    /// power-of-two quantized layer. The arrays are the trainable's own buffers, read by the observer during the call.
+    /// </summary>
+    public void ObserveSteps(Action<Core.Stability.StepObservation>? observer)
+    {
+        if (observer is null)
+        {
+            StepCompleted = null;
+            return;
+        }
+        Core.Stability.LayerExponents[]? layers = null;
+        StepCompleted = report =>
+        {
+            if (layers is null || layers.Length != report.Layers.Count)
+                layers = new Core.Stability.LayerExponents[report.Layers.Count];
+            for (int i = 0; i < layers.Length; i++) layers[i] = new Core.Stability.LayerExponents(report.Layers[i], report.Exponents[i]);
+            observer(new Core.Stability.StepObservation(report.Step + 1, report.Loss, report.GradientNorm, layers));
+        };
     }
 
     void ICheckpointable.SaveCheckpoint(string path, int epoch)
