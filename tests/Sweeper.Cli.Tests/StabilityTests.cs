@@ -53,6 +53,39 @@ public sealed class StabilityTests : IDisposable
         Assert.True(trial.GetProperty("objective").GetDouble() > 0.5);
     }
 
+    /// <summary>configs/examples/unstable.yaml: a diverging run and a real msqe_po2 run whose exponents oscillate.</summary>
+    [Fact]
+    public async Task Run_UnstableExample_DivergenceRestartsWithHalvedLrOscillationSteadiesWithStableScale()
+    {
+        var example = Path.Combine(RepositoryRoot(), "configs", "examples", "unstable.yaml");
+        var trials = await RunAsync(File.ReadAllText(example));
+
+        var diverging = trials.Single(t => t.GetProperty("parameters").GetProperty("trainable.model").GetString() == "synthetic");
+        Assert.Equal("completed", diverging.GetProperty("state").GetString());
+        var d = diverging.GetProperty("attempts").EnumerateArray().ToList();
+        Assert.Equal(2, d.Count);
+        Assert.Equal("diverged", d[0].GetProperty("verdict").GetString());
+        Assert.Equal(2, d[0].GetProperty("step").GetInt64()); // the first NaN step: caught within one reporting interval
+        Assert.Equal(0.02, d[1].GetProperty("changes").GetProperty("trainable.optimizer.lr").GetDouble(), 12); // halved
+
+        var oscillating = trials.Single(t => t.GetProperty("parameters").GetProperty("trainable.model").GetString() == "mobilenet_v1");
+        Assert.Equal("completed", oscillating.GetProperty("state").GetString());
+        var o = oscillating.GetProperty("attempts").EnumerateArray().ToList();
+        Assert.Equal(2, o.Count);
+        Assert.Equal("oscillating", o[0].GetProperty("verdict").GetString());
+        Assert.True(o[1].GetProperty("changes").GetProperty("trainable.quantizer.stable_scale").GetBoolean());
+        long before = o[0].GetProperty("flips").GetInt64(), after = o[1].GetProperty("flips").GetInt64();
+        Assert.True(after < before, $"flips: attempt 1 {before}, attempt 2 {after}");
+        Assert.Equal([1, 2], oscillating.GetProperty("epochs").EnumerateArray().Select(e => e.GetProperty("epoch").GetInt32()));
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Sweeper.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException("Sweeper.sln not found above " + AppContext.BaseDirectory);
+    }
+
     [Fact]
     public async Task Run_PolicyStop_TrialStoppedWithTheVerdict()
     {

@@ -31,6 +31,11 @@ internal sealed class StepSupervision
 
     public long LastStep { get; private set; } = -1;
 
+    /// <summary>Exponent changes seen over this attempt's steps (all layers and channels).</summary>
+    public long Flips { get; private set; }
+
+    private int[][]? _previous;
+
     /// <summary>Starts supervising when the run has a monitor and the trainable reports its steps; null otherwise.</summary>
     public static StepSupervision? Attach(ITrainable trainable, WorkerCommands.AssignTrial run, Activity? span, CancellationTokenSource stop)
     {
@@ -40,12 +45,33 @@ internal sealed class StepSupervision
         return supervision;
     }
 
+    private void CountFlips(StepObservation observation)
+    {
+        var layers = observation.Layers;
+        if (layers is null) return;
+        if (_previous is null || _previous.Length != layers.Count)
+        {
+            _previous = new int[layers.Count][];
+            for (int i = 0; i < layers.Count; i++) _previous[i] = (int[])layers[i].Exponents.Clone();
+            return;
+        }
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var now = layers[i].Exponents;
+            var before = _previous[i];
+            if (before.Length != now.Length) { _previous[i] = (int[])now.Clone(); continue; }
+            for (int c = 0; c < now.Length; c++)
+                if (now[c] != before[c]) { Flips++; before[c] = now[c]; }
+        }
+    }
+
     /// <summary>True when the monitor has been healthy (and past its warm-up) since <paramref name="step"/>.</summary>
     public bool HealthySince(long step) => !_monitor.IsWarmingUp && _monitor.IsHealthySince(Math.Max(1, step));
 
     private void Observe(StepObservation observation)
     {
         LastStep = observation.Step;
+        CountFlips(observation);
         var verdict = _monitor.Observe(observation);
         if (verdict.IsHealthy || Verdict is not null) return;
         var kind = StabilityParsing.Word(verdict.Kind);

@@ -420,7 +420,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         attempts[^1] = current with
         {
             Verdict = kind, Reason = m.Verdict.Reason, Step = m.Verdict.Step, LastEpoch = m.LastEpoch,
-            Flips = (long)trial.Epochs.Where(e => e.Epoch > current.FromEpoch).Sum(e => e.Metrics.TryGetValue("quant.flips_epoch", out var f) && double.IsFinite(f) ? f : 0),
+            Flips = m.Flips > 0 ? m.Flips : EpochFlips(trial, current.FromEpoch),
         };
         TrialSpan(trial)?.AddEvent(new ActivityEvent(SweeperTelemetry.Events.StabilityVerdict, tags: new ActivityTagsCollection
         {
@@ -472,10 +472,21 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
 
     private readonly Dictionary<TrialId, TrainableSpec> _originalTrainable = new();
 
+    /// <summary>Exponent changes reported by the epochs after <paramref name="fromEpoch"/> (quant.flips_epoch).</summary>
+    private static long EpochFlips(TrialResult trial, int fromEpoch) =>
+        (long)trial.Epochs.Where(e => e.Epoch > fromEpoch).Sum(e => e.Metrics.TryGetValue("quant.flips_epoch", out var f) && double.IsFinite(f) ? f : 0);
+
     private void Finish(TrialId id, TrialState state, string? reason)
     {
         foreach (var w in _workers.Values) w.Running.Remove(id);
-        Change(id, t => t.MoveTo(state) with { FinishedAt = DateTimeOffset.UtcNow, Reason = reason });
+        Change(id, t => t.MoveTo(state) with
+        {
+            FinishedAt = DateTimeOffset.UtcNow,
+            Reason = reason,
+            // The last attempt ends here: its epochs and flips complete the lineage.
+            Attempts = t.Attempts.Count == 0 ? t.Attempts
+                : [.. t.Attempts.Take(t.Attempts.Count - 1), t.Attempts[^1] with { LastEpoch = t.Last?.Epoch ?? 0, Flips = EpochFlips(t, t.Attempts[^1].FromEpoch) }],
+        });
         _terminal++;
         var trial = _trials[id];
         ReportToSource(trial);

@@ -58,7 +58,7 @@ public sealed class TrialActor : ReceiveActor
         Receive<Unstable>(m =>
         {
             _attempt?.SetTag("sweeper.stability.verdict", m.Verdict.Kind.ToString().ToLowerInvariant());
-            _coordinator.Tell(new TrialEvents.TrialUnstable(id, run.Assignment, m.Verdict, _lastEpoch));
+            _coordinator.Tell(new TrialEvents.TrialUnstable(id, run.Assignment, m.Verdict, _lastEpoch, m.Flips));
             _worker.Tell(new RunEnded(id));
             Context.Stop(Self);
         });
@@ -128,7 +128,7 @@ public sealed class TrialActor : ReceiveActor
                 catch (OperationCanceledException) when (supervision?.Verdict is { } verdict && !token.IsCancellationRequested)
                 {
                     epochSpan?.SetTag("sweeper.stability.verdict", verdict.Kind.ToString().ToLowerInvariant());
-                    self.Tell(new Unstable(verdict));
+                    self.Tell(new Unstable(verdict, supervision.Flips));
                     return;
                 }
                 catch (OperationCanceledException)
@@ -147,7 +147,7 @@ public sealed class TrialActor : ReceiveActor
                 {
                     // Found in the epoch's last step: the epoch's (unhealthy) metrics are kept, then the policy decides.
                     epochSpan?.SetTag("sweeper.stability.verdict", late.Kind.ToString().ToLowerInvariant());
-                    self.Tell(new Unstable(late));
+                    self.Tell(new Unstable(late, supervision.Flips));
                     return;
                 }
                 if (interval > 0 && trainable is ICheckpointable saver && (epoch % interval == 0 || epoch == trainable.TotalEpochs))
@@ -209,7 +209,7 @@ public sealed class TrialActor : ReceiveActor
 
     private sealed record CheckpointDone(CheckpointRef Checkpoint, bool Healthy) : INoSerializationVerificationNeeded;
 
-    private sealed record Unstable(Core.Stability.StabilityVerdict Verdict) : INoSerializationVerificationNeeded;
+    private sealed record Unstable(Core.Stability.StabilityVerdict Verdict, long Flips) : INoSerializationVerificationNeeded;
 
     private sealed record RunFinished : INoSerializationVerificationNeeded
     {

@@ -48,7 +48,8 @@ public static class TrialEvents
     public sealed record CheckpointSaved(TrialId Id, int Assignment, CheckpointRef Checkpoint, bool Healthy = true) : ISweeperMessage;
 
     /// <summary>The stability monitor judged the attempt unstable; the attempt has stopped and waits for the coordinator's policy.</summary>
-    public sealed record TrialUnstable(TrialId Id, int Assignment, Core.Stability.StabilityVerdict Verdict, int LastEpoch) : ISweeperMessage;
+    /// <param name="Flips">Exponent changes the attempt made, step by step, up to the verdict.</param>
+    public sealed record TrialUnstable(TrialId Id, int Assignment, Core.Stability.StabilityVerdict Verdict, int LastEpoch, long Flips = 0) : ISweeperMessage;
 
     public sealed record TrialCompleted(TrialId Id, int Assignment) : ISweeperMessage;
 

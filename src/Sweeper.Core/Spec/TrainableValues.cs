@@ -19,6 +19,8 @@ public static class TrainableValues
             if (!key.StartsWith("trainable.", StringComparison.Ordinal)) return false;
             JsonNode? node = json;
             foreach (var part in key["trainable.".Length..].Split('.')) node = node?[part];
+            // A known setting left at null (e.g. stable_from_epoch) exists: a change may set it.
+            if (node is null) return SpecSchema.Find(key) is { Nullable: true };
             if (node is not JsonValue v2) return false;
             value = v2.GetValueKind() switch
             {
