@@ -138,6 +138,15 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
     /// <summary>Every convolution and linear layer of the model.</summary>
     internal IReadOnlyList<IQuantizableLayer> Layers => layers;
 
+    /// <summary>The optimizer's parameter groups: weight decay and parameter count (tests).</summary>
+    internal IReadOnlyList<(double WeightDecay, int Parameters)> OptimizerGroups =>
+        optimizer.ParamGroups.OfType<ParamGroup>().Select(g => (g.Options switch
+        {
+            TorchSharp.Modules.SGD.Options sgd => sgd.weight_decay ?? double.NaN,
+            TorchSharp.Modules.Adam.Options adam => adam.weight_decay ?? double.NaN,
+            _ => double.NaN,
+        }, g.Parameters.Count())).ToList();
+
     /// <summary>The learning rate of 0-based optimizer step <paramref name="step"/> over the whole run.</summary>
     public double LearningRateAt(long step) => schedule.At(step);
 
