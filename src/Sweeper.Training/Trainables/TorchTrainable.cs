@@ -53,7 +53,6 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
     private readonly int[][] exponentBuffers;
     private readonly long[][] exponentScratch;
     private readonly OptimizerHelper optimizer;
-    private readonly bool hasQuantizerGroup;
     private readonly LearningRateSchedule schedule;
     private readonly Generator shuffleGenerator;
     private readonly int batchSize;
@@ -104,7 +103,6 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable
             parameters = model.parameters().ToArray();
             gradientNorms = new Tensor[parameters.Length];
             var quantizerParameters = quantized.SelectMany(l => l.Quantizer!.parameters()).ToList();
-            hasQuantizerGroup = quantizerParameters.Count > 0;
             optimizer = CreateOptimizer(spec.Optimizer, parameters, quantizerParameters);
             shuffleGenerator = new Generator(MixSeed(config.Seed, stream: 2));
         }
