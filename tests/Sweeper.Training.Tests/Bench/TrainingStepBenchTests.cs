@@ -16,6 +16,7 @@ public sealed class TrainingStepBenchTests
         Assert.Equal(["none", "lsq", "msqe_po2"], rows.Select(r => r.Method));
         Assert.All(rows, r => Assert.Equal(3, r.SamplesMilliseconds.Count));
         Assert.All(rows, r => Assert.True(r.MedianMilliseconds > 0 && double.IsFinite(r.RatioToFloat)));
+        Assert.All(rows, r => Assert.True(r.MedianCpuMilliseconds >= 0 && double.IsFinite(r.CpuRatioToFloat)));
         Assert.Equal(1.0, rows[0].RatioToFloat);
         Assert.Equal(threads, torch.get_num_threads()); // restored
     }
