@@ -45,10 +45,21 @@ public sealed class TrainingStepBenchOptions
 
 /// <summary>One method's timings.</summary>
 /// <param name="Method">Quantizer method (<c>none</c> = float).</param>
-/// <param name="MedianMilliseconds">Median over rounds of the time of one training step.</param>
+/// <param name="MedianMilliseconds">Median over rounds of the (wall-clock) time of one training step.</param>
 /// <param name="RatioToFloat">Median over rounds of (this method's step time / the float step time of the same round).</param>
 /// <param name="SamplesMilliseconds">Per round, the mean step time.</param>
-public sealed record TrainingStepBenchRow(string Method, double MedianMilliseconds, double RatioToFloat, IReadOnlyList<double> SamplesMilliseconds);
+/// <param name="MedianCpuMilliseconds">
+/// Median over rounds of the process CPU time of one step: less sensitive than wall-clock time to other processes
+/// competing for the cores (it still includes the runtime's own threads, e.g. GC).
+/// </param>
+/// <param name="CpuRatioToFloat">Median over rounds of the per-round ratio of CPU times to float.</param>
+public sealed record TrainingStepBenchRow(
+    string Method,
+    double MedianMilliseconds,
+    double RatioToFloat,
+    IReadOnlyList<double> SamplesMilliseconds,
+    double MedianCpuMilliseconds,
+    double CpuRatioToFloat);
 
 /// <summary>
 /// Times one training step (forward, cross-entropy, backward, SGD with momentum and weight decay) of a model per
@@ -81,23 +92,30 @@ public static class TrainingStepBench
                 for (int i = 0; i < options.Warmup; i++) run.Step(x, y);
 
             var samples = runs.Select(_ => new List<double>()).ToList();
+            var cpu = runs.Select(_ => new List<double>()).ToList();
+            using var process = Process.GetCurrentProcess();
             for (int round = 0; round < options.Rounds; round++)
             {
                 for (int k = 0; k < runs.Count; k++)
                 {
                     int index = (k + round) % runs.Count;
+                    process.Refresh();
+                    var cpuStart = process.TotalProcessorTime;
                     var watch = Stopwatch.StartNew();
                     for (int s = 0; s < options.StepsPerRound; s++) runs[index].Step(x, y);
                     samples[index].Add(watch.Elapsed.TotalMilliseconds / options.StepsPerRound);
+                    process.Refresh();
+                    cpu[index].Add((process.TotalProcessorTime - cpuStart).TotalMilliseconds / options.StepsPerRound);
                 }
             }
 
-            var reference = samples[0];
             return runs.Select((run, i) => new TrainingStepBenchRow(
                     run.Method,
                     Median(samples[i]),
-                    Median(samples[i].Select((t, r) => t / reference[r]).ToList()),
-                    samples[i]))
+                    Median(samples[i].Select((t, r) => t / samples[0][r]).ToList()),
+                    samples[i],
+                    Median(cpu[i]),
+                    Median(cpu[i].Select((t, r) => t / Math.Max(cpu[0][r], 1e-9)).ToList())))
                 .ToList();
         }
         finally

@@ -108,7 +108,7 @@ public static class QuantizedExport
     /// Loads a <see cref="TorchTrainable"/> checkpoint into the model <paramref name="spec"/> describes (the spec the
     /// trial was trained with: model, width, input, quantizer) and exports it.
     /// </summary>
-    /// <exception cref="InvalidDataException">Not a checkpoint, or one of another model, width, input or quantizer.</exception>
+    /// <exception cref="InvalidDataException">Not a checkpoint, one of another model, width, input or quantizer, or non-finite weights.</exception>
     public static QuantizedModelExport FromCheckpoint(string checkpointPath, TrainableSpec spec)
     {
         ArgumentException.ThrowIfNullOrEmpty(checkpointPath);
@@ -176,6 +176,8 @@ public static class QuantizedExport
         var q = layer.Quantizer!;
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
+        if (!layer.EffectiveWeight().isfinite().all().item<bool>())
+            throw new InvalidDataException($"{layer.LayerName}: the weights are not finite (the run diverged); there is nothing to export.");
         var collect = q.CollectDiagnostics;
         Tensor y;
         QuantizerDiagnostics diagnostics;

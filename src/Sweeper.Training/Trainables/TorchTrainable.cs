@@ -53,7 +53,6 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
     private readonly int[][] exponentBuffers;
     private readonly long[][] exponentScratch;
     private readonly OptimizerHelper optimizer;
-    private readonly bool hasQuantizerGroup;
     private readonly LearningRateSchedule schedule;
     private readonly Generator shuffleGenerator;
     private readonly int batchSize;
@@ -104,7 +103,6 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
             parameters = model.parameters().ToArray();
             gradientNorms = new Tensor[parameters.Length];
             var quantizerParameters = quantized.SelectMany(l => l.Quantizer!.parameters()).ToList();
-            hasQuantizerGroup = quantizerParameters.Count > 0;
             optimizer = CreateOptimizer(spec.Optimizer, parameters, quantizerParameters);
             shuffleGenerator = new Generator(MixSeed(config.Seed, stream: 2));
         }
@@ -137,6 +135,15 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
 
     /// <summary>Every convolution and linear layer of the model.</summary>
     internal IReadOnlyList<IQuantizableLayer> Layers => layers;
+
+    /// <summary>The optimizer's parameter groups: weight decay and parameter count (tests).</summary>
+    internal IReadOnlyList<(double WeightDecay, int Parameters)> OptimizerGroups =>
+        optimizer.ParamGroups.OfType<ParamGroup>().Select(g => (g.Options switch
+        {
+            TorchSharp.Modules.SGD.Options sgd => sgd.weight_decay ?? double.NaN,
+            TorchSharp.Modules.Adam.Options adam => adam.weight_decay ?? double.NaN,
+            _ => double.NaN,
+        }, g.Parameters.Count())).ToList();
 
     /// <summary>The learning rate of 0-based optimizer step <paramref name="step"/> over the whole run.</summary>
     public double LearningRateAt(long step) => schedule.At(step);

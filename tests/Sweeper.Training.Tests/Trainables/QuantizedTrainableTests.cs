@@ -40,7 +40,7 @@ public sealed class QuantizedTrainableTests
     [InlineData("lsq")]
     public void RunEpoch_EveryMethod_TrainsWithoutNaNAndReportsSaneDiagnostics(string method)
     {
-        using var trainable = new TorchTrainable(Config(Q(method), epochs: 2));
+        using var trainable = new TorchTrainable(Config(Q(method), epochs: 2, train: 128));
 
         var first = trainable.RunEpoch(1, CancellationToken.None);
         var second = trainable.RunEpoch(2, CancellationToken.None);
@@ -74,7 +74,7 @@ public sealed class QuantizedTrainableTests
         if (method == "lsq")
             Assert.Equal(0, second.Get(QuantizerMetricNames.FlipsTotal));
         else
-            Assert.True(second.Get(QuantizerMetricNames.FlipsTotal) > 0, $"{method}: no exponent ever changed in 16 steps");
+            Assert.True(second.Get(QuantizerMetricNames.FlipsTotal) > 0, $"{method}: no exponent ever changed in 8 steps");
     }
 
     [Fact]
@@ -180,6 +180,34 @@ public sealed class QuantizedTrainableTests
             Assert.All(flips, f => Assert.Equal(flips[0], f));
             Assert.All(resumed.Layers.Where(l => l.Quantizer is not null), l => Assert.True(((MsqePo2Quantizer)l.Quantizer!).IsFrozen));
         }
+    }
+
+    [Theory]
+    [InlineData("learnable_po2", "sgd")]
+    [InlineData("lsq", "adam")]
+    public void Optimizer_QuantizerScales_InTheirOwnGroupWithoutWeightDecay(string method, string optimizer)
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("state.ckpt");
+        var config = Config(Q(method), train: 32, model: "mobilenet_v1");
+        config = config with { Trainable = config.Trainable with { Optimizer = config.Trainable.Optimizer with { Name = optimizer, Lr = 0.001 } } };
+        using var trainable = new TorchTrainable(config);
+        int scales = trainable.QuantizedLayerNames.Count; // one scale parameter per quantized layer
+        int all = trainable.Model.parameters().Count();
+
+        Assert.Equal([(5e-5, all - scales), (0.0, scales)], trainable.OptimizerGroups);
+        trainable.RunEpoch(1, CancellationToken.None);
+        trainable.SaveCheckpoint(path);
+        trainable.LoadCheckpoint(path);
+        Assert.Equal([(5e-5, all - scales), (0.0, scales)], trainable.OptimizerGroups);
+    }
+
+    [Fact]
+    public void Optimizer_PowerOfTwoSearchOrFloat_OneGroup()
+    {
+        using var trainable = new TorchTrainable(Config(Q("msqe_po2"), train: 32, model: "mobilenet_v1"));
+
+        Assert.Equal([(5e-5, trainable.Model.parameters().Count())], trainable.OptimizerGroups);
     }
 
     [Fact]
