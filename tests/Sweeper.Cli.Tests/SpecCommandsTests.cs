@@ -119,4 +119,42 @@ public sealed partial class SpecCommandsTests(ITestOutputHelper output) : IDispo
         Assert.True(a.GetProperty("trials").EnumerateArray().Max(t => t.GetProperty("objective").ValueKind == JsonValueKind.Number ? t.GetProperty("objective").GetDouble() : 0)
                     >= f.GetProperty("trials").EnumerateArray().Max(t => t.GetProperty("objective").GetDouble()) - 0.02);
     }
+
+    [Theory]
+    [InlineData("stop: {target: 0.85}", "target test_accuracy >= 0.85 reached by")]
+    [InlineData("stop: {max_minutes: 0.05}", "time budget of 0.05 min used up")]
+    [InlineData("stop: {max_trials: 3}", null)]
+    public async Task Run_SweepLevelStop_EndsEarlyAndSaysWhy(string stop, string? reason)
+    {
+        var spec = Write("stop.yaml", $$$"""
+            name: stop
+            seed: 1
+            objective: {metric: test_accuracy, mode: max}
+            trainable: {model: synthetic, epochs: 4, synthetic: {epoch_seconds: 0.25}}
+            parameters:
+              trainable.optimizer.lr: {log_uniform: [0.01, 0.3]}
+            search: {algorithm: random, num_samples: 40}
+            resources: {max_concurrent_trials: 2}
+            {{{stop}}}
+            """);
+
+        var outcome = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(2), "run", spec);
+
+        var runDir = Directory.GetDirectories(Path.Combine(_dir, "runs"), "stop-*").Single();
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "results.json")));
+        var trials = doc.RootElement.GetProperty("trials").EnumerateArray().ToList();
+        Assert.True(trials.Count < 40, $"{trials.Count} trials started");
+        if (reason is null)
+        {
+            Assert.True(outcome.ExitCode == 0, outcome.ToString());
+            Assert.Equal(3, trials.Count);
+            Assert.All(trials, t => Assert.Equal("completed", t.GetProperty("state").GetString()));
+        }
+        else
+        {
+            Assert.Contains(trials, t => t.GetProperty("state").GetString() == "stopped" && t.GetProperty("reason").GetString()!.StartsWith(reason, StringComparison.Ordinal)
+                                          || reason.StartsWith("target", StringComparison.Ordinal) && t.GetProperty("state").GetString() == "completed");
+            Assert.Contains(reason, outcome.Stdout + File.ReadAllText(Path.Combine(runDir, "results.csv")) + string.Join(" ", trials.Select(t => t.GetProperty("reason").ToString())));
+        }
+    }
 }

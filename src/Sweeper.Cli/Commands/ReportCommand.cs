@@ -156,7 +156,7 @@ public sealed class ReportCommand : Command<ReportSettings>
         }
         if (trials.Any(t => !t.State.IsTerminal()))
             notes.Add($"{trials.Count(t => !t.State.IsTerminal())} trial(s) had not finished when the journal was last written (interrupted, or still running)");
-        return new Loaded(new SweepResult(name, objective, trials, state.StartedAt, finishedAt), SweepJournal.FileName, notes);
+        return new Loaded(new SweepResult(name, objective, trials, state.StartedAt, finishedAt) { StopReason = state.StopReason }, SweepJournal.FileName, notes);
     }
 
     /// <summary>Every epoch's duration to the nearest tick, read from the journal's milliseconds.</summary>

@@ -17,6 +17,7 @@ public static class ResultsView
         console.Write(view);
         if (result.Best is { } best)
             console.MarkupLine($"best: [green]{best.Id}[/] {Markup.Escape(result.Objective.Metric)} = [green]{best.Objective(result.Objective):F4}[/]");
+        if (result.StopReason is { } why) console.MarkupLine($"the sweep stopped early: {Markup.Escape(why)}");
         var (run, planned) = result.EpochTotals;
         console.MarkupLine($"epochs run: {run} of {planned} ({result.Trials.Count(t => t.State == TrialState.Stopped)} trial(s) stopped early)");
         console.MarkupLine($"results: [link]{Markup.Escape(runDirectory)}[/] ({ReportWriter.SummaryFile}, {ReportWriter.CsvFile}, {ReportWriter.JsonFile})");

@@ -60,6 +60,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     private int _nextIndex;
     private bool _exhausted;       // no more trials will be created (the source ran out, or the sweep is stopping)
     private SweepResult? _completed;
+    private string? _stopReason;
     private bool _completedPending;
 
     public static Props Props(SweepSpec spec, ITrialSource source, CoordinatorOptions options) =>
@@ -504,6 +505,11 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     {
         if (_completed is not null) return;
         _log.Info("Sweep {0} stops: {1}", _spec.Name, reason);
+        if (_stopReason is null)
+        {
+            _stopReason = reason;
+            _journal?.SetMeta("stop_reason", reason);
+        }
         _sweepSpan?.AddEvent(new ActivityEvent(SweeperTelemetry.Events.SweepStopping, tags: new ActivityTagsCollection { [SweeperTelemetry.Tags.Reason] = reason }));
         _exhausted = true;
         foreach (var id in _pending)
@@ -586,7 +592,10 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         if (_completed is not null || _terminal < _trials.Count || _pending.Count > 0) return;
         if (!_exhausted && _source.Create(_nextIndex) is not null) return; // more trials to come (Create is idempotent)
         _exhausted = true;
-        _completed = new SweepResult(_spec.Name, _spec.Objective, _trials.Values.OrderBy(t => t.Id.Index).ToList(), _startedAt, DateTimeOffset.UtcNow);
+        _completed = new SweepResult(_spec.Name, _spec.Objective, _trials.Values.OrderBy(t => t.Id.Index).ToList(), _startedAt, DateTimeOffset.UtcNow)
+        {
+            StopReason = _stopReason,
+        };
         _completedPending = true;
         _log.Info("Sweep {0} finished: {1} trial(s)", _spec.Name, _trials.Count);
         if (_completed.Best is { } best) _sweepSpan?.SetTag("sweeper.best.trial", best.Id.ToString());

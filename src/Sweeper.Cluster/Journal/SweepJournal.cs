@@ -18,7 +18,11 @@ public abstract record JournalEntry
 
 /// <summary>What a journal holds: the spec as written and every trial with its epochs.</summary>
 /// <param name="TraceParent">The W3C traceparent of the sweep's root span, so a resumed sweep stays in the same trace.</param>
-public sealed record JournalState(string SpecText, string SpecPath, DateTimeOffset StartedAt, IReadOnlyList<TrialResult> Trials, string? TraceParent = null);
+public sealed record JournalState(string SpecText, string SpecPath, DateTimeOffset StartedAt, IReadOnlyList<TrialResult> Trials, string? TraceParent = null)
+{
+    /// <summary>Why the sweep stopped early, if it did.</summary>
+    public string? StopReason { get; init; }
+}
 
 /// <summary>
 /// The coordinator's state in SQLite (WAL) in the run directory. Every batch of changes is one transaction,
@@ -109,7 +113,7 @@ public sealed class SweepJournal : IDisposable
                 });
             }
         return new JournalState(meta["spec_text"], meta["spec_path"], DateTimeOffset.Parse(meta["started_at"], CultureInfo.InvariantCulture), trials,
-            meta.GetValueOrDefault("trace_parent"));
+            meta.GetValueOrDefault("trace_parent")) { StopReason = meta.GetValueOrDefault("stop_reason") };
     }
 
     /// <summary>Sets a metadata value (e.g. the sweep's trace context).</summary>

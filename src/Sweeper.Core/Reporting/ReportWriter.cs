@@ -46,6 +46,7 @@ public static class ReportWriter
         if (best is not null)
             sb.Append(CultureInfo.InvariantCulture, $"- best: {best.Id} with {result.Objective.Metric} = {best.Objective(result.Objective):F4}\n");
         var (run, planned) = result.EpochTotals;
+        if (result.StopReason is { } why) sb.Append(CultureInfo.InvariantCulture, $"- stopped early: {why}\n");
         sb.Append(CultureInfo.InvariantCulture, $"- epochs run: {run} of {planned} ({result.Trials.Count(t => t.State == TrialState.Stopped)} trial(s) stopped early)\n");
         sb.Append(CultureInfo.InvariantCulture, $"- wall time: {(result.FinishedAt - result.StartedAt).TotalSeconds:F1} s\n\n");
         sb.Append("| ").AppendJoin(" | ", table.Columns.Select(Escape)).Append(" |\n");
@@ -111,6 +112,7 @@ public static class ReportWriter
             ["started_at"] = result.StartedAt.ToString("O", CultureInfo.InvariantCulture),
             ["finished_at"] = result.FinishedAt.ToString("O", CultureInfo.InvariantCulture),
             ["best_trial"] = result.Best?.Id.ToString(),
+            ["stop_reason"] = result.StopReason,
             ["epochs_run"] = result.EpochTotals.Run,
             ["epochs_planned"] = result.EpochTotals.Planned,
             ["trials"] = trials,

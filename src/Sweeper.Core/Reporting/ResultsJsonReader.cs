@@ -89,7 +89,7 @@ public static class ResultsJsonReader
                 Resumes = resumes,
             });
         }
-        return new SweepResult(header.Name, header.Objective, trials, header.StartedAt, header.FinishedAt);
+        return new SweepResult(header.Name, header.Objective, trials, header.StartedAt, header.FinishedAt) { StopReason = String(root, "stop_reason") };
     }
 
     /// <summary>An exact duration from seconds written as <c>TimeSpan.TotalSeconds</c> (to the nearest tick, where

@@ -48,6 +48,9 @@ public sealed record TrialResult
 /// <summary>The outcome of a sweep: every trial once, in trial order.</summary>
 public sealed record SweepResult(string Name, ObjectiveSpec Objective, IReadOnlyList<TrialResult> Trials, DateTimeOffset StartedAt, DateTimeOffset FinishedAt)
 {
+    /// <summary>Why the sweep ended before its trials ran out (target reached, time budget, cancelled), if it did.</summary>
+    public string? StopReason { get; init; }
+
     /// <summary>
     /// Completed trials best first by the objective, then unfinished ones (failed, stopped) by their last value,
     /// then those without a value; ties in trial order.
