@@ -20,6 +20,14 @@ public static class HtmlReport
 
     private static readonly string[] Palette = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
     private const string ResumeColor = "#e07b00";
+    private const string RestartColor = "#7a2ea8";
+
+    /// <summary>Where a trial's lineage turned: resumes (worker gone, coordinator restarted) and restarts for instability.</summary>
+    private static IEnumerable<(int Epoch, string Color, string Label, string Title, string Css)> Turns(TrialResult t) =>
+        t.Resumes.Select(r => (r.FromEpoch, ResumeColor, "resumed", $"resumed from epoch {r.FromEpoch}: {r.Reason}", "resume"))
+         .Concat(t.Attempts.Where(a => a.Number > 1).Select(a =>
+            (a.FromEpoch, RestartColor, "restart", $"restart: attempt {a.Number} from epoch {a.FromEpoch} after {t.Attempts[a.Number - 2].Verdict}"
+                + (a.Changes.Count == 0 ? "" : " with " + string.Join(", ", a.Changes.Select(c => $"{c.Key}={c.Value}"))), "restart")));
     private const string FlipColor = "#d62728";
     private const double PlotWidth = 960;
 
@@ -61,6 +69,7 @@ public static class HtmlReport
         var (run, planned) = result.EpochTotals;
         Fact(sb, "epochs run", $"{run} of {planned} ({result.Trials.Count(t => t.State == TrialState.Stopped)} trial(s) stopped early)");
         Fact(sb, "resumes", $"{result.Trials.Sum(t => t.Resumes.Count)} in {result.Trials.Count(t => t.Resumes.Count > 0)} trial(s)");
+        Fact(sb, "restarts", $"{result.Trials.Sum(t => Math.Max(0, t.Attempts.Count - 1))} for instability in {result.Trials.Count(t => t.Attempts.Count > 1)} trial(s)");
         Fact(sb, "wall time", $"{(result.FinishedAt - result.StartedAt).TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s, started {result.StartedAt.ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture)}");
         Fact(sb, "read from", source);
         sb.Append("</dl>\n</header>\n");
@@ -147,10 +156,10 @@ public static class HtmlReport
             var last = t.Last!;
             var title = $"{t.Id} {Params(t, full: true)} ({t.State.ToString().ToLowerInvariant()}): {objective.Metric} {F4(last.Get(objective.Metric))} at epoch {last.Epoch}";
             plot.Line(t.Epochs.Select(e => ((double)e.Epoch, e.Get(objective.Metric))), colors[t.Id], IsBest(t, best) ? 3.2 : 1.6, title, IsBest(t, best) ? "series curve best" : "series curve");
-            foreach (var r in t.Resumes)
+            foreach (var turn in Turns(t))
             {
-                var at = t.Epochs.FirstOrDefault(e => e.Epoch == Math.Max(1, r.FromEpoch)) ?? t.Epochs[0];
-                plot.Diamond(at.Epoch, at.Get(objective.Metric), 5, ResumeColor, $"{t.Id} resumed from epoch {r.FromEpoch}: {r.Reason}", "marker resume");
+                var at = t.Epochs.FirstOrDefault(e => e.Epoch == Math.Max(1, turn.Epoch)) ?? t.Epochs[0];
+                plot.Diamond(at.Epoch, at.Get(objective.Metric), 5, turn.Color, $"{t.Id} {turn.Title}", "marker " + turn.Css);
             }
         }
         sb.Append(plot.Render("plot plot-curves", $"{objective.Metric} per epoch, one line per trial")).Append('\n');
@@ -158,7 +167,7 @@ public static class HtmlReport
         if (groups.Groups.Count <= 12)
             legend.AddRange(groups.Groups.Select(g => (GroupLabel(groups, g), colors[g.Trials[0].Id])));
         sb.Append("<p class=\"note\">").Append(Html.Escape(groups.Groups.Count <= 12 ? "Colour: group. " : "Colour: group (colours repeat). "))
-          .Append(Legend(legend)).Append(" <span class=\"key\"><b>━</b> best trial</span> <span class=\"key\"><span style=\"color:").Append(ResumeColor).Append("\">◆</span> resumed from a checkpoint</span></p>\n");
+          .Append(Legend(legend)).Append(" <span class=\"key\"><b>━</b> best trial</span> <span class=\"key\"><span style=\"color:").Append(ResumeColor).Append("\">◆</span> resumed from a checkpoint</span> <span class=\"key\"><span style=\"color:").Append(RestartColor).Append("\">◆</span> restarted (instability)</span></p>\n");
         sb.Append("</section>\n");
     }
 
@@ -199,8 +208,8 @@ public static class HtmlReport
         var exponents = AxisRange.Of(q.Layers.SelectMany(l => l.ExponentMean.Points.Select(p => p.Value)));
         var plot = new SvgPlot(PlotWidth, 340, xRange, exponents, new Margin(18, 24, 40, 64));
         plot.Axes("epoch", "exponent (mean over channels)", xTicks: Math.Min(maxEpoch, 12), yTicks: 6, integerX: true, xGrid: true);
-        foreach (var r in t.Resumes)
-            plot.VLine(Math.Max(1, r.FromEpoch), ResumeColor, "resumed", $"resumed from epoch {r.FromEpoch}: {r.Reason}", "vline resume");
+        foreach (var turn in Turns(t))
+            plot.VLine(Math.Max(1, turn.Epoch), turn.Color, turn.Label, turn.Title, "vline " + turn.Css);
         for (int i = 0; i < q.Layers.Count; i++)
         {
             var layer = q.Layers[i];
@@ -220,7 +229,7 @@ public static class HtmlReport
             var bars = new SvgPlot(PlotWidth, 150, xRange, flipRange, new Margin(10, 24, 36, 64));
             bars.Axes("epoch", "flips", xTicks: Math.Min(maxEpoch, 12), yTicks: 3, integerX: true, integerY: true);
             var barWidth = Math.Clamp((PlotWidth - 88) / maxEpoch * 0.6, 1, 28);
-            foreach (var r in t.Resumes) bars.VLine(Math.Max(1, r.FromEpoch), ResumeColor, null, $"resumed from epoch {r.FromEpoch}: {r.Reason}", "vline resume");
+            foreach (var turn in Turns(t)) bars.VLine(Math.Max(1, turn.Epoch), turn.Color, null, turn.Title, "vline " + turn.Css);
             foreach (var (epoch, flips) in q.FlipsPerEpoch.Points)
                 bars.Bar(epoch, flips, barWidth, FlipColor, $"epoch {epoch}: {flips.ToString("0", CultureInfo.InvariantCulture)} flip(s)", "bar flips");
             sb.Append(bars.Render("plot plot-flips", $"exponent flips per epoch, trial {t.Id}")).Append('\n');
@@ -232,7 +241,7 @@ public static class HtmlReport
             var layer = q.Layers[i];
             var small = new SvgPlot(228, 118, xRange, AxisRange.Of(layer.ExponentMean.Points.Select(p => p.Value), 0.15), new Margin(20, 8, 20, 36));
             small.Axes(null, null, xTicks: Math.Min(maxEpoch, 4), yTicks: 3, integerX: true);
-            foreach (var r in t.Resumes) small.VLine(Math.Max(1, r.FromEpoch), ResumeColor, null, $"resumed from epoch {r.FromEpoch}", "vline resume");
+            foreach (var turn in Turns(t)) small.VLine(Math.Max(1, turn.Epoch), turn.Color, null, turn.Title, "vline " + turn.Css);
             small.Line(layer.ExponentMean.Points.Select(p => ((double)p.Epoch, p.Value)), LayerColor(i, q.Layers.Count), 1.8, layer.Layer, "series exponent");
             foreach (var (epoch, flips) in layer.FlipsPerEpoch.Points.Where(p => p.Value > 0))
             {
