@@ -7,9 +7,6 @@ namespace Sweeper.Cluster.Actors;
 /// <summary>What one finished epoch puts on its span and into the metrics.</summary>
 internal static class EpochTelemetry
 {
-    /// <summary>Metric names a trainable may report for the split of an epoch's time.</summary>
-    public const string TrainSeconds = "train_seconds";
-    public const string EvalSeconds = "eval_seconds";
     private const string QuantPrefix = "quant.";
 
     public static void Record(Activity? span, TrialId trial, EpochResult result)
@@ -29,8 +26,8 @@ internal static class EpochTelemetry
                 span.SetTag(SweeperTelemetry.Tags.MetricPrefix + key, value);
 
         // train and eval as children with their measured share of the epoch, when the trainable reports it.
-        var train = result.Get(TrainSeconds);
-        var eval = result.Get(EvalSeconds);
+        var train = result.Get(MetricNames.TrainSeconds);
+        var eval = result.Get(MetricNames.EvalSeconds);
         if (double.IsFinite(train) && double.IsFinite(eval))
         {
             var start = span.StartTimeUtc;

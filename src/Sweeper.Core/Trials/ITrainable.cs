@@ -35,4 +35,7 @@ public static class MetricNames
     public const string TestAccuracy = "test_accuracy";
     public const string LearningRate = "lr";
     public const string SamplesPerSecond = "samples_per_second";
+    /// <summary>Seconds of the epoch spent training and evaluating (the <c>train</c> and <c>eval</c> spans).</summary>
+    public const string TrainSeconds = "train_seconds";
+    public const string EvalSeconds = "eval_seconds";
 }

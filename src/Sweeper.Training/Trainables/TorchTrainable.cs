@@ -171,6 +171,8 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
             [MetricNames.TestAccuracy] = test.Accuracy,
             [MetricNames.LearningRate] = schedule.At((long)epoch * StepsPerEpoch),
             [MetricNames.SamplesPerSecond] = trainSamples / Math.Max(trainSeconds, 1e-9),
+            [MetricNames.TrainSeconds] = trainSeconds,
+            [MetricNames.EvalSeconds] = total.Elapsed.TotalSeconds - trainSeconds,
         };
         if (quantized.Length > 0)
             QuantizerMetricNames.AddEpochMetrics(metrics, QuantizableLayers.Diagnose(quantized), flipsBefore);
