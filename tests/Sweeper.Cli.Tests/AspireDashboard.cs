@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 
 namespace Sweeper.Cli.Tests;
@@ -37,7 +35,7 @@ public sealed class AspireDashboard : IAsyncDisposable
 
     public static async Task<AspireDashboard> StartAsync()
     {
-        int ui = FreePort(), grpc = FreePort(), http = FreePort();
+        int ui = TestPorts.Free(), grpc = TestPorts.Free(), http = TestPorts.Free();
         var psi = new ProcessStartInfo(Executable()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{ui}";
         psi.Environment["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = $"http://127.0.0.1:{grpc}";
@@ -82,12 +80,6 @@ public sealed class AspireDashboard : IAsyncDisposable
         return value?.FirstOrDefault().Value?.ToString();
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public async ValueTask DisposeAsync()
     {

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
@@ -41,12 +39,6 @@ public sealed partial class ClusterProcessTests : IDisposable
         return path;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     [GeneratedRegex(@"run directory (\S+)")]
     private static partial Regex RunDirectoryLine();
@@ -61,7 +53,7 @@ public sealed partial class ClusterProcessTests : IDisposable
     public async Task WorkerKilled_ItsTrialsFinishOnAnotherWorkerFromTheirCheckpoints()
     {
         var spec = WriteSpec(SyntheticSpec(epochs: 6, epochSeconds: 0.4, concurrent: 2));
-        var port = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var port = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture);
         using var coordinator = SweeperProcess.Start(_dir, "run", spec, "--no-local-worker", "--port", port);
         var runDir = RunDirectoryLine().Match(await coordinator.WaitForLineAsync(l => l.Contains("run directory "), TimeSpan.FromSeconds(60))).Groups[1].Value;
         using var doomed = SweeperProcess.Start(_dir, "worker", "--join", "127.0.0.1:" + port, "--slots", "2");

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 
 namespace Sweeper.Cli.Tests;
@@ -26,12 +24,6 @@ public sealed class TracingTests : IDisposable
         checkpoint: {interval_epochs: 2}
         """;
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     [Fact]
     public async Task Run_WorkerInAnotherProcess_OneTraceWithTheWholeSpanTreeAndDecisions()
@@ -39,7 +31,7 @@ public sealed class TracingTests : IDisposable
         await using var dashboard = await AspireDashboard.StartAsync();
         var spec = Path.Combine(_dir, "spec.yaml");
         File.WriteAllText(spec, Spec);
-        var port = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var port = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture);
         var env = new Dictionary<string, string> { ["OTEL_EXPORTER_OTLP_ENDPOINT"] = dashboard.OtlpGrpcUrl };
 
         using var coordinator = SweeperProcess.Start(_dir, env, "run", spec, "--no-local-worker", "--port", port);

@@ -85,14 +85,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
     public Tensor? SecondMoment => _secondMoment;
 
     /// <summary>Sets l (one value per channel, or one for all) and marks it initialised.</summary>
-    public void SetLog2Scale(params float[] values)
-    {
-        ArgumentNullException.ThrowIfNull(values);
-        using var noGrad = torch.no_grad();
-        using var scope = torch.NewDisposeScope();
-        _log2Scale.copy_(Po2Quantizers.PerChannel(torch.tensor(values), Channels, nameof(values)).to_type(ScalarType.Float32));
-        _initialized.fill_(true);
-    }
+    public void SetLog2Scale(params float[] values) => SetPerChannel(_log2Scale, _initialized, values, nameof(values));
 
     /// <inheritdoc/>
     protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out StepReport report)

@@ -52,14 +52,7 @@ public sealed class LsqQuantizer : WeightQuantizer
     public bool IsInitialized => _initialized.item<bool>();
 
     /// <summary>Sets s (one value per channel, or one for all) and marks it initialised.</summary>
-    public void SetStepSize(params float[] values)
-    {
-        ArgumentNullException.ThrowIfNull(values);
-        using var noGrad = torch.no_grad();
-        using var scope = torch.NewDisposeScope();
-        _stepSize.copy_(Po2Quantizers.PerChannel(torch.tensor(values), Channels, nameof(values)).to_type(ScalarType.Float32));
-        _initialized.fill_(true);
-    }
+    public void SetStepSize(params float[] values) => SetPerChannel(_stepSize, _initialized, values, nameof(values));
 
     /// <inheritdoc/>
     protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out StepReport report)

@@ -146,6 +146,19 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
     /// <summary>A per-channel [C] vector reshaped to broadcast against the weight, in <paramref name="dtype"/>.</summary>
     protected Tensor Broadcast(Tensor perChannel, ScalarType dtype) => perChannel.to_type(dtype).reshape(BroadcastShape);
 
+    /// <summary>
+    /// Copies one value per channel (or one for all) into a learned per-channel tensor (a log2 scale, a step size) and
+    /// marks the quantizer initialised, so training starts from these values instead of the data.
+    /// </summary>
+    protected void SetPerChannel(Tensor target, Tensor initialized, float[] values, string name)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        target.copy_(Po2Quantizers.PerChannel(torch.tensor(values), Channels, name).to_type(ScalarType.Float32));
+        initialized.fill_(true);
+    }
+
     /// <summary>Sums a weight-shaped tensor over the non-channel axes to [C].</summary>
     protected Tensor ChannelSum(Tensor t) => t.sum(ReduceDims).reshape(Channels);
 
