@@ -173,6 +173,26 @@ public sealed class GradientTests
         AssertClose(expected, w.grad!, 0);
     }
 
+    [Fact]
+    public void LegacyAutoPo2_WeightGradient_IsIdentityForEveryWeightIncludingClippedOnes()
+    {
+        // 3 bits (qp = 3) per tensor: the start and every refit give the exponent -2 (step 0.25), so 1.0 -> 4 clips to 3.
+        float[] x = [0.3f, -0.3f, 0.3f, 0.3f, -0.3f, 0.3f, 1.0f, -0.3f];
+        float[] c = [1f, -2f, 0.5f, 3f, -1.5f, 0.25f, 2f, -0.75f];
+        using var scope = torch.NewDisposeScope();
+        var quantizer = new LegacyAutoPo2Quantizer([8], 3, null) { CollectDiagnostics = true };
+        var w = torch.tensor(x).requires_grad_(true);
+
+        var y = quantizer.forward(w);
+        (y * torch.tensor(c)).sum().backward();
+
+        // Some codes are clipped (else this test would not tell the identity from the clip-aware estimator) ...
+        Assert.Equal([-2L], quantizer.LastDiagnostics!.Exponents);
+        Assert.Equal(1.0 / 8, quantizer.LastDiagnostics.ClippedFraction, 12);
+        // ... and still every weight receives its whole output gradient (QKeras: x + stop_gradient(xq - x)).
+        AssertClose(c.Select(v => (double)v).ToArray(), w.grad!, 0);
+    }
+
     internal static void AssertClose(double[] expected, Tensor actual, double rtol)
     {
         var got = actual.to_type(ScalarType.Float64).contiguous().data<double>().ToArray();

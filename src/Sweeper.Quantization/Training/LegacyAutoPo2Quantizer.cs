@@ -7,8 +7,10 @@ namespace Sweeper.Quantization;
 /// <summary>
 /// Training-time <c>legacy_auto_po2</c> (golden README section 2): every call recomputes the exponent from
 /// the weight (max-based start, <paramref name="iterations"/> least-squares refits, RNA codes). Stateless
-/// apart from the step/flip counters. Straight-through estimator: identity where the RNA code is not
-/// clipped, 0 where it is. Diagnostic outliers: |w| &gt; σ·std (σ = 2 by default).
+/// apart from the step/flip counters. Straight-through estimator: the identity for <b>every</b> weight, clipped or not,
+/// as the authors' released quantizer (QKeras <c>quantized_bits(alpha="auto_po2")</c>, <c>x + stop_gradient(xq − x)</c>)
+/// trains: clipped weights keep receiving gradient, which lets outliers grow. Diagnostic outliers: |w| &gt; σ·std
+/// (σ = 2 by default).
 /// </summary>
 public sealed class LegacyAutoPo2Quantizer : Po2WeightQuantizer
 {
@@ -48,6 +50,6 @@ public sealed class LegacyAutoPo2Quantizer : Po2WeightQuantizer
         }
 
         report = new StepReport(exponent, scale.reshape(Channels), notClipped, null, flips, false);
-        return FixedScaleSte.apply(weight, q, scale, notClipped, null!);
+        return FixedScaleSte.apply(weight, q, scale, notClipped, null!, true);
     }
 }

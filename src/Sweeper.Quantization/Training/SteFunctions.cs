@@ -13,8 +13,10 @@ internal interface IGradientObserver
 /// <summary>
 /// Straight-through estimator for a fixed (non-trainable) per-channel step: forward returns
 /// <c>q · s</c>; backward passes the gradient to the weight where <c>pass</c> is true and gives 0
-/// where the code was clipped.
-/// vars: weight, q (codes), s (step, broadcastable), pass (bool), observer (<see cref="IGradientObserver"/> or null).
+/// where the code was clipped. With <c>identity</c> true the whole gradient passes to every weight, clipped or not
+/// (QKeras <c>quantized_bits</c>: <c>x + stop_gradient(xq − x)</c>), while the observer still sees <c>pass</c>.
+/// vars: weight, q (codes), s (step, broadcastable), pass (bool), observer (<see cref="IGradientObserver"/> or null),
+/// identity (bool, optional).
 /// </summary>
 internal sealed class FixedScaleSte : autograd.SingleTensorFunction<FixedScaleSte>
 {
@@ -27,6 +29,7 @@ internal sealed class FixedScaleSte : autograd.SingleTensorFunction<FixedScaleSt
         var pass = (Tensor)vars[3];
         ctx.save_for_backward([pass]);
         ctx.save_data("observer", vars[4]);
+        ctx.save_data("identity", vars.Length > 5 && vars[5] is true);
         return q * s;
     }
 
@@ -35,7 +38,8 @@ internal sealed class FixedScaleSte : autograd.SingleTensorFunction<FixedScaleSt
         var pass = ctx.get_saved_variables()[0];
         using var noGrad = torch.no_grad();
         (ctx.get_data("observer") as IGradientObserver)?.Observe(gradOutput, pass);
-        return [gradOutput * pass, null!, null!, null!, null!];
+        var gradWeight = ctx.get_data("identity") is true ? gradOutput.clone() : gradOutput * pass;
+        return [gradWeight, null!, null!, null!, null!, null!];
     }
 }
 
