@@ -39,6 +39,7 @@ public sealed class RunCommand : AsyncCommand<RunSettings>
         SweepSpec spec;
         try { spec = SpecLoader.LoadFile(settings.Spec); }
         catch (SpecException ex) { return Errors.Report(ex); }
+        Errors.Warn(spec);
 
         var source = new SpecTrialSource(spec);
         var runDir = RunDirectory.Create(spec, settings.Output, DateTimeOffset.Now);

@@ -19,6 +19,12 @@ public static class Errors
         return InvalidInput;
     }
 
+    /// <summary>Writes the spec's warnings to standard error, one line each (<c>warning: file:line:col: key: message</c>).</summary>
+    public static void Warn(SweepSpec spec)
+    {
+        foreach (var w in spec.Warnings) Console.Error.WriteLine("warning: " + w);
+    }
+
     public static int Report(string message, int code = Failed)
     {
         Console.Error.WriteLine("error: " + message);

@@ -51,7 +51,9 @@ public static class SpecLoader
             if (map[SpecSchema.StabilityKey] is { } stability && !(stability is YScalar { IsNull: true }))
                 spec = spec with { Stability = binder.BindStability(stability, spec) };
             spec = ResolvePaths(spec, baseDirectory);
+            spec = spec with { Trainable = spec.Trainable with { Dataset = spec.Trainable.Dataset with { SplitSeed = spec.Seed } } };
             if (errors.Count == 0) CheckSearch(spec, map, file, errors);
+            if (errors.Count == 0) spec = CheckObjective(spec, map, file, errors);
             if (options.CheckPaths && errors.Count == 0 && !SpecSchema.DataFreeModels.Contains(spec.Trainable.Model))
                 CheckDatasetPaths(spec, map, file, errors);
         }
@@ -87,6 +89,35 @@ public static class SpecLoader
         var path = spec.Trainable.Dataset.Path;
         if (path.Length > 0 && !Path.IsPathRooted(path))
             spec = spec with { Trainable = spec.Trainable with { Dataset = spec.Trainable.Dataset with { Path = Path.GetFullPath(Path.Combine(baseDirectory, path)) } } };
+        return spec;
+    }
+
+    /// <summary>
+    /// A validation metric needs a validation split (models that read no data set report one anyway); a test metric is
+    /// allowed but selecting on it leaks the test set into every choice the sweep makes: a warning.
+    /// </summary>
+    private static SweepSpec CheckObjective(SweepSpec spec, YMapping root, string file, List<SpecError> errors)
+    {
+        var metric = spec.Objective.Metric;
+        var where = Locate(root, "objective.metric");
+        bool hasValidation = spec.Trainable.Dataset.Validation is not null
+            || spec.Parameters.Any(p => p.Key == "trainable.dataset.validation")
+            || SpecSchema.DataFreeModels.Contains(spec.Trainable.Model);
+        if (metric.StartsWith("val_", StringComparison.Ordinal) && !hasValidation)
+        {
+            errors.Add(new SpecError(file, where, "objective.metric",
+                $"'{metric}' needs a validation split: set trainable.dataset.validation (a count, or a fraction of the training images)"));
+            return spec;
+        }
+        if (metric.StartsWith("test_", StringComparison.Ordinal))
+        {
+            var better = hasValidation ? "val_" + metric["test_".Length..] : $"val_{metric["test_".Length..]} with trainable.dataset.validation set";
+            return spec with
+            {
+                Warnings = [.. spec.Warnings, new SpecError(file, where, "objective.metric",
+                    $"selecting, pruning and searching on '{metric}' leaks the test set into every choice of the sweep; use {better}")],
+            };
+        }
         return spec;
     }
 

@@ -98,7 +98,7 @@ public static class SpecSchema
     public static readonly IReadOnlyList<string> LrSchedules = ["cosine", "constant"];
     public static readonly IReadOnlyList<string> Modes = ["max", "min"];
     public static readonly IReadOnlyList<string> ObjectiveMetrics =
-        [MetricNames.TestAccuracy, MetricNames.TestLoss, MetricNames.TrainAccuracy, MetricNames.TrainLoss];
+        [MetricNames.ValAccuracy, MetricNames.ValLoss, MetricNames.TestAccuracy, MetricNames.TestLoss, MetricNames.TrainAccuracy, MetricNames.TrainLoss];
 
     /// <summary>Mapping sections: a key whose value is a mapping of further keys.</summary>
     public static readonly IReadOnlyList<(string Path, bool Required)> Sections =
@@ -139,6 +139,9 @@ public static class SpecSchema
             (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { TrainSubset = v is null ? null : (int)(long)v } } }, Nullable: true, Range: Positive),
         new("trainable.dataset.test_subset", SettingType.Integer, "Use only the first N test images (null: all 10000).",
             (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { TestSubset = v is null ? null : (int)(long)v } } }, Nullable: true, Range: Positive),
+        new("trainable.dataset.validation", SettingType.Number, "Images held out of the training images for val_loss/val_accuracy: a count (integer ≥ 1) or a fraction in (0, 1), chosen from the sweep seed (null: none).",
+            (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { Validation = (double?)v } } }, Nullable: true,
+            Range: v => v > 0 && (v < 1 || v == Math.Floor(v)) ? null : $"must be a count (an integer ≥ 1) or a fraction in (0, 1), found {v}"),
         new("trainable.optimizer.name", SettingType.String, "sgd (with momentum) or adam.",
             (s, v) => s with { Trainable = s.Trainable with { Optimizer = s.Trainable.Optimizer with { Name = (string)v! } } }, Choices: Optimizers),
         new("trainable.optimizer.lr", SettingType.Number, "Initial learning rate.",
@@ -165,9 +168,9 @@ public static class SpecSchema
         Q("line_search_range", SettingType.Integer, "msqe_po2: offsets tried by the line search.", (q, v) => q with { LineSearchRange = (int)(long)v! }, range: v => v is >= 2 and <= 32 ? null : $"must be between 2 and 32, found {v}"),
         Q("outlier_mask", SettingType.Boolean, "Mask outliers out of the MSQE.", (q, v) => q with { OutlierMask = (bool)v! }),
         Q("outlier_sigma", SettingType.Number, "msqe_po2: outlier threshold in standard deviations.", (q, v) => q with { OutlierSigma = (double)v! }, range: v => v is > 0 and <= 100 ? null : $"must be in (0, 100], found {v}"),
-        Q("second_moments", SettingType.Boolean, "Weight the MSQE by an EMA of squared gradients.", (q, v) => q with { SecondMoments = (bool)v! }),
-        Q("stable_scale", SettingType.Boolean, "msqe_po2: freeze the EMA of the exponent (from stable_from_epoch).", (q, v) => q with { StableScale = (bool)v! }),
-        Q("stable_from_epoch", SettingType.Integer, "msqe_po2: epoch from which the stable exponent is frozen.", (q, v) => q with { StableFromEpoch = v is null ? null : (int)(long)v }, nullable: true, range: Positive),
+        Q("second_moments", SettingType.Boolean, "Weight the MSQE by an EMA of squared gradients (default true, as in the authors' code).", (q, v) => q with { SecondMoments = (bool)v! }),
+        Q("stable_scale", SettingType.Boolean, "msqe_po2: freeze rint of the exponent's moving average once stable_from_epoch has been trained.", (q, v) => q with { StableScale = (bool)v! }),
+        Q("stable_from_epoch", SettingType.Integer, "msqe_po2: the epoch after which the stable exponent is frozen (null: 1).", (q, v) => q with { StableFromEpoch = v is null ? null : (int)(long)v }, nullable: true, range: Positive),
         Q("rounding", SettingType.String, "learnable_po2: exponent rounding.", (q, v) => q with { Rounding = (string)v! }, choices: Roundings),
         Q("min_init_scale", SettingType.Number, "learnable_po2: lower clamp of the initial scale.", (q, v) => q with { MinInitScale = (double)v! }, range: v => v is > 0 and < 1 ? null : $"must be in (0, 1), found {v}"),
         new("search.algorithm", SettingType.String, "grid, random or tpe.",

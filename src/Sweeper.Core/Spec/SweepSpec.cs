@@ -22,6 +22,8 @@ public sealed record SweepSpec
     public string SourcePath { get; init; } = "<memory>";
     /// <summary>The spec's text as read, kept with the results so a run directory documents itself.</summary>
     public string SourceText { get; init; } = "";
+    /// <summary>What is allowed but probably not meant (e.g. selecting on a test metric), located like errors.</summary>
+    public IReadOnlyList<SpecError> Warnings { get; init; } = [];
 }
 
 public enum ObjectiveMode { Max, Min }
@@ -86,11 +88,11 @@ public sealed record QuantizerSpec
     public bool OutlierMask { get; init; } = true;
     /// <summary>msqe_po2: the outlier threshold in standard deviations.</summary>
     public double OutlierSigma { get; init; } = 2.0;
-    /// <summary>msqe_po2 and learnable_po2: weight the MSQE by an EMA of squared gradients.</summary>
-    public bool SecondMoments { get; init; }
-    /// <summary>msqe_po2: track an EMA of the exponent and freeze its rounded value from <see cref="StableFromEpoch"/> on.</summary>
+    /// <summary>msqe_po2 and learnable_po2: weight the MSQE by an EMA of squared gradients (on by default, as in the authors' code).</summary>
+    public bool SecondMoments { get; init; } = true;
+    /// <summary>msqe_po2: freeze the rounded moving average of the exponent once epoch <see cref="StableFromEpoch"/> has been trained.</summary>
     public bool StableScale { get; init; }
-    /// <summary>msqe_po2 with stable_scale: the epoch from which the stable exponent is frozen (default: from the start of the next epoch).</summary>
+    /// <summary>msqe_po2 with stable_scale: freeze after this epoch has been trained (null: 1).</summary>
     public int? StableFromEpoch { get; init; }
     /// <summary>learnable_po2: exponent rounding, <c>ceil</c>, <c>rint</c> or <c>msqe_round</c>.</summary>
     public string Rounding { get; init; } = "msqe_round";
@@ -116,6 +118,13 @@ public sealed record DatasetSpec
     public int? TrainSubset { get; init; }
     /// <summary>Use only the first N test images (null: all).</summary>
     public int? TestSubset { get; init; }
+    /// <summary>
+    /// Images held out of the training images to select and prune trials on: a count (≥ 1) or a fraction in (0, 1); null:
+    /// none (then only test metrics exist).
+    /// </summary>
+    public double? Validation { get; init; }
+    /// <summary>The seed that chooses the validation images: the sweep's <see cref="SweepSpec.Seed"/>, set by the loader (not a key).</summary>
+    public long SplitSeed { get; init; }
 }
 
 public sealed record OptimizerSpec

@@ -33,6 +33,9 @@ public static class MetricNames
     public const string TrainAccuracy = "train_accuracy";
     public const string TestLoss = "test_loss";
     public const string TestAccuracy = "test_accuracy";
+    /// <summary>Loss and accuracy on the validation images held out of the training set (<c>trainable.dataset.validation</c>).</summary>
+    public const string ValLoss = "val_loss";
+    public const string ValAccuracy = "val_accuracy";
     public const string LearningRate = "lr";
     public const string SamplesPerSecond = "samples_per_second";
     /// <summary>Seconds of the epoch spent training and evaluating (the <c>train</c> and <c>eval</c> spans).</summary>

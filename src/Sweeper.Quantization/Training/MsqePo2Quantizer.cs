@@ -26,7 +26,7 @@ public sealed class MsqePo2QuantizerOptions
     /// <summary>Decay d of the second-moment EMA v ← d·v + (1−d)·g²·[not clipped].</summary>
     public double SecondMomentDecay { get; init; } = 0.999;
 
-    /// <summary>Track an EMA of the exponent and, from <see cref="FreezeAtStep"/> on, use the frozen 2^R(EMA).</summary>
+    /// <summary>From <see cref="FreezeAtStep"/> on, use the frozen 2^R(EMA) of the exponent (the EMA is always tracked).</summary>
     public bool StableScale { get; init; }
 
     /// <summary>Decay d of the stable-exponent EMA (the first update copies).</summary>
@@ -44,10 +44,13 @@ public sealed class MsqePo2QuantizerOptions
 /// <item><b>second moments</b>: buffer <c>second_moment</c> (weight-shaped, starts at ones) updated after
 /// every backward pass with v ← d·v + (1−d)·g²·[|R(w/s)| ≤ qp], d = 0.999, where g is the gradient arriving at
 /// the quantizer's output and s the step of that forward pass; the MSQE weight is sqrt(v) × outlier mask;</item>
-/// <item><b>stable scale</b>: buffer <c>stable_ema</c> (float64 [C]) updated at each unfrozen training step with
-/// snap(2^e) and d = 0.99 (the first update copies); from step <see cref="MsqePo2QuantizerOptions.FreezeAtStep"/>
-/// on (or after <see cref="Freeze"/>) the exponent R(EMA), stored in <c>stable_exponent</c>, is used and no
-/// longer searched (<c>frozen</c> = true).</item>
+/// <item><b>stable scale</b>: buffer <c>stable_ema</c> (float64 [C]) updated at every unfrozen training step with
+/// snap(2^e) and d = 0.99 (the first update copies) — always, whether or not the stable scale is switched on, so that
+/// a run restarted from a checkpoint with the stable scale freezes the average of every step it has trained (QKeras
+/// keeps this moving average from the first step and only switches to it later); from step
+/// <see cref="MsqePo2QuantizerOptions.FreezeAtStep"/> on (with <see cref="MsqePo2QuantizerOptions.StableScale"/>) or
+/// after <see cref="Freeze"/> the exponent R(EMA), stored in <c>stable_exponent</c>, is used and no longer searched
+/// (<c>frozen</c> = true).</item>
 /// </list>
 /// Eval calls use the frozen exponent, else the last training step's exponent, else (never trained) a
 /// fresh search; they change no state. Diagnostic outliers: |w| &gt; σ·std with the mask's σ.
@@ -58,13 +61,13 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
     private Tensor? _secondMoment;
 
     [ComponentName(Name = "stable_ema")]
-    private Tensor? _stableEma;
+    private Tensor _stableEma;
 
     [ComponentName(Name = "stable_exponent")]
-    private Tensor? _stableExponent;
+    private Tensor _stableExponent;
 
     [ComponentName(Name = "frozen")]
-    private Tensor? _frozen;
+    private Tensor _frozen;
 
     private readonly MsqePo2QuantizerOptions _options;
 
@@ -86,12 +89,9 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
             _secondMoment = State(torch.ones(weightShape, ScalarType.Float32));
         }
 
-        if (_options.StableScale)
-        {
-            _stableEma = State(torch.zeros(Channels, ScalarType.Float64));
-            _stableExponent = State(torch.zeros(Channels, ScalarType.Int64));
-            _frozen = State(torch.zeros([], ScalarType.Bool));
-        }
+        _stableEma = State(torch.zeros(Channels, ScalarType.Float64));
+        _stableExponent = State(torch.zeros(Channels, ScalarType.Int64));
+        _frozen = State(torch.zeros([], ScalarType.Bool));
 
         RegisterComponents();
     }
@@ -100,25 +100,20 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
     public MsqePo2QuantizerOptions Options => _options;
 
     /// <summary>Whether the stable exponent is frozen.</summary>
-    public bool IsFrozen => _frozen is not null && _frozen.item<bool>();
+    public bool IsFrozen => _frozen.item<bool>();
 
-    /// <summary>The stable-exponent EMA per channel (empty without <see cref="MsqePo2QuantizerOptions.StableScale"/>).</summary>
-    public double[] StableEma => _stableEma is null ? [] : _stableEma.to_type(ScalarType.Float64).data<double>().ToArray();
+    /// <summary>The stable-exponent EMA per channel (all zeros before the first training step).</summary>
+    public double[] StableEma => _stableEma.to_type(ScalarType.Float64).data<double>().ToArray();
 
     /// <summary>The frozen exponents (meaningful once <see cref="IsFrozen"/>).</summary>
-    public long[] StableExponents => _stableExponent is null ? [] : _stableExponent.data<long>().ToArray();
+    public long[] StableExponents => _stableExponent.data<long>().ToArray();
 
     /// <summary>The second-moment EMA (weight-shaped), or null without <see cref="MsqePo2QuantizerOptions.SecondMoments"/>. Not a copy.</summary>
     public Tensor? SecondMoment => _secondMoment;
 
-    /// <summary>Freezes the exponent at R(stable EMA) now (requires the stable scale and at least one training step).</summary>
+    /// <summary>Freezes the exponent at R(stable EMA) now (requires at least one training step).</summary>
     public void Freeze()
     {
-        if (_stableEma is null || _stableExponent is null || _frozen is null)
-        {
-            throw new InvalidOperationException("Freeze needs the StableScale option.");
-        }
-
         if (StepCount < 1)
         {
             throw new InvalidOperationException("Freeze needs at least one training step (the stable EMA is empty).");
@@ -146,7 +141,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
             frozen = IsFrozen;
             if (frozen)
             {
-                exponent = _stableExponent!.to_type(ScalarType.Float64);
+                exponent = _stableExponent.to_type(ScalarType.Float64);
             }
             else if (!isTraining && step > 0)
             {
@@ -158,7 +153,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
                 var weights = _secondMoment is null ? null : ToMatrix(_secondMoment.sqrt(), ChannelAxis).to_type(ScalarType.Float64);
                 var init = step > 0 ? LastExponent : null;
                 exponent = Po2Quantizers.MsqeCore(m, Qp, init, _options.LlsIters, _options.LineSearch, _options.LineSearchRange, _options.OutlierSigma, weights, keepMatrices: false).Final;
-                if (isTraining && _stableEma is not null)
+                if (isTraining)
                 {
                     var snapped = SnapExponent(exponent);
                     _stableEma.copy_(step == 0 ? snapped : _stableEma * _options.StableDecay + snapped * (1.0 - _options.StableDecay));

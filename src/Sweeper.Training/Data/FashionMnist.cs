@@ -22,18 +22,21 @@ public sealed class ImageSplit
     public int Count => (int)Labels.shape[0];
 }
 
-/// <summary>The train and test splits of a data set.</summary>
+/// <summary>The train, validation (optional) and test splits of a data set.</summary>
 public sealed class ImageDataset
 {
-    internal ImageDataset(string name, string path, ImageSplit train, ImageSplit test, int channels, int classes, double zeroPixelValue = 0)
+    internal ImageDataset(string name, string path, ImageSplit train, ImageSplit test, int channels, int classes, double zeroPixelValue = 0, ImageSplit? validation = null)
     {
-        Name = name; Path = path; Train = train; Test = test; Channels = channels; Classes = classes; ZeroPixelValue = zeroPixelValue;
+        Name = name; Path = path; Train = train; Test = test; Channels = channels; Classes = classes; ZeroPixelValue = zeroPixelValue; Validation = validation;
     }
 
     public string Name { get; }
     /// <summary>The folder the data was read from (full path).</summary>
     public string Path { get; }
+    /// <summary>The images trained on (without the validation images, when there are any).</summary>
     public ImageSplit Train { get; }
+    /// <summary>Images held out of the training set to select and prune trials on (null: none held out).</summary>
+    public ImageSplit? Validation { get; }
     public ImageSplit Test { get; }
     public int Channels { get; }
     public int Classes { get; }

@@ -42,7 +42,7 @@ public sealed class QuantizationPlan
     /// <param name="spec">The spec's quantizer section.</param>
     /// <param name="freezeAtStep">
     /// msqe_po2 with stable_scale: the first training step (0-based, ≥ 1) that uses the frozen stable exponent, or null
-    /// to freeze only on request. <see cref="FreezeStep"/> computes it from the spec's epoch.
+    /// to freeze only on request (the trainable freezes at the end of an epoch instead, see <see cref="StableFromEpoch"/>).
     /// </param>
     /// <exception cref="ArgumentException">Unknown method or rounding, or bits outside 2..8.</exception>
     public QuantizationPlan(QuantizerSpec spec, long? freezeAtStep = null)
@@ -114,15 +114,13 @@ public sealed class QuantizationPlan
     }
 
     /// <summary>
-    /// The step from which msqe_po2's stable exponent is frozen: the first step of epoch
-    /// <see cref="QuantizerSpec.StableFromEpoch"/> (default 2), i.e. (epoch − 1) × steps per epoch, and at least 1
-    /// (the EMA needs one update, so "from epoch 1" freezes after the first step).
+    /// msqe_po2 with stable_scale: the epoch after whose training the stable exponent is frozen
+    /// (<see cref="QuantizerSpec.StableFromEpoch"/>, default 1). The exponent's moving average runs from the first
+    /// training step, so the frozen value is rint of the average over every step of epochs 1..N.
     /// </summary>
-    public static long FreezeStep(QuantizerSpec spec, long stepsPerEpoch)
+    public static int StableFromEpoch(QuantizerSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        ArgumentOutOfRangeException.ThrowIfLessThan(stepsPerEpoch, 1);
-        int epoch = spec.StableFromEpoch ?? 2;
-        return Math.Max(1, (epoch - 1) * stepsPerEpoch);
+        return spec.StableFromEpoch ?? 1;
     }
 }

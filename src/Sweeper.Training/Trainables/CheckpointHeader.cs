@@ -4,7 +4,9 @@ namespace Sweeper.Training.Trainables;
 
 /// <summary>
 /// The header of a <see cref="TorchTrainable"/> checkpoint: what the model and optimizer state that follow belong to.
-/// Version 2 adds the input shape and the quantizer's structure (what decides the quantizer state's layout).
+/// Version 2 adds the input shape and the quantizer's structure (what decides the quantizer state's layout). Version 3:
+/// msqe_po2 always holds its stable-exponent state, so stable_scale is no longer part of the structure (a run restarted
+/// with the stable scale loads the checkpoint of a run without it).
 /// </summary>
 internal sealed record CheckpointHeader(
     string Model,
@@ -19,13 +21,13 @@ internal sealed record CheckpointHeader(
     int StepsPerEpoch)
 {
     public const string Magic = "sweeper.torch-trainable.checkpoint";
-    public const int Version = 2;
+    public const int Version = 3;
 
     /// <summary>The quantizer settings that decide which state the model holds (and how its weights are formed).</summary>
     public static string DescribeQuantizer(QuantizerSpec q) => q.Method == "none"
         ? $"none bn_fold={q.BnFold}"
         : $"{q.Method} bits={q.Bits} per_channel={q.PerChannel} quantize_first_last={q.QuantizeFirstLast} bn_fold={q.BnFold} " +
-          $"second_moments={q.SecondMoments} stable_scale={q.StableScale}";
+          $"second_moments={q.SecondMoments}";
 
     public void Write(BinaryWriter writer)
     {

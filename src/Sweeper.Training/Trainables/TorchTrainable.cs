@@ -88,7 +88,7 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
         batchSize = Math.Min(spec.BatchSize, data.Train.Count);
         StepsPerEpoch = data.Train.Count / batchSize; // the last incomplete batch of an epoch is dropped
         schedule = new LearningRateSchedule(spec.LrSchedule, spec.Optimizer.Lr, (long)StepsPerEpoch * spec.Epochs);
-        var plan = new QuantizationPlan(spec.Quantizer, QuantizationPlan.FreezeStep(spec.Quantizer, StepsPerEpoch));
+        var plan = new QuantizationPlan(spec.Quantizer);
 
         using (var init = new Generator(MixSeed(config.Seed, stream: 1)))
             model = ModelFactory.Create(spec, spec.InputChannels, data.Classes, init, plan);
@@ -158,10 +158,13 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
 
         var total = Stopwatch.StartNew();
         long flipsBefore = TotalFlips();
+        FreezeStableScales(epoch - 1); // a checkpoint from after the freeze epoch (e.g. a restart that turned stable_scale on)
         var (trainLoss, trainAccuracy, trainSamples) = TrainOneEpoch(epoch, cancellationToken);
         double trainSeconds = total.Elapsed.TotalSeconds;
         CompletedEpochs = epoch;
-        var test = Evaluate(cancellationToken);
+        FreezeStableScales(epoch);
+        EvaluationResult? validation = data.Validation is { } v ? Evaluate(v, cancellationToken) : null;
+        var test = Evaluate(data.Test, cancellationToken);
 
         var metrics = new Dictionary<string, double>
         {
@@ -174,17 +177,27 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
             [MetricNames.TrainSeconds] = trainSeconds,
             [MetricNames.EvalSeconds] = total.Elapsed.TotalSeconds - trainSeconds,
         };
+        if (validation is { } val)
+        {
+            metrics[MetricNames.ValLoss] = val.Loss;
+            metrics[MetricNames.ValAccuracy] = val.Accuracy;
+        }
         if (quantized.Length > 0)
             QuantizerMetricNames.AddEpochMetrics(metrics, QuantizableLayers.Diagnose(quantized), flipsBefore);
         return new EpochResult(epoch, metrics, total.Elapsed);
     }
 
     /// <summary>Mean loss and accuracy on the test split (eval mode, no gradients, batches of <see cref="EvalBatchSize"/>).</summary>
-    public EvaluationResult Evaluate(CancellationToken cancellationToken = default)
+    public EvaluationResult Evaluate(CancellationToken cancellationToken = default) => Evaluate(data.Test, cancellationToken);
+
+    /// <summary>Mean loss and accuracy on the validation split, or null when the data set holds none.</summary>
+    public EvaluationResult? EvaluateValidation(CancellationToken cancellationToken = default) =>
+        data.Validation is { } v ? Evaluate(v, cancellationToken) : (EvaluationResult?)null;
+
+    private EvaluationResult Evaluate(ImageSplit split, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         UseOneThread();
-        var split = data.Test;
         double lossSum = 0;
         long correct = 0;
         model.eval();
@@ -355,6 +368,20 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
         var norm = torch.linalg.vector_norm(torch.stack(all)).item<float>();
         Array.Clear(gradientNorms);
         return norm;
+    }
+
+    /// <summary>
+    /// msqe_po2 with <c>stable_scale</c>: once epoch <c>stable_from_epoch</c> (default 1) has been trained, every such
+    /// quantizer freezes its exponent at rint of the moving average of the exponents of all the training steps it has seen
+    /// (<see cref="MsqePo2Quantizer.Freeze"/>); a quantizer already frozen stays as it is.
+    /// </summary>
+    private void FreezeStableScales(int completedEpochs)
+    {
+        if (!spec.Quantizer.StableScale || completedEpochs < QuantizationPlan.StableFromEpoch(spec.Quantizer)) return;
+        foreach (var layer in quantized)
+        {
+            if (layer.Quantizer is MsqePo2Quantizer { IsFrozen: false, StepCount: > 0 } msqe) msqe.Freeze();
+        }
     }
 
     /// <summary>Copies every quantized layer's last training exponents into the reused buffers.</summary>

@@ -66,6 +66,42 @@ public sealed class SpecLoaderTests : IDisposable
     }
 
     [Fact]
+    public void LoadText_Validation_CountOrFraction_SplitSeedIsTheSweepSeed()
+    {
+        var count = Load(Valid.Replace("    test_subset: 50", "    test_subset: 50\n    validation: 20").Replace("metric: test_accuracy", "metric: val_accuracy"));
+        var fraction = Load(Valid.Replace("    test_subset: 50", "    test_subset: 50\n    validation: 0.1"));
+
+        Assert.Equal(20, count.Trainable.Dataset.Validation);
+        Assert.Equal(3, count.Trainable.Dataset.SplitSeed);
+        Assert.Empty(count.Warnings);
+        Assert.Equal(0.1, fraction.Trainable.Dataset.Validation);
+    }
+
+    [Fact]
+    public void LoadText_TestMetricObjective_WarnsAtTheKey_ValidationMetricWithoutSplit_IsAnError()
+    {
+        var warned = Load(Valid);
+        var warning = Assert.Single(warned.Warnings);
+        Assert.Equal("spec.yaml:4:11: objective.metric: selecting, pruning and searching on 'test_accuracy' leaks the test set into every choice of the sweep; use val_accuracy with trainable.dataset.validation set", warning.ToString());
+
+        var ex = Assert.Throws<SpecException>(() => Load(Valid.Replace("metric: test_accuracy", "metric: val_accuracy")));
+        Assert.Equal("spec.yaml:4:11: objective.metric: 'val_accuracy' needs a validation split: set trainable.dataset.validation (a count, or a fraction of the training images)", Assert.Single(ex.Errors).ToString());
+    }
+
+    [Theory]
+    [InlineData("2.5")]
+    [InlineData("0")]
+    [InlineData("-0.2")]
+    public void LoadText_BadValidation_LocatedError(string value)
+    {
+        var ex = Assert.Throws<SpecException>(() => Load(Valid.Replace("    test_subset: 50", "    test_subset: 50\n    validation: " + value)));
+        var error = Assert.Single(ex.Errors);
+        Assert.Equal("trainable.dataset.validation", error.KeyPath);
+        Assert.Equal(new SourceLocation(14, 17), error.Location);
+        Assert.Contains("a count (an integer ≥ 1) or a fraction in (0, 1)", error.Message);
+    }
+
+    [Fact]
     public void Grid_TwoByThree_SixTrialsWithParametersApplied()
     {
         var trials = SpecTrialSource.Preview(Load(Valid), 100);

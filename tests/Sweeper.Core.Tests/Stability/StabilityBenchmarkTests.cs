@@ -10,20 +10,19 @@ public class StabilityBenchmarkTests
     public StabilityBenchmarkTests(ITestOutputHelper output) => _output = output;
 
     [Fact]
-    public void Run_ThirtyLayersSixtyFourChannels_HealthyNoAllocationAndCheap()
+    public void Run_ThirtyLayersSixtyFourChannels_EveryStepJudgedHealthy()
     {
+        // Speed and allocations are figures of `sweeper bench stability`, not assertions here.
         var result = StabilityBenchmark.Run(layers: 30, channels: 64, steps: 10_000);
         _output.WriteLine(result.ToString());
 
         Assert.Equal(0, result.UnhealthySteps);
-        Assert.Equal(0, result.AllocatedBytes);
-        Assert.InRange(result.MicrosecondsPerStep, 0.01, 10_000); // only a gross regression: the machine is shared and tests run in Debug; the figure is in the output
     }
 
     [Fact]
     public void Run_FloatModel_StillMeasures()
     {
         var result = StabilityBenchmark.Run(layers: 0, channels: 0, steps: 1_000);
-        Assert.Equal((0, 0), (result.UnhealthySteps, result.AllocatedBytes));
+        Assert.Equal(0, result.UnhealthySteps);
     }
 }

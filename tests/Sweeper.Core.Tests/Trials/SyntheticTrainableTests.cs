@@ -68,7 +68,7 @@ public class SyntheticTrainableTests
         Assert.Equal(loss.OrderDescending(), loss);
         Assert.InRange(accuracy[^1], 0.8, 0.95);
         Assert.Equal(
-            new[] { MetricNames.LearningRate, MetricNames.SamplesPerSecond, MetricNames.TestAccuracy, MetricNames.TestLoss, MetricNames.TrainAccuracy, MetricNames.TrainLoss },
+            new[] { MetricNames.LearningRate, MetricNames.SamplesPerSecond, MetricNames.TestAccuracy, MetricNames.TestLoss, MetricNames.TrainAccuracy, MetricNames.TrainLoss, MetricNames.ValAccuracy, MetricNames.ValLoss },
             results[0].Metrics.Keys.Order());
     }
 

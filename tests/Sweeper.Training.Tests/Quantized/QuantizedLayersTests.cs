@@ -115,12 +115,11 @@ public sealed class QuantizedLayersTests
     }
 
     [Theory]
-    [InlineData(null, 10, 10)]   // default: the first step of epoch 2
-    [InlineData(3, 10, 20)]
-    [InlineData(1, 10, 1)]       // epoch 1: after the first step (the EMA needs one update)
-    public void FreezeStep_StableFromEpoch_FirstStepOfThatEpoch(int? epoch, long stepsPerEpoch, long expected)
+    [InlineData(null, 1)] // default: freeze once epoch 1 has been trained
+    [InlineData(3, 3)]
+    public void StableFromEpoch_DefaultsToOne(int? epoch, int expected)
     {
-        Assert.Equal(expected, QuantizationPlan.FreezeStep(new QuantizerSpec { StableFromEpoch = epoch }, stepsPerEpoch));
+        Assert.Equal(expected, QuantizationPlan.StableFromEpoch(new QuantizerSpec { StableFromEpoch = epoch }));
     }
 
     [Fact]

@@ -151,7 +151,7 @@ public sealed class QuantizedTrainableTests
     [InlineData("learnable_po2")]
     public void LoadCheckpoint_QuantizedThenNextEpoch_MatchesTheUninterruptedRun(string method)
     {
-        // msqe_po2 with the stable scale: the EMA is tracked in epoch 1 and frozen from epoch 2 (the default), so epoch 2
+        // msqe_po2 with the stable scale: the EMA is tracked in epoch 1 and frozen at its end (the default), so epoch 2
         // depends on the restored EMA, stable exponents, frozen flag and step counter; with second moments it also depends
         // on their EMA. learnable_po2: on the log2 scales (and their momentum) and the second moments.
         var quantizer = new QuantizerSpec { Method = method, Bits = 4, SecondMoments = true, StableScale = method == "msqe_po2" };
@@ -177,10 +177,80 @@ public sealed class QuantizedTrainableTests
         Assert.Equal(expected.Metrics.Count, actual.Metrics.Count);
         if (method == "msqe_po2")
         {
-            // Frozen from the first step of epoch 2: the switch to the stable exponent may flip channels once, then none.
+            // Frozen at the end of epoch 1: the first step of epoch 2 may count the switch to the stable exponent, then none.
             Assert.All(flips, f => Assert.Equal(flips[0], f));
             Assert.All(resumed.Layers.Where(l => l.Quantizer is not null), l => Assert.True(((MsqePo2Quantizer)l.Quantizer!).IsFrozen));
         }
+    }
+
+    [Fact]
+    public void RunEpoch_WithValidation_ReportsValidationMetricsDeterministically()
+    {
+        var config = Config(Q("none"), seed: 4, train: 160, test: 60, model: "mobilenet_v1");
+        config = config with { Trainable = config.Trainable with { Dataset = config.Trainable.Dataset with { Validation = 40, SplitSeed = 9 } } };
+        using var first = new TorchTrainable(config);
+        using var again = new TorchTrainable(config);
+
+        var a = first.RunEpoch(1, CancellationToken.None);
+        var b = again.RunEpoch(1, CancellationToken.None);
+
+        Assert.Equal(3, first.StepsPerEpoch); // 120 training images left, batches of 32
+        Assert.InRange(a.Get(MetricNames.ValAccuracy), 0.0, 1.0);
+        Assert.True(double.IsFinite(a.Get(MetricNames.ValLoss)));
+        Assert.True(double.IsFinite(a.Get(MetricNames.TestAccuracy)));
+        Assert.Equal(a.Get(MetricNames.ValLoss), b.Get(MetricNames.ValLoss));
+        Assert.Equal(a.Get(MetricNames.TestLoss), b.Get(MetricNames.TestLoss));
+        Assert.Equal(40, first.EvaluateValidation()!.Value.Samples);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void StableScale_FrozenAfterEpochN_AtRintOfTheMovingAverageOfEveryStepSeen(int freezeAfter)
+    {
+        // The moving average (decay 0.99, the first step copies) runs from the very first step; the freeze happens only
+        // once epoch `freezeAfter` has been trained, at rint of that average: never at the initial exponent.
+        var quantizer = new QuantizerSpec { Method = "msqe_po2", Bits = 4, StableScale = true, StableFromEpoch = freezeAfter };
+        using var trainable = new TorchTrainable(Config(quantizer, seed: 3, epochs: 3, train: 96, batch: 32, model: "mobilenet_v1"));
+        var layers = trainable.QuantizedLayerNames.Count;
+        var ema = new double[layers][];
+        var steps = 0;
+        var frozenFlips = new List<long>();
+        trainable.StepCompleted = r =>
+        {
+            if (r.Epoch > freezeAfter)
+            {
+                frozenFlips.Add(r.TotalFlips);
+                return;
+            }
+            for (int l = 0; l < layers; l++)
+            {
+                var e = r.Exponents[l];
+                if (steps == 0) ema[l] = e.Select(v => (double)v).ToArray();
+                else for (int c = 0; c < e.Length; c++) ema[l][c] = 0.99 * ema[l][c] + 0.01 * e[c];
+            }
+            steps++;
+        };
+        var msqe = trainable.Layers.Where(l => l.Quantizer is not null).Select(l => (MsqePo2Quantizer)l.Quantizer!).ToList();
+
+        for (int epoch = 1; epoch <= freezeAfter; epoch++)
+        {
+            Assert.All(msqe, q => Assert.False(q.IsFrozen));
+            trainable.RunEpoch(epoch, CancellationToken.None);
+        }
+
+        Assert.Equal(freezeAfter * trainable.StepsPerEpoch, steps);
+        for (int l = 0; l < layers; l++)
+        {
+            Assert.True(msqe[l].IsFrozen, $"layer {l} not frozen after epoch {freezeAfter}");
+            var expected = ema[l].Select(v => (long)Math.Round(v, MidpointRounding.ToEven)).ToArray();
+            Assert.Equal(expected, msqe[l].StableExponents);
+            Assert.Equal(ema[l], msqe[l].StableEma, (a, b) => Math.Abs(a - b) <= 1e-9);
+        }
+        // Frozen: the next epoch's steps use the stable exponents; flips can only come at the first of them (the switch).
+        trainable.RunEpoch(freezeAfter + 1, CancellationToken.None);
+        Assert.All(frozenFlips, f => Assert.Equal(frozenFlips[0], f));
+        Assert.All(msqe, q => Assert.Equal(q.StableExponents, q.Exponents));
     }
 
     [Theory]

@@ -49,6 +49,7 @@ public sealed class SyntheticTrainable : ITrainable, ICheckpointable, IReportsSt
         var random = new SeededRandom(Seeds.Derive(_seed, epoch));
         double testNoise = s.NoiseStd * random.NextGaussian();
         double trainNoise = 0.5 * s.NoiseStd * random.NextGaussian();
+        double valNoise = s.NoiseStd * random.NextGaussian(); // drawn last: the test and train draws stay as they were
         double lr = SyntheticCurve.LearningRate(s, epoch);
         double samplesPerSecond = 4000 / s.Width;
 
@@ -59,6 +60,8 @@ public sealed class SyntheticTrainable : ITrainable, ICheckpointable, IReportsSt
             {
                 [MetricNames.TrainLoss] = loss,
                 [MetricNames.TrainAccuracy] = SyntheticCurve.ChanceAccuracy,
+                [MetricNames.ValLoss] = loss,
+                [MetricNames.ValAccuracy] = SyntheticCurve.ChanceAccuracy,
                 [MetricNames.TestLoss] = loss,
                 [MetricNames.TestAccuracy] = SyntheticCurve.ChanceAccuracy,
                 [MetricNames.LearningRate] = lr,
@@ -70,10 +73,13 @@ public sealed class SyntheticTrainable : ITrainable, ICheckpointable, IReportsSt
         double progress = 1 - Math.Exp(-epoch / SyntheticCurve.TimeConstant(s));
         double test = Math.Clamp(clean + testNoise, 0, 1);
         double train = Math.Clamp(clean + 0.03 * progress + trainNoise, 0, 1);
+        double val = Math.Clamp(clean + valNoise, 0, 1);
         return new Dictionary<string, double>
         {
             [MetricNames.TrainLoss] = SyntheticCurve.LossFor(train),
             [MetricNames.TrainAccuracy] = train,
+            [MetricNames.ValLoss] = SyntheticCurve.LossFor(val),
+            [MetricNames.ValAccuracy] = val,
             [MetricNames.TestLoss] = SyntheticCurve.LossFor(test),
             [MetricNames.TestAccuracy] = test,
             [MetricNames.LearningRate] = lr,
