@@ -88,6 +88,12 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
     public void SetLog2Scale(params float[] values) => SetPerChannel(_log2Scale, _initialized, values, nameof(values));
 
     /// <inheritdoc/>
+    protected override Tensor? SecondMomentState => _secondMoment;
+
+    /// <inheritdoc/>
+    protected override Tensor? Log2ScaleState => _log2Scale;
+
+    /// <inheritdoc/>
     protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out StepReport report)
     {
         Tensor exponent, l, scale, notClipped, q;

@@ -55,6 +55,9 @@ public sealed class LsqQuantizer : WeightQuantizer
     public void SetStepSize(params float[] values) => SetPerChannel(_stepSize, _initialized, values, nameof(values));
 
     /// <inheritdoc/>
+    protected override Tensor? Log2ScaleState => _stepSize.detach().clamp_min(_minStep).log2();
+
+    /// <inheritdoc/>
     protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out StepReport report)
     {
         Tensor s, inside, q;

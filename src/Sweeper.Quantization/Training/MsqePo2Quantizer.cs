@@ -126,6 +126,9 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
     }
 
     /// <inheritdoc/>
+    protected override Tensor? SecondMomentState => _secondMoment;
+
+    /// <inheritdoc/>
     protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out StepReport report)
     {
         Tensor exponent;

@@ -162,11 +162,25 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
     /// <summary>Sums a weight-shaped tensor over the non-channel axes to [C].</summary>
     protected Tensor ChannelSum(Tensor t) => t.sum(ReduceDims).reshape(Channels);
 
+    /// <summary>The second-moment EMA v (weight-shaped) whose √ weights the MSQE, or null when the quantizer keeps none.</summary>
+    protected virtual Tensor? SecondMomentState => null;
+
+    /// <summary>A learned log2 scale per channel, or null when the quantizer learns none.</summary>
+    protected virtual Tensor? Log2ScaleState => null;
+
     private QuantizerDiagnostics Diagnose(Tensor x, Tensor y, StepReport report, long step, bool isTraining)
     {
         using var scope = torch.NewDisposeScope();
-        var msqe = ChannelSum((x.to_type(ScalarType.Float64) - y.to_type(ScalarType.Float64)).square());
+        var squaredError = (x.to_type(ScalarType.Float64) - y.to_type(ScalarType.Float64)).square();
+        var msqe = ChannelSum(squaredError);
         var outliers = report.Outliers ?? StdOutliers(x, DiagnosticOutlierSigma);
+        double spread = double.NaN;
+        if (SecondMomentState is { } v)
+        {
+            var w = v.to_type(ScalarType.Float64).sqrt();
+            var mean = w.mean().item<double>();
+            spread = mean > 0 ? (w - mean).square().mean().sqrt().item<double>() / mean : double.NaN;
+        }
         var exponents = report.Exponents is null ? [] : report.Exponents.to_type(ScalarType.Int64).data<long>().ToArray();
         return new QuantizerDiagnostics(
             Step: step,
@@ -178,7 +192,11 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
             OutlierFraction: outliers.to_type(ScalarType.Float64).mean().item<double>(),
             Flips: report.Flips,
             TotalFlips: TotalFlips,
-            Frozen: report.Frozen);
+            Frozen: report.Frozen,
+            ZeroFraction: y.eq(0).to_type(ScalarType.Float64).mean().item<double>(),
+            InlierMsqe: squaredError.masked_fill(outliers, 0.0).sum().item<double>(),
+            SecondMomentSpread: spread,
+            Log2ScaleMean: Log2ScaleState is { } l ? l.detach().to_type(ScalarType.Float64).mean().item<double>() : double.NaN);
     }
 
     /// <summary>|w| &gt; σ · std per channel (population std), weight-shaped bool.</summary>
