@@ -332,6 +332,20 @@ public sealed class QuantizeServiceBackwardTests
     }
 
     [Fact]
+    public void Run_TrainingForwardDiffersFromReference_RefusesUpstream()
+    {
+        // legacy_auto_po2, 2 bits, exponent 0: the reference rounds 0.5 − 2^-25 half away from zero in float64 to code 0; the
+        // training module computes floor(|x|/s + 0.5) in float32, where 0.5 − 2^-25 + 0.5 rounds to 1, so it gives code 1.
+        const string request = """{"name":"edge","method":"legacy_auto_po2","bits":2,"channel_axis":null,"shape":[2],"input":[1.0,0.49999997]""";
+
+        var forward = RunOne(request + "}");
+        var ex = Assert.Throws<QuantizeRequestException>(() => QuantizeService.Run(request + ""","upstream":[1,1]}"""));
+
+        Assert.Equal([1L, 0L], GoldenFile.Longs(forward["codes"]));
+        Assert.StartsWith("Request 0 ('edge'): upstream: the training quantizer's forward pass gives different dequantized values", ex.Message);
+    }
+
+    [Fact]
     public void Run_TinyWeightsWithoutUpstream_AreStillAccepted()
     {
         var response = RunOne("""{"method":"msqe_po2","bits":4,"channel_axis":null,"shape":[2,2],"input":[0.1,-0.2,0.3,-0.4],"options":{"weights":[1,1e-30,1,1]},"upstream":null}""");
