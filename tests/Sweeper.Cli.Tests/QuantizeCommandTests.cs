@@ -60,7 +60,43 @@ public sealed class QuantizeCommandTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Quantize_WithUpstream_WritesGradientsOfTheTrainingQuantizers()
+    {
+        // msqe_po2, 3 bits (qp = 3), per tensor: the outlier mask keeps 1.0 out of the fit, its code clips, so it gets no gradient.
+        // learnable_po2, ceil(-2.5) = -2 (step 0.25): 1.0 -> 4 clips; dL/dl = ln2 · Σ u · (y − x·[not clipped]).
+        float[] x = [0.3f, -0.3f, 0.3f, 0.3f, -0.3f, 0.3f, 1.0f, -0.3f];
+        float[] u = [1f, -2f, 0.5f, 3f, -1.5f, 0.25f, 2f, -0.75f];
+        string Join(float[] v) => string.Join(",", v.Select(f => f.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+        var input = Path.Combine(_dir, "upstream.json");
+        File.WriteAllText(input, $$"""
+            [{"method":"msqe_po2","bits":3,"channel_axis":null,"shape":[8],"input":[{{Join(x)}}],"options":{"outlier_sigma":1.5},"upstream":[{{Join(u)}}]},
+             {"method":"learnable_po2","bits":3,"channel_axis":null,"shape":[8],"input":[{{Join(x)}}],"options":{"mode":"ceil","log2_scale":-2.5},"upstream":[{{Join(u)}}]}]
+            """);
+        var output = Path.Combine(_dir, "gradients.json");
+
+        var outcome = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(1), "quantize", "--input", input, "--output", output);
+
+        Assert.True(outcome.ExitCode == 0, outcome.ToString());
+        var results = JsonNode.Parse(File.ReadAllText(output))!.AsArray();
+        foreach (var result in results)
+        {
+            var s = Math.Pow(2, (long)result!["exponents"]![0]!);
+            var notClipped = x.Select(v => Math.Abs(Math.Round(v / s, MidpointRounding.ToEven)) <= 3).ToArray();
+            Assert.Contains(false, notClipped);
+            Assert.Equal(x.Select((_, i) => notClipped[i] ? (double)u[i] : 0.0), result["grad_input"]!.AsArray().Select(v => (double)v!));
+        }
+
+        var y = x.Select(v => Math.Clamp(Math.Round(v / 0.25, MidpointRounding.ToEven), -3, 3) * 0.25).ToArray();
+        var expected = Math.Log(2) * x.Select((v, i) => u[i] * (y[i] - (notClippedAt(v) ? v : 0))).Sum();
+        Assert.Equal(expected, (double)results[1]!["grad_log2_scale"]![0]!, 5);
+        Assert.Null(results[0]!["grad_log2_scale"]);
+
+        static bool notClippedAt(float v) => Math.Abs(Math.Round(v / 0.25, MidpointRounding.ToEven)) <= 3;
+    }
+
     [Theory]
+    [InlineData("""{"name":"u","method":"msqe_po2","bits":4,"channel_axis":null,"shape":[2,2],"input":[1,2,3,4],"upstream":[1,2,3]}""", "Request 0 ('u')", "upstream has 3 values")]
     [InlineData("""[{"method":"msqe_po2","bits":4,"channel_axis":null,"shape":[3],"input":[1,2,3]},{"name":"odd","method":"msqe_po3","bits":4,"channel_axis":null,"shape":[1],"input":[1]}]""", "Request 1 ('odd')", "msqe_po3")]
     [InlineData("""{"method":"msqe_po2","bits":4,"channel_axis":null,"shape":[2,2],"input":[1,2,3]}""", "Request 0", "shape")]
     [InlineData("""{"method":"learnable_po2","bits":4,"channel_axis":null,"shape":[1],"input":[1],"options":{"sigma":2}}""", "Request 0", "sigma")]

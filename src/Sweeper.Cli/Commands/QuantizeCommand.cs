@@ -10,7 +10,7 @@ namespace Sweeper.Cli.Commands;
 public sealed class QuantizeSettings : CommandSettings
 {
     [CommandOption("-i|--input <FILE>")]
-    [Description("A JSON request (the fields of a golden case: method, bits, channel_axis, shape, input, options), or an array of them; '-' reads standard input.")]
+    [Description("A JSON request (the fields of a golden case: method, bits, channel_axis, shape, input, options; optional upstream, the gradient at the output, for grad_input and grad_log2_scale/grad_step), or an array of them; '-' reads standard input.")]
     public string Input { get; init; } = "";
 
     [CommandOption("-o|--output <FILE>")]
@@ -23,7 +23,7 @@ public sealed class QuantizeSettings : CommandSettings
 
 /// <summary>
 /// <c>sweeper quantize --input request.json</c>: runs our power-of-two quantizers on given tensors, for checking an
-/// accelerator's fixed-point path against ours. Every request is validated before any is run; a bad one is reported
+/// accelerator's fixed-point path against ours; with <c>upstream</c>, also the training quantizers' backward pass. Every request is validated before any is run; a bad one is reported
 /// with its index and name, exit 2, nothing written.
 /// </summary>
 public sealed class QuantizeCommand : Command<QuantizeSettings>

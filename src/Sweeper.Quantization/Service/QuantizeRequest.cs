@@ -2,7 +2,9 @@ namespace Sweeper.Quantization;
 
 /// <summary>
 /// One validated request of <see cref="QuantizeService"/>: the fields of a golden case (method, bits,
-/// channel_axis, shape, input, options). <see cref="Input"/> is row-major over <see cref="Shape"/>.
+/// channel_axis, shape, input, options). <see cref="Input"/> is row-major over <see cref="Shape"/>. <see cref="Upstream"/>
+/// (optional, same layout as <see cref="Input"/>) is the gradient arriving at the quantizer's output: when given, the
+/// response also holds the gradients of the training-time quantizer's backward pass.
 /// </summary>
 public sealed record QuantizeRequest(
     int Index,
@@ -12,7 +14,8 @@ public sealed record QuantizeRequest(
     int? ChannelAxis,
     long[] Shape,
     float[] Input,
-    QuantizeRequestOptions Options)
+    QuantizeRequestOptions Options,
+    float[]? Upstream = null)
 {
     /// <summary>Number of channels (1 for per-tensor).</summary>
     public long Channels => ChannelAxis is int a ? Shape[a] : 1;

@@ -19,10 +19,11 @@ internal static class QuantizeRequestParser
     private const string FieldInput = "input";
     private const string FieldOptions = "options";
     private const string FieldName = "name";
+    private const string FieldUpstream = "upstream";
 
     /// <summary>Fields of a request; the descriptive fields of a golden case are accepted and ignored, except per_channel, which must agree with channel_axis.</summary>
     private static readonly string[] RequestFields =
-        [FieldMethod, FieldBits, FieldChannelAxis, FieldShape, FieldInput, FieldOptions, FieldName, "per_channel", "layout", "note", "tags", "provenance"];
+        [FieldMethod, FieldBits, FieldChannelAxis, FieldShape, FieldInput, FieldOptions, FieldName, FieldUpstream, "per_channel", "layout", "note", "tags", "provenance"];
 
     /// <summary>Valid options per method, in documentation order.</summary>
     public static IReadOnlyDictionary<string, string[]> OptionsByMethod { get; } = new Dictionary<string, string[]>(StringComparer.Ordinal)
@@ -160,6 +161,22 @@ internal static class QuantizeRequestParser
         }
 
         var input = ctx.Floats(inputElement, FieldInput, requireNonNegative: false);
+        float[]? upstream = null;
+        if (fields.TryGetValue(FieldUpstream, out var upstreamElement) && upstreamElement.ValueKind != JsonValueKind.Null)
+        {
+            if (upstreamElement.ValueKind != JsonValueKind.Array)
+            {
+                throw ctx.Error($"field 'upstream' must be null or an array of numbers (the gradient at the quantizer's output, row-major like input), got {Describe(upstreamElement)}.");
+            }
+
+            if (upstreamElement.GetArrayLength() != numel)
+            {
+                throw ctx.Error($"shape {FormatShape(shape)} has {numel} elements but upstream has {upstreamElement.GetArrayLength()} values.");
+            }
+
+            upstream = ctx.Floats(upstreamElement, FieldUpstream, requireNonNegative: false);
+        }
+
         var channels = axis is int ax ? shape[ax] : 1;
 
         var optionsElement = fields.TryGetValue(FieldOptions, out var o) ? o : default;
@@ -185,7 +202,40 @@ internal static class QuantizeRequestParser
             _ => ParseLsq(ctx, options, channels),
         };
 
-        return new QuantizeRequest(index, name, methodName, bits, axis, shape, input, parsed);
+        if (upstream is not null)
+        {
+            CheckWeightsForBackward(ctx, parsed switch
+            {
+                MsqePo2RequestOptions m => m.Weights,
+                LearnablePo2RequestOptions l => l.Weights,
+                _ => null,
+            });
+        }
+
+        return new QuantizeRequest(index, name, methodName, bits, axis, shape, input, parsed, upstream);
+    }
+
+    /// <summary>
+    /// With <c>upstream</c>, MSQE weights reach the training quantizer as its second-moment state v = w² (it weighs the
+    /// MSQE by sqrt(v) in float32), so each weight must come back exactly: sqrt(w·w) == w in float32.
+    /// </summary>
+    private static void CheckWeightsForBackward(Context ctx, float[]? weights)
+    {
+        if (weights is null)
+        {
+            return;
+        }
+
+        for (var i = 0; i < weights.Length; i++)
+        {
+            var w = weights[i];
+            if (MathF.Sqrt(w * w) != w)
+            {
+                throw ctx.Error(
+                    $"options.weights[{i}] = {w.ToString("R", CultureInfo.InvariantCulture)} cannot be used with 'upstream': the training quantizer takes MSQE weights "
+                    + "as sqrt(second moment) in float32, and sqrt(w·w) does not give this weight back (use 0 or values between about 1.1e-19 and 1.8e19).");
+            }
+        }
     }
 
     private static long[] ParseShape(Context ctx, JsonElement element)
@@ -353,6 +403,9 @@ internal static class QuantizeRequestParser
         JsonValueKind.Null => "null",
         _ => "nothing",
     };
+
+    /// <summary>An error about an already parsed request, in the parser's style (<c>Request 3 ('name'): …</c>).</summary>
+    internal static QuantizeRequestException Error(QuantizeRequest request, string message) => new Context(request.Index, request.Name).Error(message);
 
     private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "…";
 

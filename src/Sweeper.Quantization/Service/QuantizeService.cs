@@ -14,6 +14,12 @@ namespace Sweeper.Quantization;
 /// <c>step</c> (lsq), <c>codes</c>, <c>dequantized</c>, <c>msqe</c>, <c>weighted_msqe</c> (msqe_po2 and
 /// learnable_po2 with msqe_round) and <c>intermediate</c>; <c>name</c> is echoed when given. A single
 /// request object gives a single response object, an array gives an array.
+/// <para>
+/// A request with <c>upstream</c> (the gradient at the quantizer's output, row-major like <c>input</c>) also gets
+/// <c>grad_input</c> (dL/dx), and <c>grad_log2_scale</c> (learnable_po2) or <c>grad_step</c> (lsq) per channel, from
+/// the backward pass of the training-time quantizer module of its method (see <see cref="Backward"/>); the forward
+/// fields stay those of the reference functions, which the module's forward must reproduce.
+/// </para>
 /// </summary>
 public static class QuantizeService
 {
@@ -41,7 +47,8 @@ public static class QuantizeService
             {
                 using var scope = torch.NewDisposeScope();
                 using var result = Quantize(request);
-                WriteResponse(writer, request, result);
+                var gradients = request.Upstream is null ? null : Backward(request, result);
+                WriteResponse(writer, request, result, gradients);
             }
 
             if (isArray)
@@ -93,7 +100,21 @@ public static class QuantizeService
         return result;
     }
 
-    private static void WriteResponse(Utf8JsonWriter w, QuantizeRequest request, QuantizationResult result)
+    /// <summary>
+    /// Gradients for the request's <see cref="QuantizeRequest.Upstream"/> from the backward pass of the training-time
+    /// quantizer (<see cref="LegacyAutoPo2Quantizer"/>, <see cref="MsqePo2Quantizer"/>, <see cref="LearnablePo2Quantizer"/>,
+    /// <see cref="LsqQuantizer"/>), configured from the request's options; <paramref name="forward"/> is the request's
+    /// reference forward (<see cref="Quantize"/>), which the module's forward must reproduce exactly.
+    /// </summary>
+    /// <exception cref="QuantizeRequestException">The training module's forward differs from the reference forward.</exception>
+    public static QuantizeGradients Backward(QuantizeRequest request, QuantizationResult forward)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(forward);
+        return QuantizeBackward.Run(request, forward);
+    }
+
+    private static void WriteResponse(Utf8JsonWriter w, QuantizeRequest request, QuantizationResult result, QuantizeGradients? gradients)
     {
         w.WriteStartObject();
         if (request.Name is not null)
@@ -157,7 +178,32 @@ public static class QuantizeService
         }
 
         w.WriteEndObject();
+        if (gradients is not null)
+        {
+            WriteFloats(w, "grad_input", gradients.GradInput);
+            if (gradients.GradLog2Scale is not null)
+            {
+                WriteFloats(w, "grad_log2_scale", gradients.GradLog2Scale);
+            }
+
+            if (gradients.GradStep is not null)
+            {
+                WriteFloats(w, "grad_step", gradients.GradStep);
+            }
+        }
+
         w.WriteEndObject();
+    }
+
+    private static void WriteFloats(Utf8JsonWriter w, string name, float[] values)
+    {
+        w.WriteStartArray(name);
+        foreach (var v in values)
+        {
+            w.WriteNumberValue((double)v);
+        }
+
+        w.WriteEndArray();
     }
 
     private static double[] ToDoubles(Tensor t)
