@@ -194,7 +194,7 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
             TotalFlips: TotalFlips,
             Frozen: report.Frozen,
             ZeroFraction: y.eq(0).to_type(ScalarType.Float64).mean().item<double>(),
-            InlierMsqe: squaredError.masked_fill(outliers, 0.0).sum().item<double>(),
+            InlierMsqe: ChannelSum(squaredError.masked_fill(outliers, 0.0)).data<double>().ToArray().Sum(), // summed like Msqe
             SecondMomentSpread: spread,
             Log2ScaleMean: Log2ScaleState is { } l ? l.detach().to_type(ScalarType.Float64).mean().item<double>() : double.NaN);
     }

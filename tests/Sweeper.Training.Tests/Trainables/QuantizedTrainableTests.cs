@@ -63,8 +63,17 @@ public sealed class QuantizedTrainableTests
                 var flips = result.Get(QuantizerMetricNames.Flips(layer));
                 Assert.True(flips >= 0 && flips == Math.Floor(flips), $"{layer}: flips {flips}");
                 sum += (long)flips;
+                Assert.InRange(result.Get(QuantizerMetricNames.ZeroFraction(layer)), 0.0, 1.0);
+                var inliers = result.Get(QuantizerMetricNames.InlierMsqe(layer));
+                Assert.True(inliers >= 0 && inliers <= msqe * (1 + 1e-12), $"{layer}: inlier msqe {inliers} > msqe {msqe}");
+                // Second moments are on by default for the two quantizers that use them; learned scales are reported.
+                Assert.Equal(method is "msqe_po2" or "learnable_po2", result.Metrics.ContainsKey(QuantizerMetricNames.SecondMomentSpread(layer)));
+                Assert.Equal(method is "learnable_po2" or "lsq", result.Metrics.ContainsKey(QuantizerMetricNames.Log2ScaleMean(layer)));
             }
             Assert.Equal(sum, result.Get(QuantizerMetricNames.FlipsTotal));
+            Assert.InRange(result.Get(QuantizerMetricNames.ClippedFractionAll), 0.0, 1.0);
+            Assert.InRange(result.Get(QuantizerMetricNames.ZeroFractionAll), 0.0, 1.0);
+            Assert.InRange(result.Get(QuantizerMetricNames.OutlierMsqeShare), 0.0, 1.0);
         }
 
         foreach (var layer in names)
