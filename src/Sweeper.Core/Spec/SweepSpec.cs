@@ -76,8 +76,17 @@ public sealed record QuantizerSpec
     public bool PerChannel { get; init; } = true;
     /// <summary>Quantize the first convolution and the classifier too.</summary>
     public bool QuantizeFirstLast { get; init; }
-    /// <summary>Quantize the batch-norm-folded weight W·γ/√(σ²+ε), as an accelerator runs it.</summary>
-    public bool BnFold { get; init; }
+    /// <summary>
+    /// How batch norm is folded into the convolution before quantizing (<see cref="BnFoldRecipe"/>): <c>none</c>,
+    /// <c>qkeras</c> (QKeras <c>QConv2DBatchnorm</c>, EMA-statistics folding) or <c>pytorch</c> (PyTorch's QAT
+    /// <c>ConvBn2d</c>). The spec's <c>true</c> and <c>false</c> arrive here as <c>qkeras</c> and <c>none</c>.
+    /// </summary>
+    public string BnFold { get; init; } = BnFoldRecipe.None;
+    /// <summary>
+    /// With <see cref="PerChannel"/>: one scale per channel of a depthwise convolution (true), or one for the whole
+    /// depthwise layer (false, what QKeras's default scale axis gives a <c>DepthwiseConv2D</c> kernel).
+    /// </summary>
+    public bool DepthwisePerChannel { get; init; } = true;
     /// <summary>msqe_po2: least-squares refits per step.</summary>
     public int LlsIters { get; init; } = 3;
     /// <summary>msqe_po2: line search over neighbouring exponents.</summary>
@@ -98,6 +107,31 @@ public sealed record QuantizerSpec
     public string Rounding { get; init; } = "msqe_round";
     /// <summary>learnable_po2: lower clamp of the data-driven initial scale.</summary>
     public double MinInitScale { get; init; } = 1e-5;
+}
+
+/// <summary>The values of <see cref="QuantizerSpec.BnFold"/>, and the spec's spellings of them.</summary>
+public static class BnFoldRecipe
+{
+    /// <summary>No folding: <c>act(BN(conv(x, Q(W))))</c>.</summary>
+    public const string None = "none";
+    /// <summary>QKeras <c>QConv2DBatchnorm</c> (ema_stats_folding; momentum 0.99, ε 1e-3), the authors' recipe.</summary>
+    public const string QKeras = "qkeras";
+    /// <summary>PyTorch's QAT <c>ConvBn2d</c> (running statistics before the step's update; momentum 0.1, ε 1e-5).</summary>
+    public const string PyTorch = "pytorch";
+
+    /// <summary>The recipes a <see cref="QuantizerSpec"/> holds.</summary>
+    public static IReadOnlyList<string> Recipes { get; } = [None, QKeras, PyTorch];
+
+    /// <summary>What <c>trainable.quantizer.bn_fold</c> accepts: the recipes, <c>true</c> (= qkeras) and <c>false</c> (= none).</summary>
+    public static IReadOnlyList<string> SpecValues { get; } = [QKeras, PyTorch, "true", "false", None];
+
+    /// <summary>The recipe a spec value names: <c>true</c> → qkeras, <c>false</c> → none, a recipe → itself.</summary>
+    public static string Normalize(string value) => value switch
+    {
+        "true" => QKeras,
+        "false" => None,
+        _ => value,
+    };
 }
 
 public sealed record SyntheticSpec

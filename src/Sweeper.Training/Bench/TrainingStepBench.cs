@@ -23,7 +23,8 @@ public sealed class TrainingStepBenchOptions
 
     /// <summary>
     /// The quantizer settings besides the method (bits, per channel, options); default 4 bits per channel,
-    /// first/last layers in float, no BN folding.
+    /// first/last layers in float, no BN folding (<see cref="QuantizerSpec.BnFold"/> <c>qkeras</c> or <c>pytorch</c>
+    /// times a folding recipe; <c>qkeras</c> costs a second convolution per layer and step).
     /// </summary>
     public QuantizerSpec Quantizer { get; init; } = new() { Bits = 4, PerChannel = true };
 

@@ -15,7 +15,8 @@ namespace Sweeper.Training.Models;
 /// <para>
 /// Layers (module paths, as quantization diagnostics name them): <c>stem</c>, <c>features.{i}.dw</c>,
 /// <c>features.{i}.pw</c> (i = 0..12), <c>classifier</c>. Every weight goes through the <see cref="QuantizationPlan"/>'s
-/// quantizer, if any.
+/// quantizer, if any; the <c>dw</c> layers are depthwise (<see cref="ConvBn.IsDepthwise"/>), so per channel they get
+/// one scale per channel or one per layer as <c>depthwise_per_channel</c> says.
 /// </para>
 /// </summary>
 public sealed class MobileNetV1 : Module<Tensor, Tensor>, IQuantizableModel

@@ -22,7 +22,9 @@ namespace Sweeper.Training.Models;
 /// </para>
 /// <para>
 /// Layers (module paths): <c>stem</c>, <c>features.{i}.expand</c> (absent in block 0, whose expansion is 1),
-/// <c>features.{i}.dw</c>, <c>features.{i}.project</c> (i = 0..16), <c>head</c>, <c>classifier</c>.
+/// <c>features.{i}.dw</c>, <c>features.{i}.project</c> (i = 0..16), <c>head</c>, <c>classifier</c>. The <c>dw</c>
+/// layers are depthwise (<see cref="ConvBn.IsDepthwise"/>): per channel, they get one scale per channel or one per
+/// layer as <c>depthwise_per_channel</c> says.
 /// </para>
 /// </summary>
 public sealed class MobileNetV2 : Module<Tensor, Tensor>, IQuantizableModel

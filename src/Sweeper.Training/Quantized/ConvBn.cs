@@ -17,21 +17,30 @@ public enum Activation
 /// <summary>
 /// A 2-D convolution without bias, BatchNorm and an activation, whose weight may be fake-quantized.
 /// <para>
-/// Without folding the forward is <c>act(BN(conv(x, Q(W))))</c>. With <see cref="FoldsBatchNorm"/> the quantizer sees the
-/// weight an accelerator runs after folding BN into the convolution, <c>W_f = W·s</c> with
-/// <c>s = γ/√(running σ² + ε)</c> per output channel, and the forward is
-/// <c>act(BN(conv(x, Q(W_f)) / s))</c> (the recipe of PyTorch's QAT <c>ConvBn2d</c>, Krishnamoorthi 2018 §3.2):
+/// Without folding (<see cref="BatchNormFolding.None"/>) the forward is <c>act(BN(conv(x, Q(W))))</c>. With folding
+/// the quantizer sees the weight an accelerator runs after folding BN into the convolution, <c>W_f = W·s</c> with
+/// <c>s = γ/√(running σ² + ε)</c> per output channel, and in eval the layer is exactly the folded one,
+/// <c>act(conv(x, Q(W_f)) + β − running μ·s)</c> (what <see cref="QuantizedExport"/> exports). The two recipes differ
+/// in training:
 /// </para>
 /// <list type="bullet">
-/// <item>the fold uses the <b>running</b> statistics (before this step's update), so the quantized tensor is exactly the
-/// folded weight that <see cref="QuantizedExport"/> exports and an accelerator runs, at every step, and one convolution
-/// per step suffices (folding with batch statistics, as in Jacob et al. 2018, needs a second convolution to get them);</item>
-/// <item>dividing the output by <c>s</c> undoes the scaling, so BN then normalizes with the batch statistics in training
-/// (and updates its running statistics) and with the running ones in eval; in eval this is exactly
-/// <c>conv(x, Q(W_f)) + β − μ·s</c>, the folded layer;</item>
-/// <item>with no quantizer the forward equals <c>act(BN(conv(x, W)))</c> up to float rounding (conv is linear per output
-/// channel). A γ of exactly 0 would divide by zero; BN's γ starts at 1 and is not expected to reach 0.</item>
+/// <item><see cref="BatchNormFolding.PyTorch"/> (PyTorch's QAT <c>ConvBn2d</c>, Krishnamoorthi 2018 §3.2; BN momentum
+/// 0.1, ε 1e-5): the forward is <c>act(BN(conv(x, Q(W_f)) / s))</c> with the <b>running</b> statistics before this
+/// step's update in <c>s</c>; dividing by <c>s</c> undoes the scaling so BN normalizes with the batch statistics (and
+/// updates its running statistics). One convolution per step.</item>
+/// <item><see cref="BatchNormFolding.QKeras"/> (QKeras <c>QConv2DBatchnorm</c>, folding_mode ema_stats_folding,
+/// Keras momentum 0.99, ε 1e-3): a float convolution <c>y0 = conv(x, W)</c> gives the batch mean μ_b and biased
+/// variance σ²_b (differentiable); the running statistics are updated from them first (the running variance from the
+/// <b>unbiased</b> batch variance, as PyTorch and TF's fused BN do), then <c>W_f</c> is formed with the updated running
+/// variance and the output is <c>conv(x, Q(W_f))·√(running σ² + ε)/√(σ²_b + ε) + β − γ·μ_b/√(σ²_b + ε)</c>. Two
+/// convolutions per step. The BatchNorm module only stores γ, β and the running statistics (its forward is not used;
+/// <c>num_batches_tracked</c> is counted).</item>
 /// </list>
+/// <para>
+/// With no quantizer both equal <c>act(BN(conv(x, W)))</c> with batch statistics in training, up to float rounding
+/// (conv is linear per output channel). A γ of exactly 0 would divide by zero in the PyTorch recipe; BN's γ starts at
+/// 1 and is not expected to reach 0.
+/// </para>
 /// </summary>
 public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
 {
@@ -45,6 +54,12 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
     private readonly long[] weightShape;
     private readonly long[] channelShape;
     private Tensor? cachedWeight;
+
+    /// <summary>The QKeras recipe's BatchNorm ε (Keras's default).</summary>
+    public const double QKerasEps = 1e-3;
+
+    /// <summary>The QKeras recipe's running-statistics momentum in PyTorch's convention (1 − Keras's 0.99).</summary>
+    public const double QKerasMomentum = 0.01;
 
     /// <param name="inputChannels">Input channels.</param>
     /// <param name="outputChannels">Output channels.</param>
@@ -68,21 +83,30 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
         weightShape = [outputChannels, inputChannels / groups, kernelSize, kernelSize];
         channelShape = [outputChannels, 1, 1, 1];
         this.weight = (Parameter)new Parameter(torch.empty(weightShape)).DetachFromDisposeScope();
-        bn = BatchNorm2d(outputChannels);
-        quantizer = plan.CreateQuantizer(weightShape, role);
+        Folding = plan.Folding(role);
+        bn = Folding == BatchNormFolding.QKeras
+            ? BatchNorm2d(outputChannels, eps: QKerasEps, momentum: QKerasMomentum)
+            : BatchNorm2d(outputChannels);
+        IsDepthwise = groups > 1 && groups == inputChannels && groups == outputChannels;
+        quantizer = plan.CreateQuantizer(weightShape, role, IsDepthwise);
         this.stride = [stride, stride];
         padding = [kernelSize / 2, kernelSize / 2];
         this.groups = groups;
         this.activation = activation;
         Role = role;
-        FoldsBatchNorm = plan.FoldsBatchNorm(role);
         RegisterComponents();
     }
 
     public string LayerName { get; internal set; } = "";
     public LayerRole Role { get; }
     public WeightQuantizer? Quantizer => quantizer;
-    public bool FoldsBatchNorm { get; }
+    public bool FoldsBatchNorm => Folding != BatchNormFolding.None;
+
+    /// <summary>How BN is folded into the quantized weight (none for layers the plan leaves in float).</summary>
+    public BatchNormFolding Folding { get; }
+
+    /// <summary>A depthwise convolution: groups = input channels = output channels (&gt; 1).</summary>
+    public bool IsDepthwise { get; }
     public long[] WeightShape => (long[])weightShape.Clone();
 
     /// <summary>The float convolution weight W.</summary>
@@ -106,19 +130,28 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
     {
         using var scope = torch.NewDisposeScope();
         Tensor y;
-        if (FoldsBatchNorm)
+        switch (Folding)
         {
-            var s = FoldScale();
-            var w = !training && cachedWeight is not null ? cachedWeight : Quantize(weight * s.reshape(channelShape));
-            y = functional.conv2d(input, w, null, stride, padding, null, groups) / s.reshape(1, -1, 1, 1);
-        }
-        else
-        {
-            var w = !training && cachedWeight is not null ? cachedWeight : Quantize(weight);
-            y = functional.conv2d(input, w, null, stride, padding, null, groups);
+            case BatchNormFolding.QKeras:
+                y = training ? QKerasTrainingForward(input) : FoldedEvalForward(input);
+                break;
+            case BatchNormFolding.PyTorch:
+            {
+                var s = FoldScale();
+                var w = !training && cachedWeight is not null ? cachedWeight : Quantize(weight * s.reshape(channelShape));
+                y = functional.conv2d(input, w, null, stride, padding, null, groups) / s.reshape(1, -1, 1, 1);
+                y = bn.forward(y);
+                break;
+            }
+            default:
+            {
+                var w = !training && cachedWeight is not null ? cachedWeight : Quantize(weight);
+                y = functional.conv2d(input, w, null, stride, padding, null, groups);
+                y = bn.forward(y);
+                break;
+            }
         }
 
-        y = bn.forward(y);
         y = activation switch
         {
             Activation.ReLU => functional.relu(y, inplace: true),
@@ -126,6 +159,37 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
             _ => y,
         };
         return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The QKeras recipe in training (see the class summary). Call inside a dispose scope.</summary>
+    private Tensor QKerasTrainingForward(Tensor input)
+    {
+        var y0 = functional.conv2d(input, weight, null, stride, padding, null, groups);
+        long n = y0.shape[0] * y0.shape[2] * y0.shape[3];
+        if (n < 2)
+            throw new ArgumentException($"Expected more than 1 value per channel when training, got input of shape [{string.Join(", ", input.shape)}].", nameof(input));
+        var batchMean = y0.mean([0, 2, 3]);
+        var batchVar = (y0 - batchMean.reshape(1, -1, 1, 1)).square().mean([0, 2, 3]); // biased, as tf.nn.moments
+        using (torch.no_grad())
+        {
+            bn.running_mean!.mul_(1 - QKerasMomentum).add_(batchMean.detach(), alpha: QKerasMomentum);
+            bn.running_var!.mul_(1 - QKerasMomentum).add_(batchVar.detach() * (n / (n - 1.0)), alpha: QKerasMomentum);
+            bn.num_batches_tracked?.add_(1);
+        }
+
+        var runningStd = (bn.running_var! + bn.eps).sqrt(); // after this step's update
+        var w = Quantize(weight * (bn.weight / runningStd).reshape(channelShape));
+        var batchStd = (batchVar + bn.eps).sqrt();
+        var y = functional.conv2d(input, w, null, stride, padding, null, groups);
+        return y * (runningStd / batchStd).reshape(1, -1, 1, 1) + (bn.bias! - bn.weight * batchMean / batchStd).reshape(1, -1, 1, 1);
+    }
+
+    /// <summary>The folded layer with the running statistics: conv(x, Q(W·s)) + β − running μ·s. Call inside a dispose scope.</summary>
+    private Tensor FoldedEvalForward(Tensor input)
+    {
+        var s = FoldScale();
+        var w = cachedWeight ?? Quantize(weight * s.reshape(channelShape));
+        return functional.conv2d(input, w, bn.bias! - bn.running_mean! * s, stride, padding, null, groups);
     }
 
     public Tensor EffectiveWeight()

@@ -16,11 +16,26 @@ public enum LayerRole
     Last,
 }
 
+/// <summary>How a conv+BN layer folds its BatchNorm into the weight it quantizes (<see cref="QuantizerSpec.BnFold"/>).</summary>
+public enum BatchNormFolding
+{
+    /// <summary>No folding: <c>act(BN(conv(x, Q(W))))</c>.</summary>
+    None,
+
+    /// <summary>QKeras <c>QConv2DBatchnorm</c> with its defaults (ema_stats_folding, momentum 0.99, ε 1e-3).</summary>
+    QKeras,
+
+    /// <summary>PyTorch's QAT <c>ConvBn2d</c> (momentum 0.1, ε 1e-5).</summary>
+    PyTorch,
+}
+
 /// <summary>
 /// Turns a <see cref="QuantizerSpec"/> into one <see cref="WeightQuantizer"/> per layer: per output channel
 /// (channel axis 0 of the PyTorch layout <c>[out, in/groups, kh, kw]</c> / <c>[out, in]</c>) or per tensor.
-/// <c>none</c> creates no quantizer; <see cref="QuantizerSpec.QuantizeFirstLast"/> false leaves the stem and the
-/// classifier in float. Options that do not belong to the method are ignored.
+/// A depthwise convolution gets one scale per channel only with <see cref="QuantizerSpec.DepthwisePerChannel"/>
+/// (else one for the layer, as QKeras's default axis gives). <c>none</c> creates no quantizer;
+/// <see cref="QuantizerSpec.QuantizeFirstLast"/> false leaves the stem and the classifier in float. Options that do
+/// not belong to the method are ignored.
 /// </summary>
 public sealed class QuantizationPlan
 {
@@ -44,7 +59,7 @@ public sealed class QuantizationPlan
     /// msqe_po2 with stable_scale: the first training step (0-based, ≥ 1) that uses the frozen stable exponent, or null
     /// to freeze only on request (the trainable freezes at the end of an epoch instead, see <see cref="StableFromEpoch"/>).
     /// </param>
-    /// <exception cref="ArgumentException">Unknown method or rounding, or bits outside 2..8.</exception>
+    /// <exception cref="ArgumentException">Unknown method, rounding or BN folding recipe, or bits outside 2..8.</exception>
     public QuantizationPlan(QuantizerSpec spec, long? freezeAtStep = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
@@ -54,6 +69,8 @@ public sealed class QuantizationPlan
             throw new ArgumentException($"trainable.quantizer.bits must be between 2 and 8 (got {spec.Bits}).", nameof(spec));
         if (spec.Method == LearnablePo2 && !Roundings.Contains(spec.Rounding))
             throw new ArgumentException($"Unknown rounding '{spec.Rounding}'. Valid names: {string.Join(", ", Roundings)}.", nameof(spec));
+        if (!BnFoldRecipe.Recipes.Contains(spec.BnFold))
+            throw new ArgumentException($"Unknown bn_fold recipe '{spec.BnFold}'. Valid names: {string.Join(", ", BnFoldRecipe.Recipes)}.", nameof(spec));
         if (freezeAtStep is < 1) throw new ArgumentOutOfRangeException(nameof(freezeAtStep), freezeAtStep, "The freeze step must be ≥ 1.");
         Spec = spec;
         FreezeAtStep = freezeAtStep;
@@ -77,14 +94,26 @@ public sealed class QuantizationPlan
     /// Whether a conv+BN layer of <paramref name="role"/> quantizes its BN-folded weight. Also true with method
     /// <c>none</c> (the folded forward is then mathematically the plain conv+BN forward), false for layers left in float.
     /// </summary>
-    public bool FoldsBatchNorm(LayerRole role) => Spec.BnFold && Covers(role);
+    public bool FoldsBatchNorm(LayerRole role) => Folding(role) != BatchNormFolding.None;
 
-    /// <summary>The quantizer of a layer of <paramref name="role"/> with weights of <paramref name="weightShape"/>, or null (float).</summary>
-    public WeightQuantizer? CreateQuantizer(long[] weightShape, LayerRole role)
+    /// <summary>The BN folding recipe of a conv+BN layer of <paramref name="role"/>: the spec's for the layers the plan covers, else none.</summary>
+    public BatchNormFolding Folding(LayerRole role) => !Covers(role) ? BatchNormFolding.None : Spec.BnFold switch
+    {
+        BnFoldRecipe.QKeras => BatchNormFolding.QKeras,
+        BnFoldRecipe.PyTorch => BatchNormFolding.PyTorch,
+        _ => BatchNormFolding.None,
+    };
+
+    /// <summary>
+    /// The quantizer of a layer of <paramref name="role"/> with weights of <paramref name="weightShape"/>, or null (float).
+    /// Per channel, a <paramref name="depthwise"/> layer gets one scale per channel only with
+    /// <see cref="QuantizerSpec.DepthwisePerChannel"/>, else one for the layer.
+    /// </summary>
+    public WeightQuantizer? CreateQuantizer(long[] weightShape, LayerRole role, bool depthwise = false)
     {
         ArgumentNullException.ThrowIfNull(weightShape);
         if (!Quantizes || !Covers(role)) return null;
-        int? axis = Spec.PerChannel ? 0 : null;
+        int? axis = Spec.PerChannel && (!depthwise || Spec.DepthwisePerChannel) ? 0 : null;
         WeightQuantizer quantizer = Spec.Method switch
         {
             LegacyAutoPo2 => new LegacyAutoPo2Quantizer(weightShape, Spec.Bits, axis),

@@ -23,7 +23,10 @@ public sealed record QuantizedModelExport
     public required string Method { get; init; }
     public required int Bits { get; init; }
     public required bool PerChannel { get; init; }
-    public required bool BnFold { get; init; }
+    /// <summary>With <see cref="PerChannel"/>: whether depthwise layers have one scale per channel (else one per layer, channel axis null).</summary>
+    public bool DepthwisePerChannel { get; init; } = true;
+    /// <summary>The BN folding recipe the model was trained with: <c>none</c>, <c>qkeras</c> or <c>pytorch</c> (folded layers export the same eval form either way).</summary>
+    public required string BnFold { get; init; }
     /// <summary>Epochs the checkpoint had completed (0 when exported from a live model).</summary>
     public int CompletedEpochs { get; init; }
     /// <summary>The quantized layers, in model order.</summary>
@@ -46,7 +49,7 @@ public sealed record QuantizedLayerExport
     /// <summary>PyTorch layout: <c>[out, in/groups, kh, kw]</c> or <c>[out, in]</c>.</summary>
     public required long[] Shape { get; init; }
     public required int Bits { get; init; }
-    /// <summary>0 (one scale per output channel) or null (per tensor).</summary>
+    /// <summary>0 (one scale per output channel) or null (per tensor; also a depthwise layer with depthwise_per_channel false).</summary>
     public int? ChannelAxis { get; init; }
     /// <summary>Signed integer codes in −(2^(bits−1)−1) … 2^(bits−1)−1, row-major over <see cref="Shape"/>.</summary>
     public required int[] Codes { get; init; }
@@ -95,7 +98,8 @@ public sealed record BatchNormExport(float[] Gamma, float[] Beta, float[] Runnin
 /// </summary>
 public static class QuantizedExport
 {
-    public const string Format = "sweeper-quantized-export/1";
+    /// <summary>Version 2: <c>bn_fold</c> names the recipe (was a boolean), <c>depthwise_per_channel</c> added.</summary>
+    public const string Format = "sweeper-quantized-export/2";
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -143,6 +147,7 @@ public static class QuantizedExport
             Method = spec.Quantizer.Method,
             Bits = spec.Quantizer.Bits,
             PerChannel = spec.Quantizer.PerChannel,
+            DepthwisePerChannel = spec.Quantizer.DepthwisePerChannel,
             BnFold = spec.Quantizer.BnFold,
             Layers = list.Where(l => l.Quantizer is not null).Select(ExportLayer).ToList(),
             FloatLayers = list.Where(l => l.Quantizer is null).Select(l => l.LayerName).ToList(),

@@ -23,10 +23,13 @@ internal sealed record CheckpointHeader(
     public const string Magic = "sweeper.torch-trainable.checkpoint";
     public const int Version = 3;
 
-    /// <summary>The quantizer settings that decide which state the model holds (and how its weights are formed).</summary>
+    /// <summary>
+    /// The quantizer settings that decide which state the model holds and how its weights are formed (the BN folding
+    /// recipe too: a checkpoint of one recipe is refused by the other; BN's ε and momentum differ between them).
+    /// </summary>
     public static string DescribeQuantizer(QuantizerSpec q) => q.Method == "none"
         ? $"none bn_fold={q.BnFold}"
-        : $"{q.Method} bits={q.Bits} per_channel={q.PerChannel} quantize_first_last={q.QuantizeFirstLast} bn_fold={q.BnFold} " +
+        : $"{q.Method} bits={q.Bits} per_channel={q.PerChannel} depthwise_per_channel={q.DepthwisePerChannel} quantize_first_last={q.QuantizeFirstLast} bn_fold={q.BnFold} " +
           $"second_moments={q.SecondMoments}";
 
     public void Write(BinaryWriter writer)

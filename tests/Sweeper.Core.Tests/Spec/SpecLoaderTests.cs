@@ -113,6 +113,58 @@ public sealed class SpecLoaderTests : IDisposable
         Assert.Equal(trials.Select(t => t.Seed), SpecTrialSource.Preview(Load(Valid), 100).Select(t => t.Seed));
     }
 
+    [Theory]
+    [InlineData("qkeras", BnFoldRecipe.QKeras)]
+    [InlineData("pytorch", BnFoldRecipe.PyTorch)]
+    [InlineData("true", BnFoldRecipe.QKeras)]
+    [InlineData("false", BnFoldRecipe.None)]
+    [InlineData("none", BnFoldRecipe.None)]
+    public void LoadText_BnFold_NamesTheRecipe(string value, string recipe)
+    {
+        var spec = Load(Valid.Replace("  lr_schedule: cosine", $"  lr_schedule: cosine\n  quantizer: {{method: msqe_po2, bn_fold: {value}}}"));
+
+        Assert.Equal(recipe, spec.Trainable.Quantizer.BnFold);
+    }
+
+    [Fact]
+    public void LoadText_NoBnFold_NoneAndDepthwisePerChannel()
+    {
+        var quantizer = Load(Valid).Trainable.Quantizer;
+
+        Assert.Equal(BnFoldRecipe.None, quantizer.BnFold);
+        Assert.True(quantizer.DepthwisePerChannel);
+        Assert.False(Load(Valid.Replace("  lr_schedule: cosine", "  lr_schedule: cosine\n  quantizer: {depthwise_per_channel: false}"))
+            .Trainable.Quantizer.DepthwisePerChannel);
+    }
+
+    [Fact]
+    public void Grid_BnFoldSwept_OneTrialPerRecipe()
+    {
+        var text = Valid.Replace(
+            "  trainable.width: {values: [0.25, 0.5, 1.0]}",
+            "  trainable.quantizer.bn_fold: {values: [qkeras, pytorch, false]}\n  trainable.quantizer.depthwise_per_channel: {values: [true, false]}");
+
+        var trials = SpecTrialSource.Preview(Load(text), 100);
+
+        Assert.Equal(12, trials.Count);
+        Assert.Equal(
+            [BnFoldRecipe.QKeras, BnFoldRecipe.QKeras, BnFoldRecipe.PyTorch, BnFoldRecipe.PyTorch, BnFoldRecipe.None, BnFoldRecipe.None],
+            trials.Take(6).Select(t => t.Trainable.Quantizer.BnFold));
+        Assert.Equal([true, false, true, false, true, false], trials.Take(6).Select(t => t.Trainable.Quantizer.DepthwisePerChannel));
+    }
+
+    [Theory]
+    [InlineData("yes", 18, 42, "trainable.quantizer.bn_fold", "unknown value 'yes'; expected one of qkeras, pytorch, true, false, none")]
+    [InlineData("[qkeras]", 18, 42, "trainable.quantizer.bn_fold", "expected one of qkeras, pytorch, true, false, none, found a list of 1 item(s)")]
+    public void LoadText_BadBnFold_LocatedError(string value, int line, int column, string key, string message)
+    {
+        var error = SingleError(Valid.Replace("  lr_schedule: cosine", $"  lr_schedule: cosine\n  quantizer: {{method: msqe_po2, bn_fold: {value}}}"));
+
+        Assert.Equal(new SourceLocation(line, column), error.Location);
+        Assert.Equal(key, error.KeyPath);
+        Assert.Equal(message, error.Message);
+    }
+
     [Fact]
     public void LoadText_RelativeDatasetPath_ResolvedAgainstSpecFolder()
     {

@@ -11,8 +11,13 @@ public sealed class QuantizedLayersTests
 {
     public QuantizedLayersTests() => torch.set_num_threads(1);
 
-    private static QuantizationPlan Plan(string method, bool firstLast = false, bool bnFold = false, bool perChannel = true, int bits = 4) =>
-        new(new QuantizerSpec { Method = method, Bits = bits, QuantizeFirstLast = firstLast, BnFold = bnFold, PerChannel = perChannel });
+    private static QuantizationPlan Plan(string method, bool firstLast = false, string bnFold = BnFoldRecipe.None, bool perChannel = true, int bits = 4,
+        bool depthwisePerChannel = true) =>
+        new(new QuantizerSpec
+        {
+            Method = method, Bits = bits, QuantizeFirstLast = firstLast, BnFold = bnFold, PerChannel = perChannel,
+            DepthwisePerChannel = depthwisePerChannel,
+        });
 
     private static nn.Module<Tensor, Tensor> Model(string model, QuantizationPlan? plan, int seed = 5)
     {
@@ -104,6 +109,43 @@ public sealed class QuantizedLayersTests
         Assert.All(((IQuantizableModel)perTensor).Layers.Where(l => l.Quantizer is not null), l => Assert.Null(l.Quantizer!.ChannelAxis));
     }
 
+    [Theory]
+    [InlineData("mobilenet_v1", false)]
+    [InlineData("mobilenet_v1", true)]
+    [InlineData("mobilenet_v2", false)]
+    [InlineData("mobilenet_v2", true)]
+    public void Plan_DepthwisePerChannel_DecidesDepthwiseScalesOnly(string name, bool depthwisePerChannel)
+    {
+        using var model = Model(name, Plan("msqe_po2", firstLast: true, depthwisePerChannel: depthwisePerChannel));
+        var convs = ((IQuantizableModel)model).Layers.OfType<ConvBn>().ToList();
+        var depthwise = convs.Where(c => c.IsDepthwise).ToList();
+
+        Assert.Equal(name == "mobilenet_v1" ? 13 : 17, depthwise.Count);
+        Assert.All(depthwise, c => Assert.EndsWith(".dw", c.LayerName));
+        Assert.All(depthwise, c => Assert.Equal(depthwisePerChannel ? c.WeightShape[0] : 1, c.Quantizer!.Channels));
+        Assert.All(depthwise, c => Assert.Equal(depthwisePerChannel ? 0 : null, c.Quantizer!.ChannelAxis));
+        Assert.All(convs.Where(c => !c.IsDepthwise), c => Assert.Equal(c.WeightShape[0], c.Quantizer!.Channels)); // stem, pointwise, head
+        var classifier = ((IQuantizableModel)model).Layers.Single(l => l.LayerName == "classifier");
+        Assert.Equal(classifier.WeightShape[0], classifier.Quantizer!.Channels);
+    }
+
+    [Fact]
+    public void Plan_DepthwisePerChannelFalseWithoutPerChannel_EveryLayerPerTensor()
+    {
+        using var model = Model("mobilenet_v1", Plan("lsq", perChannel: false, depthwisePerChannel: false));
+
+        Assert.All(((IQuantizableModel)model).Layers.Where(l => l.Quantizer is not null), l => Assert.Equal(1, l.Quantizer!.Channels));
+    }
+
+    [Fact]
+    public void Plan_UnknownBnFoldRecipe_ThrowsListingValidNames()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new QuantizationPlan(new QuantizerSpec { Method = "msqe_po2", BnFold = "true" }));
+
+        Assert.Contains("'true'", e.Message);
+        Assert.Contains("none, qkeras, pytorch", e.Message);
+    }
+
     [Fact]
     public void Plan_UnknownMethodOrRounding_ThrowsListingValidNames()
     {
@@ -122,14 +164,21 @@ public sealed class QuantizedLayersTests
         Assert.Equal(expected, QuantizationPlan.StableFromEpoch(new QuantizerSpec { StableFromEpoch = epoch }));
     }
 
-    [Fact]
-    public void ConvBn_BnFoldWithoutQuantizer_EqualsConvThenBatchNorm()
+    [Theory]
+    [InlineData(BnFoldRecipe.PyTorch, 1e-5, 0.1)]
+    [InlineData(BnFoldRecipe.QKeras, 1e-3, 0.01)]
+    public void ConvBn_BnFoldWithoutQuantizer_EqualsConvThenBatchNorm(string recipe, double eps, double momentum)
     {
         // Same weights in a plain layer and a folding one; several training steps move the running statistics and γ away
-        // from their initial 1/0 so that the fold is not trivial.
+        // from their initial 1/0 so that the fold is not trivial. The plain layer's BN gets the recipe's ε and momentum:
+        // its running statistics are PyTorch's own (unbiased variance).
         using var plain = new ConvBn(8, 16, kernelSize: 3, stride: 2, activation: Activation.ReLU6);
-        using var folded = new ConvBn(8, 16, kernelSize: 3, stride: 2, activation: Activation.ReLU6, plan: Plan("none", bnFold: true));
+        using var folded = new ConvBn(8, 16, kernelSize: 3, stride: 2, activation: Activation.ReLU6, plan: Plan("none", bnFold: recipe));
         Assert.True(folded.FoldsBatchNorm);
+        Assert.Equal(eps, folded.BatchNorm.eps);
+        Assert.Equal(momentum, folded.BatchNorm.momentum);
+        plain.BatchNorm.eps = eps;
+        plain.BatchNorm.momentum = momentum;
         using var scope = torch.NewDisposeScope();
         var g = new Generator(3);
         using (torch.no_grad())
@@ -152,7 +201,9 @@ public sealed class QuantizedLayersTests
             yFolded.square().sum().backward();
         }
 
+        AssertClose(plain.BatchNorm.running_mean!, folded.BatchNorm.running_mean!, 1e-5);
         AssertClose(plain.BatchNorm.running_var!, folded.BatchNorm.running_var!, 1e-5);
+        Assert.Equal(3, folded.BatchNorm.num_batches_tracked!.item<long>());
         AssertClose(plain.Weight.grad!, folded.Weight.grad!, 1e-4);
         AssertClose(plain.BatchNorm.weight.grad!, folded.BatchNorm.weight.grad!, 1e-4);
         plain.eval();
@@ -161,10 +212,12 @@ public sealed class QuantizedLayersTests
         AssertClose(plain.forward(test), folded.forward(test), 1e-5);
     }
 
-    [Fact]
-    public void ConvBn_BnFoldEval_IsTheAcceleratorsFoldedQuantizedConvolution()
+    [Theory]
+    [InlineData(BnFoldRecipe.PyTorch)]
+    [InlineData(BnFoldRecipe.QKeras)]
+    public void ConvBn_BnFoldEval_IsTheAcceleratorsFoldedQuantizedConvolution(string recipe)
     {
-        using var layer = new ConvBn(4, 8, kernelSize: 3, activation: Activation.None, plan: Plan("msqe_po2", bnFold: true));
+        using var layer = new ConvBn(4, 8, kernelSize: 3, activation: Activation.None, plan: Plan("msqe_po2", bnFold: recipe));
         using var scope = torch.NewDisposeScope();
         var g = new Generator(4);
         using (torch.no_grad())
@@ -195,7 +248,7 @@ public sealed class QuantizedLayersTests
     [Fact]
     public void CacheEvalWeights_EvalForward_BitwiseSameAsQuantizingPerBatch()
     {
-        using var model = Model("mobilenet_v2", Plan("learnable_po2", bnFold: true));
+        using var model = Model("mobilenet_v2", Plan("learnable_po2", bnFold: BnFoldRecipe.QKeras));
         using var scope = torch.NewDisposeScope();
         var x = torch.randn([4, 1, 28, 28], generator: new Generator(6));
         model.forward(x); // one training call initialises the quantizers

@@ -306,12 +306,48 @@ public sealed class QuantizedTrainableTests
     }
 
     [Theory]
-    [InlineData("msqe_po2", true)]
-    [InlineData("learnable_po2", false)]
-    [InlineData("lsq", false)]
-    public void Export_FromCheckpoint_CodesTimesScaleEqualTheFakeQuantizedWeights(string method, bool bnFold)
+    [InlineData(BnFoldRecipe.QKeras, BnFoldRecipe.PyTorch)]
+    [InlineData(BnFoldRecipe.PyTorch, BnFoldRecipe.QKeras)]
+    [InlineData(BnFoldRecipe.QKeras, BnFoldRecipe.None)]
+    public void LoadCheckpoint_OtherBnFoldRecipe_ThrowsInvalidDataNamingBoth(string saved, string loaded)
     {
-        var quantizer = new QuantizerSpec { Method = method, Bits = 3, BnFold = bnFold, QuantizeFirstLast = method == "lsq" };
+        using var dir = new TempDirectory();
+        var path = dir.File("folded.ckpt");
+        using (var trainable = new TorchTrainable(Config(Q("msqe_po2") with { BnFold = saved }, train: 32, model: "mobilenet_v1")))
+            trainable.SaveCheckpoint(path);
+        using var other = new TorchTrainable(Config(Q("msqe_po2") with { BnFold = loaded }, train: 32, model: "mobilenet_v1"));
+
+        var e = Assert.Throws<InvalidDataException>(() => other.LoadCheckpoint(path));
+
+        Assert.Contains($"is for quantizer msqe_po2 ", e.Message);
+        Assert.Contains($"bn_fold={saved} ", e.Message);
+        Assert.Contains($"bn_fold={loaded} ", e.Message);
+    }
+
+    [Fact]
+    public void LoadCheckpoint_OtherDepthwisePerChannel_ThrowsInvalidDataNamingIt()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("dw.ckpt");
+        using (var trainable = new TorchTrainable(Config(Q("lsq"), train: 32, model: "mobilenet_v1")))
+            trainable.SaveCheckpoint(path);
+        using var other = new TorchTrainable(Config(Q("lsq") with { DepthwisePerChannel = false }, train: 32, model: "mobilenet_v1"));
+
+        var e = Assert.Throws<InvalidDataException>(() => other.LoadCheckpoint(path));
+
+        Assert.Contains("depthwise_per_channel=True", e.Message);
+        Assert.Contains("depthwise_per_channel=False", e.Message);
+    }
+
+    [Theory]
+    [InlineData("msqe_po2", BnFoldRecipe.PyTorch)]
+    [InlineData("msqe_po2", BnFoldRecipe.QKeras)]
+    [InlineData("learnable_po2", BnFoldRecipe.None)]
+    [InlineData("lsq", BnFoldRecipe.QKeras)]
+    public void Export_FromCheckpoint_CodesTimesScaleEqualTheFakeQuantizedWeights(string method, string recipe)
+    {
+        bool bnFold = recipe != BnFoldRecipe.None;
+        var quantizer = new QuantizerSpec { Method = method, Bits = 3, BnFold = recipe, QuantizeFirstLast = method == "lsq" };
         using var dir = new TempDirectory();
         var path = dir.File("trained.ckpt");
         var config = Config(quantizer, train: 96, model: "mobilenet_v1", lr: 0.1);
