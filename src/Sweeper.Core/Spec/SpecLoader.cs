@@ -48,6 +48,8 @@ public static class SpecLoader
             var parameters = map[SpecSchema.ParametersKey];
             if (parameters is not null && !(parameters is YScalar { IsNull: true }))
                 spec = spec with { Parameters = binder.BindParameters(parameters) };
+            if (map[SpecSchema.VariantsKey] is { } variants && !(variants is YScalar { IsNull: true }))
+                spec = binder.BindVariants(variants, spec);
             if (map[SpecSchema.StabilityKey] is { } stability && !(stability is YScalar { IsNull: true }))
                 spec = spec with { Stability = binder.BindStability(stability, spec) };
             spec = ResolvePaths(spec, baseDirectory);
@@ -66,11 +68,22 @@ public static class SpecLoader
         return spec;
     }
 
-    /// <summary>Applies a trial's parameters (dotted keys) to the spec; values must already be valid for their keys.</summary>
+    /// <summary>
+    /// Applies a trial's parameters (dotted keys, and <c>variant</c>: the settings of that named variant) to the spec; values
+    /// must already be valid for their keys.
+    /// </summary>
     public static SweepSpec Apply(SweepSpec spec, IEnumerable<KeyValuePair<string, object>> parameters)
     {
         foreach (var (key, value) in parameters)
         {
+            if (key == SpecSchema.VariantParameter)
+            {
+                var name = Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture);
+                var variant = spec.Variants.FirstOrDefault(v => v.Name == name)
+                    ?? throw new ArgumentException($"unknown variant '{name}' (the spec's variants: {string.Join(", ", spec.Variants.Select(v => v.Name))})", nameof(parameters));
+                spec = Apply(spec, variant.Settings);
+                continue;
+            }
             var setting = SpecSchema.Find(key) ?? throw new ArgumentException($"unknown parameter key '{key}'", nameof(parameters));
             spec = setting.Apply(spec, Coerce(setting, value));
         }
@@ -189,7 +202,7 @@ public static class SpecLoader
                     errors.Add(new SpecError(file, keyNode.Location, path, $"unknown key '{key}'{hint} (valid keys here: {string.Join(", ", allowed)})"));
                     continue;
                 }
-                if (path is SpecSchema.ParametersKey or SpecSchema.StabilityKey) continue; // read separately
+                if (path is SpecSchema.ParametersKey or SpecSchema.StabilityKey or SpecSchema.VariantsKey) continue; // read separately
                 if (SpecSchema.IsSection(path))
                 {
                     if (value is YMapping sub) spec = BindSection(sub, path, spec);
@@ -223,6 +236,70 @@ public static class SpecLoader
                 if (map[key] is null && !suggested.Contains(key))
                     errors.Add(new SpecError(file, map.Location, path, $"missing required key '{key}'"));
             }
+        }
+
+        /// <summary>
+        /// <c>variants:</c> a mapping of names to mappings of sweepable dotted keys and values. Adds the parameter
+        /// <c>variant</c> (values: the names, in order) before the spec's other parameters; a key that a variant sets may not
+        /// also be a parameter (which of the two would win would be a guess).
+        /// </summary>
+        public SweepSpec BindVariants(YNode node, SweepSpec spec)
+        {
+            const string path = SpecSchema.VariantsKey;
+            if (node is not YMapping map || map.Entries.Count == 0)
+            {
+                errors.Add(new SpecError(file, node.Location, path, $"expected a mapping of variant names to settings, e.g. 'msqe_mask: {{trainable.quantizer.method: msqe_po2, trainable.quantizer.outlier_mask: true}}', found {Found(node)}"));
+                return spec;
+            }
+            var sweepable = SpecSchema.Settings.Where(s => s.Sweepable).Select(s => s.Path).ToList();
+            var parameterKeys = spec.Parameters.ToDictionary(p => p.Key, p => p.Location);
+            var variants = new List<VariantSpec>();
+            foreach (var (nameNode, body) in map.Entries)
+            {
+                var name = nameNode.Value;
+                var variantPath = path + "." + name;
+                if (body is not YMapping settings)
+                {
+                    errors.Add(new SpecError(file, body.Location, variantPath, $"expected a mapping of dotted keys to values, e.g. '{{trainable.quantizer.method: msqe_po2}}', found {Found(body)}"));
+                    continue;
+                }
+                var values = new List<KeyValuePair<string, object>>();
+                foreach (var (keyNode, valueNode) in settings.Entries)
+                {
+                    var key = keyNode.Value;
+                    var keyPath = variantPath + "." + key;
+                    var setting = SpecSchema.Find(key);
+                    if (setting is null || !setting.Sweepable)
+                    {
+                        var near = SpecSchema.Nearest(key, sweepable);
+                        var hint = near is null ? $" (sweepable keys: {string.Join(", ", sweepable)})" : $"; did you mean '{near}'?";
+                        errors.Add(new SpecError(file, keyNode.Location, keyPath, $"unknown key '{key}'{hint}"));
+                        continue;
+                    }
+                    if (parameterKeys.TryGetValue(key, out var at))
+                    {
+                        errors.Add(new SpecError(file, keyNode.Location, keyPath, $"'{key}' is also a parameter (line {at.Line}); set it in the variants or in parameters, not both"));
+                        continue;
+                    }
+                    if (valueNode is not YScalar scalar)
+                    {
+                        errors.Add(new SpecError(file, valueNode.Location, keyPath, $"expected {setting.Expected}, found {Found(valueNode)}"));
+                        continue;
+                    }
+                    var value = setting.Convert(scalar, out var error);
+                    if (error is not null) errors.Add(new SpecError(file, valueNode.Location, keyPath, error));
+                    else if (value is null) errors.Add(new SpecError(file, valueNode.Location, keyPath, $"a variant sets a value: expected {setting.Expected.Replace(" or null", "")}, found nothing (null)"));
+                    else values.Add(new(key, value));
+                }
+                variants.Add(new VariantSpec(name, values, nameNode.Location));
+            }
+            if (variants.Count == 0) return spec;
+            var definition = new Search.ParameterDefinition(SpecSchema.VariantParameter, Search.ParameterDomain.Values(variants.Select(v => (object)v.Name).ToArray()));
+            return spec with
+            {
+                Variants = variants,
+                Parameters = [new ParameterSpec(definition, map.Location), .. spec.Parameters],
+            };
         }
 
         public IReadOnlyList<ParameterSpec> BindParameters(YNode node)

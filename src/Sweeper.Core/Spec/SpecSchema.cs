@@ -110,6 +110,10 @@ public static class SpecSchema
 
     public const string ParametersKey = "parameters";
     public const string StabilityKey = "stability";
+    /// <summary>The root section of named bundles of settings (<see cref="SweepSpec.Variants"/>).</summary>
+    public const string VariantsKey = "variants";
+    /// <summary>The parameter a <c>variants:</c> section adds: its value is a variant's name.</summary>
+    public const string VariantParameter = "variant";
 
     public static readonly IReadOnlyList<Setting> Settings =
     [
@@ -227,7 +231,7 @@ public static class SpecSchema
         var children = Settings.Select(s => s.Path).Concat(Sections.Select(s => s.Path))
             .Where(p => p.StartsWith(prefix, StringComparison.Ordinal) && p.Length > prefix.Length && !p[prefix.Length..].Contains('.'))
             .Select(p => p[prefix.Length..]);
-        if (section.Length == 0) children = children.Append(ParametersKey).Append(StabilityKey);
+        if (section.Length == 0) children = children.Append(ParametersKey).Append(VariantsKey).Append(StabilityKey);
         return children.ToList();
     }
 

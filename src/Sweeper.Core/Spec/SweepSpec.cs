@@ -8,6 +8,11 @@ public sealed record SweepSpec
     public required ObjectiveSpec Objective { get; init; }
     public required TrainableSpec Trainable { get; init; }
     public IReadOnlyList<ParameterSpec> Parameters { get; init; } = [];
+    /// <summary>
+    /// Named bundles of trainable settings (<c>variants:</c>), searched as one more parameter, <c>variant</c>, whose values
+    /// are their names (like Ray Tune's grid over dicts): e.g. methods × fixes, where not every combination exists.
+    /// </summary>
+    public IReadOnlyList<VariantSpec> Variants { get; init; } = [];
     public ResourcesSpec Resources { get; init; } = new();
     public OutputSpec Output { get; init; } = new();
     public CheckpointSpec Checkpoint { get; init; } = new();
@@ -169,6 +174,9 @@ public sealed record OptimizerSpec
     public double Momentum { get; init; } = 0.9;
     public double WeightDecay { get; init; } = 0.0;
 }
+
+/// <summary>One named bundle of trainable settings (dotted keys and their values), and where it was written.</summary>
+public sealed record VariantSpec(string Name, IReadOnlyList<KeyValuePair<string, object>> Settings, SourceLocation Location);
 
 /// <summary>One swept parameter: a dotted key into the trial's settings, its domain and condition, and where it was written.</summary>
 public sealed record ParameterSpec(Search.ParameterDefinition Definition, SourceLocation Location)

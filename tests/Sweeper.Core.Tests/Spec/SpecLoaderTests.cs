@@ -101,6 +101,58 @@ public sealed class SpecLoaderTests : IDisposable
         Assert.Contains("a count (an integer ≥ 1) or a fraction in (0, 1)", error.Message);
     }
 
+    private string WithVariants(string variants) => Valid.Replace("parameters:\n", variants + "parameters:\n").Replace("  trainable.width: {values: [0.25, 0.5, 1.0]}\n", "");
+
+    [Fact]
+    public void Variants_CrossedWithParameters_EachTrialGetsItsBundle()
+    {
+        var spec = Load(WithVariants("""
+            variants:
+              float: {trainable.quantizer.method: none}
+              msqe_mask: {trainable.quantizer.method: msqe_po2, trainable.quantizer.outlier_mask: true, trainable.quantizer.second_moments: false}
+              lp2_ceil: {trainable.quantizer.method: learnable_po2, trainable.quantizer.rounding: ceil}
+
+            """));
+
+        Assert.Equal(["float", "msqe_mask", "lp2_ceil"], spec.Variants.Select(v => v.Name));
+        var trials = SpecTrialSource.Preview(spec, 100);
+        Assert.Equal(6, trials.Count); // 3 variants × 2 learning rates
+        Assert.All(trials, t => Assert.Equal("variant", t.Parameters[0].Key));
+        var msqe = trials.Where(t => (string)t.Parameters[0].Value == "msqe_mask").ToList();
+        Assert.Equal(2, msqe.Count);
+        Assert.All(msqe, t =>
+        {
+            Assert.Equal("msqe_po2", t.Trainable.Quantizer.Method);
+            Assert.True(t.Trainable.Quantizer.OutlierMask);
+            Assert.False(t.Trainable.Quantizer.SecondMoments);
+        });
+        Assert.Equal(new[] { 0.01, 0.1 }, msqe.Select(t => t.Trainable.Optimizer.Lr).Order());
+        var ceil = trials.First(t => (string)t.Parameters[0].Value == "lp2_ceil");
+        Assert.Equal(("learnable_po2", "ceil", true), (ceil.Trainable.Quantizer.Method, ceil.Trainable.Quantizer.Rounding, ceil.Trainable.Quantizer.SecondMoments));
+        Assert.Equal("none", trials.First(t => (string)t.Parameters[0].Value == "float").Trainable.Quantizer.Method);
+    }
+
+    [Fact]
+    public void Variants_Mistakes_LocatedErrors()
+    {
+        var ex = Assert.Throws<SpecException>(() => Load(WithVariants("""
+            variants:
+              a: {trainable.quantizer.methd: none}
+              b: {trainable.optimizer.lr: 0.5}
+              c: {trainable.quantizer.bits: nine}
+              d: 4
+
+            """)));
+
+        Assert.Equal(string.Join("\n",
+        [
+            "spec.yaml:19:7: variants.a.trainable.quantizer.methd: unknown key 'trainable.quantizer.methd'; did you mean 'trainable.quantizer.method'?",
+            "spec.yaml:20:7: variants.b.trainable.optimizer.lr: 'trainable.optimizer.lr' is also a parameter (line 24); set it in the variants or in parameters, not both",
+            "spec.yaml:21:33: variants.c.trainable.quantizer.bits: expected an integer, found 'nine'",
+            "spec.yaml:22:6: variants.d: expected a mapping of dotted keys to values, e.g. '{trainable.quantizer.method: msqe_po2}', found '4'",
+                ]), string.Join("\n", ex.Errors.Select(e => e.ToString())));
+    }
+
     [Fact]
     public void Grid_TwoByThree_SixTrialsWithParametersApplied()
     {
