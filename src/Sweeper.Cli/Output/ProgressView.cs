@@ -35,7 +35,9 @@ public sealed class ProgressView(IAnsiConsole console, SweepSpec spec, long? tot
         int seen = before is null ? trial.Resumes.LastOrDefault()?.FromEpoch ?? 0 : before.Epochs.Count == 0 ? 0 : before.Epochs[^1].Epoch;
         foreach (var e in trial.Epochs.Where(e => e.Epoch > seen))
             _lines.Enqueue($"{trial.Id} epoch {e.Epoch}/{trial.Config.Trainable.Epochs} {Params(trial)} " +
-                           $"train_loss={F(e.Get(MetricNames.TrainLoss))} test_loss={F(e.Get(MetricNames.TestLoss))} test_accuracy={F(e.Get(MetricNames.TestAccuracy))} ({e.Duration.TotalSeconds:F1} s)");
+                           $"train_loss={F(e.Get(MetricNames.TrainLoss))} " +
+                           (e.Metrics.ContainsKey(MetricNames.ValAccuracy) ? $"val_accuracy={F(e.Get(MetricNames.ValAccuracy))} " : "") +
+                           $"test_loss={F(e.Get(MetricNames.TestLoss))} test_accuracy={F(e.Get(MetricNames.TestAccuracy))} ({e.Duration.TotalSeconds:F1} s)");
         if (trial.State.IsTerminal() && before?.State != trial.State)
         {
             _lines.Enqueue($"{trial.Id} {trial.State.ToString().ToLowerInvariant()}{(trial.Reason is null ? "" : ": " + trial.Reason)}");

@@ -29,7 +29,18 @@ public readonly record struct SeedStats(int Count, double Mean, double Std, doub
 /// <param name="Objective">The objective over the group's completed trials with a finite value (the seeds).</param>
 /// <param name="Resumes">How many times the group's trials were resumed from a checkpoint, in all.</param>
 /// <param name="Flips">Mean over the group's trials that report it of <c>quant.flips_total</c> at their last epoch (NaN: none reports it).</param>
-public sealed record TrialGroup(IReadOnlyList<string> Values, IReadOnlyList<TrialResult> Trials, int Completed, SeedStats Objective, int Resumes, double Flips);
+/// <param name="Test">With a validation objective: the matching test metric (<c>val_accuracy</c> → <c>test_accuracy</c>) over the
+/// same completed trials, for the record (the sweep never chose on it); otherwise empty.</param>
+/// <param name="Restarts">Restarts for instability in all (attempts beyond each trial's first).</param>
+/// <param name="FlipsPerEpoch">Mean over the trials that report it of <c>quant.flips_total</c> / epochs run (NaN: none).</param>
+/// <param name="Clipped">Mean over the trials that report it of <c>quant.clipped_fraction</c> at their last epoch (NaN: none).</param>
+public sealed record TrialGroup(IReadOnlyList<string> Values, IReadOnlyList<TrialResult> Trials, int Completed, SeedStats Objective, int Resumes, double Flips)
+{
+    public SeedStats Test { get; init; } = SeedStats.Empty;
+    public int Restarts { get; init; }
+    public double FlipsPerEpoch { get; init; } = double.NaN;
+    public double Clipped { get; init; } = double.NaN;
+}
 
 /// <summary>
 /// The paper-style comparison: each group's objective as mean ± std over seeds, best first, with its trial count,
@@ -106,12 +117,26 @@ public sealed record GroupTable(ObjectiveSpec Objective, IReadOnlyList<string> K
     /// <summary>The header of the objective column.</summary>
     public string ObjectiveColumn => Objective.Metric + " (mean ± std)";
 
+    /// <summary>With a validation objective (<c>val_x</c>), the test metric reported beside it (<c>test_x</c>); else null.</summary>
+    public string? TestMetric => TestMetricOf(Objective);
+
+    private static string? TestMetricOf(ObjectiveSpec objective) =>
+        objective.Metric.StartsWith("val_", StringComparison.Ordinal) ? "test_" + objective.Metric["val_".Length..] : null;
+
+    private bool HasTest => TestMetric is not null && Groups.Any(g => g.Test.Count > 0);
+    private bool HasRestarts => Groups.Any(g => g.Restarts > 0);
+    private bool HasQuant => Groups.Any(g => double.IsFinite(g.FlipsPerEpoch) || double.IsFinite(g.Clipped));
+
     /// <summary>Rows for the console and Markdown: the objective as <c>mean ± std</c>.</summary>
     public ResultTable Text()
     {
         var columns = new List<string> { "rank" };
         columns.AddRange(Keys);
-        columns.AddRange(["trials", "completed", ObjectiveColumn, "min", "max", "resumes", "flips"]);
+        columns.AddRange(["trials", "completed", ObjectiveColumn, "min", "max"]);
+        if (HasTest) columns.Add(TestMetric + " (mean ± std)");
+        columns.AddRange(["resumes", "flips"]);
+        if (HasRestarts) columns.Add("restarts");
+        if (HasQuant) columns.AddRange(["flips/epoch", "clipped"]);
         var rows = new List<IReadOnlyList<string>>();
         int rank = 0;
         foreach (var g in Groups)
@@ -123,8 +148,15 @@ public sealed record GroupTable(ObjectiveSpec Objective, IReadOnlyList<string> K
             row.Add(MeanStd(g.Objective));
             row.Add(F4(g.Objective.Min));
             row.Add(F4(g.Objective.Max));
+            if (HasTest) row.Add(MeanStd(g.Test));
             row.Add(g.Resumes.ToString(CultureInfo.InvariantCulture));
             row.Add(double.IsNaN(g.Flips) ? "" : g.Flips.ToString("F1", CultureInfo.InvariantCulture));
+            if (HasRestarts) row.Add(g.Restarts.ToString(CultureInfo.InvariantCulture));
+            if (HasQuant)
+            {
+                row.Add(double.IsNaN(g.FlipsPerEpoch) ? "" : g.FlipsPerEpoch.ToString("F1", CultureInfo.InvariantCulture));
+                row.Add(double.IsNaN(g.Clipped) ? "" : g.Clipped.ToString("F4", CultureInfo.InvariantCulture));
+            }
             rows.Add(row);
         }
         return new ResultTable(columns, rows);
@@ -135,7 +167,12 @@ public sealed record GroupTable(ObjectiveSpec Objective, IReadOnlyList<string> K
     {
         var columns = new List<string> { "rank" };
         columns.AddRange(Keys);
-        columns.AddRange(["trials", "completed", "n", Objective.Metric + "_mean", Objective.Metric + "_std", Objective.Metric + "_min", Objective.Metric + "_max", "resumes", "flips_mean", "trial_ids"]);
+        columns.AddRange(["trials", "completed", "n", Objective.Metric + "_mean", Objective.Metric + "_std", Objective.Metric + "_min", Objective.Metric + "_max"]);
+        if (HasTest) columns.AddRange([TestMetric + "_mean", TestMetric + "_std"]);
+        columns.AddRange(["resumes", "flips_mean"]);
+        if (HasRestarts) columns.Add("restarts");
+        if (HasQuant) columns.AddRange(["flips_per_epoch_mean", "clipped_fraction_mean"]);
+        columns.Add("trial_ids");
         var rows = new List<IReadOnlyList<string>>();
         int rank = 0;
         foreach (var g in Groups)
@@ -149,8 +186,19 @@ public sealed record GroupTable(ObjectiveSpec Objective, IReadOnlyList<string> K
             row.Add(R(g.Objective.Std));
             row.Add(R(g.Objective.Min));
             row.Add(R(g.Objective.Max));
+            if (HasTest)
+            {
+                row.Add(R(g.Test.Mean));
+                row.Add(R(g.Test.Std));
+            }
             row.Add(g.Resumes.ToString(CultureInfo.InvariantCulture));
             row.Add(R(g.Flips));
+            if (HasRestarts) row.Add(g.Restarts.ToString(CultureInfo.InvariantCulture));
+            if (HasQuant)
+            {
+                row.Add(R(g.FlipsPerEpoch));
+                row.Add(R(g.Clipped));
+            }
             row.Add(string.Join(" ", g.Trials.Select(t => t.Id.ToString())));
             rows.Add(row);
         }
@@ -186,13 +234,23 @@ public sealed record GroupTable(ObjectiveSpec Objective, IReadOnlyList<string> K
     {
         var completed = trials.Where(t => t.State == TrialState.Completed).ToList();
         var flips = trials.Select(t => t.Last?.Get(QuantMetrics.FlipsTotal) ?? double.NaN).Where(double.IsFinite).ToList();
+        var perEpoch = trials.Where(t => t.Epochs.Count > 0).Select(t => t.Last!.Get(QuantMetrics.FlipsTotal) / t.Epochs.Count).Where(double.IsFinite).ToList();
+        var clipped = trials.Select(t => t.Last?.Get(QuantMetrics.ClippedFraction) ?? double.NaN).Where(double.IsFinite).ToList();
+        var test = TestMetricOf(objective);
+        var finished = completed.Where(t => double.IsFinite(t.Objective(objective))).ToList();
         return new TrialGroup(
             keys.Select(k => Value(trials[0], k)).ToList(),
             trials,
             completed.Count,
             SeedStats.Of(completed.Select(t => t.Objective(objective))),
             trials.Sum(t => t.Resumes.Count),
-            flips.Count == 0 ? double.NaN : flips.Sum() / flips.Count);
+            flips.Count == 0 ? double.NaN : flips.Sum() / flips.Count)
+        {
+            Test = test is null ? SeedStats.Empty : SeedStats.Of(finished.Select(t => t.Last!.Get(test))),
+            Restarts = trials.Sum(t => Math.Max(0, t.Attempts.Count - 1)),
+            FlipsPerEpoch = perEpoch.Count == 0 ? double.NaN : perEpoch.Average(),
+            Clipped = clipped.Count == 0 ? double.NaN : clipped.Average(),
+        };
     }
 
     private static string Value(TrialResult t, string key)

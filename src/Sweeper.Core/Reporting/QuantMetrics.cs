@@ -13,6 +13,12 @@ public static class QuantMetrics
     public const string Prefix = "quant.";
     public const string FlipsTotal = "quant.flips_total";
     public const string FlipsEpoch = "quant.flips_epoch";
+    /// <summary>Fraction of all quantized weights whose code was clipped to ±qp.</summary>
+    public const string ClippedFraction = "quant.clipped_fraction";
+    public const string ZeroFraction = "quant.zero_fraction";
+    /// <summary>1 − Σ inlier MSQE / Σ MSQE: the share of the quantization error the outliers cause.</summary>
+    public const string OutlierMsqeShare = "quant.outlier_msqe_share";
+    public const string SecondMomentSpread = "quant.sm_weight_cv";
     public const string ExponentMeanSuffix = ".exponent_mean";
     public const string LayerFlipsSuffix = ".flips";
     public const string LayerFlipsEpochSuffix = ".flips_epoch";

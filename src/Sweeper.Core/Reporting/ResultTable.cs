@@ -14,7 +14,11 @@ public sealed record ResultTable(IReadOnlyList<string> Columns, IReadOnlyList<IR
         var paramKeys = result.Trials.SelectMany(t => t.Config.Parameters.Select(p => p.Key)).Distinct().ToList();
         var columns = new List<string> { "rank", "trial", "state" };
         columns.AddRange(paramKeys);
-        columns.AddRange(["epochs", MetricNames.TestAccuracy, MetricNames.TestLoss, MetricNames.TrainLoss, "duration_s", "resumed_from", "restarts", "verdict", "reason"]);
+        // Validation metrics (what the sweep selected on) come first when the trials report them.
+        bool validation = result.Trials.Any(t => t.Last is { } last && last.Metrics.ContainsKey(MetricNames.ValAccuracy));
+        columns.Add("epochs");
+        if (validation) columns.AddRange([MetricNames.ValAccuracy, MetricNames.ValLoss]);
+        columns.AddRange([MetricNames.TestAccuracy, MetricNames.TestLoss, MetricNames.TrainLoss, "duration_s", "resumed_from", "restarts", "verdict", "reason"]);
         var rows = new List<IReadOnlyList<string>>();
         int rank = 0;
         foreach (var t in result.Ranked())
@@ -29,6 +33,11 @@ public sealed record ResultTable(IReadOnlyList<string> Columns, IReadOnlyList<IR
             foreach (var key in paramKeys)
                 row.Add(Format(t.Config.Parameters.FirstOrDefault(p => p.Key == key).Value));
             row.Add(t.Epochs.Count.ToString(CultureInfo.InvariantCulture));
+            if (validation)
+            {
+                row.Add(Metric(t, MetricNames.ValAccuracy));
+                row.Add(Metric(t, MetricNames.ValLoss));
+            }
             row.Add(Metric(t, MetricNames.TestAccuracy));
             row.Add(Metric(t, MetricNames.TestLoss));
             row.Add(Metric(t, MetricNames.TrainLoss));
