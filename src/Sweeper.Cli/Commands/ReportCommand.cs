@@ -76,11 +76,24 @@ public sealed class ReportCommand : Command<ReportSettings>
         ReportWriter.WriteAll(result, runDir, groups);
         ReportWriter.WriteAtomically(Path.Combine(runDir, GroupTable.CsvFile), groups.Csv());
         ReportWriter.WriteAtomically(Path.Combine(runDir, HtmlReport.FileName), HtmlReport.Render(result, groups, loaded.Source));
+        var claims = PaperClaims.Judge(result);
+        if (claims.Count > 0) ReportWriter.WriteAtomically(Path.Combine(runDir, PaperClaims.FileName), PaperClaims.Markdown(claims));
 
         ResultsView.Write(console, result, runDir);
         WriteGroups(console, groups);
+        WriteClaims(console, claims);
         console.MarkupLine($"report: [link]{Markup.Escape(Path.Combine(runDir, HtmlReport.FileName))}[/] ({GroupTable.CsvFile}, {HtmlReport.FileName})");
         return Errors.Ok;
+    }
+
+    private static void WriteClaims(IAnsiConsole console, IReadOnlyList<ClaimRow> claims)
+    {
+        if (claims.Count == 0) return;
+        var view = new Table().Border(TableBorder.Rounded).Title($"the paper's claims at this scale ({PaperClaims.FileName})");
+        foreach (var c in new[] { "claim", "compared", "evidence", "verdict" }) view.AddColumn(new TableColumn(c));
+        foreach (var r in claims)
+            view.AddRow(Markup.Escape(r.Claim), Markup.Escape(r.Comparison), Markup.Escape(r.Evidence), Markup.Escape(PaperClaims.Word(r.Verdict)));
+        console.Write(view);
     }
 
     private static void WriteGroups(IAnsiConsole console, GroupTable groups)

@@ -41,10 +41,14 @@ public static class HtmlReport
         sb.Append("<title>Sweep ").Append(Html.Escape(result.Name)).Append(" – Sweeper report</title>\n");
         sb.Append("<link rel=\"icon\" href=\"data:,\">\n<style>\n").Append(Css).Append("</style>\n</head>\n<body>\n<main>\n");
         Header(sb, result, source);
+        var claims = PaperClaims.Judge(result);
         sb.Append("<nav>");
+        if (claims.Count > 0) sb.Append("<a href=\"#claims\">claims</a> ");
         if (groups.PoolsTrials) sb.Append("<a href=\"#groups\">groups</a> ");
         sb.Append("<a href=\"#objective\">objective per trial</a> <a href=\"#curves\">learning curves</a> <a href=\"#quantizers\">quantizer exponents</a> <a href=\"#results\">all trials</a></nav>\n");
+        if (claims.Count > 0) ClaimsSection(sb, claims);
         if (groups.PoolsTrials) GroupsSection(sb, result, groups, colors);
+        DiagnosticsSection(sb, groups);
         ObjectiveSection(sb, result);
         CurvesSection(sb, result, groups, colors);
         QuantSection(sb, result);
@@ -73,6 +77,36 @@ public static class HtmlReport
         Fact(sb, "wall time", $"{(result.FinishedAt - result.StartedAt).TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s, started {result.StartedAt.ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture)}");
         Fact(sb, "read from", source);
         sb.Append("</dl>\n</header>\n");
+    }
+
+    private static void ClaimsSection(StringBuilder sb, IReadOnlyList<ClaimRow> claims)
+    {
+        sb.Append("<section id=\"claims\">\n<h2>The paper's claims at this scale</h2>\n");
+        sb.Append("<p class=\"note\">").Append(Html.Escape("Test accuracy: mean ± sample std over the completed seeds. Reproduced: the difference is in the claimed direction by more than twice its standard error; contradicted: the other way by as much; otherwise not visible at this scale.")).Append("</p>\n");
+        Table(sb, new ResultTable(["claim", "compared", "evidence", "verdict"],
+            claims.Select(c => (IReadOnlyList<string>)[c.Claim, c.Comparison, c.Evidence, PaperClaims.Word(c.Verdict)]).ToList()), "table-claims", _ => null);
+        sb.Append("</section>\n");
+    }
+
+    /// <summary>The paper's per-network diagnostics at each group's last epoch, mean over the group's trials.</summary>
+    private static void DiagnosticsSection(StringBuilder sb, GroupTable groups)
+    {
+        string[] metrics = [QuantMetrics.FlipsEpoch, QuantMetrics.ClippedFraction, QuantMetrics.ZeroFraction, QuantMetrics.OutlierMsqeShare, QuantMetrics.SecondMomentSpread];
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var g in groups.Groups)
+        {
+            var means = metrics.Select(m => g.Trials.Select(t => t.Last?.Get(m) ?? double.NaN).Where(double.IsFinite).ToList()).ToList();
+            if (means.All(v => v.Count == 0)) continue;
+            var row = new List<string>(g.Values);
+            row.AddRange(means.Select(v => v.Count == 0 ? "" : v.Average().ToString("G4", CultureInfo.InvariantCulture)));
+            rows.Add(row);
+        }
+        if (rows.Count == 0) return;
+        sb.Append("<section id=\"diagnostics\">\n<h2>Quantizer diagnostics</h2>\n");
+        sb.Append("<p class=\"note\">").Append(Html.Escape("At each trial's last epoch, mean over the group's trials: exponent flips during that epoch, fraction of weights clipped to ±qp, fraction with code 0, share of the quantization error (MSQE) on the outliers, spread (std/mean) of the second-moment MSQE weights. Per-layer values are in results.json (quant.<layer>.*).")).Append("</p>\n");
+        var columns = new List<string>(groups.Keys) { "flips (last epoch)", "clipped", "zero codes", "outlier share of MSQE", "second-moment spread" };
+        Table(sb, new ResultTable(columns, rows), "table-diagnostics", _ => null);
+        sb.Append("</section>\n");
     }
 
     private static void GroupsSection(StringBuilder sb, SweepResult result, GroupTable groups, IReadOnlyDictionary<TrialId, string> colors)
