@@ -413,7 +413,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     {
         var trial = _trials[m.Id];
         var history = RestartHistory.Of(trial.Attempts.Where(a => a.Verdict is not null).Select(a => Enum.Parse<StabilityKind>(a.Verdict!, ignoreCase: true)));
-        var action = _restartPolicy.Decide(m.Verdict, history, trial.HealthyCheckpoint is not null);
+        var action = _restartPolicy.Decide(m.Verdict, history, trial.HealthyCheckpoint is not null, trial.Checkpoint is not null);
         foreach (var w in _workers.Values) w.Running.Remove(m.Id);
         var kind = StabilityParsing.Word(m.Verdict.Kind);
         var attempts = trial.Attempts.Count == 0 ? [new TrialAttempt { Number = 1, StartedAt = trial.StartedAt ?? DateTimeOffset.UtcNow }] : trial.Attempts.ToList();
@@ -443,7 +443,14 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         var originalTrainable = _originalTrainable[m.Id];
         var changed = _restartPolicy.ParametersFor(action.History, TrainableValues.Lookup(originalTrainable, trial.Config.Parameters));
         var trainable = SpecLoader.Apply(_spec with { Trainable = originalTrainable }, changed.Where(c => c.Value is not null).Select(c => new KeyValuePair<string, object>(c.Key, c.Value!))).Trainable;
-        var from = action.From == RestartFrom.LastHealthy ? trial.HealthyCheckpoint : null;
+        var from = action.From switch
+        {
+            RestartFrom.LastHealthy => trial.HealthyCheckpoint,
+            RestartFrom.Latest => trial.Checkpoint,
+            _ => null,
+        };
+        // A restart from the newest checkpoint keeps the last healthy one (not newer than it) for later restarts.
+        var healthy = action.From == RestartFrom.Latest ? (trial.HealthyCheckpoint is { } h && h.Epoch <= (from?.Epoch ?? 0) ? h : null) : from;
         attempts.Add(new TrialAttempt
         {
             Number = attempts.Count + 1, FromEpoch = from?.Epoch ?? 0, ParentCheckpoint = from?.Path,
@@ -457,7 +464,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
             Worker = null,
             Attempts = attempts,
             Checkpoint = from,
-            HealthyCheckpoint = from,
+            HealthyCheckpoint = healthy,
             Epochs = t.Epochs.Where(e => e.Epoch <= (from?.Epoch ?? 0)).ToList(),
         });
         SweeperTelemetry.Restarts.Add(1, new KeyValuePair<string, object?>("sweeper.stability.verdict", kind));

@@ -104,11 +104,12 @@ public sealed class RestartPolicy
     /// <item>the kind's rule says continue or stop → that, with the verdict's reason;</item>
     /// <item>restart, with fewer than max_restarts restarts of this kind in <paramref name="history"/> → restart n
     /// (n = those restarts + 1) from the rule's <c>from</c> (from the start when <c>last_healthy</c> is asked for
-    /// and <paramref name="hasHealthyCheckpoint"/> is false), with the rule's changes, after the backoff's delay for n;</item>
+    /// and <paramref name="hasHealthyCheckpoint"/> is false, or <c>latest</c> and <paramref name="hasCheckpoint"/> is
+    /// false), with the rule's changes, after the backoff's delay for n;</item>
     /// <item>restart, with max_restarts reached → stop, saying so.</item>
     /// </list>
     /// </summary>
-    public StabilityAction Decide(StabilityVerdict verdict, RestartHistory history, bool hasHealthyCheckpoint = true)
+    public StabilityAction Decide(StabilityVerdict verdict, RestartHistory history, bool hasHealthyCheckpoint = true, bool hasCheckpoint = true)
     {
         ArgumentNullException.ThrowIfNull(history);
         var kind = verdict.Kind;
@@ -133,10 +134,20 @@ public sealed class RestartPolicy
                 kind, null, ChangeSet.Empty, 0, 0, TimeSpan.Zero, history);
 
         int restart = done + 1;
-        var from = rule.From == RestartFrom.LastHealthy && !hasHealthyCheckpoint ? RestartFrom.Start : rule.From;
-        string where = from == RestartFrom.Start
-            ? rule.From == RestartFrom.LastHealthy ? "from the start (no healthy checkpoint)" : "from the start"
-            : "from the last healthy checkpoint";
+        var from = rule.From switch
+        {
+            RestartFrom.LastHealthy when !hasHealthyCheckpoint => RestartFrom.Start,
+            RestartFrom.Latest when !hasCheckpoint => RestartFrom.Start,
+            var f => f,
+        };
+        string where = (rule.From, from) switch
+        {
+            (RestartFrom.LastHealthy, RestartFrom.Start) => "from the start (no healthy checkpoint)",
+            (RestartFrom.Latest, RestartFrom.Start) => "from the start (no checkpoint yet)",
+            (_, RestartFrom.Start) => "from the start",
+            (_, RestartFrom.Latest) => "from the newest checkpoint",
+            _ => "from the last healthy checkpoint",
+        };
         var delay = rule.Backoff.DelayFor(restart);
         string wait = delay > TimeSpan.Zero ? $" after {StabilityParsing.FormatDuration(delay)}" : "";
         string changes = rule.Changes.Count == 0 ? "no changes" : rule.Changes.ToString();
@@ -147,14 +158,14 @@ public sealed class RestartPolicy
     }
 
     /// <summary>
-    /// <see cref="Decide(StabilityVerdict, RestartHistory, bool)"/> for a supervisor that counts restarts per kind:
+    /// <see cref="Decide(StabilityVerdict, RestartHistory, bool, bool)"/> for a supervisor that counts restarts per kind:
     /// <paramref name="restartsSoFar"/> is the number of restarts already made for this verdict's kind.
     /// </summary>
-    public StabilityAction Decide(StabilityVerdict verdict, int restartsSoFar, bool hasHealthyCheckpoint = true)
+    public StabilityAction Decide(StabilityVerdict verdict, int restartsSoFar, bool hasHealthyCheckpoint = true, bool hasCheckpoint = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(restartsSoFar);
         var history = verdict.IsHealthy ? RestartHistory.Empty : RestartHistory.Of(Enumerable.Repeat(verdict.Kind, restartsSoFar));
-        return Decide(verdict, history, hasHealthyCheckpoint);
+        return Decide(verdict, history, hasHealthyCheckpoint, hasCheckpoint);
     }
 
     /// <summary>

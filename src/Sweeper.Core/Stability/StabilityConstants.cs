@@ -39,6 +39,7 @@ public static class StabilityConstants
     public const string ActionContinue = "continue";
     public const string FromLastHealthy = "last_healthy";
     public const string FromStart = "start";
+    public const string FromLatest = "latest";
     public const string BackoffConstant = "constant";
     public const string BackoffLinear = "linear";
     public const string BackoffExponential = "exponential";

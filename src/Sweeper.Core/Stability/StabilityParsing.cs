@@ -18,7 +18,7 @@ namespace Sweeper.Core.Stability;
 /// stability:                 # ReadPolicy reads the entries of this mapping (monitor settings: ReadOptions)
 ///   diverged:
 ///     action: restart        # restart | stop | continue (required)
-///     from: last_healthy     # last_healthy | start
+///     from: last_healthy     # last_healthy | latest | start
 ///     changes:               # a list of single-entry mappings, or one mapping
 ///       - trainable.optimizer.lr: "*0.5"
 ///       - trainable.quantizer.stable_scale: true
@@ -48,7 +48,12 @@ public static class StabilityParsing
         _ => StabilityConstants.ActionContinue,
     };
 
-    public static string Word(RestartFrom from) => from == RestartFrom.Start ? StabilityConstants.FromStart : StabilityConstants.FromLastHealthy;
+    public static string Word(RestartFrom from) => from switch
+    {
+        RestartFrom.Start => StabilityConstants.FromStart,
+        RestartFrom.Latest => StabilityConstants.FromLatest,
+        _ => StabilityConstants.FromLastHealthy,
+    };
 
     public static string Word(BackoffType type) => type switch
     {
@@ -63,7 +68,7 @@ public static class StabilityParsing
         TryChoice(value, [(StabilityConstants.ActionRestart, StabilityActionKind.Restart), (StabilityConstants.ActionStop, StabilityActionKind.Stop), (StabilityConstants.ActionContinue, StabilityActionKind.Continue)], out action, out error);
 
     public static bool TryParseFrom(object? value, out RestartFrom from, [NotNullWhen(false)] out string? error) =>
-        TryChoice(value, [(StabilityConstants.FromLastHealthy, RestartFrom.LastHealthy), (StabilityConstants.FromStart, RestartFrom.Start)], out from, out error);
+        TryChoice(value, [(StabilityConstants.FromLastHealthy, RestartFrom.LastHealthy), (StabilityConstants.FromLatest, RestartFrom.Latest), (StabilityConstants.FromStart, RestartFrom.Start)], out from, out error);
 
     public static bool TryParseBackoffType(object? value, out BackoffType type, [NotNullWhen(false)] out string? error) =>
         TryChoice(value, [(StabilityConstants.BackoffConstant, BackoffType.Constant), (StabilityConstants.BackoffLinear, BackoffType.Linear), (StabilityConstants.BackoffExponential, BackoffType.Exponential)], out type, out error);

@@ -12,6 +12,12 @@ public enum RestartFrom
     LastHealthy,
     /// <summary><c>start</c>: from scratch (fresh initialisation, step 0).</summary>
     Start,
+    /// <summary>
+    /// <c>latest</c>: the newest checkpoint, healthy or not (the start when there is none): for a chronic condition such as
+    /// an oscillating exponent, which leaves no healthy epoch to go back to but does not spoil the weights, so the run
+    /// goes on from its last epoch boundary with the change (e.g. the stable scale, frozen at the average so far).
+    /// </summary>
+    Latest,
 }
 
 /// <summary>How the delay grows from one restart to the next (Polly's <c>DelayBackoffType</c>).</summary>

@@ -175,7 +175,37 @@ public class GroupTableTests
 
         Assert.Equal(20, g.Flips);
         Assert.Equal(3, g.Resumes);
-        Assert.Equal(["1", "3", "3", "0.7000 ± 0.1000", "0.6000", "0.8000", "3", "20.0"], text.Rows[0]);
+        Assert.Equal(["1", "3", "3", "0.7000 ± 0.1000", "0.6000", "0.8000", "3", "20.0", "10.0", ""], text.Rows[0]); // + flips per epoch (2 epochs), no clipped fraction
+        Assert.Equal("flips/epoch", text.Columns[^2]);
+    }
+
+    [Fact]
+    public void From_ValidationObjective_TestBesideItRestartsAndClippedFraction()
+    {
+        var trials = new[]
+        {
+            Trial(1, 0, 0, 0.5, lastMetrics: new Dictionary<string, double> { [MetricNames.ValAccuracy] = 0.70, ["quant.clipped_fraction"] = 0.01, ["quant.flips_total"] = 8 }),
+            Trial(2, 0, 1, 0.6, lastMetrics: new Dictionary<string, double> { [MetricNames.ValAccuracy] = 0.80, ["quant.clipped_fraction"] = 0.03, ["quant.flips_total"] = 4 }) with
+            {
+                Attempts = [new TrialAttempt { Number = 1, Verdict = "oscillating" }, new TrialAttempt { Number = 2 }],
+            },
+        };
+        var result = new SweepResult("s", new ObjectiveSpec(MetricNames.ValAccuracy, ObjectiveMode.Max), trials, Runs.Start, Runs.Start);
+
+        var table = GroupTable.From(result);
+        var g = Assert.Single(table.Groups);
+        var text = table.Text();
+        var csv = table.CsvRows();
+
+        Assert.Equal(0.75, g.Objective.Mean, 12);
+        Assert.Equal(0.55, g.Test.Mean, 12); // the test accuracy of the same trials, for the record
+        Assert.Equal(1, g.Restarts);
+        Assert.Equal(3.0, g.FlipsPerEpoch, 12); // (8/2 + 4/2) / 2
+        Assert.Equal(0.02, g.Clipped, 12);
+        Assert.Equal(["rank", "trials", "completed", "val_accuracy (mean ± std)", "min", "max", "test_accuracy (mean ± std)", "resumes", "flips", "restarts", "flips/epoch", "clipped"], text.Columns);
+        Assert.Equal(["1", "2", "2", "0.7500 ± 0.0707", "0.7000", "0.8000", "0.5500 ± 0.0707", "0", "6.0", "1", "3.0", "0.0200"], text.Rows[0]);
+        Assert.Contains("test_accuracy_mean", csv.Columns);
+        Assert.Contains("clipped_fraction_mean", csv.Columns);
     }
 
     [Fact]

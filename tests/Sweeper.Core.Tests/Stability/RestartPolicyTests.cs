@@ -13,6 +13,7 @@ public class RestartPolicyTests
         "restart" => StabilityRule.Restart(HalveLr),                                   // last_healthy, 3
         "restart-start-2" => StabilityRule.Restart(HalveLr, RestartFrom.Start, maxRestarts: 2),
         "restart-once" => StabilityRule.Restart(HalveLr, maxRestarts: 1),
+        "restart-latest" => StabilityRule.Restart(HalveLr, RestartFrom.Latest),
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 
@@ -45,6 +46,7 @@ public class RestartPolicyTests
     [InlineData(StabilityKind.Drifting, "restart", 0, true, "R", RestartFrom.LastHealthy, 1)]
     [InlineData(StabilityKind.Drifting, "restart-start-2", 0, false, "R", RestartFrom.Start, 1)]
     [InlineData(StabilityKind.Drifting, "stop", 0, true, "S", null, 0)]
+    [InlineData(StabilityKind.Oscillating, "restart-latest", 0, false, "R", RestartFrom.Latest, 1)] // healthy or not: the newest
     public void Decide_RuleAndRestartsSoFar_Action(StabilityKind kind, string rule, int restartsSoFar, bool hasHealthy, string expected, RestartFrom? from, int restart)
     {
         var action = new RestartPolicy(PolicyWith(kind, Rule(rule))).Decide(Verdict(kind), restartsSoFar, hasHealthy);
@@ -83,8 +85,17 @@ public class RestartPolicyTests
     [InlineData("restart", 1, false, "diverged at step 1200: loss 50 spiked (policy: restart 2 of 3 for diverged from the start (no healthy checkpoint) with trainable.optimizer.lr: *0.5)")]
     [InlineData("restart-start-2", 0, true, "diverged at step 1200: loss 50 spiked (policy: restart 1 of 2 for diverged from the start with trainable.optimizer.lr: *0.5)")]
     [InlineData("restart", 3, true, "diverged at step 1200: loss 50 spiked (policy: restart, but max_restarts 3 for diverged is reached)")]
+    [InlineData("restart-latest", 0, false, "diverged at step 1200: loss 50 spiked (policy: restart 1 of 3 for diverged from the newest checkpoint with trainable.optimizer.lr: *0.5)")]
     public void Decide_Reason_NamesRuleAndEvidence(string rule, int restartsSoFar, bool hasHealthy, string reason) =>
         Assert.Equal(reason, new RestartPolicy(PolicyWith(StabilityKind.Diverged, Rule(rule))).Decide(Verdict(StabilityKind.Diverged), restartsSoFar, hasHealthy).Reason);
+
+    [Fact]
+    public void Decide_LatestWithoutAnyCheckpoint_FromTheStartSayingSo()
+    {
+        var action = new RestartPolicy(PolicyWith(StabilityKind.Oscillating, Rule("restart-latest"))).Decide(Verdict(StabilityKind.Oscillating), 0, hasHealthyCheckpoint: false, hasCheckpoint: false);
+        Assert.Equal(RestartFrom.Start, action.From);
+        Assert.Contains("from the start (no checkpoint yet)", action.Reason);
+    }
 
     [Fact]
     public void Decide_History_CountsRestartsPerKind()

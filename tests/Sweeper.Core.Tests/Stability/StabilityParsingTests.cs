@@ -43,7 +43,7 @@ public class StabilityParsingTests
     [Theory]
     [InlineData("last_healthy", RestartFrom.LastHealthy, null)]
     [InlineData("start", RestartFrom.Start, null)]
-    [InlineData("last-healthy", RestartFrom.LastHealthy, "expected one of last_healthy, start; found 'last-healthy'")]
+    [InlineData("last-healthy", RestartFrom.LastHealthy, "expected one of last_healthy, latest, start; found 'last-healthy'")]
     public void TryParseFrom_Word_FromOrMessage(string word, RestartFrom expected, string? message)
     {
         bool ok = StabilityParsing.TryParseFrom(word, out var from, out var error);
