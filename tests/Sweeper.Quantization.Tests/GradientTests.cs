@@ -193,6 +193,31 @@ public sealed class GradientTests
         AssertClose(c.Select(v => (double)v).ToArray(), w.grad!, 0);
     }
 
+    [Fact]
+    public void LearnablePo2_RankOnePerElementChannels_GradientPerElementAndDiagnostics()
+    {
+        // A rank-1 weight with channel axis 0: every element its own channel, nothing to reduce over.
+        float[] x = [0.3f, -1.1f, 2.6f];
+        float[] c = [1f, 2f, -1f];
+        double[] l = [-2.2, -0.4, 0.1]; // ceil: e = [-2, 0, 1]
+        using var scope = torch.NewDisposeScope();
+        var quantizer = new LearnablePo2Quantizer([3], 4, 0, new LearnablePo2QuantizerOptions { Mode = Po2ExponentMode.Ceil }) { CollectDiagnostics = true };
+        quantizer.SetLog2Scale((float)l[0], (float)l[1], (float)l[2]);
+        var w = torch.tensor(x).requires_grad_(true);
+
+        (quantizer.forward(w) * torch.tensor(c)).sum().backward();
+
+        var expected = x.Select((v, i) =>
+        {
+            var s = Math.Pow(2, Math.Ceiling(l[i]));
+            var r = v / s;
+            var q = Math.Round(r, MidpointRounding.ToEven);
+            return c[i] * (Math.Abs(q) > 7 ? Ln2 * s * Math.Sign(q) * 7 : Ln2 * s * (q - r));
+        }).ToArray();
+        AssertClose(expected, quantizer.Log2Scale.grad!, 1e-6);
+        Assert.Equal(3, quantizer.LastDiagnostics!.Msqe.Length);
+    }
+
     internal static void AssertClose(double[] expected, Tensor actual, double rtol)
     {
         var got = actual.to_type(ScalarType.Float64).contiguous().data<double>().ToArray();

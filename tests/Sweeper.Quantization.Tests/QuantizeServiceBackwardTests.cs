@@ -332,17 +332,19 @@ public sealed class QuantizeServiceBackwardTests
     }
 
     [Fact]
-    public void Run_TrainingForwardDiffersFromReference_RefusesUpstream()
+    public void Run_LegacyHalfStepBoundary_TrainingForwardMatchesTheReference()
     {
-        // legacy_auto_po2, 2 bits, exponent 0: the reference rounds 0.5 − 2^-25 half away from zero in float64 to code 0; the
-        // training module computes floor(|x|/s + 0.5) in float32, where 0.5 − 2^-25 + 0.5 rounds to 1, so it gives code 1.
+        // legacy_auto_po2, 2 bits, exponent 0: the reference rounds 0.5 − 2^-25 half away from zero in float64 to code 0. In
+        // float32, 0.5 − 2^-25 + 0.5 rounds to 1; the training module computes the codes in float64 too, so it agrees and
+        // the gradient is answered (the identity, as for every legacy weight).
         const string request = """{"name":"edge","method":"legacy_auto_po2","bits":2,"channel_axis":null,"shape":[2],"input":[1.0,0.49999997]""";
 
         var forward = RunOne(request + "}");
-        var ex = Assert.Throws<QuantizeRequestException>(() => QuantizeService.Run(request + ""","upstream":[1,1]}"""));
+        var backward = RunOne(request + ""","upstream":[0.5,-2]}""");
 
         Assert.Equal([1L, 0L], GoldenFile.Longs(forward["codes"]));
-        Assert.StartsWith("Request 0 ('edge'): upstream: the training quantizer's forward pass gives different dequantized values", ex.Message);
+        Assert.Equal([1L, 0L], GoldenFile.Longs(backward["codes"]));
+        Assert.Equal([0.5, -2.0], GoldenFile.Doubles(backward["grad_input"]));
     }
 
     [Fact]

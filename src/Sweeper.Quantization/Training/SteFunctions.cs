@@ -84,7 +84,9 @@ internal sealed class LearnedScaleSte : autograd.SingleTensorFunction<LearnedSca
         spec.Observer?.Observe(gradOutput, pass);
         var inside = x * pass;
         var term = spec.Log2Parameter ? q * s - inside : q - inside / s;
-        var gradParameter = (gradOutput * term).sum(spec.ReduceDims).reshape(spec.ParameterShape).mul_(spec.Factor);
+        var perElement = gradOutput * term;
+        // No axis to reduce (a rank-1 weight, one channel per element): libtorch's sum([]) would sum them all.
+        var gradParameter = (spec.ReduceDims.Length == 0 ? perElement : perElement.sum(spec.ReduceDims)).reshape(spec.ParameterShape).mul_(spec.Factor);
         return [gradOutput * pass, gradParameter, null!, null!, null!, null!];
     }
 }

@@ -160,7 +160,9 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Sums a weight-shaped tensor over the non-channel axes to [C].</summary>
-    protected Tensor ChannelSum(Tensor t) => t.sum(ReduceDims).reshape(Channels);
+    /// <remarks>A rank-1 weight with channel axis 0 has nothing to reduce (every element is its own channel); libtorch's
+    /// <c>sum([])</c> would sum everything, so that case is a reshape.</remarks>
+    protected Tensor ChannelSum(Tensor t) => ReduceDims.Length == 0 ? t.reshape(Channels) : t.sum(ReduceDims).reshape(Channels);
 
     /// <summary>The second-moment EMA v (weight-shaped) whose √ weights the MSQE, or null when the quantizer keeps none.</summary>
     protected virtual Tensor? SecondMomentState => null;

@@ -192,6 +192,33 @@ public sealed class QuantizedTrainableTests
         }
     }
 
+    [Theory]
+    [InlineData("msqe_po2", "qkeras")]
+    [InlineData("learnable_po2", "pytorch")]
+    [InlineData("legacy_auto_po2", "qkeras")]
+    public void RunEpoch_SameSpecAndSeed_BitIdenticalMetricsIncludingDiagnostics(string method, string fold)
+    {
+        // What the study relies on: a trial is a pure function of its spec and seed on one machine (one intra-op thread,
+        // seeded initialisation, seeded data order, a validation split from the sweep seed).
+        var quantizer = new QuantizerSpec { Method = method, Bits = 4, BnFold = fold, StableScale = method == "msqe_po2", DepthwisePerChannel = false };
+        var config = Config(quantizer, seed: 8, epochs: 2, train: 160, test: 60, model: "mobilenet_v1");
+        config = config with { Trainable = config.Trainable with { Dataset = config.Trainable.Dataset with { Validation = 32, SplitSeed = 3 } } };
+        string[] timings = [MetricNames.SamplesPerSecond, MetricNames.TrainSeconds, MetricNames.EvalSeconds];
+
+        var runs = new List<IReadOnlyDictionary<string, double>>();
+        for (int r = 0; r < 2; r++)
+        {
+            using var trainable = new TorchTrainable(config);
+            trainable.RunEpoch(1, CancellationToken.None);
+            runs.Add(trainable.RunEpoch(2, CancellationToken.None).Metrics);
+        }
+
+        var keys = runs[0].Keys.Where(k => !timings.Contains(k)).ToList();
+        Assert.Contains(MetricNames.ValAccuracy, keys);
+        Assert.Contains(QuantizerMetricNames.FlipsTotal, keys);
+        Assert.All(keys, k => Assert.True(runs[0][k].Equals(runs[1][k]), $"{k}: {runs[0][k]:R} then {runs[1][k]:R}"));
+    }
+
     [Fact]
     public void RunEpoch_WithValidation_ReportsValidationMetricsDeterministically()
     {
