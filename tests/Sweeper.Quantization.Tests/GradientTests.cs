@@ -12,7 +12,7 @@ public sealed class GradientTests
     private static readonly double Ln2 = Math.Log(2.0);
 
     /// <summary>Row-major channel index of flat element i.</summary>
-    private static int ChannelOf(long[] shape, int? axis, int i)
+    internal static int ChannelOf(long[] shape, int? axis, int i)
     {
         if (axis is not int a)
         {

@@ -14,22 +14,7 @@ public sealed class QuantizeServiceBackwardTests
 {
     private static readonly double Ln2 = Math.Log(2.0);
 
-    /// <summary>Row-major channel index of flat element i.</summary>
-    private static int ChannelOf(long[] shape, int? axis, int i)
-    {
-        if (axis is not int a)
-        {
-            return 0;
-        }
-
-        long stride = 1;
-        for (var d = a + 1; d < shape.Length; d++)
-        {
-            stride *= shape[d];
-        }
-
-        return (int)(i / stride % shape[a]);
-    }
+    private static int ChannelOf(long[] shape, int? axis, int i) => GradientTests.ChannelOf(shape, axis, i);
 
     private sealed record Expected(double[] GradInput, double[]? GradParameter, double[] ParameterScale, int Clipped);
 

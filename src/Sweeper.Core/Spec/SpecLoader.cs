@@ -251,7 +251,6 @@ public static class SpecLoader
                 errors.Add(new SpecError(file, node.Location, path, $"expected a mapping of variant names to settings, e.g. 'msqe_mask: {{trainable.quantizer.method: msqe_po2, trainable.quantizer.outlier_mask: true}}', found {Found(node)}"));
                 return spec;
             }
-            var sweepable = SpecSchema.Settings.Where(s => s.Sweepable).Select(s => s.Path).ToList();
             var parameterKeys = spec.Parameters.ToDictionary(p => p.Key, p => p.Location);
             var variants = new List<VariantSpec>();
             foreach (var (nameNode, body) in map.Entries)
@@ -268,14 +267,8 @@ public static class SpecLoader
                 {
                     var key = keyNode.Value;
                     var keyPath = variantPath + "." + key;
-                    var setting = SpecSchema.Find(key);
-                    if (setting is null || !setting.Sweepable)
-                    {
-                        var near = SpecSchema.Nearest(key, sweepable);
-                        var hint = near is null ? $" (sweepable keys: {string.Join(", ", sweepable)})" : $"; did you mean '{near}'?";
-                        errors.Add(new SpecError(file, keyNode.Location, keyPath, $"unknown key '{key}'{hint}"));
-                        continue;
-                    }
+                    var setting = Sweepable(keyNode, keyPath, "unknown key");
+                    if (setting is null) continue;
                     if (parameterKeys.TryGetValue(key, out var at))
                     {
                         errors.Add(new SpecError(file, keyNode.Location, keyPath, $"'{key}' is also a parameter (line {at.Line}); set it in the variants or in parameters, not both"));
@@ -302,6 +295,19 @@ public static class SpecLoader
             };
         }
 
+        /// <summary>The sweepable setting a key names, or null after an error ("<paramref name="what"/> 'x'; did you mean ...").</summary>
+        private Setting? Sweepable(YScalar keyNode, string path, string what)
+        {
+            var key = keyNode.Value;
+            var setting = SpecSchema.Find(key);
+            if (setting is not null && setting.Sweepable) return setting;
+            var sweepable = SpecSchema.Settings.Where(s => s.Sweepable).Select(s => s.Path).ToList();
+            var near = SpecSchema.Nearest(key, sweepable);
+            var hint = near is null ? $" (sweepable keys: {string.Join(", ", sweepable)})" : $"; did you mean '{near}'?";
+            errors.Add(new SpecError(file, keyNode.Location, path, $"{what} '{key}'{hint}"));
+            return null;
+        }
+
         public IReadOnlyList<ParameterSpec> BindParameters(YNode node)
         {
             var result = new List<ParameterSpec>();
@@ -310,19 +316,12 @@ public static class SpecLoader
                 errors.Add(new SpecError(file, node.Location, SpecSchema.ParametersKey, $"expected a mapping of dotted keys to domains, e.g. 'trainable.optimizer.lr: {{values: [0.01, 0.1]}}', found {Found(node)}"));
                 return result;
             }
-            var sweepable = SpecSchema.Settings.Where(s => s.Sweepable).Select(s => s.Path).ToList();
             foreach (var (keyNode, domainNode) in map.Entries)
             {
                 var key = keyNode.Value;
                 var path = SpecSchema.ParametersKey + "." + key;
-                var setting = SpecSchema.Find(key);
-                if (setting is null || !setting.Sweepable)
-                {
-                    var near = SpecSchema.Nearest(key, sweepable);
-                    var hint = near is null ? $" (sweepable keys: {string.Join(", ", sweepable)})" : $"; did you mean '{near}'?";
-                    errors.Add(new SpecError(file, keyNode.Location, path, $"unknown parameter key '{key}'{hint}"));
-                    continue;
-                }
+                var setting = Sweepable(keyNode, path, "unknown parameter key");
+                if (setting is null) continue;
                 if (domainNode is not YMapping domainMap)
                 {
                     errors.Add(new SpecError(file, domainNode.Location, path, $"expected a domain mapping such as '{{values: [...]}}' or '{{log_uniform: [0.001, 0.1]}}', found {Found(domainNode)}"));
