@@ -21,8 +21,10 @@ internal static class EpochTelemetry
                 SweeperTelemetry.Exponent.Record(value, trialTag, new(SweeperTelemetry.Tags.Layer, layer));
         if (span is null) return;
 
+        // Every metric but the per-layer quantizer ones (hundreds on a MobileNet: they stay in results.json); the network's
+        // quantizer diagnostics (quant.flips_epoch, quant.clipped_fraction, quant.outlier_msqe_share, ...) are kept.
         foreach (var (key, value) in result.Metrics)
-            if (!key.StartsWith(QuantPrefix, StringComparison.Ordinal) && double.IsFinite(value))
+            if (double.IsFinite(value) && (!key.StartsWith(QuantPrefix, StringComparison.Ordinal) || !key.AsSpan(QuantPrefix.Length).Contains('.')))
                 span.SetTag(SweeperTelemetry.Tags.MetricPrefix + key, value);
 
         // train and eval as children with their measured share of the epoch, when the trainable reports it.

@@ -22,7 +22,8 @@ namespace Sweeper.Training.Quantized;
 /// Over all layers: <c>quant.flips_total</c> (running count), <c>quant.flips_epoch</c> (during this epoch),
 /// <c>quant.clipped_fraction</c> and <c>quant.zero_fraction</c> (over all quantized weights), <c>quant.outlier_msqe_share</c>
 /// (1 − Σ msqe_inliers / Σ msqe: the share of the quantization error that the outliers cause) and
-/// <c>quant.sm_weight_cv</c> (mean over layers).
+/// <c>quant.sm_weight_cv</c> and <c>quant.log2_scale_mean</c> (means over layers). The network's values are also attributes
+/// of each epoch span (<c>sweeper.metric.quant.*</c>); the per-layer ones are in results.json.
 /// </summary>
 public static class QuantizerMetricNames
 {
@@ -33,6 +34,7 @@ public static class QuantizerMetricNames
     public const string ZeroFractionAll = "quant.zero_fraction";
     public const string OutlierMsqeShare = "quant.outlier_msqe_share";
     public const string SecondMomentSpreadAll = "quant.sm_weight_cv";
+    public const string Log2ScaleMeanAll = "quant.log2_scale_mean";
 
     public static string ExponentMean(string layer) => $"{Prefix}{layer}.exponent_mean";
     public static string Msqe(string layer) => $"{Prefix}{layer}.msqe";
@@ -53,8 +55,8 @@ public static class QuantizerMetricNames
         ArgumentNullException.ThrowIfNull(metrics);
         ArgumentNullException.ThrowIfNull(diagnostics);
         long total = 0;
-        double weights = 0, clipped = 0, zeros = 0, msqe = 0, inliers = 0, spreadSum = 0;
-        int spreads = 0;
+        double weights = 0, clipped = 0, zeros = 0, msqe = 0, inliers = 0, spreadSum = 0, log2Sum = 0;
+        int spreads = 0, log2s = 0;
         foreach (var (layer, d) in diagnostics)
         {
             var name = layer.LayerName;
@@ -72,7 +74,12 @@ public static class QuantizerMetricNames
                 spreadSum += d.SecondMomentSpread;
                 spreads++;
             }
-            if (double.IsFinite(d.Log2ScaleMean)) metrics[Log2ScaleMean(name)] = d.Log2ScaleMean;
+            if (double.IsFinite(d.Log2ScaleMean))
+            {
+                metrics[Log2ScaleMean(name)] = d.Log2ScaleMean;
+                log2Sum += d.Log2ScaleMean;
+                log2s++;
+            }
             total += d.TotalFlips;
             weights += count;
             clipped += d.ClippedFraction * count;
@@ -89,5 +96,6 @@ public static class QuantizerMetricNames
         }
         if (msqe > 0) metrics[OutlierMsqeShare] = Math.Clamp(1 - inliers / msqe, 0, 1);
         if (spreads > 0) metrics[SecondMomentSpreadAll] = spreadSum / spreads;
+        if (log2s > 0) metrics[Log2ScaleMeanAll] = log2Sum / log2s;
     }
 }
