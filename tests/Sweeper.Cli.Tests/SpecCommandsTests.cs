@@ -78,6 +78,26 @@ public sealed partial class SpecCommandsTests(ITestOutputHelper output) : IDispo
     }
 
     [Fact]
+    public async Task Validate_TestMetricObjective_ValidWithALocatedWarning_ValidationMetricWithoutSplit_Exit2()
+    {
+        Write("test-metric.yaml", Grid(1));
+        Write("val-no-split.yaml", """
+            name: v
+            objective: {metric: val_accuracy, mode: max}
+            trainable: {model: mobilenet_v1, epochs: 1, dataset: {path: .}}
+            """);
+
+        var warned = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(1), "validate", "test-metric.yaml");
+        var refused = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(1), "validate", "val-no-split.yaml");
+
+        Assert.True(warned.ExitCode == 0, warned.ToString());
+        Assert.Contains("warning: test-metric.yaml:3:21: objective.metric: selecting, pruning and searching on 'test_accuracy' leaks the test set", warned.Stderr);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("error: val-no-split.yaml:2:21: objective.metric: 'val_accuracy' needs a validation split", refused.Stderr);
+        Assert.DoesNotContain("   at ", refused.Stderr); // no stack trace
+    }
+
+    [Fact]
     public async Task Run_AshaAgainstFifo_AshaStopsTrialsEarlyAndRunsFewerEpochs()
     {
         string Spec(string scheduler) => $"""
