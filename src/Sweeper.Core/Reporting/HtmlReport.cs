@@ -329,7 +329,7 @@ public static class HtmlReport
     {
         const double rowHeight = 20;
         var longest = labels.Count == 0 ? 10 : labels.Max(l => Math.Min(l.Length, 60));
-        var left = Math.Clamp(longest * 6.4 + 16, 90, 420);
+        var left = Math.Clamp(longest * 7.2 + 16, 90, 460);
         var n = labels.Count;
         var plot = new SvgPlot(PlotWidth, n * rowHeight + 52, x, new AxisRange(-0.5, n - 0.5), new Margin(8, 24, 44, left));
         plot.Axes(xTitle, null, xTicks: 8, yTicks: 0, xGrid: true);
@@ -419,6 +419,8 @@ public static class HtmlReport
         .table-wrap { overflow: auto; max-height: 640px; border: 1px solid #eceef1; border-radius: 4px; }
         table { border-collapse: collapse; font-size: 12.5px; font-variant-numeric: tabular-nums; width: max-content; min-width: 100%; }
         th, td { padding: 4px 9px; border-bottom: 1px solid #eceef1; text-align: left; white-space: nowrap; }
+        table.table-claims { width: 100%; }
+        table.table-claims td { white-space: normal; vertical-align: top; }
         th { background: #f0f2f5; position: sticky; top: 0; font-weight: 600; }
         td.num { text-align: right; }
         tr.best td { background: #eaf5ea; font-weight: 600; }
