@@ -67,17 +67,22 @@ public sealed class StabilityTests : IDisposable
         var text = File.ReadAllText(Path.Combine(RepositoryRoot(), "configs", "examples", "unstable.yaml"));
         var alone = text[..text.IndexOf("  oscillating:\n", StringComparison.Ordinal)] + "  oscillating: {action: continue}\n" + text[text.IndexOf("resources:", StringComparison.Ordinal)..];
         var trials = await RunAsync(text);
-        var untreated = (await RunAsync(alone)).Single(t => t.GetProperty("parameters").GetProperty("trainable.model").GetString() == "mobilenet_v1");
+        static bool Is(JsonElement trial, string variant) => trial.GetProperty("parameters").GetProperty("variant").GetString() == variant;
+        var untreated = (await RunAsync(alone)).Single(t => Is(t, "oscillating"));
 
-        var diverging = trials.Single(t => t.GetProperty("parameters").GetProperty("trainable.model").GetString() == "synthetic");
+        // A real divergence: learnable_po2's log2 scales under SGD at lr 2 turn the loss NaN in the first epoch.
+        var diverging = trials.Single(t => Is(t, "diverging"));
         Assert.Equal("completed", diverging.GetProperty("state").GetString());
         var d = diverging.GetProperty("attempts").EnumerateArray().ToList();
         Assert.Equal(2, d.Count);
         Assert.Equal("diverged", d[0].GetProperty("verdict").GetString());
-        Assert.Equal(2, d[0].GetProperty("step").GetInt64()); // the first NaN step: caught within one reporting interval
-        Assert.Equal(0.02, d[1].GetProperty("changes").GetProperty("trainable.optimizer.lr").GetDouble(), 12); // halved
+        Assert.StartsWith("loss is NaN at step", d[0].GetProperty("reason").GetString());
+        Assert.InRange(d[0].GetProperty("step").GetInt64(), 1, 162); // within the first epoch
+        Assert.Equal(0, d[1].GetProperty("from_epoch").GetInt32()); // no epoch was judged healthy: from the start
+        Assert.Equal(0.1, d[1].GetProperty("changes").GetProperty("trainable.optimizer.lr").GetDouble(), 12); // 2 × 0.05
+        Assert.All(diverging.GetProperty("epochs").EnumerateArray(), e => Assert.True(double.IsFinite(e.GetProperty("metrics").GetProperty("train_loss").GetDouble())));
 
-        var oscillating = trials.Single(t => t.GetProperty("parameters").GetProperty("trainable.model").GetString() == "mobilenet_v1");
+        var oscillating = trials.Single(t => Is(t, "oscillating"));
         Assert.Equal("completed", oscillating.GetProperty("state").GetString());
         var o = oscillating.GetProperty("attempts").EnumerateArray().ToList();
         Assert.Equal(2, o.Count);
