@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using Spectre.Console;
+using Sweeper.Core.Spec;
 using Spectre.Console.Cli;
 using Sweeper.Cli.Output;
 using Sweeper.Cluster.Benchmarks;
@@ -147,6 +148,10 @@ public sealed class QuantizerBenchSettings : CommandSettings
     [Description("Interleaved rounds per method (default 7).")]
     [DefaultValue(7)]
     public int Rounds { get; init; } = 7;
+
+    [CommandOption("--second-moments")]
+    [Description("Weight the MSQE by the gradients' second moments (msqe_po2, learnable_po2), as the spec's default does; off by default so that the figures compare with those measured before that default.")]
+    public bool SecondMoments { get; init; }
 }
 
 /// <summary>
@@ -157,8 +162,14 @@ public sealed class QuantizerBenchCommand : Command<QuantizerBenchSettings>
 {
     public override int Execute(CommandContext context, QuantizerBenchSettings settings, CancellationToken cancellationToken)
     {
-        var rows = Training.Bench.TrainingStepBench.Measure(new Training.Bench.TrainingStepBenchOptions { Rounds = settings.Rounds });
-        var table = new Table().Border(TableBorder.Rounded).Title("training step, MobileNetV2 width 0.5, 28×28, batch 128, 4 bits per channel, 1 thread");
+        var options = new Training.Bench.TrainingStepBenchOptions
+        {
+            Rounds = settings.Rounds,
+            Quantizer = new QuantizerSpec { Bits = 4, PerChannel = true, SecondMoments = settings.SecondMoments },
+        };
+        var rows = Training.Bench.TrainingStepBench.Measure(options);
+        var table = new Table().Border(TableBorder.Rounded).Title("training step, MobileNetV2 width 0.5, 28×28, batch 128, 4 bits per channel, 1 thread" +
+            (settings.SecondMoments ? ", second moments on" : ", second moments off"));
         table.AddColumns("method", "median ms/step", "× float", "target");
         foreach (var r in rows)
             table.AddRow(r.Method, r.MedianMilliseconds.ToString("F1", CultureInfo.InvariantCulture), r.RatioToFloat.ToString("F3", CultureInfo.InvariantCulture),
