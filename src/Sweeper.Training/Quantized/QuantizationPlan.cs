@@ -54,13 +54,10 @@ public sealed class QuantizationPlan
     /// <summary>A plan that quantizes nothing and folds nothing.</summary>
     public static QuantizationPlan Float { get; } = new(new QuantizerSpec());
 
-    /// <param name="spec">The spec's quantizer section.</param>
-    /// <param name="freezeAtStep">
-    /// msqe_po2 with stable_scale: the first training step (0-based, ≥ 1) that uses the frozen stable exponent, or null
-    /// to freeze only on request (the trainable freezes at the end of an epoch instead, see <see cref="StableFromEpoch"/>).
-    /// </param>
+    /// <param name="spec">The spec's quantizer section. msqe_po2's stable exponent is frozen by the trainable at the end of
+    /// an epoch (<see cref="StableFromEpoch"/>), not by the quantizer at a step.</param>
     /// <exception cref="ArgumentException">Unknown method, rounding or BN folding recipe, or bits outside 2..8.</exception>
-    public QuantizationPlan(QuantizerSpec spec, long? freezeAtStep = null)
+    public QuantizationPlan(QuantizerSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
         if (!Methods.Contains(spec.Method))
@@ -71,15 +68,10 @@ public sealed class QuantizationPlan
             throw new ArgumentException($"Unknown rounding '{spec.Rounding}'. Valid names: {string.Join(", ", Roundings)}.", nameof(spec));
         if (!BnFoldRecipe.Recipes.Contains(spec.BnFold))
             throw new ArgumentException($"Unknown bn_fold recipe '{spec.BnFold}'. Valid names: {string.Join(", ", BnFoldRecipe.Recipes)}.", nameof(spec));
-        if (freezeAtStep is < 1) throw new ArgumentOutOfRangeException(nameof(freezeAtStep), freezeAtStep, "The freeze step must be ≥ 1.");
         Spec = spec;
-        FreezeAtStep = freezeAtStep;
     }
 
     public QuantizerSpec Spec { get; }
-
-    /// <summary>msqe_po2 stable scale: first step using the frozen exponent (null: never by itself).</summary>
-    public long? FreezeAtStep { get; }
 
     /// <summary>Whether any layer gets a quantizer.</summary>
     public bool Quantizes => Spec.Method != None;
@@ -125,7 +117,6 @@ public sealed class QuantizationPlan
                 OutlierSigma = Spec.OutlierMask ? Spec.OutlierSigma : null,
                 SecondMoments = Spec.SecondMoments,
                 StableScale = Spec.StableScale,
-                FreezeAtStep = Spec.StableScale ? FreezeAtStep : null,
             }),
             LearnablePo2 => new LearnablePo2Quantizer(weightShape, Spec.Bits, axis, new LearnablePo2QuantizerOptions
             {
