@@ -3,6 +3,8 @@ using Sweeper.Core.Reporting;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
 using Xunit.Abstractions;
+using Sweeper.Core.Sweep;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Cli.Tests;
 
@@ -236,7 +238,7 @@ public sealed class ReportCommandTests(ITestOutputHelper output) : IDisposable
             return runDir;
         }
 
-        private static TrialResult Trial(TrialConfig config, DateTimeOffset start)
+        private static TrialRecord Trial(TrialConfig config, DateTimeOffset start)
         {
             var random = new Random((int)config.Seed);
             bool msqe = Equals(config.Parameters[0].Value, "msqe_po2");
@@ -265,7 +267,7 @@ public sealed class ReportCommandTests(ITestOutputHelper output) : IDisposable
                 metrics["quant.flips_epoch"] = flipsEpoch;
                 epochs.Add(new EpochResult(e, metrics, TimeSpan.FromTicks(12_345_679 + 1000 * e)));
             }
-            var trial = new TrialResult
+            var trial = new TrialRecord
             {
                 Config = config,
                 State = TrialState.Completed,

@@ -6,6 +6,7 @@ using Sweeper.Cluster.Journal;
 using Sweeper.Core.Reporting;
 using Sweeper.Core.Spec;
 using Sweeper.Training.Quantized;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Cli.Commands;
 

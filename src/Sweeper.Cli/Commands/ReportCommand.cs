@@ -9,6 +9,8 @@ using Sweeper.Cluster.Journal;
 using Sweeper.Core.Reporting;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Sweep;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Cli.Commands;
 

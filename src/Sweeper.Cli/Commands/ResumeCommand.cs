@@ -6,6 +6,7 @@ using Sweeper.Cli.Running;
 using Sweeper.Cluster.Journal;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cli.Commands;
 

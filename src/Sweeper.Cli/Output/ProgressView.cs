@@ -5,6 +5,8 @@ using Spectre.Console.Rendering;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Reporting;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cli.Output;
 
@@ -15,13 +17,13 @@ namespace Sweeper.Cli.Output;
 public sealed class ProgressView(IAnsiConsole console, SweepSpec spec, long? totalTrials)
 {
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
-    private readonly ConcurrentDictionary<TrialId, TrialResult> _trials = new();
+    private readonly ConcurrentDictionary<TrialId, TrialRecord> _trials = new();
     private readonly ConcurrentQueue<string> _lines = new();
 
     public bool Interactive => console.Profile.Capabilities.Interactive && console.Profile.Capabilities.Ansi;
 
     /// <summary>Called from actor threads: records the update; the display thread renders it.</summary>
-    public void OnTrial(TrialResult trial)
+    public void OnTrial(TrialRecord trial)
     {
         _trials.TryGetValue(trial.Id, out var before);
         _trials[trial.Id] = trial;
@@ -112,7 +114,7 @@ public sealed class ProgressView(IAnsiConsole console, SweepSpec spec, long? tot
         return table;
     }
 
-    internal static string Params(TrialResult t) =>
+    internal static string Params(TrialRecord t) =>
         string.Join(" ", t.Config.Parameters.Select(p => $"{p.Key.Split('.')[^1]}={ResultTable.Format(p.Value)}"));
 
     private static string StateMarkup(TrialState s) => s switch

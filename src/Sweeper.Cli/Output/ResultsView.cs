@@ -1,6 +1,7 @@
 using Spectre.Console;
 using Sweeper.Core.Reporting;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cli.Output;
 

@@ -7,6 +7,7 @@ using Sweeper.Cluster.Hosting;
 using Sweeper.Cluster.Messages;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cli.Running;
 
@@ -21,7 +22,7 @@ public static class SweepHost
     /// <param name="onTrial">Called (on an actor thread) for every change of a trial.</param>
     /// <param name="onStarted">Called with this node's address once it is up.</param>
     public static async Task<SweepResult> RunAsync(SweepSpec spec, ITrialSource source, CoordinatorOptions coordinator,
-        ITrainableFactory factory, NodeOptions node, Action<TrialResult> onTrial, Action<string>? onStarted, CancellationToken cancel)
+        ITrainableFactory factory, NodeOptions node, Action<TrialRecord> onTrial, Action<string>? onStarted, CancellationToken cancel)
     {
         var done = new TaskCompletionSource<SweepResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         coordinator = coordinator with { OnFatal = message => done.TrySetException(new InvalidOperationException(message)) };

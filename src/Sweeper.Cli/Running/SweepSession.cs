@@ -5,6 +5,7 @@ using Sweeper.Cluster.Actors;
 using Sweeper.Core.Reporting;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cli.Running;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Sweeper.Core.Model;
 using Sweeper.Core.Telemetry;
 using Sweeper.Core.Trials;
 
@@ -7,8 +8,6 @@ namespace Sweeper.Cluster.Actors;
 /// <summary>What one finished epoch puts on its span and into the metrics.</summary>
 internal static class EpochTelemetry
 {
-    private const string QuantPrefix = "quant.";
-
     public static void Record(Activity? span, TrialId trial, EpochResult result)
     {
         var trialTag = new KeyValuePair<string, object?>(SweeperTelemetry.Tags.TrialId, trial.ToString());
@@ -17,14 +16,14 @@ internal static class EpochTelemetry
         Measure(SweeperTelemetry.Loss, result.Get(MetricNames.TestLoss), trialTag);
         Measure(SweeperTelemetry.Accuracy, result.Get(MetricNames.TestAccuracy), trialTag);
         foreach (var (key, value) in result.Metrics)
-            if (LayerOf(key, ".exponent_mean") is { } layer && double.IsFinite(value))
+            if (MetricNames.QuantLayer.LayerOf(key, MetricNames.QuantLayer.ExponentMean) is { } layer && double.IsFinite(value))
                 SweeperTelemetry.Exponent.Record(value, trialTag, new(SweeperTelemetry.Tags.Layer, layer));
         if (span is null) return;
 
         // Every metric but the per-layer quantizer ones (hundreds on a MobileNet: they stay in results.json); the network's
         // quantizer diagnostics (quant.flips_epoch, quant.clipped_fraction, quant.outlier_msqe_share, ...) are kept.
         foreach (var (key, value) in result.Metrics)
-            if (double.IsFinite(value) && (!key.StartsWith(QuantPrefix, StringComparison.Ordinal) || !key.AsSpan(QuantPrefix.Length).Contains('.')))
+            if (double.IsFinite(value) && (!MetricNames.Quant.IsQuant(key) || !key.AsSpan(MetricNames.Quant.Prefix.Length).Contains('.')))
                 span.SetTag(SweeperTelemetry.Tags.MetricPrefix + key, value);
 
         // train and eval as children with their measured share of the epoch, when the trainable reports it.
@@ -38,22 +37,16 @@ internal static class EpochTelemetry
         }
 
         // Exponent flips, aggregated per epoch: one event with the total and the layers that flipped.
-        var flips = result.Get("quant.flips_epoch");
+        var flips = result.Get(MetricNames.Quant.FlipsEpoch);
         if (double.IsFinite(flips) && flips > 0)
         {
             var tags = new ActivityTagsCollection { ["sweeper.quant.flips"] = (long)flips };
             foreach (var (key, value) in result.Metrics)
-                if (LayerOf(key, ".flips_epoch") is { } layer && value > 0)
+                if (MetricNames.QuantLayer.LayerOf(key, MetricNames.QuantLayer.FlipsEpoch) is { } layer && value > 0)
                     tags["sweeper.quant.flips." + layer] = (long)value;
             span.AddEvent(new ActivityEvent(SweeperTelemetry.Events.Flips, tags: tags));
         }
     }
-
-    /// <summary>The layer of a per-layer metric <c>quant.&lt;layer&gt;&lt;suffix&gt;</c>; null for other keys (such as <c>quant.flips_epoch</c> itself).</summary>
-    internal static string? LayerOf(string key, string suffix) =>
-        key.Length > QuantPrefix.Length + suffix.Length && key.StartsWith(QuantPrefix, StringComparison.Ordinal) && key.EndsWith(suffix, StringComparison.Ordinal)
-            ? key[QuantPrefix.Length..^suffix.Length]
-            : null;
 
     private static void Child(Activity parent, string name, DateTime start, TimeSpan duration)
     {

@@ -3,6 +3,7 @@ using Sweeper.Cluster.Messages;
 using Sweeper.Core.Stability;
 using Sweeper.Core.Telemetry;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Cluster.Actors;
 

@@ -9,6 +9,8 @@ using Sweeper.Core.Stability;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Telemetry;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cluster.Actors;
 
@@ -39,7 +41,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     private readonly ITrialScheduler _scheduler;
     private readonly RestartPolicy _restartPolicy;
     private readonly IReadOnlyList<string> _actOn;
-    private readonly Dictionary<TrialId, TrialResult> _trials = new();
+    private readonly Dictionary<TrialId, TrialRecord> _trials = new();
     private readonly Dictionary<TrialId, int> _assignment = new();
     private readonly LinkedList<TrialId> _pending = new();
     private readonly Dictionary<IActorRef, WorkerSlots> _workers = new();
@@ -134,7 +136,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
 
     private void Start()
     {
-        IReadOnlyList<TrialResult> start = [];
+        IReadOnlyList<TrialRecord> start = [];
         string? resumedFrom = null;
         if (_options.RunDirectory is { } dir && File.Exists(Path.Combine(dir, SweepJournal.FileName)))
         {
@@ -189,7 +191,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         if (resumedFrom is null && _sweepSpan is not null) _journal?.SetMeta("trace_parent", _sweepSpan.Id!);
     }
 
-    private Activity? TrialSpan(TrialResult trial)
+    private Activity? TrialSpan(TrialRecord trial)
     {
         if (_trialSpans.TryGetValue(trial.Id, out var span)) return span;
         var tags = new List<KeyValuePair<string, object?>> { new(SweeperTelemetry.Tags.TrialId, trial.Id.ToString()) };
@@ -205,7 +207,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         return span;
     }
 
-    private void EndTrialSpan(TrialResult trial)
+    private void EndTrialSpan(TrialRecord trial)
     {
         if (!_trialSpans.Remove(trial.Id, out var span)) return;
         span.SetTag(SweeperTelemetry.Tags.TrialState, trial.State.ToString().ToLowerInvariant());
@@ -221,7 +223,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Rebuilds the searcher's and the scheduler's state from journaled results (epoch by epoch, then final objectives).</summary>
-    private void Replay(IReadOnlyList<TrialResult> trials)
+    private void Replay(IReadOnlyList<TrialRecord> trials)
     {
         int maxEpoch = trials.Count == 0 ? 0 : trials.Max(t => t.Epochs.Count == 0 ? 0 : t.Epochs[^1].Epoch);
         for (int epoch = 1; epoch <= maxEpoch; epoch++)
@@ -244,7 +246,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>The journal keeps a trial's original config; a restarted trial runs with its last attempt's changes.</summary>
-    private TrialResult WithAttemptChanges(TrialResult t)
+    private TrialRecord WithAttemptChanges(TrialRecord t)
     {
         if (t.Attempts.Count < 2 || t.Attempts[^1].Changes.Count == 0) return t;
         _originalTrainable[t.Id] = t.Config.Trainable;
@@ -253,7 +255,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>A trial found running in the journal was interrupted: it is queued again, to continue from its checkpoint.</summary>
-    private TrialResult Recover(TrialResult t)
+    private TrialRecord Recover(TrialRecord t)
     {
         if (t.State != TrialState.Running) return t;
         var requeued = Requeue(t, "the coordinator restarted");
@@ -262,7 +264,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         return requeued;
     }
 
-    private static TrialResult Requeue(TrialResult t, string reason)
+    private static TrialRecord Requeue(TrialRecord t, string reason)
     {
         var from = t.Checkpoint?.Epoch ?? 0;
         return t.MoveTo(TrialState.Pending) with
@@ -371,7 +373,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
             return null;
         }
         _nextIndex++;
-        _trials[config.Id] = new TrialResult { Config = config };
+        _trials[config.Id] = new TrialRecord { Config = config };
         _assignment[config.Id] = 0;
         SweeperTelemetry.TrialsByState.Add(1, new(SweeperTelemetry.Tags.SweepName, _spec.Name), new(SweeperTelemetry.Tags.TrialState, "pending"));
         Journal(new JournalEntry.NewTrial(config));
@@ -401,7 +403,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         CompleteIfDone();
     }
 
-    private void ReportToSource(TrialResult t) =>
+    private void ReportToSource(TrialRecord t) =>
         _source.Report(t.Config, t.State == TrialState.Failed ? double.NaN : t.Objective(_spec.Objective));
 
     /// <summary>
@@ -481,7 +483,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     private readonly Dictionary<TrialId, TrainableSpec> _originalTrainable = new();
 
     /// <summary>Exponent changes reported by the epochs after <paramref name="fromEpoch"/> (quant.flips_epoch).</summary>
-    private static long EpochFlips(TrialResult trial, int fromEpoch) =>
+    private static long EpochFlips(TrialRecord trial, int fromEpoch) =>
         (long)trial.Epochs.Where(e => e.Epoch > fromEpoch).Sum(e => e.Metrics.TryGetValue("quant.flips_epoch", out var f) && double.IsFinite(f) ? f : 0);
 
     private void Finish(TrialId id, TrialState state, string? reason)
@@ -536,7 +538,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         CompleteIfDone();
     }
 
-    private void Change(TrialId id, Func<TrialResult, TrialResult> change)
+    private void Change(TrialId id, Func<TrialRecord, TrialRecord> change)
     {
         var before = _trials[id];
         var after = change(before);

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Sweeper.Cluster.Messages;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cluster.Actors;
 
@@ -14,10 +15,10 @@ public sealed class SweepWatcherActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef coordinatorProxy, Action<TrialResult> onTrial, Action<SweepResult> onCompleted) =>
+    public static Props Props(IActorRef coordinatorProxy, Action<TrialRecord> onTrial, Action<SweepResult> onCompleted) =>
         Akka.Actor.Props.Create(() => new SweepWatcherActor(coordinatorProxy, onTrial, onCompleted));
 
-    public SweepWatcherActor(IActorRef coordinatorProxy, Action<TrialResult> onTrial, Action<SweepResult> onCompleted)
+    public SweepWatcherActor(IActorRef coordinatorProxy, Action<TrialRecord> onTrial, Action<SweepResult> onCompleted)
     {
         Receive<SweepQueries.Subscribe>(m => coordinatorProxy.Tell(m));
         Receive<SweepQueries.TrialUpdated>(m =>

@@ -4,6 +4,7 @@ using Akka.Event;
 using Sweeper.Cluster.Messages;
 using Sweeper.Core.Telemetry;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Cluster.Actors;
 

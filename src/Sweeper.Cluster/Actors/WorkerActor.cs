@@ -3,6 +3,7 @@ using Akka.Event;
 using Akka.Pattern;
 using Sweeper.Cluster.Messages;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Cluster.Actors;
 

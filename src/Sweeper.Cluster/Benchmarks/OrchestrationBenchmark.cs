@@ -7,6 +7,8 @@ using Sweeper.Cluster.Actors;
 using Sweeper.Cluster.Hosting;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cluster.Benchmarks;
 

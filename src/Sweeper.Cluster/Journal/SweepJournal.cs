@@ -4,6 +4,8 @@ using Microsoft.Data.Sqlite;
 using Sweeper.Cluster.Serialization;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cluster.Journal;
 
@@ -11,14 +13,14 @@ namespace Sweeper.Cluster.Journal;
 public abstract record JournalEntry
 {
     public sealed record NewTrial(TrialConfig Config) : JournalEntry;
-    public sealed record TrialRow(TrialResult Result) : JournalEntry;
+    public sealed record TrialRow(TrialRecord Result) : JournalEntry;
     public sealed record EpochRow(TrialId Id, EpochResult Result) : JournalEntry;
     public sealed record DropEpochsAfter(TrialId Id, int After) : JournalEntry;
 }
 
 /// <summary>What a journal holds: the spec as written and every trial with its epochs.</summary>
 /// <param name="TraceParent">The W3C traceparent of the sweep's root span, so a resumed sweep stays in the same trace.</param>
-public sealed record JournalState(string SpecText, string SpecPath, DateTimeOffset StartedAt, IReadOnlyList<TrialResult> Trials, string? TraceParent = null)
+public sealed record JournalState(string SpecText, string SpecPath, DateTimeOffset StartedAt, IReadOnlyList<TrialRecord> Trials, string? TraceParent = null)
 {
     /// <summary>Why the sweep stopped early, if it did.</summary>
     public string? StopReason { get; init; }
@@ -90,12 +92,12 @@ public sealed class SweepJournal : IDisposable
                     new EpochResult(r.GetInt32(1), metrics, TimeSpan.FromMilliseconds(r.GetDouble(3))));
             }
 
-        var trials = new List<TrialResult>();
+        var trials = new List<TrialRecord>();
         using (var cmd = Command("SELECT id, config, state, worker, started_at, finished_at, reason, checkpoint, resumes, rung, crashes, attempts, healthy_checkpoint FROM trials ORDER BY id"))
         using (var r = cmd.ExecuteReader())
             while (r.Read())
             {
-                trials.Add(new TrialResult
+                trials.Add(new TrialRecord
                 {
                     Config = JsonSerializer.Deserialize<TrialConfig>(r.GetString(1), SweeperMessageSerializer.Options)!,
                     State = Enum.Parse<TrialState>(r.GetString(2)),

@@ -1,4 +1,6 @@
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cluster.Messages;
 
@@ -82,7 +84,7 @@ public static class SweepQueries
     /// <param name="Total">Trials the sweep will have in all, when known.</param>
     public sealed record SweepStatus(int Created, int Finished, int Running, long? Total, bool Completed) : ISweeperMessage;
 
-    public sealed record TrialUpdated(TrialResult Trial) : ISweeperMessage;
+    public sealed record TrialUpdated(TrialRecord Trial) : ISweeperMessage;
 
     public sealed record SweepCompleted(SweepResult Result) : ISweeperMessage;
 }

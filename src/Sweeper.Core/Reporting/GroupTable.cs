@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Sweep;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Reporting;
 
@@ -34,7 +36,7 @@ public readonly record struct SeedStats(int Count, double Mean, double Std, doub
 /// <param name="Restarts">Restarts for instability in all (attempts beyond each trial's first).</param>
 /// <param name="FlipsPerEpoch">Mean over the trials that report it of <c>quant.flips_total</c> / epochs run (NaN: none).</param>
 /// <param name="Clipped">Mean over the trials that report it of <c>quant.clipped_fraction</c> at their last epoch (NaN: none).</param>
-public sealed record TrialGroup(IReadOnlyList<string> Values, IReadOnlyList<TrialResult> Trials, int Completed, SeedStats Objective, int Resumes, double Flips)
+public sealed record TrialGroup(IReadOnlyList<string> Values, IReadOnlyList<TrialRecord> Trials, int Completed, SeedStats Objective, int Resumes, double Flips)
 {
     public SeedStats Test { get; init; } = SeedStats.Empty;
     public int Restarts { get; init; }
@@ -230,12 +232,12 @@ public sealed record GroupTable(ObjectiveSpec Objective, IReadOnlyList<string> K
         _ => $"{F4(s.Mean)} ± {F4(s.Std)}",
     };
 
-    private static TrialGroup Summarize(IReadOnlyList<TrialResult> trials, IReadOnlyList<string> keys, ObjectiveSpec objective)
+    private static TrialGroup Summarize(IReadOnlyList<TrialRecord> trials, IReadOnlyList<string> keys, ObjectiveSpec objective)
     {
         var completed = trials.Where(t => t.State == TrialState.Completed).ToList();
-        var flips = trials.Select(t => t.Last?.Get(QuantMetrics.FlipsTotal) ?? double.NaN).Where(double.IsFinite).ToList();
-        var perEpoch = trials.Where(t => t.Epochs.Count > 0).Select(t => t.Last!.Get(QuantMetrics.FlipsTotal) / t.Epochs.Count).Where(double.IsFinite).ToList();
-        var clipped = trials.Select(t => t.Last?.Get(QuantMetrics.ClippedFraction) ?? double.NaN).Where(double.IsFinite).ToList();
+        var flips = trials.Select(t => t.Last?.Get(MetricNames.Quant.FlipsTotal) ?? double.NaN).Where(double.IsFinite).ToList();
+        var perEpoch = trials.Where(t => t.Epochs.Count > 0).Select(t => t.Last!.Get(MetricNames.Quant.FlipsTotal) / t.Epochs.Count).Where(double.IsFinite).ToList();
+        var clipped = trials.Select(t => t.Last?.Get(MetricNames.Quant.ClippedFraction) ?? double.NaN).Where(double.IsFinite).ToList();
         var test = TestMetricOf(objective);
         var finished = completed.Where(t => double.IsFinite(t.Objective(objective))).ToList();
         return new TrialGroup(
@@ -253,7 +255,7 @@ public sealed record GroupTable(ObjectiveSpec Objective, IReadOnlyList<string> K
         };
     }
 
-    private static string Value(TrialResult t, string key)
+    private static string Value(TrialRecord t, string key)
     {
         foreach (var p in t.Config.Parameters)
             if (p.Key == key) return ResultTable.Format(p.Value);

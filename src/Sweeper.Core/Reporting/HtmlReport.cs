@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Core.Reporting;
 
@@ -23,7 +25,7 @@ public static class HtmlReport
     private const string RestartColor = "#7a2ea8";
 
     /// <summary>Where a trial's lineage turned: resumes (worker gone, coordinator restarted) and restarts for instability.</summary>
-    private static IEnumerable<(int Epoch, string Color, string Label, string Title, string Css)> Turns(TrialResult t) =>
+    private static IEnumerable<(int Epoch, string Color, string Label, string Title, string Css)> Turns(TrialRecord t) =>
         t.Resumes.Select(r => (r.FromEpoch, ResumeColor, "resumed", $"resumed from epoch {r.FromEpoch}: {r.Reason}", "resume"))
          .Concat(t.Attempts.Where(a => a.Number > 1).Select(a =>
             (a.FromEpoch, RestartColor, "restart", $"restart: attempt {a.Number} from epoch {a.FromEpoch} after {t.Attempts[a.Number - 2].Verdict}"
@@ -91,7 +93,7 @@ public static class HtmlReport
     /// <summary>The paper's per-network diagnostics at each group's last epoch, mean over the group's trials.</summary>
     private static void DiagnosticsSection(StringBuilder sb, GroupTable groups)
     {
-        string[] metrics = [QuantMetrics.FlipsEpoch, QuantMetrics.ClippedFraction, QuantMetrics.ZeroFraction, QuantMetrics.OutlierMsqeShare, QuantMetrics.SecondMomentSpread];
+        string[] metrics = [MetricNames.Quant.FlipsEpoch, MetricNames.Quant.ClippedFraction, MetricNames.Quant.ZeroFraction, MetricNames.Quant.OutlierMsqeShare, MetricNames.Quant.SecondMomentSpread];
         var rows = new List<IReadOnlyList<string>>();
         foreach (var g in groups.Groups)
         {
@@ -211,7 +213,7 @@ public static class HtmlReport
         var traces = result.Ranked().Select(QuantTrace.From).OfType<QuantTrace>().ToList();
         if (traces.Count == 0)
         {
-            sb.Append("<p class=\"note\">").Append(Html.Escape($"No trial reported per-layer quantizer diagnostics ({QuantMetrics.Prefix}<layer>{QuantMetrics.ExponentMeanSuffix}): the sweep trained no quantized model."))
+            sb.Append("<p class=\"note\">").Append(Html.Escape($"No trial reported per-layer quantizer diagnostics ({MetricNames.Quant.Prefix}<layer>{MetricNames.QuantLayer.ExponentMean}): the sweep trained no quantized model."))
               .Append("</p>\n</section>\n");
             return;
         }
@@ -355,10 +357,10 @@ public static class HtmlReport
         groups.Keys.Count == 0 ? "all trials" : string.Join(" ", groups.Keys.Select((k, i) => $"{ShortKey(k)}={g.Values[i]}"));
 
     /// <summary>The trial's parameters as <c>key=value</c> pairs: full dotted keys, or their last part.</summary>
-    public static string Params(TrialResult t, bool full) =>
+    public static string Params(TrialRecord t, bool full) =>
         string.Join(" ", t.Config.Parameters.Select(p => $"{(full ? p.Key : ShortKey(p.Key))}={ResultTable.Format(p.Value)}"));
 
-    private static bool IsBest(TrialResult t, TrialResult? best) => best is not null && t.Id == best.Id;
+    private static bool IsBest(TrialRecord t, TrialRecord? best) => best is not null && t.Id == best.Id;
 
     private static string ShortKey(string key) => key[(key.LastIndexOf('.') + 1)..];
 

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Sweep;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Reporting;
 
@@ -44,7 +46,7 @@ public static class PaperClaims
             .Select(t => (Trial: t, Variant: t.Config.Parameters.FirstOrDefault(p => p.Key == VariantKey).Value as string))
             .Where(x => x.Variant is not null)
             .GroupBy(x => x.Variant!, x => x.Trial)
-            .ToDictionary(g => g.Key, g => (IReadOnlyList<TrialResult>)g.ToList());
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<TrialRecord>)g.ToList());
         var rows = new List<ClaimRow>();
 
         if (Has(byVariant, "msqe", "msqe+mask+sm+stable"))
@@ -62,8 +64,8 @@ public static class PaperClaims
         if (Has(byVariant, "msqe", "msqe+mask"))
         {
             var row = Accuracy("Outliers pull the MSQE fit; masking them out of it improves accuracy", byVariant, "msqe+mask", "msqe");
-            var (share, shareMasked) = (Last(byVariant["msqe"], QuantMetrics.OutlierMsqeShare), Last(byVariant["msqe+mask"], QuantMetrics.OutlierMsqeShare));
-            var (clip, clipMasked) = (Last(byVariant["msqe"], QuantMetrics.ClippedFraction), Last(byVariant["msqe+mask"], QuantMetrics.ClippedFraction));
+            var (share, shareMasked) = (Last(byVariant["msqe"], MetricNames.Quant.OutlierMsqeShare), Last(byVariant["msqe+mask"], MetricNames.Quant.OutlierMsqeShare));
+            var (clip, clipMasked) = (Last(byVariant["msqe"], MetricNames.Quant.ClippedFraction), Last(byVariant["msqe+mask"], MetricNames.Quant.ClippedFraction));
             rows.Add(row with
             {
                 Evidence = row.Evidence + $"; share of the MSQE on outliers {Stat(shareMasked, "F3")} vs {Stat(share, "F3")}, clipped weights {Stat(clipMasked, "F4")} vs {Stat(clip, "F4")}",
@@ -72,7 +74,7 @@ public static class PaperClaims
         if (Has(byVariant, "msqe+mask", "msqe+mask+sm"))
         {
             var row = Accuracy("Weighting the MSQE by the second moments of the gradients improves accuracy", byVariant, "msqe+mask+sm", "msqe+mask");
-            var spread = Last(byVariant["msqe+mask+sm"], QuantMetrics.SecondMomentSpread);
+            var spread = Last(byVariant["msqe+mask+sm"], MetricNames.Quant.SecondMomentSpread);
             rows.Add(row with { Evidence = row.Evidence + $"; spread (std/mean) of the second-moment weights at the end {Stat(spread, "F4")}" });
         }
         if (Has(byVariant, "lp2_msqe_round", "lp2_ceil"))
@@ -106,9 +108,9 @@ public static class PaperClaims
         _ => "not visible at this scale",
     };
 
-    private static bool Has(Dictionary<string, IReadOnlyList<TrialResult>> byVariant, params string[] names) => names.All(byVariant.ContainsKey);
+    private static bool Has(Dictionary<string, IReadOnlyList<TrialRecord>> byVariant, params string[] names) => names.All(byVariant.ContainsKey);
 
-    private static ClaimRow Accuracy(string claim, Dictionary<string, IReadOnlyList<TrialResult>> byVariant, string better, string worse)
+    private static ClaimRow Accuracy(string claim, Dictionary<string, IReadOnlyList<TrialRecord>> byVariant, string better, string worse)
     {
         var a = Last(Completed(byVariant[better]), MetricNames.TestAccuracy);
         var b = Last(Completed(byVariant[worse]), MetricNames.TestAccuracy);
@@ -116,16 +118,16 @@ public static class PaperClaims
             $"{Stat(a, "F4")} vs {Stat(b, "F4")} (d = {Diff(a, b)})", Compare(a, b));
     }
 
-    private static IReadOnlyList<TrialResult> Completed(IReadOnlyList<TrialResult> trials) => trials.Where(t => t.State == TrialState.Completed).ToList();
+    private static IReadOnlyList<TrialRecord> Completed(IReadOnlyList<TrialRecord> trials) => trials.Where(t => t.State == TrialState.Completed).ToList();
 
-    private static SeedStats Last(IReadOnlyList<TrialResult> trials, string metric) =>
+    private static SeedStats Last(IReadOnlyList<TrialRecord> trials, string metric) =>
         SeedStats.Of(trials.Select(t => t.Last?.Get(metric) ?? double.NaN));
 
     /// <summary>Flips during each trial's last epoch (the per-epoch count, else the running total's last increase).</summary>
-    private static SeedStats LastEpochFlips(IReadOnlyList<TrialResult> trials) =>
+    private static SeedStats LastEpochFlips(IReadOnlyList<TrialRecord> trials) =>
         SeedStats.Of(trials.Select(t =>
         {
-            var series = QuantTrace.PerEpoch(t.Epochs, QuantMetrics.FlipsEpoch, QuantMetrics.FlipsTotal);
+            var series = QuantTrace.PerEpoch(t.Epochs, MetricNames.Quant.FlipsEpoch, MetricNames.Quant.FlipsTotal);
             return series.IsEmpty ? double.NaN : series.Points[^1].Value;
         }));
 

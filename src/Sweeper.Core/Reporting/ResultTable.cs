@@ -1,5 +1,7 @@
 using System.Globalization;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Sweep;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Reporting;
 
@@ -64,7 +66,7 @@ public sealed record ResultTable(IReadOnlyList<string> Columns, IReadOnlyList<IR
         _ => value.ToString() ?? "",
     };
 
-    private static string Metric(TrialResult t, string name)
+    private static string Metric(TrialRecord t, string name)
     {
         var v = t.Last?.Get(name) ?? double.NaN;
         return double.IsNaN(v) ? "" : v.ToString("F4", CultureInfo.InvariantCulture);

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.Json;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Core.Reporting;
 
@@ -26,7 +28,7 @@ public static class ResultsJsonReader
         using var doc = Parse(json);
         var root = doc.RootElement;
         var header = Header(root);
-        var trials = new List<TrialResult>();
+        var trials = new List<TrialRecord>();
         foreach (var t in Property(root, "trials").EnumerateArray())
         {
             var id = ParseId(String(t, "trial") ?? throw Bad("a trial without an id"));
@@ -65,7 +67,7 @@ public static class ResultsJsonReader
                     Flips = a.TryGetProperty("flips", out var fl) && fl.ValueKind == JsonValueKind.Number ? fl.GetInt64() : 0,
                 }).ToList()
                 : [];
-            trials.Add(new TrialResult
+            trials.Add(new TrialRecord
             {
                 Crashes = crashes,
                 Attempts = attempts,

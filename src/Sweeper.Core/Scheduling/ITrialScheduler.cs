@@ -1,4 +1,5 @@
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Scheduling;
 
@@ -47,11 +48,11 @@ public interface ITrialScheduler
 internal static class Orientation
 {
     /// <summary>+v for max, −v for min; −∞ (worst) for NaN and ±∞.</summary>
-    public static double Score(Spec.ObjectiveMode mode, double value) =>
-        !double.IsFinite(value) ? double.NegativeInfinity : mode == Spec.ObjectiveMode.Max ? value : -value;
+    public static double Score(Sweeper.Core.Model.ObjectiveMode mode, double value) =>
+        !double.IsFinite(value) ? double.NegativeInfinity : mode == Sweeper.Core.Model.ObjectiveMode.Max ? value : -value;
 
     /// <summary>Back from a score to the objective's own orientation (for messages).</summary>
-    public static double Unscore(Spec.ObjectiveMode mode, double score) => mode == Spec.ObjectiveMode.Max ? score : -score;
+    public static double Unscore(Sweeper.Core.Model.ObjectiveMode mode, double score) => mode == Sweeper.Core.Model.ObjectiveMode.Max ? score : -score;
 
     public static string Format(double value) => value.ToString("G6", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -1,4 +1,5 @@
 using Sweeper.Core.Spec;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Search;
 

@@ -1,4 +1,5 @@
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Search;
 

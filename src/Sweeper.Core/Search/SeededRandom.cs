@@ -1,4 +1,5 @@
 using System.Numerics;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Search;
 
@@ -15,10 +16,10 @@ public sealed class SeededRandom : Random
     public SeededRandom(long seed)
     {
         ulong x = unchecked((ulong)seed);
-        _s0 = Seeds.SplitMix64(ref x);
-        _s1 = Seeds.SplitMix64(ref x);
-        _s2 = Seeds.SplitMix64(ref x);
-        _s3 = Seeds.SplitMix64(ref x);
+        _s0 = SplitMix64.Next(ref x);
+        _s1 = SplitMix64.Next(ref x);
+        _s2 = SplitMix64.Next(ref x);
+        _s3 = SplitMix64.Next(ref x);
     }
 
     /// <summary>The next 64 random bits.</summary>

@@ -1,3 +1,5 @@
+using Sweeper.Core.Model;
+
 namespace Sweeper.Core.Search;
 
 /// <summary>
@@ -12,31 +14,6 @@ public static class Seeds
     /// <summary>Stream tag for trial seeds (per configuration and repeat index).</summary>
     public const long TrialStream = 0x7E1A15;
 
-    /// <summary>The SplitMix64 finalizer (Steele, Lea, Flood 2014): a bijective 64-bit mix.</summary>
-    public static ulong Mix(ulong z)
-    {
-        unchecked
-        {
-            z += 0x9E3779B97F4A7C15UL;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            return z ^ (z >> 31);
-        }
-    }
-
-    /// <summary>Advances <paramref name="state"/> and returns the next SplitMix64 output.</summary>
-    public static ulong SplitMix64(ref ulong state)
-    {
-        unchecked
-        {
-            state += 0x9E3779B97F4A7C15UL;
-            ulong z = state;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            return z ^ (z >> 31);
-        }
-    }
-
     /// <summary>
     /// A non-negative seed derived from <paramref name="seed"/> and <paramref name="parts"/>
     /// (order matters): <c>Mix(…Mix(Mix(seed) + part0)… + partN)</c>, top bit cleared.
@@ -45,8 +22,8 @@ public static class Seeds
     {
         unchecked
         {
-            ulong h = Mix((ulong)seed);
-            foreach (long p in parts) h = Mix(h + (ulong)p);
+            ulong h = SplitMix64.Mix((ulong)seed);
+            foreach (long p in parts) h = SplitMix64.Mix(h + (ulong)p);
             return (long)(h & long.MaxValue);
         }
     }

@@ -1,3 +1,5 @@
+using Sweeper.Core.Model;
+
 namespace Sweeper.Core.Spec;
 
 /// <summary>
@@ -340,9 +342,9 @@ public static class SpecLoader
         /// Core/Stability's readers from plain values; their errors are mapped back to file:line:col. Changes must
         /// name sweepable keys and fit their types for every restart allowed.
         /// </summary>
-        public Stability.StabilitySpecResult BindStability(YNode node, SweepSpec spec)
+        public Stability.StabilitySection BindStability(YNode node, SweepSpec spec)
         {
-            var result = new Stability.StabilitySpecResult();
+            var result = new Stability.StabilitySection();
             if (node is not YMapping map)
             {
                 errors.Add(new SpecError(file, node.Location, SpecSchema.StabilityKey, $"expected a mapping of {string.Join(", ", StabilityKeys)}, found {Found(node)}"));

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Spec;
 

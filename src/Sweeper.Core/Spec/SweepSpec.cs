@@ -1,3 +1,5 @@
+using Sweeper.Core.Model;
+
 namespace Sweeper.Core.Spec;
 
 /// <summary>A validated sweep spec: what to train, what to vary, how to judge and where to write.</summary>
@@ -22,26 +24,13 @@ public sealed record SweepSpec
     public TelemetrySpec Telemetry { get; init; } = new();
     public CrashSpec Crashes { get; init; } = new();
     /// <summary>Instability supervision: the monitor's thresholds and, per verdict, what to do.</summary>
-    public Stability.StabilitySpecResult Stability { get; init; } = new();
+    public Stability.StabilitySection Stability { get; init; } = new();
     /// <summary>The file the spec was read from (absolute path), or a label for in-memory text.</summary>
     public string SourcePath { get; init; } = "<memory>";
     /// <summary>The spec's text as read, kept with the results so a run directory documents itself.</summary>
     public string SourceText { get; init; } = "";
     /// <summary>What is allowed but probably not meant (e.g. selecting on a test metric), located like errors.</summary>
     public IReadOnlyList<SpecError> Warnings { get; init; } = [];
-}
-
-public enum ObjectiveMode { Max, Min }
-
-public sealed record ObjectiveSpec(string Metric, ObjectiveMode Mode)
-{
-    /// <summary>True when <paramref name="candidate"/> is strictly better than <paramref name="incumbent"/>; NaN is never better.</summary>
-    public bool IsBetter(double candidate, double incumbent)
-    {
-        if (double.IsNaN(candidate)) return false;
-        if (double.IsNaN(incumbent)) return true;
-        return Mode == ObjectiveMode.Max ? candidate > incumbent : candidate < incumbent;
-    }
 }
 
 /// <summary>The trainable's settings for one trial (after the trial's parameters are applied).</summary>

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Stability;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Stability;
 

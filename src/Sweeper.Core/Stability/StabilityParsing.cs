@@ -2,6 +2,7 @@ using System.Collections;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Sweeper.Core.Search;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Stability;
 

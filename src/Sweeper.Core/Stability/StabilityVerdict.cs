@@ -1,16 +1,6 @@
-namespace Sweeper.Core.Stability;
+using Sweeper.Core.Model;
 
-/// <summary>The monitor's judgement of one step. The policy has one rule per non-healthy kind.</summary>
-public enum StabilityKind
-{
-    Healthy,
-    /// <summary>A layer's exponent flips back and forth faster than <see cref="StabilityOptions.MaxFlipRate"/>.</summary>
-    Oscillating,
-    /// <summary>An exponent is out of bounds, or moved steadily one way by at least <see cref="StabilityOptions.DriftMinChange"/>.</summary>
-    Drifting,
-    /// <summary>The loss is NaN/±∞ or spiked, or the gradient norm is NaN/∞ or blew up.</summary>
-    Diverged,
-}
+namespace Sweeper.Core.Stability;
 
 /// <summary>Which test produced a non-healthy verdict.</summary>
 public enum StabilitySignal

@@ -25,20 +25,3 @@ public sealed record EpochResult(int Epoch, IReadOnlyDictionary<string, double> 
 {
     public double Get(string metric) => Metrics.TryGetValue(metric, out var v) ? v : double.NaN;
 }
-
-/// <summary>Standard metric names.</summary>
-public static class MetricNames
-{
-    public const string TrainLoss = "train_loss";
-    public const string TrainAccuracy = "train_accuracy";
-    public const string TestLoss = "test_loss";
-    public const string TestAccuracy = "test_accuracy";
-    /// <summary>Loss and accuracy on the validation images held out of the training set (<c>trainable.dataset.validation</c>).</summary>
-    public const string ValLoss = "val_loss";
-    public const string ValAccuracy = "val_accuracy";
-    public const string LearningRate = "lr";
-    public const string SamplesPerSecond = "samples_per_second";
-    /// <summary>Seconds of the epoch spent training and evaluating (the <c>train</c> and <c>eval</c> spans).</summary>
-    public const string TrainSeconds = "train_seconds";
-    public const string EvalSeconds = "eval_seconds";
-}

@@ -1,12 +1,7 @@
 using Sweeper.Core.Spec;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Trials;
-
-/// <summary>A trial's identity: its index in the sweep, shown as <c>t0007</c>.</summary>
-public readonly record struct TrialId(int Index)
-{
-    public override string ToString() => $"t{Index:D4}";
-}
 
 /// <summary>Everything a worker needs to run one trial.</summary>
 public sealed record TrialConfig

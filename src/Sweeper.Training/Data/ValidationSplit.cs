@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Sweeper.Core.Search;
 using TorchSharp;
 using static TorchSharp.torch;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Training.Data;
 
@@ -49,7 +50,7 @@ public static class ValidationSplit
         // Partial Fisher-Yates: the first `count` slots get a uniform sample without replacement.
         for (int i = 0; i < count; i++)
         {
-            int j = i + (int)(Seeds.SplitMix64(ref state) % (ulong)(pool - i));
+            int j = i + (int)(SplitMix64.Next(ref state) % (ulong)(pool - i));
             (order[i], order[j]) = (order[j], order[i]);
         }
         var chosen = order[..count];

@@ -8,6 +8,7 @@ using Sweeper.Training.Quantized;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Training.Trainables;
 
@@ -29,7 +30,7 @@ namespace Sweeper.Training.Trainables;
 /// <para>Quantizers: their trainable scales (learnable_po2's log2 scale, LSQ's step) are optimized in a parameter group
 /// without weight decay (decay would pull the scales towards 1). Their state (exponents, EMAs, frozen flags, step
 /// counters) lives in the model's buffers and is part of every checkpoint. Each epoch's metrics include, per quantized
-/// layer, the numbers of <see cref="QuantizerMetricNames"/>; <see cref="StepCompleted"/> reports every step.</para>
+/// layer, the numbers of <see cref="QuantizerEpochMetrics"/>; <see cref="StepCompleted"/> reports every step.</para>
 /// </remarks>
 public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
 {
@@ -183,7 +184,7 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
             metrics[MetricNames.ValAccuracy] = val.Accuracy;
         }
         if (quantized.Length > 0)
-            QuantizerMetricNames.AddEpochMetrics(metrics, QuantizableLayers.Diagnose(quantized), flipsBefore);
+            QuantizerEpochMetrics.AddEpochMetrics(metrics, QuantizableLayers.Diagnose(quantized), flipsBefore);
         return new EpochResult(epoch, metrics, total.Elapsed);
     }
 
@@ -508,11 +509,5 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
     }
 
     /// <summary>SplitMix64 of (seed, stream): independent, well-spread seeds for the generators of one trial.</summary>
-    internal static ulong MixSeed(long seed, ulong stream)
-    {
-        ulong z = unchecked((ulong)seed + 0x9E3779B97F4A7C15UL * (stream + 1));
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        return z ^ (z >> 31);
-    }
+    internal static ulong MixSeed(long seed, ulong stream) => SplitMix64.Mix(unchecked((ulong)seed + SplitMix64.Gamma * stream));
 }

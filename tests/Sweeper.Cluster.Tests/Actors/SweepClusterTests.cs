@@ -6,16 +6,17 @@ using Sweeper.Cluster.Actors;
 using Sweeper.Cluster.Hosting;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cluster.Tests.Actors;
 
 /// <summary>The whole protocol on a real one-node cluster (remoting on 127.0.0.1), wired as the CLI wires it.</summary>
 public sealed class SweepClusterTests
 {
-    private static async Task<(SweepResult Result, List<TrialResult> Updates)> RunAsync(SweepSpec spec, IReadOnlyList<TrialConfig> trials, ITrainableFactory factory)
+    private static async Task<(SweepResult Result, List<TrialRecord> Updates)> RunAsync(SweepSpec spec, IReadOnlyList<TrialConfig> trials, ITrainableFactory factory)
     {
         var done = new TaskCompletionSource<SweepResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var updates = new List<TrialResult>();
+        var updates = new List<TrialRecord>();
         using var host = SweeperHosting.BuildHost(akka => akka
             .AddHocon("akka.actor.serialize-messages = on", HoconAddMode.Prepend)
             .AddSweeperCluster("127.0.0.1", 0, [SweeperRoles.Coordinator, SweeperRoles.Worker], [])

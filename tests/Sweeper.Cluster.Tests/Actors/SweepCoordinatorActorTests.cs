@@ -4,6 +4,8 @@ using Sweeper.Cluster.Actors;
 using Sweeper.Cluster.Messages;
 using Sweeper.Cluster.Serialization;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cluster.Tests.Actors;
 

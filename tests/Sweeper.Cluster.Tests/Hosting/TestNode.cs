@@ -6,6 +6,7 @@ using Sweeper.Cluster.Actors;
 using Sweeper.Cluster.Hosting;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cluster.Tests.Hosting;
 

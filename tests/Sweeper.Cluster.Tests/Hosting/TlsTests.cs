@@ -1,5 +1,6 @@
 using Sweeper.Cluster.Hosting;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cluster.Tests.Hosting;
 

@@ -5,6 +5,8 @@ using Sweeper.Cluster.Journal;
 using Sweeper.Cluster.Messages;
 using Sweeper.Cluster.Serialization;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cluster.Tests.Journal;
 
@@ -31,7 +33,7 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
         using (var journal = SweepJournal.Create(_dir, spec, started))
         {
             journal.Write(trials.Select(t => (JournalEntry)new JournalEntry.NewTrial(t)).ToList());
-            var t1 = new TrialResult
+            var t1 = new TrialRecord
             {
                 Config = trials[0], State = TrialState.Completed, Worker = "w", StartedAt = started, FinishedAt = started.AddSeconds(9),
                 Checkpoint = new CheckpointRef(2, "/c/t0001/epoch-0002.ckpt"), Resumes = [new TrialResume(1, "worker gone", started.AddSeconds(3))],

@@ -5,6 +5,8 @@ using Sweeper.Cluster.Messages;
 using Sweeper.Cluster.Serialization;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Sweep;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Cluster.Tests.Serialization;
 
@@ -20,7 +22,7 @@ public sealed class SweeperMessageSerializerTests() : TestKit(SweeperMessageSeri
 
     private static readonly EpochResult Epoch = new(2, new Dictionary<string, double> { ["test_accuracy"] = 0.8125, ["train_loss"] = double.NaN }, TimeSpan.FromMilliseconds(1234.5));
 
-    private static readonly TrialResult Result = new()
+    private static readonly TrialRecord Result = new()
     {
         Config = Config, State = TrialState.Completed, Epochs = [Epoch], Worker = "akka.tcp://sweeper@127.0.0.1:1234",
         StartedAt = DateTimeOffset.UnixEpoch, FinishedAt = DateTimeOffset.UnixEpoch.AddSeconds(3), Reason = null,

@@ -2,6 +2,8 @@ using Sweeper.Core.Reporting;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
 using static Sweeper.Core.Tests.Reporting.Runs;
+using Sweeper.Core.Model;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Core.Tests.Reporting;
 
@@ -42,7 +44,7 @@ public class GroupTableTests
     [Fact]
     public void From_RepeatsOfTwoConfigurations_MeanAndStdOverSeedsBestFirst()
     {
-        var result = Sweep([
+        var result = SweepOf([
             Trial(1, 0, 0, 0.70, parameters: [(Lr, 0.01)]), Trial(2, 0, 1, 0.72, parameters: [(Lr, 0.01)]), Trial(3, 0, 2, 0.74, parameters: [(Lr, 0.01)]),
             Trial(4, 1, 0, 0.80, parameters: [(Lr, 0.1)]), Trial(5, 1, 1, 0.90, parameters: [(Lr, 0.1)]),
         ]);
@@ -68,7 +70,7 @@ public class GroupTableTests
     [Fact]
     public void From_FailedStoppedAndNaNTrials_CountedButLeftOutOfTheMean()
     {
-        var result = Sweep([
+        var result = SweepOf([
             Trial(1, 0, 0, 0.60),
             Trial(2, 0, 1, 0.10, TrialState.Failed),   // its last value is no seed's result
             Trial(3, 0, 2, 0.30, TrialState.Stopped),  // stopped early: a value at a lower epoch
@@ -89,7 +91,7 @@ public class GroupTableTests
     [Fact]
     public void From_GroupWithoutAnyValue_RankedLastWithoutRank()
     {
-        var result = Sweep([
+        var result = SweepOf([
             Trial(1, 0, 0, double.NaN, parameters: [(Lr, 1.0)]), Trial(2, 0, 1, 0.1, TrialState.Failed, parameters: [(Lr, 1.0)]),
             Trial(3, 1, 0, 0.5, parameters: [(Lr, 0.1)]),
         ]);
@@ -104,7 +106,7 @@ public class GroupTableTests
     [Fact]
     public void From_MinimizedObjective_SmallestMeanFirst()
     {
-        var result = Sweep([Trial(1, 0, 0, 0.9, parameters: [(Lr, 0.1)]), Trial(2, 1, 0, 0.2, parameters: [(Lr, 0.3)]), Trial(3, 2, 0, 0.5, parameters: [(Lr, 0.5)])], ObjectiveMode.Min);
+        var result = SweepOf([Trial(1, 0, 0, 0.9, parameters: [(Lr, 0.1)]), Trial(2, 1, 0, 0.2, parameters: [(Lr, 0.3)]), Trial(3, 2, 0, 0.5, parameters: [(Lr, 0.5)])], ObjectiveMode.Min);
 
         Assert.Equal(["0.3", "0.5", "0.1"], GroupTable.From(result).Groups.Select(g => g.Values[0]));
     }
@@ -112,7 +114,7 @@ public class GroupTableTests
     [Fact]
     public void From_GroupByOneKey_PoolsTheOtherParameters()
     {
-        var result = Sweep([
+        var result = SweepOf([
             Trial(1, 0, 0, 0.6, parameters: [(Lr, 0.1), (Width, 0.25)]), Trial(2, 1, 0, 0.7, parameters: [(Lr, 0.1), (Width, 0.5)]),
             Trial(3, 2, 0, 0.8, parameters: [(Lr, 0.3), (Width, 0.25)]), Trial(4, 3, 0, 0.9, parameters: [(Lr, 0.3), (Width, 0.5)]),
         ]);
@@ -132,7 +134,7 @@ public class GroupTableTests
     public void From_ConfigIndexesMissing_DifferentParametersNeverLumpedTogether()
     {
         // A journal without config indexes reads them as 0: the parameter values still tell configurations apart.
-        var result = Sweep([Trial(1, 0, 0, 0.6, parameters: [(Lr, 0.1)]), Trial(2, 0, 0, 0.7, parameters: [(Lr, 0.3)])]);
+        var result = SweepOf([Trial(1, 0, 0, 0.6, parameters: [(Lr, 0.1)]), Trial(2, 0, 0, 0.7, parameters: [(Lr, 0.3)])]);
 
         Assert.Equal(2, GroupTable.From(result).Groups.Count);
     }
@@ -144,7 +146,7 @@ public class GroupTableTests
     [InlineData(" lr ", Lr)]
     public void ResolveKeys_FullKeyOrUniqueLastParts_TheParameterKey(string requested, string expected)
     {
-        var result = Sweep([Trial(1, 0, 0, 0.5, parameters: [(Lr, 0.1), (Bits, 4L)])]);
+        var result = SweepOf([Trial(1, 0, 0, 0.5, parameters: [(Lr, 0.1), (Bits, 4L)])]);
 
         Assert.Equal([expected], GroupTable.ResolveKeys(result, [requested]));
     }
@@ -152,7 +154,7 @@ public class GroupTableTests
     [Fact]
     public void ResolveKeys_UnknownAndAmbiguousKeys_OneErrorNamingTheSweptParameters()
     {
-        var result = Sweep([Trial(1, 0, 0, 0.5, parameters: [(Lr, 0.1), ("trainable.scheduler.lr", 0.2), (Bits, 4L)])]);
+        var result = SweepOf([Trial(1, 0, 0, 0.5, parameters: [(Lr, 0.1), ("trainable.scheduler.lr", 0.2), (Bits, 4L)])]);
 
         var ex = Assert.Throws<ArgumentException>(() => GroupTable.ResolveKeys(result, ["depth", "lr"]));
 
@@ -164,7 +166,7 @@ public class GroupTableTests
     [Fact]
     public void From_FlipsAndResumes_MeanFlipsOfTheLastEpochAndResumesSummed()
     {
-        var result = Sweep([
+        var result = SweepOf([
             Trial(1, 0, 0, 0.6, lastMetrics: new Dictionary<string, double> { ["quant.flips_total"] = 10 }, resumes: 1),
             Trial(2, 0, 1, 0.7, lastMetrics: new Dictionary<string, double> { ["quant.flips_total"] = 30 }, resumes: 2),
             Trial(3, 0, 2, 0.8), // reports no flips: not part of the flips mean
@@ -211,7 +213,7 @@ public class GroupTableTests
     [Fact]
     public void Csv_FullPrecisionColumnsAndTrialIds()
     {
-        var result = Sweep([Trial(1, 0, 0, 0.1, parameters: [(Lr, 0.1)]), Trial(2, 0, 1, 0.2, parameters: [(Lr, 0.1)])]);
+        var result = SweepOf([Trial(1, 0, 0, 0.1, parameters: [(Lr, 0.1)]), Trial(2, 0, 1, 0.2, parameters: [(Lr, 0.1)])]);
 
         var lines = GroupTable.From(result).Csv().Split('\n');
 
@@ -230,13 +232,13 @@ public class GroupTableTests
         var dir = Directory.CreateTempSubdirectory("sweeper-groups-").FullName;
         try
         {
-            var repeated = Sweep([Trial(1, 0, 0, 0.6, parameters: [(Lr, 0.1)]), Trial(2, 0, 1, 0.8, parameters: [(Lr, 0.1)])]);
+            var repeated = SweepOf([Trial(1, 0, 0, 0.6, parameters: [(Lr, 0.1)]), Trial(2, 0, 1, 0.8, parameters: [(Lr, 0.1)])]);
             ReportWriter.WriteAll(repeated, dir);
             var summary = File.ReadAllText(Path.Combine(dir, ReportWriter.SummaryFile));
             Assert.EndsWith("| 1 | 0.1 | 2 | 2 | 0.7000 ± 0.1414 | 0.6000 | 0.8000 | 0 |  |\n", summary);
             Assert.Contains("\n## Groups by configuration", summary);
 
-            var single = Sweep([Trial(1, 0, 0, 0.6, parameters: [(Lr, 0.1)]), Trial(2, 1, 0, 0.8, parameters: [(Lr, 0.3)])]);
+            var single = SweepOf([Trial(1, 0, 0, 0.6, parameters: [(Lr, 0.1)]), Trial(2, 1, 0, 0.8, parameters: [(Lr, 0.3)])]);
             ReportWriter.WriteAll(single, dir);
             var plain = File.ReadAllText(Path.Combine(dir, ReportWriter.SummaryFile));
             Assert.Equal(ReportWriter.Markdown(single, ResultTable.From(single)), plain);

@@ -2,6 +2,8 @@ using System.Text.RegularExpressions;
 using Sweeper.Core.Reporting;
 using Sweeper.Core.Trials;
 using static Sweeper.Core.Tests.Reporting.Runs;
+using Sweeper.Core.Model;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Core.Tests.Reporting;
 
@@ -75,7 +77,7 @@ public partial class HtmlReportTests
         {
             Resumes = [new TrialResume(1, "<b>worker</b> left", Start)],
         };
-        var result = Sweep([trial, resumed], name: "x</title><script>alert(3)</script>");
+        var result = SweepOf([trial, resumed], name: "x</title><script>alert(3)</script>");
 
         var html = HtmlReport.Render(result, GroupTable.From(result, ["lr"]), "journal.db <i>");
 
@@ -92,7 +94,7 @@ public partial class HtmlReportTests
     [Fact]
     public void Render_NaNAndMissingMetrics_NoNaNInTheMarkup()
     {
-        var result = Sweep([
+        var result = SweepOf([
             Trial(1, 0, 0, double.NaN), Trial(2, 0, 1, double.PositiveInfinity, TrialState.Failed), Trial(3, 1, 0, 0.7, epochs: 1),
             Trial(4, 2, 0, 0.9) with { Epochs = [] },
         ]);
@@ -112,7 +114,7 @@ public partial class HtmlReportTests
     [Fact]
     public void Render_NoTrialReportsTheObjective_SaysSoInsteadOfPlots()
     {
-        var result = Sweep([Trial(1, 0, 0, 0.5) with { Epochs = [] }]);
+        var result = SweepOf([Trial(1, 0, 0, 0.5) with { Epochs = [] }]);
 
         var html = HtmlReport.Render(result, GroupTable.From(result), "results.json");
 
@@ -128,7 +130,7 @@ public partial class HtmlReportTests
         var a = Quantized(1, layers, 5, (l, e) => -3 - l + (e == 3 && l == 1 ? 1 : 0), (l, e) => l == 1 && e >= 3 ? 2 : 0,
             resumes: [new TrialResume(2, "worker left", Start)]);
         var b = Quantized(2, layers, 5, (l, e) => -4 - 0.1 * e, (l, e) => 0, configIndex: 1);
-        var result = Sweep([a, b]);
+        var result = SweepOf([a, b]);
 
         var html = HtmlReport.Render(result, GroupTable.From(result), "journal.db");
 
@@ -146,7 +148,7 @@ public partial class HtmlReportTests
     [Fact]
     public void Render_ResultsTable_SameCellsAsTheCsvWithTheBestRowMarked()
     {
-        var result = Sweep([Trial(1, 0, 0, 0.5, parameters: [("trainable.optimizer.lr", 0.1)]), Trial(2, 1, 0, 0.9, parameters: [("trainable.optimizer.lr", 0.3)])]);
+        var result = SweepOf([Trial(1, 0, 0, 0.5, parameters: [("trainable.optimizer.lr", 0.1)]), Trial(2, 1, 0, 0.9, parameters: [("trainable.optimizer.lr", 0.3)])]);
         var table = ResultTable.From(result);
 
         var html = HtmlReport.Render(result, GroupTable.From(result), "journal.db");
@@ -213,6 +215,6 @@ public class QuantTraceTests
     [InlineData("test_accuracy", null)]
     public void LayerOf_MetricName_TheLayerBetweenPrefixAndSuffix(string metric, string? layer)
     {
-        Assert.Equal(layer, QuantMetrics.LayerOf(metric, QuantMetrics.ExponentMeanSuffix));
+        Assert.Equal(layer, MetricNames.QuantLayer.LayerOf(metric, MetricNames.QuantLayer.ExponentMean));
     }
 }

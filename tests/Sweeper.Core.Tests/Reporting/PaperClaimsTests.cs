@@ -1,14 +1,15 @@
 using Sweeper.Core.Reporting;
 using Sweeper.Core.Trials;
 using static Sweeper.Core.Tests.Reporting.Runs;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Core.Tests.Reporting;
 
 public sealed class PaperClaimsTests
 {
-    private static IEnumerable<TrialResult> Seeds(ref int id, string variant, params (double Test, double Flips)[] seeds)
+    private static IEnumerable<TrialRecord> Seeds(ref int id, string variant, params (double Test, double Flips)[] seeds)
     {
-        var list = new List<TrialResult>();
+        var list = new List<TrialRecord>();
         foreach (var (test, flips) in seeds)
         {
             id++;
@@ -22,14 +23,14 @@ public sealed class PaperClaimsTests
     public void Judge_DifferencesBeyondTwoStandardErrors_ReproducedOrContradicted_ElseNotVisible()
     {
         int id = 0;
-        var trials = new List<TrialResult>();
+        var trials = new List<TrialRecord>();
         trials.AddRange(Seeds(ref id, "msqe", (0.70, 900), (0.71, 1100), (0.69, 1000)));
         trials.AddRange(Seeds(ref id, "msqe+mask", (0.80, 800), (0.81, 700), (0.79, 900)));              // +0.10: reproduced
         trials.AddRange(Seeds(ref id, "msqe+mask+sm", (0.805, 800), (0.79, 700), (0.80, 900)));          // ≈: not visible
         trials.AddRange(Seeds(ref id, "msqe+mask+sm+stable", (0.60, 0), (0.62, 0), (0.61, 0)));         // -0.19: contradicted
         trials.AddRange(Seeds(ref id, "lp2_ceil", (0.75, 10), (0.76, 12), (0.74, 9)));                 // lp2_rint missing: that claim is left out
         trials.AddRange(Seeds(ref id, "lp2_msqe_round", (0.78, 10), (0.60, 12), (0.90, 9)));           // noisy: not visible
-        var claims = PaperClaims.Judge(Sweep(trials));
+        var claims = PaperClaims.Judge(SweepOf(trials));
 
         var verdicts = claims.ToDictionary(c => c.Comparison[..c.Comparison.IndexOf(',')], c => c.Verdict);
         Assert.Equal(ClaimVerdict.Reproduced, verdicts["msqe (no fixes) vs msqe+mask+sm+stable"]); // 1000 flips vs 0
@@ -46,7 +47,7 @@ public sealed class PaperClaimsTests
     [Fact]
     public void Judge_SweepWithoutVariants_NoClaims()
     {
-        Assert.Empty(PaperClaims.Judge(Sweep([Trial(1, 0, 0, 0.5), Trial(2, 0, 1, 0.6)])));
+        Assert.Empty(PaperClaims.Judge(SweepOf([Trial(1, 0, 0, 0.5), Trial(2, 0, 1, 0.6)])));
         Assert.Equal("", PaperClaims.Markdown([]));
     }
 }

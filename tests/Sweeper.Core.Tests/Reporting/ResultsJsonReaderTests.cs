@@ -2,6 +2,8 @@ using Sweeper.Core.Reporting;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
 using static Sweeper.Core.Tests.Reporting.Runs;
+using Sweeper.Core.Model;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Core.Tests.Reporting;
 
@@ -26,7 +28,7 @@ public class ResultsJsonReaderTests
             Resumes = [new TrialResume(0, "worker left", Start), new TrialResume(2, "again", Start.AddTicks(3))],
         };
         var pending = Trial(2, 1, 1, 0.6, TrialState.Pending) with { Epochs = [], StartedAt = null, FinishedAt = null };
-        var result = Sweep([odd, pending]);
+        var result = SweepOf([odd, pending]);
         var json = ReportWriter.Json(result);
 
         var back = ResultsJsonReader.Read(json, Trainable);
@@ -46,7 +48,7 @@ public class ResultsJsonReaderTests
     [Fact]
     public void ReadHeader_NameObjectiveAndTimes()
     {
-        var result = Sweep([Trial(1, 0, 0, 0.5)], ObjectiveMode.Min, "quant-paper");
+        var result = SweepOf([Trial(1, 0, 0, 0.5)], ObjectiveMode.Min, "quant-paper");
 
         var header = ResultsJsonReader.ReadHeader(ReportWriter.Json(result));
 

@@ -1,5 +1,7 @@
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Core.Tests.Reporting;
 
@@ -8,11 +10,11 @@ internal static class Runs
 {
     public static readonly DateTimeOffset Start = new(2026, 11, 26, 10, 0, 0, TimeSpan.Zero);
 
-    public static SweepResult Sweep(IEnumerable<TrialResult> trials, ObjectiveMode mode = ObjectiveMode.Max, string name = "sweep") =>
+    public static SweepResult SweepOf(IEnumerable<TrialRecord> trials, ObjectiveMode mode = ObjectiveMode.Max, string name = "sweep") =>
         new(name, new ObjectiveSpec(MetricNames.TestAccuracy, mode), trials.ToList(), Start, Start.AddMinutes(5));
 
     /// <summary>A trial whose last epoch has <paramref name="objective"/> as its test accuracy.</summary>
-    public static TrialResult Trial(int id, int configIndex, int repeat, double objective, TrialState state = TrialState.Completed,
+    public static TrialRecord Trial(int id, int configIndex, int repeat, double objective, TrialState state = TrialState.Completed,
         (string Key, object Value)[]? parameters = null, IReadOnlyDictionary<string, double>? lastMetrics = null, int resumes = 0, int epochs = 2)
     {
         var list = new List<EpochResult>();
@@ -23,7 +25,7 @@ internal static class Runs
                 foreach (var (k, v) in lastMetrics) metrics[k] = v;
             list.Add(new EpochResult(e, metrics, TimeSpan.FromSeconds(1)));
         }
-        return new TrialResult
+        return new TrialRecord
         {
             Config = new TrialConfig
             {
@@ -43,7 +45,7 @@ internal static class Runs
     }
 
     /// <summary>A quantized trial: <paramref name="layers"/> layers, each with an exponent and a running flip count per epoch.</summary>
-    public static TrialResult Quantized(int id, string[] layers, int epochs, Func<int, int, double> exponent, Func<int, int, double> runningFlips,
+    public static TrialRecord Quantized(int id, string[] layers, int epochs, Func<int, int, double> exponent, Func<int, int, double> runningFlips,
         (string Key, object Value)[]? parameters = null, int configIndex = 0, int repeat = 0, TrialResume[]? resumes = null)
     {
         var list = new List<EpochResult>();
@@ -61,7 +63,7 @@ internal static class Runs
             metrics["quant.flips_total"] = total;
             list.Add(new EpochResult(e, metrics, TimeSpan.FromSeconds(1.25)));
         }
-        return new TrialResult
+        return new TrialRecord
         {
             Config = new TrialConfig
             {

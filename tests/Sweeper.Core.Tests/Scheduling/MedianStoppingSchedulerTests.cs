@@ -1,6 +1,7 @@
 using Sweeper.Core.Scheduling;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Tests.Scheduling;
 

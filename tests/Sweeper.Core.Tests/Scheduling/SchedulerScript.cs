@@ -1,6 +1,7 @@
 using System.Globalization;
 using Sweeper.Core.Scheduling;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Tests.Scheduling;
 

@@ -1,5 +1,6 @@
 using Sweeper.Core.Search;
 using Sweeper.Core.Spec;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Tests.Search;
 

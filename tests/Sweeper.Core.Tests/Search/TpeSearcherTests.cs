@@ -1,6 +1,7 @@
 using Sweeper.Core.Search;
 using Sweeper.Core.Search.Tpe;
 using Sweeper.Core.Spec;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Tests.Search;
 

@@ -1,5 +1,6 @@
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Tests.Spec;
 

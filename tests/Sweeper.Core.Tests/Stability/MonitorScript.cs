@@ -1,5 +1,6 @@
 using System.Globalization;
 using Sweeper.Core.Stability;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Tests.Stability;
 

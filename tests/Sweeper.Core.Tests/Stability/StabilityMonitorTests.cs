@@ -1,4 +1,5 @@
 using Sweeper.Core.Stability;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Tests.Stability;
 

@@ -1,6 +1,7 @@
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
 using Sweeper.Core.Trials.Synthetic;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Tests.Trials;
 

@@ -2,6 +2,7 @@ using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
 using Sweeper.Training.Trainables;
 using Xunit.Abstractions;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Training.Tests.Trainables;
 

@@ -5,6 +5,7 @@ using Sweeper.Training.Data;
 using Sweeper.Training.Quantized;
 using Sweeper.Training.Trainables;
 using TorchSharp;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Training.Tests.Trainables;
 
@@ -55,35 +56,35 @@ public sealed class QuantizedTrainableTests
             long sum = 0;
             foreach (var layer in names)
             {
-                Assert.InRange(result.Get(QuantizerMetricNames.ClippedFraction(layer)), 0.0, 1.0);
-                Assert.InRange(result.Get(QuantizerMetricNames.OutlierFraction(layer)), 0.0, 1.0);
-                var msqe = result.Get(QuantizerMetricNames.Msqe(layer));
+                Assert.InRange(result.Get(MetricNames.QuantLayer.Name(layer, MetricNames.QuantLayer.ClippedFraction)), 0.0, 1.0);
+                Assert.InRange(result.Get(MetricNames.QuantLayer.Name(layer, MetricNames.QuantLayer.OutlierFraction)), 0.0, 1.0);
+                var msqe = result.Get(MetricNames.QuantLayer.Name(layer, MetricNames.QuantLayer.Msqe));
                 Assert.True(double.IsFinite(msqe) && msqe >= 0, $"{layer}: msqe {msqe}");
-                Assert.InRange(result.Get(QuantizerMetricNames.ExponentMean(layer)), -40.0, 10.0);
-                var flips = result.Get(QuantizerMetricNames.Flips(layer));
+                Assert.InRange(result.Get(MetricNames.QuantLayer.Name(layer, MetricNames.QuantLayer.ExponentMean)), -40.0, 10.0);
+                var flips = result.Get(MetricNames.QuantLayer.Name(layer, MetricNames.QuantLayer.Flips));
                 Assert.True(flips >= 0 && flips == Math.Floor(flips), $"{layer}: flips {flips}");
                 sum += (long)flips;
-                Assert.InRange(result.Get(QuantizerMetricNames.ZeroFraction(layer)), 0.0, 1.0);
-                var inliers = result.Get(QuantizerMetricNames.InlierMsqe(layer));
+                Assert.InRange(result.Get(MetricNames.QuantLayer.Name(layer, MetricNames.QuantLayer.ZeroFraction)), 0.0, 1.0);
+                var inliers = result.Get(MetricNames.QuantLayer.Name(layer, MetricNames.QuantLayer.InlierMsqe));
                 Assert.True(inliers >= 0 && inliers <= msqe * (1 + 1e-12), $"{layer}: inlier msqe {inliers} > msqe {msqe}");
                 // Second moments are on by default for the two quantizers that use them; learned scales are reported.
-                Assert.Equal(method is "msqe_po2" or "learnable_po2", result.Metrics.ContainsKey(QuantizerMetricNames.SecondMomentSpread(layer)));
-                Assert.Equal(method is "learnable_po2" or "lsq", result.Metrics.ContainsKey(QuantizerMetricNames.Log2ScaleMean(layer)));
+                Assert.Equal(method is "msqe_po2" or "learnable_po2", result.Metrics.ContainsKey(MetricNames.QuantLayer.Name(layer, MetricNames.QuantLayer.SecondMomentSpread)));
+                Assert.Equal(method is "learnable_po2" or "lsq", result.Metrics.ContainsKey(MetricNames.QuantLayer.Name(layer, MetricNames.QuantLayer.Log2ScaleMean)));
             }
-            Assert.Equal(sum, result.Get(QuantizerMetricNames.FlipsTotal));
-            Assert.InRange(result.Get(QuantizerMetricNames.ClippedFractionAll), 0.0, 1.0);
-            Assert.InRange(result.Get(QuantizerMetricNames.ZeroFractionAll), 0.0, 1.0);
-            Assert.InRange(result.Get(QuantizerMetricNames.OutlierMsqeShare), 0.0, 1.0);
+            Assert.Equal(sum, result.Get(MetricNames.Quant.FlipsTotal));
+            Assert.InRange(result.Get(MetricNames.Quant.ClippedFraction), 0.0, 1.0);
+            Assert.InRange(result.Get(MetricNames.Quant.ZeroFraction), 0.0, 1.0);
+            Assert.InRange(result.Get(MetricNames.Quant.OutlierMsqeShare), 0.0, 1.0);
         }
 
         foreach (var layer in names)
-            Assert.True(second.Get(QuantizerMetricNames.Flips(layer)) >= first.Get(QuantizerMetricNames.Flips(layer)), $"{layer}: flips went down");
-        Assert.Equal(first.Get(QuantizerMetricNames.FlipsTotal), first.Get(QuantizerMetricNames.FlipsEpoch));
-        Assert.Equal(second.Get(QuantizerMetricNames.FlipsTotal) - first.Get(QuantizerMetricNames.FlipsTotal), second.Get(QuantizerMetricNames.FlipsEpoch));
+            Assert.True(second.Get(MetricNames.QuantLayer.Name(layer, MetricNames.QuantLayer.Flips)) >= first.Get(MetricNames.QuantLayer.Name(layer, MetricNames.QuantLayer.Flips)), $"{layer}: flips went down");
+        Assert.Equal(first.Get(MetricNames.Quant.FlipsTotal), first.Get(MetricNames.Quant.FlipsEpoch));
+        Assert.Equal(second.Get(MetricNames.Quant.FlipsTotal) - first.Get(MetricNames.Quant.FlipsTotal), second.Get(MetricNames.Quant.FlipsEpoch));
         if (method == "lsq")
-            Assert.Equal(0, second.Get(QuantizerMetricNames.FlipsTotal));
+            Assert.Equal(0, second.Get(MetricNames.Quant.FlipsTotal));
         else
-            Assert.True(second.Get(QuantizerMetricNames.FlipsTotal) > 0, $"{method}: no exponent ever changed in 8 steps");
+            Assert.True(second.Get(MetricNames.Quant.FlipsTotal) > 0, $"{method}: no exponent ever changed in 8 steps");
     }
 
     [Fact]
@@ -94,7 +95,7 @@ public sealed class QuantizedTrainableTests
         var result = trainable.RunEpoch(1, CancellationToken.None);
 
         Assert.Empty(trainable.QuantizedLayerNames);
-        Assert.DoesNotContain(result.Metrics.Keys, k => k.StartsWith(QuantizerMetricNames.Prefix, StringComparison.Ordinal));
+        Assert.DoesNotContain(result.Metrics.Keys, k => k.StartsWith(MetricNames.Quant.Prefix, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -181,7 +182,7 @@ public sealed class QuantizedTrainableTests
 
         string[] timings = [MetricNames.SamplesPerSecond, MetricNames.TrainSeconds, MetricNames.EvalSeconds]; // wall-clock figures
         var keys = expected.Metrics.Keys.Where(k => !timings.Contains(k)).ToList();
-        Assert.Contains(QuantizerMetricNames.FlipsTotal, keys);
+        Assert.Contains(MetricNames.Quant.FlipsTotal, keys);
         Assert.All(keys, k => Assert.True(expected.Get(k) == actual.Get(k), $"{k}: uninterrupted {expected.Get(k)}, resumed {actual.Get(k)}"));
         Assert.Equal(expected.Metrics.Count, actual.Metrics.Count);
         if (method == "msqe_po2")
@@ -215,7 +216,7 @@ public sealed class QuantizedTrainableTests
 
         var keys = runs[0].Keys.Where(k => !timings.Contains(k)).ToList();
         Assert.Contains(MetricNames.ValAccuracy, keys);
-        Assert.Contains(QuantizerMetricNames.FlipsTotal, keys);
+        Assert.Contains(MetricNames.Quant.FlipsTotal, keys);
         Assert.All(keys, k => Assert.True(runs[0][k].Equals(runs[1][k]), $"{k}: {runs[0][k]:R} then {runs[1][k]:R}"));
     }
 

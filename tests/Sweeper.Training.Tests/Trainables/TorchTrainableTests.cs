@@ -3,6 +3,7 @@ using Sweeper.Core.Trials;
 using Sweeper.Training.Data;
 using Sweeper.Training.Trainables;
 using TorchSharp;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Training.Tests.Trainables;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Sweeper.Core.Search.Tpe;
 using Sweeper.Core.Spec;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Search.Benchmark;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Sweeper.Core.Search;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Trials.Synthetic;
 

@@ -1,4 +1,4 @@
-namespace Sweeper.Core.Trials;
+namespace Sweeper.Core.Sweep;
 
 public enum TrialState { Pending, Running, Completed, Failed, Stopped }
 

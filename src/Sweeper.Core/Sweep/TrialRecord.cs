@@ -1,10 +1,11 @@
 using System.Text.Json.Serialization;
-using Sweeper.Core.Spec;
+using Sweeper.Core.Model;
+using Sweeper.Core.Trials;
 
-namespace Sweeper.Core.Trials;
+namespace Sweeper.Core.Sweep;
 
 /// <summary>What is known of one trial: its config, state, every epoch's metrics, where and when it ran.</summary>
-public sealed record TrialResult
+public sealed record TrialRecord
 {
     public required TrialConfig Config { get; init; }
     public TrialState State { get; init; } = TrialState.Pending;
@@ -37,7 +38,7 @@ public sealed record TrialResult
 
     [JsonIgnore] public TimeSpan? Duration => StartedAt is { } s && FinishedAt is { } f ? f - s : null;
 
-    public TrialResult MoveTo(TrialState next)
+    public TrialRecord MoveTo(TrialState next)
     {
         if (!TrialStateMachine.CanMove(State, next))
             throw new InvalidOperationException($"trial {Id}: cannot move from {State} to {next}");
@@ -46,7 +47,7 @@ public sealed record TrialResult
 }
 
 /// <summary>The outcome of a sweep: every trial once, in trial order.</summary>
-public sealed record SweepResult(string Name, ObjectiveSpec Objective, IReadOnlyList<TrialResult> Trials, DateTimeOffset StartedAt, DateTimeOffset FinishedAt)
+public sealed record SweepResult(string Name, ObjectiveSpec Objective, IReadOnlyList<TrialRecord> Trials, DateTimeOffset StartedAt, DateTimeOffset FinishedAt)
 {
     /// <summary>Why the sweep ended before its trials ran out (target reached, time budget, cancelled), if it did.</summary>
     public string? StopReason { get; init; }
@@ -55,7 +56,7 @@ public sealed record SweepResult(string Name, ObjectiveSpec Objective, IReadOnly
     /// Completed trials best first by the objective, then unfinished ones (failed, stopped) by their last value,
     /// then those without a value; ties in trial order.
     /// </summary>
-    public IReadOnlyList<TrialResult> Ranked() =>
+    public IReadOnlyList<TrialRecord> Ranked() =>
         Trials.OrderBy(t => double.IsNaN(t.Objective(Objective)) ? 2 : t.State == TrialState.Completed ? 0 : 1)
               .ThenBy(t => Objective.Mode == ObjectiveMode.Max ? -t.Objective(Objective) : t.Objective(Objective))
               .ThenBy(t => t.Id.Index)
@@ -65,5 +66,34 @@ public sealed record SweepResult(string Name, ObjectiveSpec Objective, IReadOnly
     [JsonIgnore] public (int Run, int Planned) EpochTotals => (Trials.Sum(t => t.Epochs.Count), Trials.Sum(t => t.Config.Trainable.Epochs));
 
     /// <summary>The best completed trial, if any completed with a value.</summary>
-    [JsonIgnore] public TrialResult? Best => Ranked().FirstOrDefault(t => t.State == TrialState.Completed && !double.IsNaN(t.Objective(Objective)));
+    [JsonIgnore] public TrialRecord? Best => Ranked().FirstOrDefault(t => t.State == TrialState.Completed && !double.IsNaN(t.Objective(Objective)));
+}
+
+/// <summary>A trial that was queued again (its worker went away) and continued from a checkpoint (epoch 0: from scratch).</summary>
+public sealed record TrialResume(int FromEpoch, string Reason, DateTimeOffset At);
+
+/// <summary>An exception in the trainable: the trial actor was restarted by its supervisor (with backoff) from its newest checkpoint.</summary>
+public sealed record TrialCrash(string Error, int AfterEpoch, DateTimeOffset At);
+
+/// <summary>
+/// One attempt of a trial: attempt 1 is the first run; each restart for instability starts a new one from a checkpoint
+/// (or the start) with the declared changes applied cumulatively.
+/// </summary>
+public sealed record TrialAttempt
+{
+    public required int Number { get; init; }
+    /// <summary>The epoch it started after (0: from scratch).</summary>
+    public int FromEpoch { get; init; }
+    public string? ParentCheckpoint { get; init; }
+    /// <summary>The values of the keys changed for this attempt (cumulative over restarts).</summary>
+    public IReadOnlyList<KeyValuePair<string, object>> Changes { get; init; } = [];
+    public DateTimeOffset StartedAt { get; init; }
+    /// <summary>What ended it: a verdict kind (diverged, oscillating, drifting), or null while running or when it finished.</summary>
+    public string? Verdict { get; init; }
+    public string? Reason { get; init; }
+    /// <summary>The training step at which the verdict was reached.</summary>
+    public long? Step { get; init; }
+    public int LastEpoch { get; init; }
+    /// <summary>Exponent flips counted over this attempt's epochs (quant.flips_epoch).</summary>
+    public long Flips { get; init; }
 }
