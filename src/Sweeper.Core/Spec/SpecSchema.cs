@@ -88,8 +88,6 @@ public sealed record Setting(
 public static class SpecSchema
 {
     public static readonly IReadOnlyList<string> Models = ["mobilenet_v1", "mobilenet_v2", "synthetic"];
-    public static readonly IReadOnlyList<string> QuantizerMethods = ["none", "legacy_auto_po2", "msqe_po2", "learnable_po2", "lsq"];
-    public static readonly IReadOnlyList<string> Roundings = ["ceil", "rint", "msqe_round"];
     /// <summary>Models that need no dataset.</summary>
     public static readonly IReadOnlyList<string> DataFreeModels = ["synthetic"];
     public static readonly IReadOnlyList<string> Algorithms = ["grid", "random", "tpe"];
@@ -163,7 +161,7 @@ public static class SpecSchema
             (s, v) => s with { Trainable = s.Trainable with { InputSize = (int)(long)v! } }, Range: v => v is 28 or 32 ? null : $"must be 28 or 32, found {v}"),
         new("trainable.input_channels", SettingType.Integer, "Input channels: 1, or 3 (the grey image repeated).",
             (s, v) => s with { Trainable = s.Trainable with { InputChannels = (int)(long)v! } }, Range: v => v is 1 or 3 ? null : $"must be 1 or 3, found {v}"),
-        Q("method", SettingType.String, "Weight quantizer.", (q, v) => q with { Method = (string)v! }, choices: QuantizerMethods),
+        Q("method", SettingType.String, "Weight quantizer.", (q, v) => q with { Method = (string)v! }, choices: QuantizerNames.Methods),
         Q("bits", SettingType.Integer, "Weight bits, 2..8.", (q, v) => q with { Bits = (int)(long)v! }, range: v => v is >= 2 and <= 8 ? null : $"must be between 2 and 8, found {v}"),
         Q("per_channel", SettingType.Boolean, "One scale per output channel (else per tensor).", (q, v) => q with { PerChannel = (bool)v! }),
         Q("quantize_first_last", SettingType.Boolean, "Quantize the first convolution and the classifier too.", (q, v) => q with { QuantizeFirstLast = (bool)v! }),
@@ -177,7 +175,7 @@ public static class SpecSchema
         Q("second_moments", SettingType.Boolean, "Weight the MSQE by an EMA of squared gradients (default true, as in the authors' code).", (q, v) => q with { SecondMoments = (bool)v! }),
         Q("stable_scale", SettingType.Boolean, "msqe_po2: freeze rint of the exponent's moving average once stable_from_epoch has been trained.", (q, v) => q with { StableScale = (bool)v! }),
         Q("stable_from_epoch", SettingType.Integer, "msqe_po2: the epoch after which the stable exponent is frozen (null: 1).", (q, v) => q with { StableFromEpoch = v is null ? null : (int)(long)v }, nullable: true, range: Positive),
-        Q("rounding", SettingType.String, "learnable_po2: exponent rounding.", (q, v) => q with { Rounding = (string)v! }, choices: Roundings),
+        Q("rounding", SettingType.String, "learnable_po2: exponent rounding.", (q, v) => q with { Rounding = (string)v! }, choices: QuantizerNames.Roundings),
         Q("min_init_scale", SettingType.Number, "learnable_po2: lower clamp of the initial scale.", (q, v) => q with { MinInitScale = (double)v! }, range: v => v is > 0 and < 1 ? null : $"must be in (0, 1), found {v}"),
         new("search.algorithm", SettingType.String, "grid, random or tpe.",
             (s, v) => s with { Search = s.Search with { Algorithm = (string)v! } }, Choices: Algorithms),
