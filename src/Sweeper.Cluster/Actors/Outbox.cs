@@ -1,0 +1,58 @@
+using Akka.Actor;
+using Sweeper.Cluster.Journal;
+using Sweeper.Core.Model;
+using Sweeper.Core.Sweep;
+
+namespace Sweeper.Cluster.Actors;
+
+/// <summary>
+/// The coordinator's outbox: what it decided while handling the messages already in its mailbox — journal entries,
+/// changed trial records, messages to send — kept until <see cref="Flush"/> writes the journal entries in one
+/// transaction and only then sends the messages, so nothing leaves the coordinator that a restarted one would not know.
+/// </summary>
+internal sealed class Outbox
+{
+    private readonly List<JournalEntry> _created = new();
+    private readonly List<JournalEntry> _dropped = new();
+    private readonly List<JournalEntry> _epochs = new();
+    private readonly Dictionary<TrialId, TrialRecord> _changed = new();
+    private readonly List<(IActorRef To, object Message)> _sends = new();
+
+    public bool IsEmpty => _created.Count == 0 && _dropped.Count == 0 && _epochs.Count == 0 && _changed.Count == 0 && _sends.Count == 0;
+
+    public void Created(TrialRecord trial) => _created.Add(new JournalEntry.NewTrial(trial.Config));
+
+    public void Changed(TrialRecord trial) => _changed[trial.Id] = trial;
+
+    public void Epoch(TrialId id, Core.Trials.EpochResult result) => _epochs.Add(new JournalEntry.EpochRow(id, result));
+
+    public void EpochsDropped(TrialId id, int after) => _dropped.Add(new JournalEntry.DropEpochsAfter(id, after));
+
+    public void Send(IActorRef to, object message) => _sends.Add((to, message));
+
+    /// <summary>
+    /// Writes everything to <paramref name="journal"/> (new trials first, then dropped epochs, trial rows and epoch rows:
+    /// an epoch of a resumed trial follows the row that dropped its later ones), then sends the messages from
+    /// <paramref name="sender"/>. Returns the records that changed, in the order they first changed, for subscribers.
+    /// </summary>
+    public IReadOnlyList<TrialRecord> Flush(SweepJournal? journal, IActorRef sender)
+    {
+        var changed = _changed.Values.ToList();
+        if (journal is not null)
+        {
+            var batch = new List<JournalEntry>(_created.Count + _dropped.Count + changed.Count + _epochs.Count);
+            batch.AddRange(_created);
+            batch.AddRange(_dropped);
+            batch.AddRange(changed.Select(t => (JournalEntry)new JournalEntry.TrialRow(t)));
+            batch.AddRange(_epochs);
+            journal.Write(batch);
+        }
+        _created.Clear();
+        _dropped.Clear();
+        _epochs.Clear();
+        _changed.Clear();
+        foreach (var (to, message) in _sends) to.Tell(message, sender);
+        _sends.Clear();
+        return changed;
+    }
+}

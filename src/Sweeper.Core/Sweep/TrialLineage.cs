@@ -1,0 +1,35 @@
+using Sweeper.Core.Model;
+using Sweeper.Core.Spec;
+using Sweeper.Core.Trials;
+
+namespace Sweeper.Core.Sweep;
+
+/// <summary>
+/// A trial's attempts: the journal keeps each trial's original config; every restart for instability adds an attempt
+/// whose changes (cumulative over restarts) apply on top of that original. The one place that turns the two into the
+/// settings an attempt runs with.
+/// </summary>
+public static class TrialLineage
+{
+    /// <summary><paramref name="original"/> with <paramref name="changes"/> applied (keys as in the spec, e.g. <c>trainable.optimizer.lr</c>).</summary>
+    public static TrainableSpec Apply(SweepSpec spec, TrainableSpec original, IEnumerable<KeyValuePair<string, object>> changes) =>
+        SpecLoader.Apply(spec with { Trainable = original }, changes).Trainable;
+
+    /// <summary>The settings the last of <paramref name="attempts"/> runs with.</summary>
+    public static TrainableSpec Current(SweepSpec spec, TrainableSpec original, IReadOnlyList<TrialAttempt> attempts) =>
+        attempts.Count < 2 || attempts[^1].Changes.Count == 0 ? original : Apply(spec, original, attempts[^1].Changes);
+
+    /// <summary>Exponent changes the epochs after <paramref name="fromEpoch"/> reported (their <c>quant.flips_epoch</c>).</summary>
+    public static long FlipsAfter(IReadOnlyList<EpochResult> epochs, int fromEpoch)
+    {
+        double sum = 0;
+        foreach (var e in epochs)
+            if (e.Epoch > fromEpoch && e.Metrics.TryGetValue(MetricNames.Quant.FlipsEpoch, out var f) && double.IsFinite(f)) sum += f;
+        return (long)sum;
+    }
+
+    /// <summary>The attempts with the last one ended after the trial's newest epoch (its epochs and flips complete the lineage).</summary>
+    public static IReadOnlyList<TrialAttempt> EndLast(TrialRecord trial) =>
+        trial.Attempts.Count == 0 ? trial.Attempts
+            : [.. trial.Attempts.Take(trial.Attempts.Count - 1), trial.Attempts[^1] with { LastEpoch = trial.Last?.Epoch ?? 0, Flips = FlipsAfter(trial.Epochs, trial.Attempts[^1].FromEpoch) }];
+}
