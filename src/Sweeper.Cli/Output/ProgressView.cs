@@ -53,7 +53,7 @@ public sealed class ProgressView(IAnsiConsole console, SweepSpec spec, long? tot
         var trials = _trials.Values.ToList();
         var byState = string.Join(", ", trials.GroupBy(t => t.State).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.ToString().ToLowerInvariant()}"));
         var best = trials.Where(t => t.State == TrialState.Completed && !double.IsNaN(t.Objective(spec.Objective)))
-            .OrderByDescending(t => spec.Objective.Mode == ObjectiveMode.Max ? t.Objective(spec.Objective) : -t.Objective(spec.Objective)).FirstOrDefault();
+            .OrderByDescending(t => spec.Objective.Score(t.Objective(spec.Objective))).FirstOrDefault();
         var total = totalTrials ?? trials.Count;
         int done = trials.Sum(t => t.State.IsTerminal() ? t.Config.Trainable.Epochs : t.Epochs.Count);
         long planned = total * (long)spec.Trainable.Epochs;

@@ -14,12 +14,12 @@ namespace Sweeper.Cluster.Actors;
 internal sealed class StepSupervision
 {
     private readonly StabilityMonitor _monitor;
-    private readonly IReadOnlySet<string> _actOn;
+    private readonly IReadOnlySet<StabilityKind> _actOn;
     private readonly Activity? _span;
     private readonly CancellationTokenSource _stop;
     private readonly HashSet<StabilityKind> _seen = new();
 
-    private StepSupervision(StabilityMonitor monitor, IReadOnlySet<string> actOn, Activity? span, CancellationTokenSource stop)
+    private StepSupervision(StabilityMonitor monitor, IReadOnlySet<StabilityKind> actOn, Activity? span, CancellationTokenSource stop)
     {
         _monitor = monitor;
         _actOn = actOn;
@@ -41,7 +41,7 @@ internal sealed class StepSupervision
     public static StepSupervision? Attach(ITrainable trainable, WorkerCommands.AssignTrial run, Activity? span, CancellationTokenSource stop)
     {
         if (run.Monitor is null || trainable is not IReportsSteps steps) return null;
-        var supervision = new StepSupervision(new StabilityMonitor(run.Monitor), (run.ActOn ?? []).ToHashSet(StringComparer.Ordinal), span, stop);
+        var supervision = new StepSupervision(new StabilityMonitor(run.Monitor), (run.ActOn ?? []).ToHashSet(), span, stop);
         steps.ObserveSteps(supervision.Observe);
         return supervision;
     }
@@ -75,7 +75,7 @@ internal sealed class StepSupervision
         CountFlips(observation);
         var verdict = _monitor.Observe(observation);
         if (verdict.IsHealthy || Verdict is not null) return;
-        var kind = StabilityParsing.Word(verdict.Kind);
+        var kind = verdict.Kind.Word();
         if (_seen.Add(verdict.Kind))
             _span?.AddEvent(new ActivityEvent(SweeperTelemetry.Events.StabilityVerdict, tags: new ActivityTagsCollection
             {
@@ -85,7 +85,7 @@ internal sealed class StepSupervision
                 ["sweeper.stability.signal"] = verdict.Evidence?.Signal.ToString(),
                 [SweeperTelemetry.Tags.Layer] = verdict.Evidence?.Layer,
             }));
-        if (_actOn.Contains(kind))
+        if (_actOn.Contains(verdict.Kind))
         {
             Verdict = verdict;
             _stop.Cancel();

@@ -26,7 +26,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     private readonly CoordinatorOptions _options;
     private readonly SweepState _state;
     private readonly SweepTracing _tracing;
-    private readonly IReadOnlyList<string> _actOn;
+    private readonly IReadOnlyList<StabilityKind> _actOn;
     private readonly Outbox _outbox = new();
     private readonly Dictionary<IActorRef, WorkerId> _workerIds = new();
     private readonly Dictionary<WorkerId, IActorRef> _workers = new();
@@ -46,7 +46,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         _options = options;
         _state = new SweepState(spec, source);
         _tracing = new SweepTracing(spec);
-        _actOn = StabilityKinds.Unhealthy.Where(k => spec.Stability.Policy.For(k).Action != StabilityActionKind.Continue).Select(k => k.Word()).ToList();
+        _actOn = StabilityKinds.Unhealthy.Where(k => spec.Stability.Policy.For(k).Action != StabilityActionKind.Continue).ToList();
 
         Receive<WorkerCommands.RegisterWorker>(OnRegister);
         Receive<Terminated>(m => OnGone(m.ActorRef));

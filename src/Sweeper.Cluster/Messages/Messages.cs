@@ -32,7 +32,7 @@ public static class WorkerCommands
     /// <param name="ActOn">Verdict kinds (diverged, oscillating, drifting) that end the attempt and go to the coordinator's policy; others are only recorded.</param>
     public sealed record AssignTrial(TrialConfig Config, int Assignment, CheckpointRef? ResumeFrom, string CheckpointDir, int CheckpointInterval,
         string? TraceParent = null, int CrashRetries = 2, double CrashBackoffSeconds = 1,
-        Core.Stability.StabilityOptions? Monitor = null, IReadOnlyList<string>? ActOn = null) : ISweeperMessage;
+        Core.Stability.StabilityOptions? Monitor = null, IReadOnlyList<StabilityKind>? ActOn = null) : ISweeperMessage;
 
     /// <summary>Stop a running trial (the sweep is being cancelled).</summary>
     public sealed record StopTrial(TrialId Id, string Reason) : ISweeperMessage;

@@ -2,6 +2,16 @@ namespace Sweeper.Core.Model;
 
 public enum ObjectiveMode { Max, Min }
 
+/// <summary>Turning objective values so that higher is always better (searchers, schedulers and rankings compare scores).</summary>
+public static class ObjectiveModes
+{
+    /// <summary>+<paramref name="value"/> when maximising, −<paramref name="value"/> when minimising (its own inverse).</summary>
+    public static double Orient(this ObjectiveMode mode, double value) => mode == ObjectiveMode.Max ? value : -value;
+
+    /// <summary><see cref="Orient"/>, with NaN and ±∞ the worst score (−∞).</summary>
+    public static double Rank(this ObjectiveMode mode, double value) => !double.IsFinite(value) ? double.NegativeInfinity : mode.Orient(value);
+}
+
 /// <summary>
 /// What a sweep optimises: one metric, maximised or minimised. The only place that knows which way is better:
 /// every ranking, target and comparison goes through <see cref="IsBetter"/>, <see cref="Score"/> or <see cref="Reached"/>.
@@ -19,7 +29,7 @@ public sealed record ObjectiveSpec(string Metric, ObjectiveMode Mode)
     }
 
     /// <summary><paramref name="value"/> turned so that higher is better (−value when minimising); NaN stays NaN.</summary>
-    public double Score(double value) => HigherIsBetter ? value : -value;
+    public double Score(double value) => Mode.Orient(value);
 
     /// <summary>True when <paramref name="value"/> is at least as good as <paramref name="target"/>; NaN never reaches it.</summary>
     public bool Reached(double value, double target) => double.IsFinite(value) && (HigherIsBetter ? value >= target : value <= target);

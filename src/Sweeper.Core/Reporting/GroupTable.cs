@@ -67,7 +67,7 @@ public sealed record GroupTable(ObjectiveSpec Objective, IReadOnlyList<string> K
             .ToList();
         var ranked = groups
             .OrderBy(g => g.Objective.Count == 0 ? 1 : 0)
-            .ThenBy(g => result.Objective.Mode == ObjectiveMode.Max ? -g.Objective.Mean : g.Objective.Mean)
+            .ThenBy(g => -result.Objective.Score(g.Objective.Mean))
             .ThenBy(g => g.Trials.Min(t => t.Id.Index))
             .ToList();
         return new GroupTable(result.Objective, columns, byConfiguration, ranked);

@@ -28,7 +28,7 @@ public static class HtmlReport
     private static IEnumerable<(int Epoch, string Color, string Label, string Title, string Css)> Turns(TrialRecord t) =>
         t.Resumes.Select(r => (r.FromEpoch, ResumeColor, "resumed", $"resumed from epoch {r.FromEpoch}: {r.Reason}", "resume"))
          .Concat(t.Attempts.Where(a => a.Number > 1).Select(a =>
-            (a.FromEpoch, RestartColor, "restart", $"restart: attempt {a.Number} from epoch {a.FromEpoch} after {t.Attempts[a.Number - 2].Verdict}"
+            (a.FromEpoch, RestartColor, "restart", $"restart: attempt {a.Number} from epoch {a.FromEpoch} after {t.Attempts[a.Number - 2].Verdict?.Word()}"
                 + (a.Changes.Count == 0 ? "" : " with " + string.Join(", ", a.Changes.Select(c => $"{c.Key}={c.Value}"))), "restart")));
     private const string FlipColor = "#d62728";
     private const double PlotWidth = 960;

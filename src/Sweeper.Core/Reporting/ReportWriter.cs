@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Sweeper.Core.Trials;
 using Sweeper.Core.Sweep;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Reporting;
 
@@ -101,7 +102,7 @@ public static class ReportWriter
                 {
                     ["attempt"] = a.Number, ["from_epoch"] = a.FromEpoch, ["parent_checkpoint"] = a.ParentCheckpoint,
                     ["changes"] = new JsonObject(a.Changes.Select(c => new KeyValuePair<string, JsonNode?>(c.Key, Scalar(c.Value)))),
-                    ["verdict"] = a.Verdict, ["reason"] = a.Reason, ["step"] = a.Step, ["last_epoch"] = a.LastEpoch, ["flips"] = a.Flips,
+                    ["verdict"] = a.Verdict?.Word(), ["reason"] = a.Reason, ["step"] = a.Step, ["last_epoch"] = a.LastEpoch, ["flips"] = a.Flips,
                 }).ToArray()),
                 ["epochs"] = epochs,
             });

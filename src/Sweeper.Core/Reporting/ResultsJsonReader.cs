@@ -60,7 +60,7 @@ public static class ResultsJsonReader
                     ParentCheckpoint = String(a, "parent_checkpoint"),
                     Changes = a.TryGetProperty("changes", out var ch) && ch.ValueKind == JsonValueKind.Object
                         ? ch.EnumerateObject().Select(p => new KeyValuePair<string, object>(p.Name, Scalar(p.Value)!)).ToList() : [],
-                    Verdict = String(a, "verdict"),
+                    Verdict = String(a, "verdict") is { } verdict ? StabilityKinds.Parse(verdict) : null,
                     Reason = String(a, "reason"),
                     Step = a.TryGetProperty("step", out var st) && st.ValueKind == JsonValueKind.Number ? st.GetInt64() : null,
                     LastEpoch = Int(a, "last_epoch") ?? 0,

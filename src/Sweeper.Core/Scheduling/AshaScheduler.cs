@@ -93,7 +93,7 @@ public sealed class AshaScheduler : ITrialScheduler
         if (!double.IsFinite(value))
             return Stopped(trial, $"value {value} is not a number that can be ranked", rung);
 
-        double score = Orientation.Score(_mode, value);
+        double score = _mode.Rank(value);
         var recorded = _recorded[rung];
         if (recorded.Count == 0)
         {
@@ -104,7 +104,7 @@ public sealed class AshaScheduler : ITrialScheduler
         double cutoff = Quantile(recorded, 1.0 - 1.0 / Options.ReductionFactor);
         int others = recorded.Count;
         Insert(recorded, score);
-        string cut = Orientation.Format(Orientation.Unscore(_mode, cutoff));
+        string cut = Orientation.Format(_mode.Orient(cutoff));
         return score >= cutoff
             ? SchedulerDecision.Continue($"{Orientation.Format(value)} is in the top 1/{Options.ReductionFactor} (cutoff {cut} over {others} other trials)", rung, milestone)
             : Stopped(trial, $"{Orientation.Format(value)} is outside the top 1/{Options.ReductionFactor} (cutoff {cut} over {others} other trials)", rung);

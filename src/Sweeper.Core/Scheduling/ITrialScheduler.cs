@@ -47,12 +47,6 @@ public interface ITrialScheduler
 /// <summary>Orients objective values so that higher is always better.</summary>
 internal static class Orientation
 {
-    /// <summary>+v for max, −v for min; −∞ (worst) for NaN and ±∞.</summary>
-    public static double Score(Sweeper.Core.Model.ObjectiveMode mode, double value) =>
-        !double.IsFinite(value) ? double.NegativeInfinity : mode == Sweeper.Core.Model.ObjectiveMode.Max ? value : -value;
-
-    /// <summary>Back from a score to the objective's own orientation (for messages).</summary>
-    public static double Unscore(Sweeper.Core.Model.ObjectiveMode mode, double score) => mode == Sweeper.Core.Model.ObjectiveMode.Max ? score : -score;
 
     public static string Format(double value) => value.ToString("G6", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -59,7 +59,7 @@ public sealed class MedianStoppingScheduler : ITrialScheduler
 
         if (!_results.TryGetValue(trial, out var history)) _results[trial] = history = [];
         history.RemoveAll(r => r.Iteration >= iteration);
-        history.Add((iteration, Orientation.Score(_mode, value)));
+        history.Add((iteration, _mode.Rank(value)));
 
         if (iteration <= Options.GracePeriod)
             return SchedulerDecision.Continue($"within the grace period ({Options.GracePeriod})");
@@ -78,7 +78,7 @@ public sealed class MedianStoppingScheduler : ITrialScheduler
 
         double median = Median(averages);
         double best = history.Max(r => r.Score);
-        string stats = $"best {Orientation.Format(Orientation.Unscore(_mode, best))} vs median running average {Orientation.Format(Orientation.Unscore(_mode, median))} of {averages.Count} other trials";
+        string stats = $"best {Orientation.Format(_mode.Orient(best))} vs median running average {Orientation.Format(_mode.Orient(median))} of {averages.Count} other trials";
         return best < median ? Stopped(trial, $"{stats} at iteration {iteration}") : SchedulerDecision.Continue(stats);
     }
 

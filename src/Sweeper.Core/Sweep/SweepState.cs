@@ -169,7 +169,7 @@ public sealed class SweepState
     {
         if (!Current(id, assignment)) return [];
         var trial = _trials[id];
-        var history = RestartHistory.Of(trial.Attempts.Where(a => a.Verdict is not null).Select(a => StabilityKinds.Parse(a.Verdict!)));
+        var history = RestartHistory.Of(trial.Attempts.Where(a => a.Verdict is not null).Select(a => a.Verdict!.Value));
         var action = _restartPolicy.Decide(verdict, history, trial.HealthyCheckpoint is not null, trial.Checkpoint is not null);
         foreach (var w in _workers.Values) w.Running.Remove(id);
         var now = _clock();
@@ -177,7 +177,7 @@ public sealed class SweepState
         var current = attempts[^1];
         attempts[^1] = current with
         {
-            Verdict = verdict.Kind.Word(), Reason = verdict.Reason, Step = verdict.Step, LastEpoch = lastEpoch,
+            Verdict = verdict.Kind, Reason = verdict.Reason, Step = verdict.Step, LastEpoch = lastEpoch,
             Flips = flips > 0 ? flips : TrialLineage.FlipsAfter(trial.Epochs, current.FromEpoch),
         };
         Emit(new SweepEffect.StabilityJudged(id, verdict.Kind, verdict.Step, action));

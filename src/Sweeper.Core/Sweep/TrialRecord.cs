@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using Sweeper.Core.Model;
 using Sweeper.Core.Trials;
@@ -28,7 +29,7 @@ public sealed record TrialRecord
     /// <summary>The newest checkpoint saved while the monitor had been healthy for the whole epoch before it.</summary>
     public CheckpointRef? HealthyCheckpoint { get; init; }
     /// <summary>healthy, or the verdict that ended the trial's last attempt.</summary>
-    [JsonIgnore] public string FinalVerdict => Attempts.Count > 0 && Attempts[^1].Verdict is { } v ? v : "healthy";
+    [JsonIgnore] public string FinalVerdict => Attempts.Count > 0 && Attempts[^1].Verdict is { } v ? v.Word() : StabilityKind.Healthy.Word();
 
     [JsonIgnore] public TrialId Id => Config.Id;
     [JsonIgnore] public EpochResult? Last => Epochs.Count > 0 ? Epochs[^1] : null;
@@ -58,7 +59,7 @@ public sealed record SweepResult(string Name, ObjectiveSpec Objective, IReadOnly
     /// </summary>
     public IReadOnlyList<TrialRecord> Ranked() =>
         Trials.OrderBy(t => double.IsNaN(t.Objective(Objective)) ? 2 : t.State == TrialState.Completed ? 0 : 1)
-              .ThenBy(t => Objective.Mode == ObjectiveMode.Max ? -t.Objective(Objective) : t.Objective(Objective))
+              .ThenBy(t => -Objective.Score(t.Objective(Objective)))
               .ThenBy(t => t.Id.Index)
               .ToList();
 
@@ -89,11 +90,29 @@ public sealed record TrialAttempt
     public IReadOnlyList<KeyValuePair<string, object>> Changes { get; init; } = [];
     public DateTimeOffset StartedAt { get; init; }
     /// <summary>What ended it: a verdict kind (diverged, oscillating, drifting), or null while running or when it finished.</summary>
-    public string? Verdict { get; init; }
+    [JsonConverter(typeof(StabilityKindWordConverter))]
+    public StabilityKind? Verdict { get; init; }
     public string? Reason { get; init; }
     /// <summary>The training step at which the verdict was reached.</summary>
     public long? Step { get; init; }
     public int LastEpoch { get; init; }
     /// <summary>Exponent flips counted over this attempt's epochs (quant.flips_epoch).</summary>
     public long Flips { get; init; }
+}
+
+/// <summary>Writes a verdict as its word (<c>diverged</c>, ...), as journals and results.json always held it.</summary>
+public sealed class StabilityKindWordConverter : JsonConverter<StabilityKind?>
+{
+    public override bool HandleNull => true;
+
+    public override StabilityKind? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        reader.TokenType == JsonTokenType.Null ? null
+            : StabilityKinds.TryParse(reader.GetString(), out var kind) ? kind
+            : throw new JsonException($"'{reader.GetString()}' is not a stability verdict (healthy, oscillating, drifting, diverged)");
+
+    public override void Write(Utf8JsonWriter writer, StabilityKind? value, JsonSerializerOptions options)
+    {
+        if (value is { } kind) writer.WriteStringValue(kind.Word());
+        else writer.WriteNullValue();
+    }
 }

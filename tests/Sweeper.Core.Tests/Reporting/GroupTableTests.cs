@@ -189,7 +189,7 @@ public class GroupTableTests
             Trial(1, 0, 0, 0.5, lastMetrics: new Dictionary<string, double> { [MetricNames.ValAccuracy] = 0.70, ["quant.clipped_fraction"] = 0.01, ["quant.flips_total"] = 8 }),
             Trial(2, 0, 1, 0.6, lastMetrics: new Dictionary<string, double> { [MetricNames.ValAccuracy] = 0.80, ["quant.clipped_fraction"] = 0.03, ["quant.flips_total"] = 4 }) with
             {
-                Attempts = [new TrialAttempt { Number = 1, Verdict = "oscillating" }, new TrialAttempt { Number = 2 }],
+                Attempts = [new TrialAttempt { Number = 1, Verdict = StabilityKind.Oscillating }, new TrialAttempt { Number = 2 }],
             },
         };
         var result = new SweepResult("s", new ObjectiveSpec(MetricNames.ValAccuracy, ObjectiveMode.Max), trials, Runs.Start, Runs.Start);

@@ -166,7 +166,7 @@ public sealed class SweepStateTests
         var trial = state[id];
         Assert.Equal(TrialState.Pending, trial.State);
         Assert.Equal(0.05, trial.Config.Trainable.Optimizer.Lr, 12);
-        Assert.Equal("diverged", trial.Attempts[0].Verdict);
+        Assert.Equal(StabilityKind.Diverged, trial.Attempts[0].Verdict);
 
         var assign = Assigns(state.RequeueDue(id)).Single();
         Assert.Equal((2, 0.05), (assign.Assignment, assign.Trial.Config.Trainable.Optimizer.Lr));

@@ -48,7 +48,7 @@ public sealed class TpeSearcher : SearcherBase
     {
         var observed = new List<(int Index, IReadOnlyList<KeyValuePair<string, object>> Parameters, double Score)>();
         foreach (var (i, objective) in Observations)
-            observed.Add((i, Suggested(i)!.Parameters, Score(objective)));
+            observed.Add((i, Suggested(i)!.Parameters, Mode.Rank(objective)));
         if (observed.Count < _options.StartupTrials) return new(index, SampleConfiguration(Space, random));
 
         int n = observed.Count;
@@ -65,10 +65,6 @@ public sealed class TpeSearcher : SearcherBase
         }
         return new Suggestion(index, assignment);
     }
-
-    /// <summary>Higher is better; non-finite objectives are the worst.</summary>
-    private double Score(double objective) =>
-        !double.IsFinite(objective) ? double.NegativeInfinity : Mode == ObjectiveMode.Max ? objective : -objective;
 
     private object SampleParameter(
         ParameterDefinition p,
