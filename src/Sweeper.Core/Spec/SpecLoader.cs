@@ -1,4 +1,5 @@
 using Sweeper.Core.Model;
+using Sweeper.Core.Stability;
 
 namespace Sweeper.Core.Spec;
 
@@ -52,8 +53,7 @@ public static class SpecLoader
                 spec = spec with { Parameters = binder.BindParameters(parameters) };
             if (map[SpecSchema.VariantsKey] is { } variants && !(variants is YScalar { IsNull: true }))
                 spec = binder.BindVariants(variants, spec);
-            if (map[SpecSchema.StabilityKey] is { } stability && !(stability is YScalar { IsNull: true }))
-                spec = spec with { Stability = binder.BindStability(stability, spec) };
+            binder.CheckStability(map, spec);
             spec = ResolvePaths(spec, baseDirectory);
             spec = spec with { Trainable = spec.Trainable with { Dataset = spec.Trainable.Dataset with { SplitSeed = spec.Seed } } };
             if (errors.Count == 0) CheckSearch(spec, map, file, errors);
@@ -192,9 +192,11 @@ public static class SpecLoader
         {
             var allowed = SpecSchema.KeysUnder(section);
             var suggested = new HashSet<string>();
+            var seen = new Dictionary<string, YScalar>();
             foreach (var (keyNode, value) in map.Entries)
             {
-                var key = keyNode.Value;
+                var written = keyNode.Value;
+                var key = allowed.Contains(written) ? written : SpecSchema.FindUnder(section, written)?.Key ?? written; // an alias names its key
                 var path = section.Length == 0 ? key : section + "." + key;
                 if (!allowed.Contains(key))
                 {
@@ -204,14 +206,24 @@ public static class SpecLoader
                     errors.Add(new SpecError(file, keyNode.Location, path, $"unknown key '{key}'{hint} (valid keys here: {string.Join(", ", allowed)})"));
                     continue;
                 }
-                if (path is SpecSchema.ParametersKey or SpecSchema.StabilityKey or SpecSchema.VariantsKey) continue; // read separately
-                if (SpecSchema.IsSection(path))
+                if (seen.TryGetValue(key, out var first))
                 {
-                    if (value is YMapping sub) spec = BindSection(sub, path, spec);
-                    else errors.Add(new SpecError(file, value.Location, path, $"expected a mapping of keys ({string.Join(", ", SpecSchema.KeysUnder(path))}), found {Found(value)}"));
+                    errors.Add(new SpecError(file, keyNode.Location, path, $"'{written}' and '{first.Value}' (line {first.Location.Line}) name the same key; give one"));
+                    continue;
+                }
+                seen[key] = keyNode;
+                if (SpecSchema.FindSection(path) is { } sub)
+                {
+                    if (sub.Separate || (sub.NullMeansAbsent && value is YScalar { IsNull: true })) continue;
+                    spec = BindSubsection(sub, value, spec);
                     continue;
                 }
                 var setting = SpecSchema.Find(path)!;
+                if (setting.Type == SettingType.Changes)
+                {
+                    if (BindChanges(value, path, setting) is { } changes) spec = setting.Apply(spec, changes);
+                    continue;
+                }
                 if (value is not YScalar scalar)
                 {
                     errors.Add(new SpecError(file, value.Location, path, $"expected {setting.Expected}, found {Found(value)}"));
@@ -222,6 +234,28 @@ public static class SpecLoader
                 else spec = setting.Apply(spec, converted);
             }
             ReportMissing(map, section, suggested);
+            return spec;
+        }
+
+        /// <summary>A section's mapping, or the scalar that stands for its shorthand key (<c>backoff: 30s</c>).</summary>
+        private SweepSpec BindSubsection(Section section, YNode value, SweepSpec spec)
+        {
+            var keys = string.Join(", ", SpecSchema.KeysUnder(section.Path));
+            if (value is YMapping mapping)
+                return BindSection(mapping, section.Path, section.Enter is { } enter ? enter(spec) : spec);
+            if (section.Shorthand is not { } shorthand || SpecSchema.Find(section.Path + "." + shorthand) is not { } stand)
+            {
+                errors.Add(new SpecError(file, value.Location, section.Path, $"expected a mapping of keys ({keys}), found {Found(value)}"));
+                return spec;
+            }
+            string error = $"expected {stand.Expected} or a mapping of keys ({keys}), found {Found(value)}";
+            if (value is YScalar scalar)
+            {
+                var converted = stand.Convert(scalar, out var convertError);
+                if (convertError is null) return stand.Apply(section.Enter is { } enter ? enter(spec) : spec, converted);
+                if (!convertError.StartsWith("expected ", StringComparison.Ordinal)) error = convertError; // in the shorthand's type, but out of range
+            }
+            errors.Add(new SpecError(file, value.Location, section.Path, error));
             return spec;
         }
 
@@ -335,80 +369,94 @@ public static class SpecLoader
             return result;
         }
 
-        private static readonly string[] StabilityKeys = ["monitor", "oscillating", "drifting", "diverged"];
-
         /// <summary>
-        /// The stability section: <c>monitor</c> (thresholds and windows) and a rule per verdict kind, read by
-        /// Core/Stability's readers from plain values; their errors are mapped back to file:line:col. Changes must
-        /// name sweepable keys and fit their types for every restart allowed.
+        /// A list of <c>key: change</c> entries (or one mapping of them), each parsed by <see cref="ParameterChange"/>;
+        /// errors are located at the entry, with the path <c>changes[i]</c>. Null when there were errors.
         /// </summary>
-        public Stability.StabilitySection BindStability(YNode node, SweepSpec spec)
+        private ChangeSet? BindChanges(YNode node, string path, Setting setting)
         {
-            var result = new Stability.StabilitySection();
-            if (node is not YMapping map)
+            int before = errors.Count;
+            var entries = new List<(string Key, YNode Value, SourceLocation At, string Path)>();
+            if (node is YMapping map)
+                entries.AddRange(map.Entries.Select((e, i) => (e.Key.Value, e.Value, e.Key.Location, $"{path}[{i}]")));
+            else if (node is YSequence list)
             {
-                errors.Add(new SpecError(file, node.Location, SpecSchema.StabilityKey, $"expected a mapping of {string.Join(", ", StabilityKeys)}, found {Found(node)}"));
-                return result;
-            }
-            var problems = new List<Stability.StabilityConfigError>();
-            var policyEntries = new List<KeyValuePair<string, object?>>();
-            foreach (var (k, v) in map.Entries)
-            {
-                if (!StabilityKeys.Contains(k.Value))
+                for (int i = 0; i < list.Items.Count; i++)
                 {
-                    var near = SpecSchema.Nearest(k.Value, StabilityKeys);
-                    errors.Add(new SpecError(file, k.Location, SpecSchema.StabilityKey + "." + k.Value,
-                        $"unknown key '{k.Value}'{(near is null ? "" : $"; did you mean '{near}'?")} (valid keys here: {string.Join(", ", StabilityKeys)})"));
-                }
-                else if (k.Value == "monitor")
-                {
-                    if (v is YMapping m) result = result with { Monitor = Stability.StabilityParsing.ReadOptions(Plain(m), problems, "monitor") };
-                    else errors.Add(new SpecError(file, v.Location, "stability.monitor", $"expected a mapping of thresholds and windows, found {Found(v)}"));
-                }
-                else policyEntries.Add(new(k.Value, PlainRule(v)));
-            }
-            result = result with { Policy = Stability.StabilityParsing.ReadPolicy(policyEntries, problems) };
-            foreach (var problem in problems)
-                errors.Add(new SpecError(file, LocateIn(map, problem.KeyPath), SpecSchema.StabilityKey + "." + problem.KeyPath, problem.Message));
-            if (problems.Count > 0) return result;
-            // Every change must name a sweepable key and fit its type, for as many restarts as allowed.
-            var badKeys = new HashSet<string>();
-            foreach (var kind in Stability.StabilityParsing.Kinds)
-            {
-                var rule = result.Policy.For(kind);
-                for (int i = 0; i < rule.Changes.Count; i++)
-                {
-                    var key = rule.Changes[i].Key;
-                    var path = $"{Stability.StabilityParsing.Word(kind)}.changes[{i}]";
-                    if (SpecSchema.Find(key) is not { Sweepable: true } && badKeys.Add(key))
-                        errors.Add(new SpecError(file, LocateIn(map, path), SpecSchema.StabilityKey + "." + path,
-                            $"a change must name a trainable setting; '{key}' is not one{(SpecSchema.Nearest(key, SpecSchema.Settings.Where(s => s.Sweepable).Select(s => s.Path)) is { } near ? $" (did you mean '{near}'?)" : "")}"));
+                    if (list.Items[i] is YMapping { Entries: [var (key, value)] }) entries.Add((key.Value, value, list.Items[i].Location, $"{path}[{i}]"));
+                    else errors.Add(new SpecError(file, list.Items[i].Location, $"{path}[{i}]",
+                        $"expected one 'key: change' entry, such as trainable.optimizer.lr: \"*0.5\"; found {Found(list.Items[i])}"));
                 }
             }
-            foreach (var problem in new Stability.RestartPolicy(result.Policy).Check(TrainableValues.Lookup(spec.Trainable)))
-                if (!badKeys.Any(k => problem.Message.StartsWith(k + ":", StringComparison.Ordinal)))
-                    errors.Add(new SpecError(file, LocateIn(map, problem.KeyPath), SpecSchema.StabilityKey + "." + problem.KeyPath, problem.Message));
-            return result;
+            else
+            {
+                errors.Add(new SpecError(file, node.Location, path, $"expected {setting.Expected}, found {Found(node)}"));
+                return null;
+            }
+            var changes = new List<ParameterChange>();
+            foreach (var (key, value, at, entryPath) in entries)
+            {
+                if (ParameterChange.TryParse(key, PlainChange(value), out var change, out var error)) changes.Add(change);
+                else errors.Add(new SpecError(file, at, entryPath, error));
+            }
+            return errors.Count == before ? new ChangeSet(changes) : null;
         }
 
-        /// <summary>A rule as plain values; <c>change</c> is accepted as another name of <c>changes</c>.</summary>
-        private static object? PlainRule(YNode node) => node is YMapping m
-            ? m.Entries.Select(e => new KeyValuePair<string, object?>(e.Key.Value == "change" ? "changes" : e.Key.Value, PlainValue(e.Value))).ToList()
-            : PlainValue(node);
-
-        private static List<KeyValuePair<string, object?>> Plain(YMapping m) =>
-            m.Entries.Select(e => new KeyValuePair<string, object?>(e.Key.Value, PlainValue(e.Value))).ToList();
-
-        /// <summary>YAML as plain values; a signed plain scalar stays text, so '+1' means "add 1", not "set to 1".</summary>
-        private static object? PlainValue(YNode node) => node switch
+        /// <summary>A change as a plain value; a signed plain scalar stays text, so '+1' means "add 1", not "set to 1".</summary>
+        private static object? PlainChange(YNode node) => node switch
         {
-            YMapping m => Plain(m),
-            YSequence q => q.Items.Select(PlainValue).ToList(),
             YScalar s when s.IsNull => null,
             YScalar s when !s.Quoted && s.Value.Length > 1 && s.Value[0] is '+' or '-' => s.Value,
             YScalar s => Raw(s),
-            _ => null,
+            _ => new List<object?>(),
         };
+
+        /// <summary>
+        /// The stability section's rules across keys, after every key was read with its type and range: the keys that
+        /// apply only to restarts, the monitor's and backoffs' relations between keys, and that every change names a
+        /// sweepable key and fits its type for as many restarts as allowed.
+        /// </summary>
+        public void CheckStability(YMapping root, SweepSpec spec)
+        {
+            const string prefix = SpecSchema.StabilityKey;
+            if (root[prefix] is not YMapping map) return;
+            foreach (var kind in StabilityKinds.Unhealthy)
+            {
+                var rulePath = $"{prefix}.{kind.Word()}";
+                if (map[kind.Word()] is not YMapping rule || rule["action"] is not YScalar actionNode) continue;
+                if (SpecSchema.Find(rulePath + ".action")!.Convert(actionNode, out _) is not string action || action == StabilityConstants.ActionRestart) continue;
+                foreach (var (keyNode, _) in rule.Entries)
+                {
+                    var key = SpecSchema.FindUnder(rulePath, keyNode.Value)?.Key ?? keyNode.Value;
+                    if (SpecSchema.RestartOnlyKeys.Contains(key))
+                        errors.Add(new SpecError(file, keyNode.Location, rulePath + "." + key, $"applies only when action is restart; action is {action}"));
+                }
+            }
+            bool Clean() => !errors.Any(e => e.KeyPath == prefix || e.KeyPath.StartsWith(prefix + ".", StringComparison.Ordinal));
+            if (!Clean()) return;
+            var stability = spec.Stability;
+            var problems = stability.Monitor.Validate().Select(p => p with { KeyPath = "monitor." + p.KeyPath }).Concat(stability.Policy.Validate());
+            foreach (var problem in problems)
+                errors.Add(new SpecError(file, LocateIn(map, problem.KeyPath), prefix + "." + problem.KeyPath, problem.Message));
+            if (!Clean()) return;
+            // Every change must name a sweepable key and fit its type, for as many restarts as allowed.
+            var badKeys = new HashSet<string>();
+            foreach (var kind in StabilityKinds.Unhealthy)
+            {
+                var rule = stability.Policy.For(kind);
+                for (int i = 0; i < rule.Changes.Count; i++)
+                {
+                    var key = rule.Changes[i].Key;
+                    var path = $"{kind.Word()}.changes[{i}]";
+                    if (SpecSchema.Find(key) is not { Sweepable: true } && badKeys.Add(key))
+                        errors.Add(new SpecError(file, LocateIn(map, path), prefix + "." + path,
+                            $"a change must name a trainable setting; '{key}' is not one{(SpecSchema.Nearest(key, SpecSchema.Settings.Where(s => s.Sweepable).Select(s => s.Path)) is { } near ? $" (did you mean '{near}'?)" : "")}"));
+                }
+            }
+            foreach (var problem in new RestartPolicy(stability.Policy).Check(TrainableValues.Lookup(spec.Trainable)))
+                if (!badKeys.Any(k => problem.Message.StartsWith(k + ":", StringComparison.Ordinal)))
+                    errors.Add(new SpecError(file, LocateIn(map, problem.KeyPath), prefix + "." + problem.KeyPath, problem.Message));
+        }
 
         /// <summary>The location of a key path such as <c>diverged.changes[1]</c> inside <paramref name="root"/>.</summary>
         private static SourceLocation LocateIn(YNode root, string path)

@@ -1,14 +1,42 @@
+using Sweeper.Core.Spec;
 using Sweeper.Core.Stability;
 
 namespace Sweeper.Core.Tests.Stability;
 
+/// <summary>
+/// The spec's <c>stability:</c> section, read by the spec loader from SpecSchema's key tables like every other section:
+/// values, defaults, and every error with its key path, file:line:col and the loader's wording.
+/// </summary>
 public class StabilityParsingTests
 {
-    /// <summary>A YAML mapping as a loader gives it: ordered entries.</summary>
-    private static List<KeyValuePair<string, object?>> M(params (string Key, object? Value)[] entries) =>
-        entries.Select(e => new KeyValuePair<string, object?>(e.Key, e.Value)).ToList();
+    /// <summary>A valid spec whose <c>stability:</c> section is the line(s) given, at line 9, indented by two.</summary>
+    private static string Spec(params string[] stability) =>
+        "name: s\n" +
+        "objective: {metric: val_accuracy}\n" +
+        "trainable:\n" +
+        "  model: synthetic\n" +
+        "  epochs: 2\n" +
+        "  batch_size: 100\n" +
+        "  optimizer: {name: sgd, lr: 0.1}\n" +
+        "stability:\n" +
+        string.Concat(stability.Select(l => "  " + l + "\n"));
 
-    private static List<object?> L(params object?[] items) => [.. items];
+    private const int StabilityLine = 9;
+
+    private static StabilitySection Load(params string[] stability) =>
+        SpecLoader.LoadText(Spec(stability), "spec.yaml", Path.GetTempPath()).Stability;
+
+    /// <summary>The one error of a one-line stability section; it must point at the last <paramref name="at"/> in that line.</summary>
+    private static SpecError Error(string line, string at)
+    {
+        var ex = Assert.Throws<SpecException>(() => Load(line));
+        var error = Assert.Single(ex.Errors);
+        Assert.Equal("spec.yaml", error.File);
+        Assert.Equal(StabilityLine, error.Location.Line);
+        Assert.True(line.Contains(at, StringComparison.Ordinal), $"'{at}' is not in the line");
+        Assert.Equal(2 + line.LastIndexOf(at, StringComparison.Ordinal) + 1, error.Location.Column);
+        return error;
+    }
 
     // ---- scalars ----
 
@@ -16,93 +44,90 @@ public class StabilityParsingTests
     [InlineData("restart", StabilityActionKind.Restart)]
     [InlineData("stop", StabilityActionKind.Stop)]
     [InlineData("continue", StabilityActionKind.Continue)]
-    public void TryParseAction_Word_Action(string word, StabilityActionKind expected)
+    public void Action_Word_Action(string word, StabilityActionKind expected)
     {
-        Assert.True(StabilityParsing.TryParseAction(word, out var action, out _));
+        var action = Load($"diverged: {{action: {word}}}").Policy.Diverged.Action;
         Assert.Equal(expected, action);
         Assert.Equal(word, StabilityParsing.Word(action));
     }
 
-    public static TheoryData<object?, string> BadActions => new()
-    {
-        { "Restart", "expected one of restart, stop, continue; found 'Restart'" },
-        { "retry", "expected one of restart, stop, continue; found 'retry'" },
-        { null, "expected one of restart, stop, continue; found nothing (null)" },
-        { 3L, "expected one of restart, stop, continue; found the integer 3" },
-        { true, "expected one of restart, stop, continue; found the boolean true" },
-    };
-
     [Theory]
-    [MemberData(nameof(BadActions))]
-    public void TryParseAction_BadValue_Message(object? value, string message)
+    [InlineData("Restart", "unknown value 'Restart'; expected one of restart, stop, continue")]
+    [InlineData("retry", "unknown value 'retry'; expected one of restart, stop, continue")]
+    [InlineData("null", "expected one of restart, stop, continue, found nothing (null)")]
+    [InlineData("3", "unknown value '3'; expected one of restart, stop, continue")]
+    [InlineData("true", "unknown value 'true'; expected one of restart, stop, continue")]
+    public void Action_BadValue_LocatedMessage(string value, string message)
     {
-        Assert.False(StabilityParsing.TryParseAction(value, out _, out var error));
-        Assert.Equal(message, error);
+        var error = Error($"diverged: {{action: {value}}}", value);
+        Assert.Equal("stability.diverged.action", error.KeyPath);
+        Assert.Equal(message, error.Message);
     }
 
     [Theory]
     [InlineData("last_healthy", RestartFrom.LastHealthy, null)]
+    [InlineData("latest", RestartFrom.Latest, null)]
     [InlineData("start", RestartFrom.Start, null)]
-    [InlineData("last-healthy", RestartFrom.LastHealthy, "expected one of last_healthy, latest, start; found 'last-healthy'")]
-    public void TryParseFrom_Word_FromOrMessage(string word, RestartFrom expected, string? message)
+    [InlineData("last-healthy", RestartFrom.LastHealthy, "unknown value 'last-healthy'; expected one of last_healthy, latest, start")]
+    public void From_Word_FromOrMessage(string word, RestartFrom expected, string? message)
     {
-        bool ok = StabilityParsing.TryParseFrom(word, out var from, out var error);
-        Assert.Equal(message is null, ok);
-        Assert.Equal(message, error);
-        if (ok) Assert.Equal(expected, from);
+        var line = $"diverged: {{action: restart, from: {word}}}";
+        if (message is null)
+        {
+            var from = Load(line).Policy.Diverged.From;
+            Assert.Equal(expected, from);
+            Assert.Equal(word, StabilityParsing.Word(from));
+            return;
+        }
+        var error = Error(line, word);
+        Assert.Equal("stability.diverged.from", error.KeyPath);
+        Assert.Equal(message, error.Message);
     }
 
     [Theory]
     [InlineData("constant", BackoffType.Constant)]
     [InlineData("linear", BackoffType.Linear)]
     [InlineData("exponential", BackoffType.Exponential)]
-    public void TryParseBackoffType_Word_Type(string word, BackoffType expected)
+    public void BackoffType_Word_Type(string word, BackoffType expected)
     {
-        Assert.True(StabilityParsing.TryParseBackoffType(word, out var type, out _));
+        var type = Load($"diverged: {{action: restart, backoff: {{type: {word}}}}}").Policy.Diverged.Backoff.Type;
         Assert.Equal(expected, type);
+        Assert.Equal(word, StabilityParsing.Word(type));
     }
 
-    public static TheoryData<object?, double> Durations => new()
-    {
-        { 30L, 30 },
-        { 1.5, 1.5 },
-        { 0L, 0 },
-        { "30s", 30 },
-        { "500ms", 0.5 },
-        { "5m", 300 },
-        { "1.5m", 90 },
-        { "2h", 7200 },
-        { "24h", 86_400 },
-        { "10", 10 },
-        { " 10 s ", 10 },
-    };
-
     [Theory]
-    [MemberData(nameof(Durations))]
-    public void TryParseDuration_Value_Seconds(object? value, double seconds)
+    [InlineData("30", 30)]
+    [InlineData("1.5", 1.5)]
+    [InlineData("0", 0)]
+    [InlineData("30s", 30)]
+    [InlineData("500ms", 0.5)]
+    [InlineData("5m", 300)]
+    [InlineData("1.5m", 90)]
+    [InlineData("2h", 7200)]
+    [InlineData("24h", 86_400)]
+    [InlineData("\"10\"", 10)]
+    [InlineData("\" 10 s \"", 10)]
+    public void Duration_Value_Seconds(string value, double seconds)
     {
-        Assert.True(StabilityParsing.TryParseDuration(value, out var duration, out var error), error);
-        Assert.Equal(TimeSpan.FromSeconds(seconds), duration);
+        // As the backoff's shorthand (a constant wait) and as its delay.
+        Assert.Equal(new RestartBackoff { Delay = TimeSpan.FromSeconds(seconds) }, Load($"diverged: {{action: restart, backoff: {value}}}").Policy.Diverged.Backoff);
+        Assert.Equal(TimeSpan.FromSeconds(seconds), Load($"diverged: {{action: restart, backoff: {{delay: {value}}}}}").Policy.Diverged.Backoff.Delay);
     }
 
-    public static TheoryData<object?, string> BadDurations => new()
-    {
-        { "soon", "expected a duration such as 500ms, 30s, 5m or 1h (or a number of seconds), found 'soon'" },
-        { "s", "expected a duration such as 500ms, 30s, 5m or 1h (or a number of seconds), found 's'" },
-        { "10 days", "expected a duration such as 500ms, 30s, 5m or 1h (or a number of seconds), found '10 days'" },
-        { true, "expected a duration such as 500ms, 30s, 5m or 1h (or a number of seconds), found the boolean true" },
-        { null, "expected a duration such as 500ms, 30s, 5m or 1h (or a number of seconds), found nothing (null)" },
-        { "-5s", "must not be negative, found '-5s'" },
-        { -1L, "must not be negative, found the integer -1" },
-        { "25h", "must be at most 24h, found '25h'" },
-    };
-
     [Theory]
-    [MemberData(nameof(BadDurations))]
-    public void TryParseDuration_BadValue_Message(object? value, string message)
+    [InlineData("soon", "expected a duration such as 500ms, 30s, 5m or 1h (or a number of seconds), found 'soon'")]
+    [InlineData("s", "expected a duration such as 500ms, 30s, 5m or 1h (or a number of seconds), found 's'")]
+    [InlineData("10 days", "expected a duration such as 500ms, 30s, 5m or 1h (or a number of seconds), found '10 days'")]
+    [InlineData("true", "expected a duration such as 500ms, 30s, 5m or 1h (or a number of seconds), found 'true'")]
+    [InlineData("null", "expected a duration such as 500ms, 30s, 5m or 1h (or a number of seconds), found nothing (null)")]
+    [InlineData("-5s", "must not be negative, found -5s")]
+    [InlineData("-1", "must not be negative, found -1s")]
+    [InlineData("25h", "must be at most 24h, found 25h")]
+    public void Duration_BadValue_LocatedMessage(string value, string message)
     {
-        Assert.False(StabilityParsing.TryParseDuration(value, out _, out var error));
-        Assert.Equal(message, error);
+        var error = Error($"diverged: {{action: restart, backoff: {{delay: {value}}}}}", value);
+        Assert.Equal("stability.diverged.backoff.delay", error.KeyPath);
+        Assert.Equal(message, error.Message);
     }
 
     [Theory]
@@ -117,49 +142,51 @@ public class StabilityParsingTests
     public void FormatDuration_Seconds_ShortestExactForm(double seconds, string expected)
     {
         Assert.Equal(expected, StabilityParsing.FormatDuration(TimeSpan.FromSeconds(seconds)));
-        Assert.True(StabilityParsing.TryParseDuration(expected, out var back, out _));
-        Assert.Equal(TimeSpan.FromSeconds(seconds), back);
+        Assert.True(SpecDuration.TryParseSeconds(expected, out var back));
+        Assert.Equal(TimeSpan.FromSeconds(seconds), SpecDuration.FromSeconds(back));
     }
 
-    public static TheoryData<object?, int?, string?> MaxRestarts => new()
-    {
-        { 3L, 3, null },
-        { 1L, 1, null },
-        { 100L, 100, null },
-        { 0L, null, "must be between 1 and 100, found 0 (to never restart, use action: stop)" },
-        { 101L, null, "must be between 1 and 100, found 101 (to never restart, use action: stop)" },
-        { 2.5, null, "expected an integer, found the number 2.5" },
-        { "3", null, "expected an integer, found '3'" },
-    };
-
     [Theory]
-    [MemberData(nameof(MaxRestarts))]
-    public void TryParseMaxRestarts_Value_CountOrMessage(object? value, int? expected, string? message)
+    [InlineData("3", 3, null)]
+    [InlineData("1", 1, null)]
+    [InlineData("100", 100, null)]
+    [InlineData("0", null, "must be between 1 and 100, found 0 (to never restart, use action: stop)")]
+    [InlineData("101", null, "must be between 1 and 100, found 101 (to never restart, use action: stop)")]
+    [InlineData("2.5", null, "expected an integer, found '2.5'")]
+    [InlineData("\"3\"", null, "expected an integer, found the string \"3\"")]
+    public void MaxRestarts_Value_CountOrMessage(string value, int? expected, string? message)
     {
-        bool ok = StabilityParsing.TryParseMaxRestarts(value, out int n, out var error);
-        Assert.Equal(message, error);
-        Assert.Equal(expected, ok ? n : null);
+        var line = $"diverged: {{action: restart, max_restarts: {value}}}";
+        if (message is null)
+        {
+            Assert.Equal(expected, Load(line).Policy.Diverged.MaxRestarts);
+            return;
+        }
+        var error = Error(line, value);
+        Assert.Equal("stability.diverged.max_restarts", error.KeyPath);
+        Assert.Equal(message, error.Message);
     }
 
     // ---- sections ----
 
     [Fact]
-    public void ReadPolicy_FullExample_EveryField()
+    public void Policy_FullExample_EveryField()
     {
-        var errors = new List<StabilityConfigError>();
-        var policy = StabilityParsing.ReadPolicy(M(
-            ("oscillating", M(
-                ("action", "restart"),
-                ("changes", L(M(("trainable.quantizer.stable_scale", true)))),
-                ("max_restarts", 1L))),
-            ("diverged", M(
-                ("action", "restart"),
-                ("from", "start"),
-                ("changes", L(M(("trainable.optimizer.lr", "*0.5")), M(("trainable.quantizer.bits", "+1")))),
-                ("max_restarts", 2L),
-                ("backoff", M(("type", "exponential"), ("delay", "30s"), ("max_delay", "10m")))))), errors);
+        var policy = Load(
+            "oscillating:",
+            "  action: restart",
+            "  changes:",
+            "    - trainable.quantizer.stable_scale: true",
+            "  max_restarts: 1",
+            "diverged:",
+            "  action: restart",
+            "  from: start",
+            "  changes:",
+            "    - trainable.optimizer.lr: \"*0.5\"",
+            "    - trainable.quantizer.bits: \"+1\"",
+            "  max_restarts: 2",
+            "  backoff: {type: exponential, delay: 30s, max_delay: 10m}").Policy;
 
-        Assert.Empty(errors);
         Assert.Equal(StabilityRule.Restart(ChangeSet.Parse(("trainable.quantizer.stable_scale", true)), maxRestarts: 1), policy.Oscillating);
         Assert.Equal(StabilityRule.Continue, policy.Drifting); // not given: the default
         Assert.Equal(
@@ -169,74 +196,100 @@ public class StabilityParsingTests
     }
 
     [Fact]
-    public void ReadRule_ChangesAsOneMappingAndBackoffAsDuration_Accepted()
+    public void Rule_ChangesAsOneMappingAndBackoffAsDuration_Accepted()
     {
-        var errors = new List<StabilityConfigError>();
-        var rule = StabilityParsing.ReadRule(M(
-            ("action", "restart"),
-            ("changes", M(("trainable.optimizer.lr", "*0.5"), ("trainable.optimizer.momentum", 0.8))),
-            ("backoff", "1m")), errors);
-        Assert.Empty(errors);
+        var rule = Load("diverged: {action: restart, changes: {trainable.optimizer.lr: \"*0.5\", trainable.optimizer.momentum: 0.8}, backoff: 1m}").Policy.Diverged;
         Assert.Equal(StabilityRule.Restart(ChangeSet.Parse(("trainable.optimizer.lr", "*0.5"), ("trainable.optimizer.momentum", 0.8)),
             backoff: new RestartBackoff { Delay = TimeSpan.FromMinutes(1) }), rule);
     }
 
-    public static TheoryData<List<KeyValuePair<string, object?>>, string, string> BadPolicies => new()
+    [Fact]
+    public void Rule_ChangeIsAnotherNameOfChanges()
     {
-        { M(("diverged", M(("from", "start")))), "diverged", "'action' is required: one of restart, stop, continue" },
-        { M(("diverged", M(("action", "retry")))), "diverged.action", "expected one of restart, stop, continue; found 'retry'" },
-        { M(("diverged", M(("action", "stop"), ("changes", L(M(("lr", "*0.5"))))))), "diverged.changes", "applies only when action is restart; action is stop" },
-        { M(("drifting", M(("action", "continue"), ("max_restarts", 2L)))), "drifting.max_restarts", "applies only when action is restart; action is continue" },
-        { M(("diverged", M(("action", "restart"), ("max_restarts", 0L)))), "diverged.max_restarts", "must be between 1 and 100, found 0 (to never restart, use action: stop)" },
-        { M(("diverged", M(("action", "restart"), ("changes", L(M(("lr", "*0.5")), M(("lr", "*x"))))))), "diverged.changes[1]", "lr: '*x': expected a finite unsigned number after '*', as in '*0.5'" },
-        { M(("diverged", M(("action", "restart"), ("changes", L("lr"))))), "diverged.changes[0]", "expected one 'key: change' entry, such as trainable.optimizer.lr: \"*0.5\"; found 'lr'" },
-        { M(("diverged", M(("action", "restart"), ("changes", L(M(("a", 1L), ("b", 2L))))))), "diverged.changes[0]", "expected one 'key: change' entry, such as trainable.optimizer.lr: \"*0.5\"; found a mapping" },
-        { M(("diverged", M(("action", "restart"), ("changes", "lr")))), "diverged.changes", "expected a list of 'key: change' entries, such as - trainable.optimizer.lr: \"*0.5\"; found 'lr'" },
-        { M(("diverged", M(("action", "restart"), ("backoff", M(("type", "quadratic")))))), "diverged.backoff.type", "expected one of constant, linear, exponential; found 'quadratic'" },
-        { M(("diverged", M(("action", "restart"), ("backoff", M(("delay", "10s"), ("max_delay", "5s")))))), "diverged.backoff.max_delay", "must be between delay (10s) and 24h, found 5s" },
-        { M(("diverged", M(("action", "restart"), ("backoff", M(("jitter", true)))))), "diverged.backoff.jitter", "unknown key; expected one of type, delay, max_delay" },
-        { M(("diverged", M(("action", "restart"), ("backoff", "soon")))), "diverged.backoff", "expected a duration (such as 30s) or a mapping of type, delay and max_delay; found 'soon'" },
-        { M(("diverged", M(("action", "restart"), ("backoff", "48h")))), "diverged.backoff", "must be at most 24h, found '48h'" },
-        { M(("diverged", M(("action", "restart"), ("retries", 3L)))), "diverged.retries", "unknown key; expected one of action, from, changes, max_restarts, backoff" },
-        { M(("exploding", M(("action", "stop")))), "exploding", "unknown key; expected one of oscillating, drifting, diverged" },
-        { M(("diverged", "restart")), "diverged", "expected a mapping with at least 'action', found 'restart'" },
+        var rule = Load("diverged: {action: restart, change: [{trainable.optimizer.lr: \"*0.1\"}]}").Policy.Diverged;
+        Assert.Equal(ChangeSet.Parse(("trainable.optimizer.lr", "*0.1")), rule.Changes);
+
+        var error = Error("diverged: {action: restart, change: [], changes: []}", "changes");
+        Assert.Equal("stability.diverged.changes", error.KeyPath);
+        Assert.Equal("'changes' and 'change' (line 9) name the same key; give one", error.Message);
+    }
+
+    [Fact]
+    public void Rule_Given_StartsFromABlankRuleNotTheDefault()
+    {
+        // The default diverged rule halves the learning rate; a rule written in the spec replaces it whole.
+        Assert.Equal(StabilityRule.Stop, Load("diverged: {action: stop}").Policy.Diverged);
+        Assert.Equal(StabilityRule.Restart(ChangeSet.Empty), Load("diverged: {action: restart}").Policy.Diverged);
+    }
+
+    [Fact]
+    public void Section_NullOrAbsent_Defaults()
+    {
+        Assert.Equal(new StabilitySection(), Load());
+        Assert.Equal(StabilityPolicy.DefaultDiverged, Load().Policy.Diverged);
+    }
+
+    public static TheoryData<string, string, string, string> BadPolicies => new()
+    {
+        { "diverged: {from: start}", "{from", "diverged.action", "missing required key 'action'" },
+        { "diverged: {action: retry}", "retry", "diverged.action", "unknown value 'retry'; expected one of restart, stop, continue" },
+        { "diverged: {action: stop, changes: [{lr: \"*0.5\"}]}", "changes", "diverged.changes", "applies only when action is restart; action is stop" },
+        { "drifting: {action: continue, max_restarts: 2}", "max_restarts", "drifting.max_restarts", "applies only when action is restart; action is continue" },
+        { "diverged: {action: restart, max_restarts: 0}", "0", "diverged.max_restarts", "must be between 1 and 100, found 0 (to never restart, use action: stop)" },
+        { "diverged: {action: restart, changes: [{lr: \"*0.5\"}, {lr: \"*x\"}]}", "{lr: \"*x\"}", "diverged.changes[1]", "lr: '*x': expected a finite unsigned number after '*', as in '*0.5'" },
+        { "diverged: {action: restart, changes: [lr]}", "lr]", "diverged.changes[0]", "expected one 'key: change' entry, such as trainable.optimizer.lr: \"*0.5\"; found 'lr'" },
+        { "diverged: {action: restart, changes: [{a: 1, b: 2}]}", "{a: 1", "diverged.changes[0]", "expected one 'key: change' entry, such as trainable.optimizer.lr: \"*0.5\"; found a mapping" },
+        { "diverged: {action: restart, changes: lr}", "lr}", "diverged.changes", "expected a list of 'key: change' entries, such as - trainable.optimizer.lr: \"*0.5\", found 'lr'" },
+        { "diverged: {action: restart, backoff: {type: quadratic}}", "quadratic", "diverged.backoff.type", "unknown value 'quadratic'; expected one of constant, linear, exponential" },
+        { "diverged: {action: restart, backoff: {delay: 10s, max_delay: 5s}}", "max_delay", "diverged.backoff.max_delay", "must be between delay (10s) and 24h, found 5s" },
+        { "diverged: {action: restart, backoff: {jitter: true}}", "jitter", "diverged.backoff.jitter", "unknown key 'jitter' (valid keys here: type, delay, max_delay)" },
+        { "diverged: {action: restart, backoff: {dealy: 5s}}", "dealy", "diverged.backoff.dealy", "unknown key 'dealy'; did you mean 'delay'? (valid keys here: type, delay, max_delay)" },
+        { "diverged: {action: restart, backoff: soon}", "soon", "diverged.backoff", "expected a duration such as 500ms, 30s, 5m or 1h (or a number of seconds) or a mapping of keys (type, delay, max_delay), found 'soon'" },
+        { "diverged: {action: restart, backoff: 48h}", "48h", "diverged.backoff", "must be at most 24h, found 48h" },
+        { "diverged: {action: restart, retries: 3}", "retries", "diverged.retries", "unknown key 'retries' (valid keys here: action, from, changes, max_restarts, backoff)" },
+        { "diverged: {acton: stop}", "acton", "diverged.acton", "unknown key 'acton'; did you mean 'action'? (valid keys here: action, from, changes, max_restarts, backoff)" },
+        { "exploding: {action: stop}", "exploding", "exploding", "unknown key 'exploding' (valid keys here: monitor, oscillating, drifting, diverged)" },
+        { "divergd: {action: stop}", "divergd", "divergd", "unknown key 'divergd'; did you mean 'diverged'? (valid keys here: monitor, oscillating, drifting, diverged)" },
+        { "diverged: restart", "restart", "diverged", "expected a mapping of keys (action, from, changes, max_restarts, backoff), found 'restart'" },
+        { "diverged: {action: restart, changes: [{trainable.optimizer.lrr: \"*0.5\"}]}", "{trainable", "diverged.changes[0]", "a change must name a trainable setting; 'trainable.optimizer.lrr' is not one (did you mean 'trainable.optimizer.lr'?)" },
+        { "diverged: {action: restart, changes: [{trainable.batch_size: \"*0.5\"}], max_restarts: 3}", "changes", "diverged.changes", "trainable.batch_size: '*0.5' at restart 3 turns the integer 25 into 12.5, which is not an integer" },
     };
 
     [Theory]
     [MemberData(nameof(BadPolicies))]
-    public void ReadPolicy_BadEntry_OneErrorWithKeyPath(List<KeyValuePair<string, object?>> entries, string path, string message)
+    public void Policy_BadEntry_OneLocatedErrorWithKeyPath(string line, string at, string path, string message)
     {
-        var errors = new List<StabilityConfigError>();
-        var policy = StabilityParsing.ReadPolicy(entries, errors, "stability");
-        Assert.Equal([new StabilityConfigError("stability." + path, message)], errors);
-        Assert.Equal(new StabilityPolicy(), policy); // a rule with errors is not taken
+        var error = Error(line, at);
+        Assert.Equal("stability." + path, error.KeyPath);
+        Assert.Equal(message, error.Message);
     }
 
     [Fact]
-    public void ReadOptions_GivenKeys_OthersDefault()
+    public void Monitor_GivenKeys_OthersDefault()
     {
-        var errors = new List<StabilityConfigError>();
-        var options = StabilityParsing.ReadOptions(M(("flip_window", 50L), ("max_flip_rate", 0.3), ("min_exponent", -16L), ("loss_spike_factor", 5L)), errors);
-        Assert.Empty(errors);
+        var options = Load("monitor: {flip_window: 50, max_flip_rate: 0.3, min_exponent: -16, loss_spike_factor: 5}").Monitor;
         Assert.Equal(new StabilityOptions { FlipWindow = 50, MaxFlipRate = 0.3, MinExponent = -16, LossSpikeFactor = 5 }, options);
     }
 
-    public static TheoryData<List<KeyValuePair<string, object?>>, string, string> BadOptions => new()
+    public static TheoryData<string, string, string, string> BadOptions => new()
     {
-        { M(("flip_window", 1L)), "flip_window", "must be between 2 and 100000, found 1" },
-        { M(("flip_window", 2.5)), "flip_window", "expected an integer, found the number 2.5" },
-        { M(("max_flip_rate", "high")), "max_flip_rate", "expected a number, found 'high'" },
-        { M(("max_flip_rate", true)), "max_flip_rate", "expected a number, found the boolean true" },
-        { M(("min_exponent", 9L)), "min_exponent", "must be less than max_exponent (8), found 9" },
-        { M(("warmup", 10L)), "warmup", "unknown key; expected one of warmup_steps, flip_window, max_flip_rate, min_exponent, max_exponent, drift_window, drift_min_change, spike_window, loss_spike_factor, grad_norm_factor" },
+        { "flip_window: 1", "1", "flip_window", "must be between 2 and 100000, found 1" },
+        { "flip_window: 2.5", "2.5", "flip_window", "expected an integer, found '2.5'" },
+        { "max_flip_rate: high", "high", "max_flip_rate", "expected a number, found 'high'" },
+        { "max_flip_rate: true", "true", "max_flip_rate", "expected a number, found 'true'" },
+        { "min_exponent: 9", "min_exponent", "min_exponent", "must be less than max_exponent (8), found 9" },
+        { "warmup_steps: -1", "-1", "warmup_steps", "must not be negative, found -1" },
+        { "loss_spike_factor: 1", "1", "loss_spike_factor", "must be a finite number greater than 1, found 1" },
+        { "warmup: 10", "warmup", "warmup", "unknown key 'warmup' (valid keys here: warmup_steps, flip_window, max_flip_rate, min_exponent, max_exponent, drift_window, drift_min_change, spike_window, loss_spike_factor, grad_norm_factor)" },
+        { "flip_windw: 10", "flip_windw", "flip_windw", "unknown key 'flip_windw'; did you mean 'flip_window'? (valid keys here: warmup_steps, flip_window, max_flip_rate, min_exponent, max_exponent, drift_window, drift_min_change, spike_window, loss_spike_factor, grad_norm_factor)" },
     };
 
     [Theory]
     [MemberData(nameof(BadOptions))]
-    public void ReadOptions_BadEntry_OneErrorWithKeyPath(List<KeyValuePair<string, object?>> entries, string path, string message)
+    public void Monitor_BadEntry_OneLocatedErrorWithKeyPath(string entry, string at, string path, string message)
     {
-        var errors = new List<StabilityConfigError>();
-        StabilityParsing.ReadOptions(entries, errors, "stability.monitor");
-        Assert.Equal([new StabilityConfigError("stability.monitor." + path, message)], errors);
+        var error = Error($"monitor: {{{entry}}}", at);
+        Assert.Equal("stability.monitor." + path, error.KeyPath);
+        Assert.Equal(message, error.Message);
     }
 }
