@@ -1,4 +1,7 @@
 using System.Text.Json.Nodes;
+using Sweeper.Cluster.Journal;
+using Sweeper.Core.Model;
+using Sweeper.Core.Spec;
 
 namespace Sweeper.Cli.Tests;
 
@@ -54,5 +57,21 @@ public sealed class ExportCommandTests : IDisposable
         var outcome = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(1), "export", Path.Combine(_dir, "none.ckpt"));
         Assert.Equal(2, outcome.ExitCode);
         Assert.Contains("no such checkpoint", outcome.Stderr);
+    }
+
+    [Fact]
+    public async Task Export_FileOutsideTheCheckpointLayout_Exit2NamesTheLayout()
+    {
+        var run = Directory.CreateDirectory(Path.Combine(_dir, "run")).FullName;
+        var spec = new SweepSpec { Name = "x", Objective = new ObjectiveSpec(MetricNames.TestAccuracy, ObjectiveMode.Max), Trainable = new TrainableSpec { Dataset = new DatasetSpec() }, SourceText = "name: x\n" };
+        using (SweepJournal.Create(run, spec, DateTimeOffset.UnixEpoch)) { }
+        var stray = Path.Combine(run, "best.ckpt");
+        File.WriteAllText(stray, "not in the layout");
+
+        var outcome = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(1), "export", stray);
+
+        Assert.Equal(2, outcome.ExitCode);
+        Assert.Contains("best.ckpt: not a trial's checkpoint (expected <checkpoint dir>/tNNNN/epoch-NNNN.ckpt)", outcome.Stderr);
+        Assert.DoesNotContain("   at ", outcome.Stderr);
     }
 }

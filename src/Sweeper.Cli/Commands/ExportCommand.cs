@@ -35,14 +35,16 @@ public sealed class ExportCommand : Command<ExportSettings>
     {
         var checkpoint = Path.GetFullPath(settings.Checkpoint);
         if (!File.Exists(checkpoint)) return Errors.Report($"{settings.Checkpoint}: no such checkpoint", Errors.InvalidInput);
-        var runDir = settings.RunDirectory is { } given ? Path.GetFullPath(given) : FindRunDirectory(checkpoint);
-        if (runDir is null || !File.Exists(Path.Combine(runDir, SweepJournal.FileName)))
-            return Errors.Report($"{settings.Checkpoint}: no run directory (with {SweepJournal.FileName}) above it; give --run-dir", Errors.InvalidInput);
-        var trialName = Path.GetFileName(Path.GetDirectoryName(checkpoint)!);
+        var runDir = settings.RunDirectory is { } given ? RunDirectory.At(given) : RunDirectory.FindAbove(checkpoint);
+        if (runDir is null || !runDir.HasJournal)
+            return Errors.Report($"{settings.Checkpoint}: no run directory (with {RunDirectory.JournalFile}) above it; give --run-dir", Errors.InvalidInput);
+        if (CheckpointStore.Locate(checkpoint) is not { } location)
+            return Errors.Report($"{settings.Checkpoint}: not a trial's checkpoint (expected <checkpoint dir>/tNNNN/epoch-NNNN{CheckpointStore.Extension})", Errors.InvalidInput);
+        var trialName = location.Trial.ToString();
         TrainableSpec trainable;
-        using (var journal = SweepJournal.Open(runDir))
+        using (var journal = runDir.OpenJournal())
         {
-            var trial = journal.Load().Trials.FirstOrDefault(t => t.Id.ToString() == trialName);
+            var trial = journal.Load().Trials.FirstOrDefault(t => t.Id == location.Trial);
             if (trial is null) return Errors.Report($"{settings.Checkpoint}: the journal in {runDir} has no trial '{trialName}'", Errors.InvalidInput);
             // The settings the checkpoint was trained with: a restarted trial's last attempt's changes apply.
             trainable = trial.Attempts.Count > 1 && trial.Attempts[^1].Changes.Count > 0
@@ -62,12 +64,5 @@ public sealed class ExportCommand : Command<ExportSettings>
             AnsiConsole.MarkupLine($"{export.Layers.Count} quantized layer(s) ({Markup.Escape(export.Method)}, {export.Bits} bits) written to {Markup.Escape(settings.Output)}");
         }
         return Errors.Ok;
-    }
-
-    private static string? FindRunDirectory(string checkpoint)
-    {
-        for (var dir = Path.GetDirectoryName(checkpoint); dir is not null; dir = Path.GetDirectoryName(dir))
-            if (File.Exists(Path.Combine(dir, SweepJournal.FileName))) return dir;
-        return null;
     }
 }

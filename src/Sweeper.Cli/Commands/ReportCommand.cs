@@ -4,7 +4,6 @@ using Microsoft.Data.Sqlite;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using Sweeper.Cli.Output;
-using Sweeper.Cli.Running;
 using Sweeper.Cluster.Journal;
 using Sweeper.Core.Reporting;
 using Sweeper.Core.Spec;
@@ -34,20 +33,21 @@ public sealed class ReportCommand : Command<ReportSettings>
 {
     public override int Execute(CommandContext context, ReportSettings settings, CancellationToken cancellationToken)
     {
-        var runDir = Path.GetFullPath(settings.RunDirectory);
+        var run = RunDirectory.At(settings.RunDirectory);
+        var runDir = run.Path;
         if (File.Exists(runDir))
             return Errors.Report($"'{settings.RunDirectory}' is a file, not a run directory", Errors.InvalidInput);
         if (!Directory.Exists(runDir))
             return Errors.Report($"run directory '{settings.RunDirectory}' does not exist", Errors.InvalidInput);
-        var journalPath = Path.Combine(runDir, SweepJournal.FileName);
-        var jsonPath = Path.Combine(runDir, ReportWriter.JsonFile);
-        if (!File.Exists(journalPath) && !File.Exists(jsonPath))
-            return Errors.Report($"'{settings.RunDirectory}' is not a Sweeper run directory: it holds neither {SweepJournal.FileName} nor {ReportWriter.JsonFile}", Errors.InvalidInput);
+        var journalPath = run.JournalPath;
+        var jsonPath = run.ResultsJsonPath;
+        if (!run.HasJournal && !File.Exists(jsonPath))
+            return Errors.Report($"'{settings.RunDirectory}' is not a Sweeper run directory: it holds neither {RunDirectory.JournalFile} nor {ReportWriter.JsonFile}", Errors.InvalidInput);
 
         Loaded loaded;
         try
         {
-            loaded = File.Exists(journalPath) ? FromJournal(runDir, journalPath, jsonPath) : FromResultsJson(runDir, jsonPath);
+            loaded = run.HasJournal ? FromJournal(run) : FromResultsJson(run);
         }
         catch (ReportInputException ex)
         {
@@ -119,19 +119,22 @@ public sealed class ReportCommand : Command<ReportSettings>
 
     private sealed class ReportInputException(string message) : Exception(message);
 
-    private static Loaded FromJournal(string runDir, string journalPath, string jsonPath)
+    private static Loaded FromJournal(RunDirectory run)
     {
-        // The journal keeps durations as milliseconds; its loader converts them with TimeSpan.FromMilliseconds, which
-        // truncates (one tick short for some values). Read them again to the nearest tick, so that results.json comes
-        // out as the run wrote it. Read-only, and before the journal is opened: its connection, closing last, removes
-        // the WAL files as the run does.
-        var durations = ExactDurations(journalPath);
+        var (runDir, journalPath, jsonPath) = (run.Path, run.JournalPath, run.ResultsJsonPath);
+        // The journal's loader truncates durations (one tick short for some values); its exact durations make
+        // results.json come out as the run wrote it.
         JournalState state;
-        using (var journal = SweepJournal.Open(runDir)) state = journal.Load();
+        IReadOnlyDictionary<(TrialId Trial, int Epoch), TimeSpan> durations;
+        using (var journal = run.OpenJournal())
+        {
+            state = journal.Load();
+            durations = journal.EpochDurations();
+        }
         var notes = new List<string>();
         var trials = state.Trials.Select(t => t with
         {
-            Epochs = t.Epochs.Select(e => durations.TryGetValue((t.Id.Index, e.Epoch), out var d) ? e with { Duration = d } : e).ToList(),
+            Epochs = t.Epochs.Select(e => durations.TryGetValue((t.Id, e.Epoch), out var d) ? e with { Duration = d } : e).ToList(),
         }).ToList();
 
         ResultsJsonHeader? header = null;
@@ -171,28 +174,14 @@ public sealed class ReportCommand : Command<ReportSettings>
         }
         if (trials.Any(t => !t.State.IsTerminal()))
             notes.Add($"{trials.Count(t => !t.State.IsTerminal())} trial(s) had not finished when the journal was last written (interrupted, or still running)");
-        return new Loaded(new SweepResult(name, objective, trials, state.StartedAt, finishedAt) { StopReason = state.StopReason }, SweepJournal.FileName, notes);
+        return new Loaded(new SweepResult(name, objective, trials, state.StartedAt, finishedAt) { StopReason = state.StopReason }, RunDirectory.JournalFile, notes);
     }
 
-    /// <summary>Every epoch's duration to the nearest tick, read from the journal's milliseconds.</summary>
-    private static Dictionary<(int Trial, int Epoch), TimeSpan> ExactDurations(string journalPath)
+    private static Loaded FromResultsJson(RunDirectory run)
     {
-        var durations = new Dictionary<(int, int), TimeSpan>();
-        var connection = new SqliteConnectionStringBuilder { DataSource = journalPath, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString();
-        using var db = new SqliteConnection(connection);
-        db.Open();
-        using var cmd = db.CreateCommand();
-        cmd.CommandText = "SELECT trial, epoch, duration_ms FROM epochs";
-        using var r = cmd.ExecuteReader();
-        while (r.Read()) durations[(r.GetInt32(0), r.GetInt32(1))] = ResultsJsonReader.Milliseconds(r.GetDouble(2));
-        return durations;
-    }
-
-    private static Loaded FromResultsJson(string runDir, string jsonPath)
-    {
-        var specPath = Path.Combine(runDir, RunDirectory.SpecCopy);
+        var (runDir, jsonPath, specPath) = (run.Path, run.ResultsJsonPath, run.SpecPath);
         if (!File.Exists(specPath))
-            throw new ReportInputException($"'{runDir}' has {ReportWriter.JsonFile} but neither {SweepJournal.FileName} nor {RunDirectory.SpecCopy}: the trials' settings cannot be rebuilt");
+            throw new ReportInputException($"'{runDir}' has {ReportWriter.JsonFile} but neither {RunDirectory.JournalFile} nor {RunDirectory.SpecFile}: the trials' settings cannot be rebuilt");
         SweepSpec spec;
         try { spec = SpecLoader.LoadText(File.ReadAllText(specPath), specPath, runDir, new SpecLoader.Options { CheckPaths = false }); }
         catch (SpecException ex)
@@ -202,6 +191,6 @@ public sealed class ReportCommand : Command<ReportSettings>
         SweepResult result;
         try { result = ResultsJsonReader.Read(File.ReadAllText(jsonPath), parameters => SpecLoader.Apply(spec, parameters).Trainable); }
         catch (ArgumentException ex) { throw new ReportInputException($"{jsonPath} does not match {specPath}: {ex.Message}"); }
-        return new Loaded(result, ReportWriter.JsonFile, [$"no {SweepJournal.FileName}: read {ReportWriter.JsonFile} and {RunDirectory.SpecCopy}"]);
+        return new Loaded(result, ReportWriter.JsonFile, [$"no {RunDirectory.JournalFile}: read {ReportWriter.JsonFile} and {RunDirectory.SpecFile}"]);
     }
 }

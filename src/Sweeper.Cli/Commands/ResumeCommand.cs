@@ -33,11 +33,11 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, ResumeSettings settings, CancellationToken cancellationToken)
     {
-        var runDir = Path.GetFullPath(settings.RunDirectory);
+        var runDir = RunDirectory.At(settings.RunDirectory);
         JournalState state;
         try
         {
-            using var journal = SweepJournal.Open(runDir);
+            using var journal = runDir.OpenJournal();
             state = journal.Load();
         }
         catch (Exception ex) when (ex is FileNotFoundException or InvalidDataException or Microsoft.Data.Sqlite.SqliteException)
@@ -45,12 +45,12 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
             return Errors.Report(ex.Message, Errors.InvalidInput);
         }
         SweepSpec spec;
-        try { spec = SpecLoader.LoadText(state.SpecText, state.SpecPath, Path.GetDirectoryName(state.SpecPath) ?? runDir); }
+        try { spec = SpecLoader.LoadText(state.SpecText, state.SpecPath, Path.GetDirectoryName(state.SpecPath) ?? runDir.Path); }
         catch (SpecException ex) { return Errors.Report(ex); }
 
         int finished = state.Trials.Count(t => t.State.IsTerminal());
         int interrupted = state.Trials.Count - finished;
-        AnsiConsole.MarkupLine($"resuming sweep [bold]{Markup.Escape(spec.Name)}[/] in {Markup.Escape(runDir)}: {finished} trial(s) finished, {interrupted} interrupted (they continue from their checkpoints)");
+        AnsiConsole.MarkupLine($"resuming sweep [bold]{Markup.Escape(spec.Name)}[/] in {Markup.Escape(runDir.Path)}: {finished} trial(s) finished, {interrupted} interrupted (they continue from their checkpoints)");
         return await SweepSession.RunAsync(spec, new SpecTrialSource(spec), runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots, settings.Tls), cancellationToken);
     }
 }

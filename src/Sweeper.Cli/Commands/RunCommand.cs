@@ -3,6 +3,7 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using Sweeper.Cli.Output;
 using Sweeper.Cli.Running;
+using Sweeper.Cluster.Journal;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
 
@@ -44,7 +45,7 @@ public sealed class RunCommand : AsyncCommand<RunSettings>
         var source = new SpecTrialSource(spec);
         var runDir = RunDirectory.Create(spec, settings.Output, DateTimeOffset.Now);
         var count = source.Total is { } total ? $"{total} trial(s)" : "trials until a stop condition";
-        AnsiConsole.MarkupLine($"sweep [bold]{Markup.Escape(spec.Name)}[/]: {count}, {spec.Search.Algorithm} search, {spec.Scheduler.Name} scheduler; run directory {Markup.Escape(runDir)}");
+        AnsiConsole.MarkupLine($"sweep [bold]{Markup.Escape(spec.Name)}[/]: {count}, {spec.Search.Algorithm} search, {spec.Scheduler.Name} scheduler; run directory {Markup.Escape(runDir.Path)}");
         return await SweepSession.RunAsync(spec, source, runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots, settings.Tls), cancellationToken);
     }
 }

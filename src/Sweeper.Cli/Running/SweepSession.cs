@@ -2,6 +2,7 @@ using Spectre.Console;
 using Sweeper.Cli.Output;
 using Sweeper.Cli.Telemetry;
 using Sweeper.Cluster.Actors;
+using Sweeper.Cluster.Journal;
 using Sweeper.Core.Reporting;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
@@ -12,16 +13,10 @@ namespace Sweeper.Cli.Running;
 /// <summary>Runs (or resumes) a sweep in a run directory with live progress, then writes and shows the results.</summary>
 public static class SweepSession
 {
-    public const string CheckpointFolder = "checkpoints";
-    public const string TracesFile = "traces.jsonl";
-
-    public static string CheckpointDir(SweepSpec spec, string runDir) =>
-        spec.Checkpoint.Dir is { } dir ? Path.GetFullPath(dir, Path.GetDirectoryName(spec.SourcePath) ?? runDir) : Path.Combine(runDir, CheckpointFolder);
-
-    public static async Task<int> RunAsync(SweepSpec spec, ITrialSource source, string runDir, NodeOptions node, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(SweepSpec spec, ITrialSource source, RunDirectory runDir, NodeOptions node, CancellationToken cancellationToken)
     {
         var console = AnsiConsole.Console;
-        var telemetry = TelemetryTarget.Resolve(spec.Telemetry.OtlpEndpoint, spec.Telemetry.Protocol, Path.Combine(runDir, TracesFile));
+        var telemetry = TelemetryTarget.Resolve(spec.Telemetry.OtlpEndpoint, spec.Telemetry.Protocol, runDir.TracesPath);
         using var session = TelemetrySession.Start(telemetry, "coordinator");
         using var interrupt = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
@@ -30,7 +25,7 @@ public static class SweepSession
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
             var view = new ProgressView(console, spec, source.Total);
-            var coordinator = new CoordinatorOptions(runDir, CheckpointDir(spec, runDir));
+            var coordinator = new CoordinatorOptions(runDir.Path, runDir.CheckpointDir(spec));
             var run = SweepHost.RunAsync(spec, source, coordinator, TrainableFactories.Default, node, view.OnTrial,
                 address =>
                 {
@@ -40,8 +35,8 @@ public static class SweepSession
                         console.MarkupLine($"workers join with: [bold]sweeper worker --join {Markup.Escape(address[(address.IndexOf('@') + 1)..])}[/]");
                 }, linked.Token);
             var result = await view.ShowWhile(run);
-            ReportWriter.WriteAll(result, runDir);
-            ResultsView.Write(console, result, runDir);
+            ReportWriter.WriteAll(result, runDir.Path);
+            ResultsView.Write(console, result, runDir.Path);
             if (interrupt.IsCancellationRequested) return Errors.Interrupted;
             return result.Trials.Any(t => t.State == TrialState.Completed) ? Errors.Ok : Errors.Report("no trial completed; see the reasons in the table", Errors.Failed);
         }

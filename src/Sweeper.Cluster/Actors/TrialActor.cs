@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
+using Sweeper.Cluster.Journal;
 using Sweeper.Cluster.Messages;
 using Sweeper.Core.Telemetry;
 using Sweeper.Core.Trials;
@@ -20,14 +21,24 @@ public sealed class TrialActor : ReceiveActor
     private readonly IActorRef _coordinator;
     private readonly string _node;
     private readonly IActorRef _worker;
+    private readonly CheckpointStore _checkpoints;
     private readonly CancellationTokenSource _cancel = new();
     private int _lastEpoch;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private Activity? _attempt;
 
     /// <param name="worker">Told when the run has ended (completed, failed for good, or stopped), so it can tell a give-up from a finish.</param>
-    public static Props Props(WorkerCommands.AssignTrial run, ITrainableFactory factory, IActorRef coordinator, string node, IActorRef? worker = null) =>
-        Akka.Actor.Props.Create(() => new TrialActor(run, factory, coordinator, node, worker ?? ActorRefs.Nobody));
+    /// <param name="checkpoints">
+    /// The store of <paramref name="run"/>'s checkpoint folder (default: a new one). Every actor these props create —
+    /// each restart after a crash — shares it, so a restart continues from the newest checkpoint this assignment saved.
+    /// </param>
+    public static Props Props(WorkerCommands.AssignTrial run, ITrainableFactory factory, IActorRef coordinator, string node, IActorRef? worker = null,
+        CheckpointStore? checkpoints = null)
+    {
+        var store = checkpoints ?? new CheckpointStore(run.CheckpointDir);
+        var ended = worker ?? ActorRefs.Nobody;
+        return Akka.Actor.Props.Create(() => new TrialActor(run, factory, coordinator, node, ended, store));
+    }
 
     /// <summary>To the worker: this trial's run is over and needs no further restart.</summary>
     public sealed record RunEnded(TrialId Id) : INoSerializationVerificationNeeded;
@@ -37,12 +48,10 @@ public sealed class TrialActor : ReceiveActor
 
     public static string NameOf(TrialId id) => $"trial-{id}";
 
-    /// <summary>Where the checkpoint of <paramref name="id"/> after <paramref name="epoch"/> is written.</summary>
-    public static string CheckpointPath(string dir, TrialId id, int epoch) => Path.Combine(dir, id.ToString(), $"epoch-{epoch:D4}.ckpt");
-
-    public TrialActor(WorkerCommands.AssignTrial run, ITrainableFactory factory, IActorRef coordinator, string node, IActorRef worker)
+    public TrialActor(WorkerCommands.AssignTrial run, ITrainableFactory factory, IActorRef coordinator, string node, IActorRef worker, CheckpointStore checkpoints)
     {
         _worker = worker;
+        _checkpoints = checkpoints;
         _run = run;
         _factory = factory;
         _coordinator = coordinator;
@@ -154,16 +163,12 @@ public sealed class TrialActor : ReceiveActor
                 if (interval > 0 && trainable is ICheckpointable saver && (epoch % interval == 0 || epoch == trainable.TotalEpochs))
                 {
                     using var checkpointSpan = SweeperTelemetry.StartDetached(SweeperTelemetry.Spans.Checkpoint, epochSpan?.Context ?? parent);
-                    var path = CheckpointPath(_run.CheckpointDir, _run.Config.Id, epoch);
-                    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                    var tmp = path + ".tmp";
-                    saver.SaveCheckpoint(tmp, epoch);
-                    File.Move(tmp, path, overwrite: true); // a checkpoint is either whole or absent
-                    checkpointSpan?.SetTag("sweeper.checkpoint.path", path);
-                    CrashCheckpoints[(_run.Config.Id, _run.Assignment)] = epoch;
+                    // Written atomically (a checkpoint is either whole or absent) and remembered as this assignment's.
+                    var saved = _checkpoints.Save(_run.Config.Id, _run.Assignment, epoch, path => saver.SaveCheckpoint(path, epoch));
+                    checkpointSpan?.SetTag("sweeper.checkpoint.path", saved.Path);
                     bool healthy = supervision?.HealthySince(epochStartStep) ?? true;
                     checkpointSpan?.SetTag("sweeper.checkpoint.healthy", healthy);
-                    self.Tell(new CheckpointDone(new CheckpointRef(epoch, path), healthy));
+                    self.Tell(new CheckpointDone(saved, healthy));
                 }
             }
             self.Tell(RunFinished.Instance);
@@ -180,29 +185,11 @@ public sealed class TrialActor : ReceiveActor
     }
 
     /// <summary>
-    /// Where to continue: the assigned checkpoint, or a newer one this trial saved on this assignment before a crash.
+    /// Where to continue: the assigned checkpoint, or a newer one this trial saved on this assignment before a crash
+    /// (never a file a later rollback made stale).
     /// </summary>
-    private CheckpointRef? NewestCheckpoint()
-    {
-        var newest = _run.ResumeFrom;
-        var folder = Path.Combine(_run.CheckpointDir, _run.Config.Id.ToString());
-        if (_run.CheckpointInterval <= 0 || !Directory.Exists(folder)) return newest;
-        foreach (var file in Directory.GetFiles(folder, "epoch-*.ckpt"))
-        {
-            var stem = Path.GetFileNameWithoutExtension(file);
-            if (int.TryParse(stem.AsSpan("epoch-".Length), out var epoch) && epoch > (newest?.Epoch ?? 0) && epoch <= _lastSavedOnThisAssignment())
-                newest = new CheckpointRef(epoch, file);
-        }
-        return newest;
-
-        int _lastSavedOnThisAssignment() => CrashCheckpoints.TryGetValue((_run.Config.Id, _run.Assignment), out var e) ? e : 0;
-    }
-
-    /// <summary>
-    /// The newest checkpoint each (trial, assignment) saved in this process: a restarted actor continues from it, and
-    /// never from a file a later rollback made stale.
-    /// </summary>
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(TrialId, int), int> CrashCheckpoints = new();
+    private CheckpointRef? NewestCheckpoint() =>
+        _run.CheckpointInterval <= 0 ? _run.ResumeFrom : _checkpoints.Resume(_run.Config.Id, _run.Assignment, _run.ResumeFrom);
 
     private sealed record Started(int FromEpoch) : INoSerializationVerificationNeeded;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Sweeper.Cluster.Serialization;
+using Sweeper.Core.Reporting;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
 using Sweeper.Core.Model;
@@ -116,6 +117,20 @@ public sealed class SweepJournal : IDisposable
             }
         return new JournalState(meta["spec_text"], meta["spec_path"], DateTimeOffset.Parse(meta["started_at"], CultureInfo.InvariantCulture), trials,
             meta.GetValueOrDefault("trace_parent")) { StopReason = meta.GetValueOrDefault("stop_reason") };
+    }
+
+    /// <summary>
+    /// Every epoch's duration to the nearest tick, keyed by trial and epoch. The table keeps milliseconds and
+    /// <see cref="Load"/> converts them with <see cref="TimeSpan.FromMilliseconds(double)"/>, which truncates (one tick
+    /// short for some values); reports read them again here so that results.json comes out as the run wrote it.
+    /// </summary>
+    public IReadOnlyDictionary<(TrialId Trial, int Epoch), TimeSpan> EpochDurations()
+    {
+        var durations = new Dictionary<(TrialId, int), TimeSpan>();
+        using var cmd = Command("SELECT trial, epoch, duration_ms FROM epochs");
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) durations[(new TrialId(r.GetInt32(0)), r.GetInt32(1))] = ResultsJsonReader.Milliseconds(r.GetDouble(2));
+        return durations;
     }
 
     /// <summary>Sets a metadata value (e.g. the sweep's trace context).</summary>

@@ -6,7 +6,11 @@ namespace Sweeper.Core.Trials;
 /// </summary>
 public interface ICheckpointable
 {
-    /// <summary>Saves the state after <paramref name="epoch"/> (1-based) to <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Saves the state after <paramref name="epoch"/> (1-based) to <paramref name="path"/>, writing that file in place.
+    /// Callers write atomically: they pass a temp file in the checkpoint's folder and rename it into place once this
+    /// returns (the sweep's checkpoint store does), so an implementation needs no temp file or rename of its own.
+    /// </summary>
     void SaveCheckpoint(string path, int epoch);
 
     /// <summary>Restores the state saved by <see cref="SaveCheckpoint"/>; returns the epoch it was saved after.</summary>

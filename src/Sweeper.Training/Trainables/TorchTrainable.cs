@@ -228,7 +228,8 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
     /// <summary>
     /// Writes the model's parameters and buffers (with every quantizer's state: exponents, log2 scales or steps, EMAs,
     /// frozen flags, step and flip counters), the optimizer's state (momentum buffers, Adam moments), the
-    /// completed epoch and the shuffle seed to <paramref name="path"/> (atomically: a temp file renamed over it).
+    /// completed epoch and the shuffle seed to <paramref name="path"/>, creating its folder. The file is written in
+    /// place: callers that need it whole or absent write a temp file and rename it (the sweep's checkpoint store does).
     /// </summary>
     public void SaveCheckpoint(string path)
     {
@@ -236,16 +237,12 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
         ArgumentException.ThrowIfNullOrEmpty(path);
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var tmp = full + ".tmp";
-        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-        using (var writer = new BinaryWriter(stream))
-        {
-            new CheckpointHeader(spec.Model, spec.Width, spec.InputChannels, spec.InputSize, data.Classes, spec.Optimizer.Name,
-                CheckpointHeader.DescribeQuantizer(spec.Quantizer), shuffleSeed, CompletedEpochs, StepsPerEpoch).Write(writer);
-            model.save(writer);
-            optimizer.save_state_dict(writer);
-        }
-        File.Move(tmp, full, overwrite: true);
+        using var stream = new FileStream(full, FileMode.Create, FileAccess.Write, FileShare.None);
+        using var writer = new BinaryWriter(stream);
+        new CheckpointHeader(spec.Model, spec.Width, spec.InputChannels, spec.InputSize, data.Classes, spec.Optimizer.Name,
+            CheckpointHeader.DescribeQuantizer(spec.Quantizer), shuffleSeed, CompletedEpochs, StepsPerEpoch).Write(writer);
+        model.save(writer);
+        optimizer.save_state_dict(writer);
     }
 
     /// <summary>

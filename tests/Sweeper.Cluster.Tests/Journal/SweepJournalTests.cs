@@ -62,6 +62,25 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
     }
 
     [Fact]
+    public void EpochDurations_MillisecondsTheLoaderTruncates_ToTheTick()
+    {
+        var spec = TestSpecs.Spec() with { SourceText = "name: test\n", SourcePath = "/x/spec.yaml" };
+        var trials = TestSpecs.Trials(spec, 0.1, 0.01);
+        var exact = TimeSpan.FromTicks(12345711); // 1234.5711 ms: its TotalMilliseconds does not come back exactly through FromMilliseconds
+        var epoch = new EpochResult(1, new Dictionary<string, double> { [MetricNames.TestAccuracy] = 0.5 }, exact);
+        using var journal = SweepJournal.Create(_dir, spec, DateTimeOffset.UnixEpoch);
+        journal.Write([.. trials.Select(t => (JournalEntry)new JournalEntry.NewTrial(t)), new JournalEntry.EpochRow(trials[1].Id, epoch),
+                       new JournalEntry.EpochRow(trials[1].Id, Epoch(2, 0.6))]);
+
+        var durations = journal.EpochDurations();
+
+        Assert.Equal(2, durations.Count);
+        Assert.Equal(exact, durations[(trials[1].Id, 1)]);
+        Assert.Equal(TimeSpan.FromMilliseconds(7), durations[(trials[1].Id, 2)]);
+        Assert.NotEqual(exact, journal.Load().Trials[1].Epochs[0].Duration); // what the reader has to correct
+    }
+
+    [Fact]
     public void Open_NoJournal_ClearError()
     {
         var ex = Assert.Throws<FileNotFoundException>(() => SweepJournal.Open(_dir));
