@@ -70,9 +70,6 @@ public sealed class RepeatPlanner
         return true;
     }
 
-    /// <summary>The trial index of repeat <paramref name="repeatIndex"/> of configuration <paramref name="configIndex"/>.</summary>
-    public int TrialIndexOf(int configIndex, int repeatIndex) => checked(configIndex * Repeat + repeatIndex);
-
     /// <summary>The mean of <paramref name="objectives"/>, or NaN when any is NaN or ±∞ (or there are none).</summary>
     public static double Aggregate(IReadOnlyList<double> objectives)
     {
