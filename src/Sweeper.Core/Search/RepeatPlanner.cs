@@ -1,4 +1,3 @@
-using Sweeper.Core.Trials;
 using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Search;
