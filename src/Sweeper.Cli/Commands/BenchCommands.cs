@@ -4,8 +4,8 @@ using Spectre.Console;
 using Sweeper.Core.Spec;
 using Spectre.Console.Cli;
 using Sweeper.Cli.Output;
-using Sweeper.Cluster.Benchmarks;
-using Sweeper.Core.Search.Benchmark;
+using Sweeper.Benchmarks.Orchestration;
+using Sweeper.Benchmarks.Search;
 using Sweeper.Core.Trials.Synthetic;
 
 namespace Sweeper.Cli.Commands;
@@ -162,12 +162,12 @@ public sealed class QuantizerBenchCommand : Command<QuantizerBenchSettings>
 {
     public override int Execute(CommandContext context, QuantizerBenchSettings settings, CancellationToken cancellationToken)
     {
-        var options = new Training.Bench.TrainingStepBenchOptions
+        var options = new Benchmarks.Training.TrainingStepBenchOptions
         {
             Rounds = settings.Rounds,
             Quantizer = new QuantizerSpec { Bits = 4, PerChannel = true, SecondMoments = settings.SecondMoments },
         };
-        var rows = Training.Bench.TrainingStepBench.Measure(options);
+        var rows = Benchmarks.Training.TrainingStepBench.Measure(options);
         var table = new Table().Border(TableBorder.Rounded).Title("training step, MobileNetV2 width 0.5, 28×28, batch 128, 4 bits per channel, 1 thread" +
             (settings.SecondMoments ? ", second moments on" : ", second moments off"));
         table.AddColumns("method", "median ms/step", "× float", "target");
@@ -184,10 +184,10 @@ public sealed class StabilityBenchCommand : Command<QuantizerBenchSettings>
 {
     public override int Execute(CommandContext context, QuantizerBenchSettings settings, CancellationToken cancellationToken)
     {
-        var step = Training.Bench.TrainingStepBench.Measure(new Training.Bench.TrainingStepBenchOptions { Methods = ["msqe_po2"], Rounds = settings.Rounds })
+        var step = Benchmarks.Training.TrainingStepBench.Measure(new Benchmarks.Training.TrainingStepBenchOptions { Methods = ["msqe_po2"], Rounds = settings.Rounds })
             .Single(r => r.Method == "msqe_po2");
         // MobileNetV2 width 0.5 has about 50 quantized layers of up to 640 channels; the monitor is fed all of them.
-        var monitor = Core.Stability.StabilityBenchmark.Run(layers: 52, channels: 64, steps: 10_000);
+        var monitor = Benchmarks.Stability.StabilityBenchmark.Run(layers: 52, channels: 64, steps: 10_000);
         double ratio = monitor.MicrosecondsPerStep / (step.MedianMilliseconds * 1000);
         AnsiConsole.MarkupLine($"stability monitor: {monitor.MicrosecondsPerStep:F1} µs/step ({monitor.Layers} layers × {monitor.Channels} channels, {monitor.AllocatedBytes} bytes allocated); " +
                                $"training step (msqe_po2, MobileNetV2 w0.5, batch 128): {step.MedianMilliseconds:F1} ms; monitor/step = {ratio:P3} (target ≤ 1%)");

@@ -1,4 +1,3 @@
-using Sweeper.Core.Trials;
 using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Search;
@@ -69,9 +68,6 @@ public sealed class RepeatPlanner
         Searcher.Observe(config, Aggregate(values.Select(v => v!.Value).ToArray()));
         return true;
     }
-
-    /// <summary>The trial index of repeat <paramref name="repeatIndex"/> of configuration <paramref name="configIndex"/>.</summary>
-    public int TrialIndexOf(int configIndex, int repeatIndex) => checked(configIndex * Repeat + repeatIndex);
 
     /// <summary>The mean of <paramref name="objectives"/>, or NaN when any is NaN or ±∞ (or there are none).</summary>
     public static double Aggregate(IReadOnlyList<double> objectives)

@@ -1,9 +1,10 @@
+using Sweeper.Core.Search;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
 using Sweeper.Core.Trials.Synthetic;
 using Sweeper.Core.Model;
 
-namespace Sweeper.Core.Search.Benchmark;
+namespace Sweeper.Benchmarks.Search;
 
 /// <summary>
 /// A test function for searchers: a search space, a direction, an evaluation (which may be noisy,

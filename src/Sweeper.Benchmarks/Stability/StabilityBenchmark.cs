@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using Sweeper.Core.Stability;
 
-namespace Sweeper.Core.Stability;
+namespace Sweeper.Benchmarks.Stability;
 
 /// <summary>The outcome of <see cref="StabilityBenchmark.Run"/>.</summary>
 /// <param name="MicrosecondsPerStep">Wall time of <see cref="StabilityMonitor.Observe"/> per step, in µs.</param>

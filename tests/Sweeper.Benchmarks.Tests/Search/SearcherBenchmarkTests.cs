@@ -1,8 +1,8 @@
-using Sweeper.Core.Search.Benchmark;
+using Sweeper.Benchmarks.Search;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Model;
 
-namespace Sweeper.Core.Tests.Search;
+namespace Sweeper.Benchmarks.Tests.Search;
 
 public class SearcherBenchmarkTests
 {

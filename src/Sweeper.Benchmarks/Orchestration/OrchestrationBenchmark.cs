@@ -10,7 +10,7 @@ using Sweeper.Core.Trials;
 using Sweeper.Core.Model;
 using Sweeper.Core.Sweep;
 
-namespace Sweeper.Cluster.Benchmarks;
+namespace Sweeper.Benchmarks.Orchestration;
 
 /// <summary>Figures of one orchestration run.</summary>
 public sealed record OrchestrationFigures(int Trials, int EpochsPerTrial, int Slots, bool Journal, TimeSpan Elapsed)
@@ -87,7 +87,7 @@ public static class OrchestrationBenchmark
         {
             try
             {
-                await proxy.Ask<Messages.SweepQueries.SweepStatus>(Messages.SweepQueries.GetStatus.Instance, TimeSpan.FromSeconds(2));
+                await proxy.Ask<Sweeper.Cluster.Messages.SweepQueries.SweepStatus>(Sweeper.Cluster.Messages.SweepQueries.GetStatus.Instance, TimeSpan.FromSeconds(2));
                 return;
             }
             catch (AskTimeoutException) { }

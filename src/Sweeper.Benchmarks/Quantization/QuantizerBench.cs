@@ -1,8 +1,9 @@
 using System.Diagnostics;
+using Sweeper.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Benchmarks.Quantization;
 
 /// <summary>Settings of <see cref="QuantizerBench.Measure"/>.</summary>
 public sealed class QuantizerBenchOptions

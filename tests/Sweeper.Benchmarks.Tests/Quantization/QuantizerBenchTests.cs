@@ -1,4 +1,6 @@
-namespace Sweeper.Quantization.Tests;
+using Sweeper.Benchmarks.Quantization;
+
+namespace Sweeper.Benchmarks.Tests.Quantization;
 
 public sealed class QuantizerBenchTests
 {

@@ -1,10 +1,11 @@
 using System.Globalization;
 using System.Text;
+using Sweeper.Core.Search;
 using Sweeper.Core.Search.Tpe;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Model;
 
-namespace Sweeper.Core.Search.Benchmark;
+namespace Sweeper.Benchmarks.Search;
 
 /// <summary>Best values one searcher reached on one objective, one entry per seed.</summary>
 public sealed record SearcherSummary(string Searcher, IReadOnlyList<double> BestPerSeed, IReadOnlyList<double> NoiseFreeOfBestPerSeed)

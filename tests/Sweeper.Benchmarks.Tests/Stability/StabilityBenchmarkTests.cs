@@ -1,7 +1,7 @@
-using Sweeper.Core.Stability;
+using Sweeper.Benchmarks.Stability;
 using Xunit.Abstractions;
 
-namespace Sweeper.Core.Tests.Stability;
+namespace Sweeper.Benchmarks.Tests.Stability;
 
 public class StabilityBenchmarkTests
 {

@@ -5,7 +5,7 @@ using Sweeper.Training.Quantized;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Sweeper.Training.Bench;
+namespace Sweeper.Benchmarks.Training;
 
 /// <summary>Settings of <see cref="TrainingStepBench.Measure(TrainingStepBenchOptions?)"/>.</summary>
 public sealed class TrainingStepBenchOptions

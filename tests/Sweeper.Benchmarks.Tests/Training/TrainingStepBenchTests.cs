@@ -1,7 +1,7 @@
-using Sweeper.Training.Bench;
+using Sweeper.Benchmarks.Training;
 using TorchSharp;
 
-namespace Sweeper.Training.Tests.Bench;
+namespace Sweeper.Benchmarks.Tests.Training;
 
 public sealed class TrainingStepBenchTests
 {

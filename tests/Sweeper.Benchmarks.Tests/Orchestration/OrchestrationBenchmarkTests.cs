@@ -1,7 +1,8 @@
-using Sweeper.Cluster.Benchmarks;
+using Sweeper.Benchmarks.Orchestration;
+using Sweeper.Cluster.Tests;
 using Xunit.Abstractions;
 
-namespace Sweeper.Cluster.Tests.Benchmarks;
+namespace Sweeper.Benchmarks.Tests.Orchestration;
 
 /// <summary>The benchmark's path works end to end; its figures are printed, never asserted on (timing lives in the bench command).</summary>
 public sealed class OrchestrationBenchmarkTests(ITestOutputHelper output)
