@@ -7,6 +7,7 @@ using Sweeper.Core.Reporting;
 using Sweeper.Core.Spec;
 using Sweeper.Training.Quantized;
 using Sweeper.Core.Model;
+using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cli.Commands;
 
@@ -47,9 +48,7 @@ public sealed class ExportCommand : Command<ExportSettings>
             var trial = journal.Load().Trials.FirstOrDefault(t => t.Id == location.Trial);
             if (trial is null) return Errors.Report($"{settings.Checkpoint}: the journal in {runDir} has no trial '{trialName}'", Errors.InvalidInput);
             // The settings the checkpoint was trained with: a restarted trial's last attempt's changes apply.
-            trainable = trial.Attempts.Count > 1 && trial.Attempts[^1].Changes.Count > 0
-                ? SpecLoader.Apply(new SweepSpec { Name = "", Objective = new ObjectiveSpec("", ObjectiveMode.Max), Trainable = trial.Config.Trainable }, trial.Attempts[^1].Changes).Trainable
-                : trial.Config.Trainable;
+            trainable = TrialLineage.Current(trial.Config.Trainable, trial.Attempts);
         }
         if (trainable.Quantizer.Method == "none")
             return Errors.Report($"{trialName} trained in float (trainable.quantizer.method: none): nothing to export", Errors.InvalidInput);

@@ -193,7 +193,7 @@ public sealed class SweepState
         var original = _originalTrainable[id];
         var changes = _restartPolicy.ParametersFor(action.History, TrainableValues.Lookup(original, trial.Config.Parameters))
             .Where(c => c.Value is not null).Select(c => new KeyValuePair<string, object>(c.Key, c.Value!)).ToList();
-        var trainable = TrialLineage.Apply(_spec, original, changes);
+        var trainable = TrialLineage.Apply(original, changes, _spec);
         var from = action.From switch
         {
             RestartFrom.LastHealthy => trial.HealthyCheckpoint,
@@ -374,7 +374,7 @@ public sealed class SweepState
     {
         if (t.Attempts.Count < 2 || t.Attempts[^1].Changes.Count == 0) return t;
         _originalTrainable[t.Id] = t.Config.Trainable;
-        return t with { Config = t.Config with { Trainable = TrialLineage.Current(_spec, t.Config.Trainable, t.Attempts) } };
+        return t with { Config = t.Config with { Trainable = TrialLineage.Current(t.Config.Trainable, t.Attempts, _spec) } };
     }
 
     private TrialRecord Requeue(TrialRecord t, string reason)

@@ -11,13 +11,21 @@ namespace Sweeper.Core.Sweep;
 /// </summary>
 public static class TrialLineage
 {
-    /// <summary><paramref name="original"/> with <paramref name="changes"/> applied (keys as in the spec, e.g. <c>trainable.optimizer.lr</c>).</summary>
-    public static TrainableSpec Apply(SweepSpec spec, TrainableSpec original, IEnumerable<KeyValuePair<string, object>> changes) =>
-        SpecLoader.Apply(spec with { Trainable = original }, changes).Trainable;
+    /// <summary>
+    /// <paramref name="original"/> with <paramref name="changes"/> applied (keys as in the spec, e.g. <c>trainable.optimizer.lr</c>).
+    /// <paramref name="spec"/> supplies the named variants a change may select; without it only trainable keys apply.
+    /// </summary>
+    public static TrainableSpec Apply(TrainableSpec original, IEnumerable<KeyValuePair<string, object>> changes, SweepSpec? spec = null) =>
+        SpecLoader.Apply((spec ?? Bare) with { Trainable = original }, changes).Trainable;
 
     /// <summary>The settings the last of <paramref name="attempts"/> runs with.</summary>
-    public static TrainableSpec Current(SweepSpec spec, TrainableSpec original, IReadOnlyList<TrialAttempt> attempts) =>
-        attempts.Count < 2 || attempts[^1].Changes.Count == 0 ? original : Apply(spec, original, attempts[^1].Changes);
+    public static TrainableSpec Current(TrainableSpec original, IReadOnlyList<TrialAttempt> attempts, SweepSpec? spec = null) =>
+        attempts.Count < 2 || attempts[^1].Changes.Count == 0 ? original : Apply(original, attempts[^1].Changes, spec);
+
+    private static readonly SweepSpec Bare = new()
+    {
+        Name = "", Objective = new ObjectiveSpec("", ObjectiveMode.Max), Trainable = new TrainableSpec { Dataset = new DatasetSpec() },
+    };
 
     /// <summary>Exponent changes the epochs after <paramref name="fromEpoch"/> reported (their <c>quant.flips_epoch</c>).</summary>
     public static long FlipsAfter(IReadOnlyList<EpochResult> epochs, int fromEpoch)
