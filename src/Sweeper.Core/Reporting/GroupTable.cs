@@ -30,11 +30,11 @@ public readonly record struct SeedStats(int Count, double Mean, double Std, doub
 /// <param name="Values">The group's value of each key of the table, formatted like the results table.</param>
 /// <param name="Objective">The objective over the group's completed trials with a finite value (the seeds).</param>
 /// <param name="Resumes">How many times the group's trials were resumed from a checkpoint, in all.</param>
-/// <param name="Flips">Mean over the group's trials that report it of <c>quant.flips_total</c> at their last epoch (NaN: none reports it).</param>
+/// <param name="Flips">Mean over the group's trials that count flips of their flips in all (<see cref="EpochFlips.Total"/>; NaN: none counts them).</param>
 /// <param name="Test">With a validation objective: the matching test metric (<c>val_accuracy</c> → <c>test_accuracy</c>) over the
 /// same completed trials, for the record (the sweep never chose on it); otherwise empty.</param>
 /// <param name="Restarts">Restarts for instability in all (attempts beyond each trial's first).</param>
-/// <param name="FlipsPerEpoch">Mean over the trials that report it of <c>quant.flips_total</c> / epochs run (NaN: none).</param>
+/// <param name="FlipsPerEpoch">Mean over the trials that count flips of their flips (<see cref="EpochFlips.Total"/>) / epochs run (NaN: none).</param>
 /// <param name="Clipped">Mean over the trials that report it of <c>quant.clipped_fraction</c> at their last epoch (NaN: none).</param>
 public sealed record TrialGroup(IReadOnlyList<string> Values, IReadOnlyList<TrialRecord> Trials, int Completed, SeedStats Objective, int Resumes, double Flips)
 {
@@ -235,8 +235,8 @@ public sealed record GroupTable(ObjectiveSpec Objective, IReadOnlyList<string> K
     private static TrialGroup Summarize(IReadOnlyList<TrialRecord> trials, IReadOnlyList<string> keys, ObjectiveSpec objective)
     {
         var completed = trials.Where(t => t.State == TrialState.Completed).ToList();
-        var flips = trials.Select(t => t.Last?.Get(MetricNames.Quant.FlipsTotal) ?? double.NaN).Where(double.IsFinite).ToList();
-        var perEpoch = trials.Where(t => t.Epochs.Count > 0).Select(t => t.Last!.Get(MetricNames.Quant.FlipsTotal) / t.Epochs.Count).Where(double.IsFinite).ToList();
+        var flips = trials.Select(t => EpochFlips.Total(t.Epochs)).Where(double.IsFinite).ToList();
+        var perEpoch = trials.Where(t => t.Epochs.Count > 0).Select(t => EpochFlips.Total(t.Epochs) / t.Epochs.Count).Where(double.IsFinite).ToList();
         var clipped = trials.Select(t => t.Last?.Get(MetricNames.Quant.ClippedFraction) ?? double.NaN).Where(double.IsFinite).ToList();
         var test = TestMetricOf(objective);
         var finished = completed.Where(t => double.IsFinite(t.Objective(objective))).ToList();

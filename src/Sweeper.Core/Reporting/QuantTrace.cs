@@ -38,23 +38,7 @@ public sealed record QuantTrace(TrialRecord Trial, IReadOnlyList<LayerTrace> Lay
         return new QuantTrace(trial, traces, PerEpoch(trial.Epochs, MetricNames.Quant.FlipsEpoch, MetricNames.Quant.FlipsTotal));
     }
 
-    /// <summary>
-    /// Flips per epoch: the per-epoch metric when the trial reports it, else the increase of the running count since the
-    /// last epoch that reported it (the first epoch, or a count that went down: the count itself).
-    /// </summary>
-    public static EpochSeries PerEpoch(IReadOnlyList<EpochResult> epochs, string perEpochMetric, string runningMetric)
-    {
-        var direct = EpochSeries.Of(epochs, perEpochMetric);
-        if (!direct.IsEmpty) return direct;
-        var points = new List<(int, double)>();
-        double? previous = null;
-        foreach (var e in epochs)
-        {
-            var v = e.Get(runningMetric);
-            if (!double.IsFinite(v)) continue;
-            points.Add((e.Epoch, previous is { } p && v >= p ? v - p : v));
-            previous = v;
-        }
-        return new EpochSeries(points);
-    }
+    /// <summary>Flips per epoch, counted as <see cref="EpochFlips.PerEpoch"/> does.</summary>
+    public static EpochSeries PerEpoch(IReadOnlyList<EpochResult> epochs, string perEpochMetric, string runningMetric) =>
+        new(EpochFlips.PerEpoch(epochs, perEpochMetric, runningMetric));
 }

@@ -27,14 +27,9 @@ public static class TrialLineage
         Name = "", Objective = new ObjectiveSpec("", ObjectiveMode.Max), Trainable = new TrainableSpec { Dataset = new DatasetSpec() },
     };
 
-    /// <summary>Exponent changes the epochs after <paramref name="fromEpoch"/> reported (their <c>quant.flips_epoch</c>).</summary>
-    public static long FlipsAfter(IReadOnlyList<EpochResult> epochs, int fromEpoch)
-    {
-        double sum = 0;
-        foreach (var e in epochs)
-            if (e.Epoch > fromEpoch && e.Metrics.TryGetValue(MetricNames.Quant.FlipsEpoch, out var f) && double.IsFinite(f)) sum += f;
-        return (long)sum;
-    }
+    /// <summary>Exponent changes the epochs after <paramref name="fromEpoch"/> counted (<see cref="EpochFlips.Total"/>; 0 when none did).</summary>
+    public static long FlipsAfter(IReadOnlyList<EpochResult> epochs, int fromEpoch) =>
+        EpochFlips.Total(epochs, fromEpoch) is var total && double.IsFinite(total) ? (long)total : 0;
 
     /// <summary>The attempts with the last one ended after the trial's newest epoch (its epochs and flips complete the lineage).</summary>
     public static IReadOnlyList<TrialAttempt> EndLast(TrialRecord trial) =>
