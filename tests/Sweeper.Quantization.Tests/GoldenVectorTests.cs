@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Sweeper.Quantization.Po2;
 using TorchSharp;
 using static TorchSharp.torch;
 

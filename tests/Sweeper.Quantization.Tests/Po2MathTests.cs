@@ -1,3 +1,4 @@
+using Sweeper.Quantization.Po2;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Sweeper.Quantization.Service;
 
 namespace Sweeper.Quantization.Tests;
 

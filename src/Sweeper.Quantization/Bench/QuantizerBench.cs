@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Sweeper.Quantization.Po2;
+using Sweeper.Quantization.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 

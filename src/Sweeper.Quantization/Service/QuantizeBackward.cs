@@ -1,7 +1,9 @@
+using Sweeper.Quantization.Po2;
+using Sweeper.Quantization.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Service;
 
 /// <summary>
 /// Gradients of one request with an <c>upstream</c> gradient, from the training-time quantizer modules' own backward

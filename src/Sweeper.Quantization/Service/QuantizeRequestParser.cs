@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
+using Sweeper.Quantization.Po2;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Service;
 
 /// <summary>Strict parsing and validation of <see cref="QuantizeService"/> requests.</summary>
 internal static class QuantizeRequestParser

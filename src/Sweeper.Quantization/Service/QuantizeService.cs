@@ -1,9 +1,10 @@
 using System.Text;
 using System.Text.Json;
+using Sweeper.Quantization.Po2;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Service;
 
 /// <summary>
 /// Request/response layer of <c>sweeper quantize --input request.json</c>. A request is a JSON object with

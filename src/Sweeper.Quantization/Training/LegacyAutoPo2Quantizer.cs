@@ -1,8 +1,9 @@
+using Sweeper.Quantization.Po2;
 using TorchSharp;
-using static Sweeper.Quantization.Po2Math;
+using static Sweeper.Quantization.Po2.Po2Math;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Training;
 
 /// <summary>
 /// Training-time <c>legacy_auto_po2</c> (golden README section 2): every call recomputes the exponent from

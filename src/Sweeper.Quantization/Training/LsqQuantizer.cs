@@ -1,10 +1,11 @@
+using Sweeper.Quantization.Po2;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
-using static Sweeper.Quantization.Po2Math;
+using static Sweeper.Quantization.Po2.Po2Math;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Training;
 
 /// <summary>
 /// Learned step size quantization (LSQ, Esser et al. 2020), signed symmetric: y = s · clamp(R(w/s), −qp, qp)

@@ -1,9 +1,10 @@
+using Sweeper.Quantization.Po2;
 using TorchSharp;
 using TorchSharp.Utils;
-using static Sweeper.Quantization.Po2Math;
+using static Sweeper.Quantization.Po2.Po2Math;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Training;
 
 /// <summary>Options of <see cref="MsqePo2Quantizer"/>.</summary>
 public sealed class MsqePo2QuantizerOptions

@@ -1,9 +1,10 @@
+using Sweeper.Quantization.Po2;
 using TorchSharp;
 using TorchSharp.Utils;
-using static Sweeper.Quantization.Po2Math;
+using static Sweeper.Quantization.Po2.Po2Math;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Training;
 
 /// <summary>
 /// Base of the training-time weight quantizers: a <c>Module&lt;Tensor, Tensor&gt;</c> that maps a weight of a

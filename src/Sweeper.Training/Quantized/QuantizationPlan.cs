@@ -1,5 +1,6 @@
 using Sweeper.Core.Spec;
-using Sweeper.Quantization;
+using Sweeper.Quantization.Po2;
+using Sweeper.Quantization.Training;
 
 namespace Sweeper.Training.Quantized;
 

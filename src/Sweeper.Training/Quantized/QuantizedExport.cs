@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Sweeper.Core.Spec;
-using Sweeper.Quantization;
+using Sweeper.Quantization.Training;
 using Sweeper.Training.Models;
 using Sweeper.Training.Trainables;
 using TorchSharp;

@@ -1,8 +1,8 @@
 using TorchSharp;
-using static Sweeper.Quantization.Po2Math;
+using static Sweeper.Quantization.Po2.Po2Math;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Po2;
 
 /// <summary>
 /// Pure weight quantizers on floating-point tensors of any rank, per-tensor (<c>channelAxis</c> null)

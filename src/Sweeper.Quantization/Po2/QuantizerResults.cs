@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Po2;
 
 /// <summary>
 /// What a quantizer returns. Per-channel tensors have shape [C] (C = 1 for per-tensor); element tensors
