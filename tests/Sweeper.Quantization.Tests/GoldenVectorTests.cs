@@ -11,9 +11,7 @@ public sealed class GoldenVectorTests
     {
         var data = new TheoryData<string>();
         foreach (var c in GoldenFile.Cases)
-        {
             data.Add((string)c["name"]!);
-        }
 
         return data;
     }

@@ -42,9 +42,7 @@ public static class Po2Quantizers
         options ??= new LegacyAutoPo2Options();
         CheckInput(x, bits, channelAxis);
         if (options.Iterations < 0)
-        {
             throw new ArgumentOutOfRangeException(nameof(options), options.Iterations, "Iterations must be >= 0.");
-        }
 
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
@@ -113,9 +111,7 @@ public static class Po2Quantizers
         options ??= new LearnablePo2Options();
         CheckInput(x, bits, channelAxis);
         if (!(options.MinInitScale > 0) || double.IsInfinity(options.MinInitScale))
-        {
             throw new ArgumentOutOfRangeException(nameof(options), options.MinInitScale, "MinInitScale must be positive and finite.");
-        }
 
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
@@ -156,9 +152,7 @@ public static class Po2Quantizers
         options ??= new LsqOptions();
         CheckInput(x, bits, channelAxis);
         if (!(options.MinStep > 0))
-        {
             throw new ArgumentOutOfRangeException(nameof(options), options.MinStep, "MinStep must be positive.");
-        }
 
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
@@ -192,10 +186,7 @@ public static class Po2Quantizers
     {
         // Rows are independent: process them in cache-sized chunks (bitwise the same per-row results).
         var rows = x.shape[0];
-        if (rows <= RowsPerChunk(rows, x.shape[1]))
-        {
-            return LegacyRows(x, qp, iterations);
-        }
+        if (rows <= RowsPerChunk(rows, x.shape[1])) return LegacyRows(x, qp, iterations);
 
         var parts = RowChunks(rows, x.shape[1]).Select(c => LegacyRows(x.narrow(0, c.Start, c.Size), qp, iterations)).ToList();
         return new LegacyCoreResult(
@@ -234,9 +225,7 @@ public static class Po2Quantizers
     {
         var rows = x.shape[0];
         if (rows <= RowsPerChunk(rows, x.shape[1]))
-        {
             return MsqeRows(x, qp, init, llsIters, lineSearch, lineSearchRange, outlierSigma, weights);
-        }
 
         var parts = RowChunks(rows, x.shape[1])
             .Select(c => MsqeRows(x.narrow(0, c.Start, c.Size), qp, init?.narrow(0, c.Start, c.Size), llsIters, lineSearch, lineSearchRange, outlierSigma, weights?.narrow(0, c.Start, c.Size)))
@@ -300,10 +289,7 @@ public static class Po2Quantizers
             var errors = xs.mul(Pow2(candidates.neg()).unsqueeze(-1)).round_().clamp_(-qp, qp)
                 .mul_(Pow2(candidates).unsqueeze(-1)).sub_(xs);
             errors.mul_(errors);
-            if (w is not null)
-            {
-                errors.mul_(w.unsqueeze(0));
-            }
+            if (w is not null) errors.mul_(w.unsqueeze(0));
 
             var sums = torch.cat([bestError.unsqueeze(0), errors]).sum([2]); // [1 + K, C], one call
             var bestSum = sums[0];
@@ -373,42 +359,24 @@ public static class Po2Quantizers
         CheckBits(bits);
         CheckAxis(x, channelAxis);
         if (!x.is_floating_point())
-        {
             throw new ArgumentException($"Expected a floating-point tensor, got {x.dtype}.", nameof(x));
-        }
     }
 
     internal static void CheckMsqeOptions(int llsIters, int lineSearchRange, double? outlierSigma)
     {
-        if (llsIters < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(llsIters), llsIters, "LlsIters must be >= 0.");
-        }
-
+        if (llsIters < 0) throw new ArgumentOutOfRangeException(nameof(llsIters), llsIters, "LlsIters must be >= 0.");
         if (lineSearchRange < 0)
-        {
             throw new ArgumentOutOfRangeException(nameof(lineSearchRange), lineSearchRange, "LineSearchRange must be >= 0.");
-        }
-
         if (outlierSigma is double s && (s < 0 || !double.IsFinite(s)))
-        {
             throw new ArgumentOutOfRangeException(nameof(outlierSigma), s, "OutlierSigma must be a finite number >= 0.");
-        }
     }
 
     /// <summary>A per-channel option ([C] or [1]) as float64 [C].</summary>
     internal static Tensor PerChannel(Tensor value, long channels, string name)
     {
         var flat = value.detach().reshape(-1).to_type(ScalarType.Float64);
-        if (flat.shape[0] == channels)
-        {
-            return flat;
-        }
-
-        if (flat.shape[0] == 1)
-        {
-            return flat.expand(channels).contiguous();
-        }
+        if (flat.shape[0] == channels) return flat;
+        if (flat.shape[0] == 1) return flat.expand(channels).contiguous();
 
         throw new ArgumentException($"{name} must have 1 or {channels} values, got {flat.shape[0]}.", name);
     }
@@ -416,9 +384,7 @@ public static class Po2Quantizers
     private static Tensor WeightsMatrix(Tensor weights, Tensor x, int? channelAxis)
     {
         if (!weights.shape.SequenceEqual(x.shape))
-        {
             throw new ArgumentException($"Weights must have the input's shape [{string.Join(", ", x.shape)}], got [{string.Join(", ", weights.shape)}].", nameof(weights));
-        }
 
         return ToMatrix(weights.detach(), channelAxis).to_type(ScalarType.Float64);
     }

@@ -24,9 +24,7 @@ public abstract class QuantizationResult : IDisposable
     public void Dispose()
     {
         foreach (var t in AllTensors())
-        {
             t?.Dispose();
-        }
 
         GC.SuppressFinalize(this);
     }
@@ -37,9 +35,7 @@ public abstract class QuantizationResult : IDisposable
     internal void MoveToOuterDisposeScope()
     {
         foreach (var t in AllTensors())
-        {
             t?.MoveToOuterDisposeScope();
-        }
     }
 }
 

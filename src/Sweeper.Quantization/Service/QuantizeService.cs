@@ -39,10 +39,7 @@ public static class QuantizeService
         using var stream = new MemoryStream();
         using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = indented }))
         {
-            if (isArray)
-            {
-                writer.WriteStartArray();
-            }
+            if (isArray) writer.WriteStartArray();
 
             foreach (var request in requests)
             {
@@ -52,10 +49,7 @@ public static class QuantizeService
                 WriteResponse(writer, request, result, gradients);
             }
 
-            if (isArray)
-            {
-                writer.WriteEndArray();
-            }
+            if (isArray) writer.WriteEndArray();
         }
 
         return Encoding.UTF8.GetString(stream.ToArray());
@@ -118,33 +112,21 @@ public static class QuantizeService
     private static void WriteResponse(Utf8JsonWriter w, QuantizeRequest request, QuantizationResult result, QuantizeGradients? gradients)
     {
         w.WriteStartObject();
-        if (request.Name is not null)
-        {
-            w.WriteString("name", request.Name);
-        }
+        if (request.Name is not null) w.WriteString("name", request.Name);
 
         if (result is Po2QuantizationResult po2)
-        {
             WriteLongs(w, "exponents", po2.Exponents);
-        }
         else if (result is LsqResult lsqStep)
-        {
             WriteDoubles(w, "step", lsqStep.Step);
-        }
 
         w.WriteStartArray("codes");
         foreach (var c in ToDoubles(result.Codes))
-        {
             w.WriteNumberValue((long)c);
-        }
 
         w.WriteEndArray();
         WriteDoubles(w, "dequantized", result.Dequantized);
         WriteDoubles(w, "msqe", result.Msqe);
-        if (result.WeightedMsqe is not null)
-        {
-            WriteDoubles(w, "weighted_msqe", result.WeightedMsqe);
-        }
+        if (result.WeightedMsqe is not null) WriteDoubles(w, "weighted_msqe", result.WeightedMsqe);
 
         w.WriteStartObject("intermediate");
         switch (result)
@@ -182,15 +164,8 @@ public static class QuantizeService
         if (gradients is not null)
         {
             WriteFloats(w, "grad_input", gradients.GradInput);
-            if (gradients.GradLog2Scale is not null)
-            {
-                WriteFloats(w, "grad_log2_scale", gradients.GradLog2Scale);
-            }
-
-            if (gradients.GradStep is not null)
-            {
-                WriteFloats(w, "grad_step", gradients.GradStep);
-            }
+            if (gradients.GradLog2Scale is not null) WriteFloats(w, "grad_log2_scale", gradients.GradLog2Scale);
+            if (gradients.GradStep is not null) WriteFloats(w, "grad_step", gradients.GradStep);
         }
 
         w.WriteEndObject();
@@ -200,9 +175,7 @@ public static class QuantizeService
     {
         w.WriteStartArray(name);
         foreach (var v in values)
-        {
             w.WriteNumberValue((double)v);
-        }
 
         w.WriteEndArray();
     }
@@ -216,18 +189,12 @@ public static class QuantizeService
     private static void WriteDoubles(Utf8JsonWriter w, string? name, Tensor t)
     {
         if (name is null)
-        {
             w.WriteStartArray();
-        }
         else
-        {
             w.WriteStartArray(name);
-        }
 
         foreach (var v in ToDoubles(t))
-        {
             w.WriteNumberValue(v);
-        }
 
         w.WriteEndArray();
     }
@@ -235,31 +202,21 @@ public static class QuantizeService
     private static void WriteOptionalDoubles(Utf8JsonWriter w, string name, Tensor? t)
     {
         if (t is null)
-        {
             w.WriteNull(name);
-        }
         else
-        {
             WriteDoubles(w, name, t);
-        }
     }
 
     private static void WriteLongs(Utf8JsonWriter w, string? name, Tensor t)
     {
         if (name is null)
-        {
             w.WriteStartArray();
-        }
         else
-        {
             w.WriteStartArray(name);
-        }
 
         using var l = t.to_type(ScalarType.Int64, copy: true).contiguous();
         foreach (var v in l.data<long>().ToArray())
-        {
             w.WriteNumberValue(v);
-        }
 
         w.WriteEndArray();
     }
@@ -267,12 +224,8 @@ public static class QuantizeService
     private static void WriteMask(Utf8JsonWriter w, Tensor? mask)
     {
         if (mask is null)
-        {
             w.WriteNull("outlier_mask");
-        }
         else
-        {
             WriteLongs(w, "outlier_mask", mask);
-        }
     }
 }

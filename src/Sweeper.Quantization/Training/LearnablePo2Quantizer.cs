@@ -58,17 +58,12 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
     {
         _options = options ?? new LearnablePo2QuantizerOptions();
         if (!(_options.MinInitScale > 0))
-        {
             throw new ArgumentOutOfRangeException(nameof(options), _options.MinInitScale, "MinInitScale must be positive.");
-        }
 
         MsqePo2Quantizer.CheckDecay(_options.SecondMomentDecay, nameof(_options.SecondMomentDecay));
         _log2Scale = (Parameter)new Parameter(torch.zeros(Channels, ScalarType.Float32)).DetachFromDisposeScope();
         _initialized = State(torch.zeros([], ScalarType.Bool));
-        if (_options.SecondMoments)
-        {
-            _secondMoment = State(torch.ones(weightShape, ScalarType.Float32));
-        }
+        if (_options.SecondMoments) _secondMoment = State(torch.ones(weightShape, ScalarType.Float32));
 
         RegisterComponents();
     }
@@ -120,10 +115,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
 
             var weights = _secondMoment is null ? null : ToMatrix(_secondMoment.sqrt(), ChannelAxis).to_type(ScalarType.Float64);
             exponent = Po2Quantizers.LearnableCore(m, Qp, l, _options.Mode, _options.OutlierMask, weights).Exponent;
-            if (isTraining)
-            {
-                flips = RecordExponent(exponent, step);
-            }
+            if (isTraining) flips = RecordExponent(exponent, step);
 
             scale = Broadcast(Pow2(exponent), weight.dtype);
             var rounded = Rint(weight.detach() / scale);

@@ -22,9 +22,7 @@ public sealed class LegacyAutoPo2Quantizer : Po2WeightQuantizer
         : base(name, weightShape, bits, channelAxis, diagnosticOutlierSigma)
     {
         if (iterations < 0)
-        {
             throw new ArgumentOutOfRangeException(nameof(iterations), iterations, "iterations must be >= 0.");
-        }
 
         _iterations = iterations;
         RegisterComponents();
@@ -38,10 +36,7 @@ public sealed class LegacyAutoPo2Quantizer : Po2WeightQuantizer
         using (torch.no_grad())
         {
             exponent = Po2Quantizers.LegacyCore(Matrix(weight), Qp, _iterations).Final;
-            if (isTraining)
-            {
-                flips = RecordExponent(exponent, step);
-            }
+            if (isTraining) flips = RecordExponent(exponent, step);
 
             scale = Broadcast(Pow2(exponent), weight.dtype);
             var x = weight.detach();

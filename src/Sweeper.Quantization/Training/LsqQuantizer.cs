@@ -32,9 +32,7 @@ public sealed class LsqQuantizer : WeightQuantizer
         : base(name, weightShape, bits, channelAxis, diagnosticOutlierSigma)
     {
         if (!(minStep > 0))
-        {
             throw new ArgumentOutOfRangeException(nameof(minStep), minStep, "minStep must be positive.");
-        }
 
         _minStep = minStep;
         GradientScale = Po2Quantizers.LsqGradientScale(ElementsPerChannel, Qp);

@@ -81,14 +81,9 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
         CheckDecay(_options.SecondMomentDecay, nameof(_options.SecondMomentDecay));
         CheckDecay(_options.StableDecay, nameof(_options.StableDecay));
         if (_options.FreezeAtStep is long f && f < 1)
-        {
             throw new ArgumentOutOfRangeException(nameof(options), f, "FreezeAtStep must be >= 1 (the EMA needs at least one update).");
-        }
 
-        if (_options.SecondMoments)
-        {
-            _secondMoment = State(torch.ones(weightShape, ScalarType.Float32));
-        }
+        if (_options.SecondMoments) _secondMoment = State(torch.ones(weightShape, ScalarType.Float32));
 
         _stableEma = State(torch.zeros(Channels, ScalarType.Float64));
         _stableExponent = State(torch.zeros(Channels, ScalarType.Int64));
@@ -116,9 +111,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
     public void Freeze()
     {
         if (StepCount < 1)
-        {
             throw new InvalidOperationException("Freeze needs at least one training step (the stable EMA is empty).");
-        }
 
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
@@ -138,9 +131,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
         using (torch.no_grad())
         {
             if (isTraining && !IsFrozen && _options.StableScale && _options.FreezeAtStep is long f && step >= f)
-            {
                 Freeze();
-            }
 
             frozen = IsFrozen;
             if (frozen)
@@ -164,10 +155,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
                 }
             }
 
-            if (isTraining)
-            {
-                flips = RecordExponent(exponent, step);
-            }
+            if (isTraining) flips = RecordExponent(exponent, step);
         }
 
         var observer = isTraining && _secondMoment is not null ? this : null;
@@ -182,8 +170,6 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
     internal static void CheckDecay(double decay, string name)
     {
         if (!(decay >= 0 && decay < 1))
-        {
             throw new ArgumentOutOfRangeException(name, decay, "An EMA decay must be in [0, 1).");
-        }
     }
 }

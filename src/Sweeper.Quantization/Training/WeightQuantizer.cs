@@ -39,14 +39,9 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(weightShape);
         CheckBits(bits);
         if (weightShape.Length == 0 || weightShape.Any(d => d < 1))
-        {
             throw new ArgumentException($"Weight shape must be non-empty with positive sizes, got [{string.Join(", ", weightShape)}].", nameof(weightShape));
-        }
-
         if (channelAxis is int a && (a < 0 || a >= weightShape.Length))
-        {
             throw new ArgumentOutOfRangeException(nameof(channelAxis), a, $"channel axis must be null or in 0..{weightShape.Length - 1}.");
-        }
 
         _weightShape = (long[])weightShape.Clone();
         Bits = bits;
@@ -105,9 +100,7 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(weight);
         if (!weight.shape.SequenceEqual(_weightShape))
-        {
             throw new ArgumentException($"{GetName()}: expected a weight of shape [{string.Join(", ", _weightShape)}], got [{string.Join(", ", weight.shape)}].", nameof(weight));
-        }
 
         var isTraining = training;
         var step = StepCount;
@@ -240,9 +233,7 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
     {
         ArgumentNullException.ThrowIfNull(destination);
         if (destination.Length < Channels)
-        {
             throw new ArgumentException($"The destination holds {destination.Length} values; {Channels} are needed.", nameof(destination));
-        }
 
         using var data = _exponent.data<long>();
         data.CopyTo(destination);
