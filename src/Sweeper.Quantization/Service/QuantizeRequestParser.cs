@@ -27,7 +27,7 @@ internal static class QuantizeRequestParser
         [FieldMethod, FieldBits, FieldChannelAxis, FieldShape, FieldInput, FieldOptions, FieldName, FieldUpstream, "per_channel", "layout", "note", "tags", "provenance"];
 
     /// <summary>Valid options per method, in documentation order.</summary>
-    public static IReadOnlyDictionary<string, string[]> OptionsByMethod { get; } = new Dictionary<string, string[]>(StringComparer.Ordinal)
+    private static IReadOnlyDictionary<string, string[]> OptionsByMethod { get; } = new Dictionary<string, string[]>(StringComparer.Ordinal)
     {
         [Po2Quantizers.MethodNames.LegacyAutoPo2] = ["iterations"],
         [Po2Quantizers.MethodNames.MsqePo2] = ["init_exponent", "lls_iters", "line_search", "line_search_range", "outlier_sigma", "weights"],

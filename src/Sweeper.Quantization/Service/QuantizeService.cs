@@ -27,10 +27,6 @@ public static class QuantizeService
     /// <summary>Valid method names.</summary>
     public static IReadOnlyList<string> Methods => Po2Quantizers.MethodNames.All;
 
-    /// <summary>Valid option names of <paramref name="method"/>.</summary>
-    public static IReadOnlyList<string> OptionsOf(string method) =>
-        QuantizeRequestParser.OptionsByMethod.TryGetValue(method, out var o) ? o : throw new ArgumentException($"Unknown method '{method}'.", nameof(method));
-
     /// <summary>Parses, validates and runs every request; returns the response JSON.</summary>
     /// <exception cref="QuantizeRequestException">The input is malformed or a request is invalid (nothing is run then).</exception>
     public static string Run(string json, bool indented = false)

@@ -169,13 +169,6 @@ public static class QuantizedExport
         return export;
     }
 
-    /// <summary>Writes <see cref="ToJson"/> to <paramref name="path"/>.</summary>
-    public static void WriteJson(QuantizedModelExport export, string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        File.WriteAllText(path, ToJson(export));
-    }
-
     private static QuantizedLayerExport ExportLayer(IQuantizableLayer layer)
     {
         var q = layer.Quantizer!;
