@@ -14,7 +14,7 @@ namespace Sweeper.Quantization.Po2;
 /// </summary>
 public static class Po2Quantizers
 {
-    /// <summary>Method names as used in the golden JSON and by <see cref="QuantizeService"/>.</summary>
+    /// <summary>Method names as used in the golden JSON and by <see cref="Service.QuantizeService"/>.</summary>
     public static class MethodNames
     {
         /// <summary><c>quantized_bits(alpha="auto_po2")</c>.</summary>
@@ -31,6 +31,37 @@ public static class Po2Quantizers
 
         /// <summary>All method names, in documentation order.</summary>
         public static IReadOnlyList<string> All { get; } = [LegacyAutoPo2, MsqePo2, LearnablePo2, Lsq];
+    }
+
+    /// <summary>Names of the <see cref="Po2ExponentMode"/>s (learnable_po2's <c>mode</c> in the golden JSON and in <see cref="Service.QuantizeService"/> requests).</summary>
+    public static class ModeNames
+    {
+        public const string Ceil = "ceil";
+        public const string Rint = "rint";
+        public const string MsqeRound = "msqe_round";
+
+        /// <summary>All mode names, in documentation order.</summary>
+        public static IReadOnlyList<string> All { get; } = [Ceil, Rint, MsqeRound];
+
+        public static string Of(Po2ExponentMode mode) => mode switch
+        {
+            Po2ExponentMode.Ceil => Ceil,
+            Po2ExponentMode.Rint => Rint,
+            Po2ExponentMode.MsqeRound => MsqeRound,
+            _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Unknown exponent mode."),
+        };
+
+        public static bool TryParse(string? name, out Po2ExponentMode mode)
+        {
+            foreach (var m in (ReadOnlySpan<Po2ExponentMode>)[Po2ExponentMode.Ceil, Po2ExponentMode.Rint, Po2ExponentMode.MsqeRound])
+                if (Of(m) == name)
+                {
+                    mode = m;
+                    return true;
+                }
+            mode = Po2ExponentMode.MsqeRound;
+            return false;
+        }
     }
 
     /// <summary>

@@ -35,8 +35,6 @@ internal static class QuantizeRequestParser
         [Po2Quantizers.MethodNames.Lsq] = ["step"],
     };
 
-    private static readonly string[] ModeNames = ["ceil", "rint", "msqe_round"];
-
     public static (IReadOnlyList<QuantizeRequest> Requests, bool IsArray) Parse(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
@@ -270,13 +268,8 @@ internal static class QuantizeRequestParser
         if (options.TryGetValue("mode", out var mode))
         {
             var text = mode.ValueKind == JsonValueKind.String ? mode.GetString() : null;
-            Po2ExponentMode parsed = text switch
-            {
-                "ceil" => Po2ExponentMode.Ceil,
-                "rint" => Po2ExponentMode.Rint,
-                "msqe_round" => Po2ExponentMode.MsqeRound,
-                _ => throw ctx.Error($"options.mode must be one of {string.Join(", ", ModeNames)}; got {Describe(mode)}."),
-            };
+            if (!Po2Quantizers.ModeNames.TryParse(text, out var parsed))
+                throw ctx.Error($"options.mode must be one of {string.Join(", ", Po2Quantizers.ModeNames.All)}; got {Describe(mode)}.");
             result = result with { Mode = parsed };
         }
 

@@ -53,7 +53,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
     private readonly LearnablePo2QuantizerOptions _options;
 
     /// <summary>Creates the quantizer for weights of <paramref name="weightShape"/>.</summary>
-    public LearnablePo2Quantizer(long[] weightShape, int bits, int? channelAxis, LearnablePo2QuantizerOptions? options = null, string name = "learnable_po2")
+    public LearnablePo2Quantizer(long[] weightShape, int bits, int? channelAxis, LearnablePo2QuantizerOptions? options = null, string name = Po2Quantizers.MethodNames.LearnablePo2)
         : base(name, weightShape, bits, channelAxis, 2.0)
     {
         _options = options ?? new LearnablePo2QuantizerOptions();

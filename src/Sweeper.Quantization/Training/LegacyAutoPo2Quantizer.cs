@@ -18,7 +18,7 @@ public sealed class LegacyAutoPo2Quantizer : Po2WeightQuantizer
     private readonly int _iterations;
 
     /// <summary>Creates the quantizer for weights of <paramref name="weightShape"/>.</summary>
-    public LegacyAutoPo2Quantizer(long[] weightShape, int bits, int? channelAxis, int iterations = 5, double diagnosticOutlierSigma = 2.0, string name = "legacy_auto_po2")
+    public LegacyAutoPo2Quantizer(long[] weightShape, int bits, int? channelAxis, int iterations = 5, double diagnosticOutlierSigma = 2.0, string name = Po2Quantizers.MethodNames.LegacyAutoPo2)
         : base(name, weightShape, bits, channelAxis, diagnosticOutlierSigma)
     {
         if (iterations < 0)

@@ -28,7 +28,7 @@ public sealed class LsqQuantizer : WeightQuantizer
     private readonly double _minStep;
 
     /// <summary>Creates the quantizer for weights of <paramref name="weightShape"/>.</summary>
-    public LsqQuantizer(long[] weightShape, int bits, int? channelAxis, double minStep = 1e-8, double diagnosticOutlierSigma = 2.0, string name = "lsq")
+    public LsqQuantizer(long[] weightShape, int bits, int? channelAxis, double minStep = 1e-8, double diagnosticOutlierSigma = 2.0, string name = Po2Quantizers.MethodNames.Lsq)
         : base(name, weightShape, bits, channelAxis, diagnosticOutlierSigma)
     {
         if (!(minStep > 0))

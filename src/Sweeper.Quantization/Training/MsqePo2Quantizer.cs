@@ -73,7 +73,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
     private readonly MsqePo2QuantizerOptions _options;
 
     /// <summary>Creates the quantizer for weights of <paramref name="weightShape"/>.</summary>
-    public MsqePo2Quantizer(long[] weightShape, int bits, int? channelAxis, MsqePo2QuantizerOptions? options = null, string name = "msqe_po2")
+    public MsqePo2Quantizer(long[] weightShape, int bits, int? channelAxis, MsqePo2QuantizerOptions? options = null, string name = Po2Quantizers.MethodNames.MsqePo2)
         : base(name, weightShape, bits, channelAxis, options?.OutlierSigma ?? 2.0)
     {
         _options = options ?? new MsqePo2QuantizerOptions();
