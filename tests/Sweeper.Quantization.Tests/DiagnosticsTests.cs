@@ -1,3 +1,5 @@
+using Sweeper.Quantization.Po2;
+using Sweeper.Quantization.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Sweeper.Quantization.Po2;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,9 +21,7 @@ internal static class GoldenAssert
         Msqe(name, "msqe", GoldenFile.Doubles(expected["msqe"]), GoldenFile.Doubles(actual["msqe"]), energy);
         Assert.True(expected.ContainsKey("weighted_msqe") == actual.ContainsKey("weighted_msqe"), $"{name}: weighted_msqe present in expected: {expected.ContainsKey("weighted_msqe")}, in actual: {actual.ContainsKey("weighted_msqe")}");
         if (expected.ContainsKey("weighted_msqe"))
-        {
             Msqe(name, "weighted_msqe", GoldenFile.Doubles(expected["weighted_msqe"]), GoldenFile.Doubles(actual["weighted_msqe"]), energy);
-        }
 
         var expectedIntermediate = expected["intermediate"]!.AsObject();
         var actualIntermediate = actual["intermediate"]!.AsObject();
@@ -44,9 +43,7 @@ internal static class GoldenAssert
                     var g = got.AsArray();
                     Assert.True(e.Count == g.Count, $"{name}: {field} has {g.Count} rows, expected {e.Count}");
                     for (var i = 0; i < e.Count; i++)
-                    {
                         Exact(name, $"{field}[{i}]", GoldenFile.Longs(e[i]), GoldenFile.Longs(g[i]));
-                    }
 
                     break;
                 case "log2_scale":
@@ -71,23 +68,16 @@ internal static class GoldenAssert
         var shape = GoldenFile.Longs(goldenCase["shape"]);
         var input = GoldenFile.Floats(goldenCase["input"]);
         var axisNode = goldenCase["channel_axis"];
-        if (axisNode is null)
-        {
-            return [input.Sum(v => (double)v * v)];
-        }
+        if (axisNode is null) return [input.Sum(v => (double)v * v)];
 
         var axis = axisNode.GetValue<int>();
         long stride = 1;
         for (var i = axis + 1; i < shape.Length; i++)
-        {
             stride *= shape[i];
-        }
 
         var energy = new double[shape[axis]];
         for (long i = 0; i < input.Length; i++)
-        {
             energy[i / stride % shape[axis]] += (double)input[i] * input[i];
-        }
 
         return energy;
     }
@@ -97,9 +87,7 @@ internal static class GoldenAssert
     {
         Assert.True(expected.Length == actual.Length, $"{name}: {field} has {actual.Length} values, expected {expected.Length}");
         for (var i = 0; i < expected.Length; i++)
-        {
             Assert.True(expected[i].Equals(actual[i]), $"{name}: {field}[{i}] = {actual[i]}, expected {expected[i]}");
-        }
     }
 
     private static void Msqe(string name, string field, double[] expected, double[] actual, double[] energy)
@@ -117,9 +105,7 @@ internal static class GoldenAssert
     {
         Assert.True(expected.Length == actual.Length, $"{name}: {field} has {actual.Length} values, expected {expected.Length}");
         for (var i = 0; i < expected.Length; i++)
-        {
             Assert.True(Math.Abs(actual[i] - expected[i]) <= atol + rtol * Math.Abs(expected[i]), string.Create(CultureInfo.InvariantCulture, $"{name}: {field}[{i}] = {actual[i]:R}, expected {expected[i]:R}"));
-        }
     }
 
     // ---- result tensors -> response-shaped JSON (test side, independent of QuantizeService) ----
@@ -127,18 +113,12 @@ internal static class GoldenAssert
     public static JsonObject ToJson(QuantizationResult result)
     {
         var o = new JsonObject();
-        if (result is Po2QuantizationResult po2)
-        {
-            o["exponents"] = Array(Longs(po2.Exponents));
-        }
+        if (result is Po2QuantizationResult po2) o["exponents"] = Array(Longs(po2.Exponents));
 
         o["codes"] = Array(Doubles(result.Codes).Select(c => checked((long)c)));
         o["dequantized"] = Array(Doubles(result.Dequantized));
         o["msqe"] = Array(Doubles(result.Msqe));
-        if (result.WeightedMsqe is not null)
-        {
-            o["weighted_msqe"] = Array(Doubles(result.WeightedMsqe));
-        }
+        if (result.WeightedMsqe is not null) o["weighted_msqe"] = Array(Doubles(result.WeightedMsqe));
 
         var im = new JsonObject();
         switch (result)
@@ -147,9 +127,7 @@ internal static class GoldenAssert
                 im["init_exponents"] = Array(Longs(r.InitExponents));
                 var rows = new JsonArray();
                 for (var i = 0; i < r.IterateExponents.shape[0]; i++)
-                {
                     rows.Add(Array(Longs(r.IterateExponents[i])));
-                }
 
                 im["iterate_exponents"] = rows;
                 im["qkeras_scale_attribute"] = Array(Doubles(r.QkerasScaleAttribute));

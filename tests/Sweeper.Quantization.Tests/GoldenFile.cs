@@ -25,10 +25,7 @@ internal static class GoldenFile
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             var candidate = System.IO.Path.Combine(dir.FullName, "shared", "golden", "quantizers.json");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
+            if (File.Exists(candidate)) return candidate;
         }
 
         var fallback = System.IO.Path.Combine(AppContext.BaseDirectory, "golden", "quantizers.json");

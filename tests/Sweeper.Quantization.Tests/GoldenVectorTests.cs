@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Sweeper.Quantization.Po2;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -10,9 +11,7 @@ public sealed class GoldenVectorTests
     {
         var data = new TheoryData<string>();
         foreach (var c in GoldenFile.Cases)
-        {
             data.Add((string)c["name"]!);
-        }
 
         return data;
     }

@@ -1,3 +1,5 @@
+using Sweeper.Quantization.Po2;
+using Sweeper.Quantization.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,16 +16,11 @@ public sealed class GradientTests
     /// <summary>Row-major channel index of flat element i.</summary>
     internal static int ChannelOf(long[] shape, int? axis, int i)
     {
-        if (axis is not int a)
-        {
-            return 0;
-        }
+        if (axis is not int a) return 0;
 
         long stride = 1;
         for (var d = a + 1; d < shape.Length; d++)
-        {
             stride *= shape[d];
-        }
 
         return (int)(i / stride % shape[a]);
     }

@@ -1,3 +1,4 @@
+using Sweeper.Quantization.Po2;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,9 +12,7 @@ public sealed class Po2MathTests
         var e = torch.arange(-200, 201, ScalarType.Float64);
         var got = GoldenAssert.Doubles(Po2Math.Pow2(e));
         for (var i = 0; i < got.Length; i++)
-        {
             Assert.Equal(Math.ScaleB(1.0, i - 200), got[i]);
-        }
     }
 
     [Theory]
@@ -22,10 +21,8 @@ public sealed class Po2MathTests
     [InlineData(2, new double[] { -1, 1 })]
     [InlineData(1, new double[] { })]
     [InlineData(0, new double[] { })]
-    public void LineSearchOffsets_Range_MatchesReadme(int range, double[] expected)
-    {
+    public void LineSearchOffsets_Range_MatchesReadme(int range, double[] expected) =>
         Assert.Equal(expected, Po2Quantizers.LineSearchOffsets(range));
-    }
 
     [Fact]
     public void WeightedMsqe_LargePerTensorIdenticalDequantized_BitwiseEqualSums()

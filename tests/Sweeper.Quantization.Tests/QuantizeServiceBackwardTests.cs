@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Sweeper.Quantization.Service;
 
 namespace Sweeper.Quantization.Tests;
 
@@ -75,9 +76,7 @@ public sealed class QuantizeServiceBackwardTests
         var gradInput = GoldenFile.Doubles(actual["grad_input"]);
         Assert.Equal(expected.GradInput.Length, gradInput.Length);
         for (var i = 0; i < gradInput.Length; i++)
-        {
             Assert.True(gradInput[i] == expected.GradInput[i], $"{name}: grad_input[{i}] = {gradInput[i]:R}, expected {expected.GradInput[i]:R}");
-        }
 
         var parameterField = method switch
         {
@@ -86,14 +85,9 @@ public sealed class QuantizeServiceBackwardTests
             _ => null,
         };
         foreach (var other in new[] { "grad_log2_scale", "grad_step" }.Where(f => f != parameterField))
-        {
             Assert.False(actual.ContainsKey(other), $"{name}: unexpected {other}");
-        }
 
-        if (parameterField is null)
-        {
-            return;
-        }
+        if (parameterField is null) return;
 
         var gradParameter = GoldenFile.Doubles(actual[parameterField]);
         Assert.Equal(expected.GradParameter!.Length, gradParameter.Length);
@@ -156,10 +150,7 @@ public sealed class QuantizeServiceBackwardTests
                 null);
             AssertGradients(name, method, expected, actual);
             clippedCases[method] = clippedCases.GetValueOrDefault(method) + (expected.Clipped > 0 ? 1 : 0);
-            if (axis is not null)
-            {
-                perChannel.Add(method);
-            }
+            if (axis is not null) perChannel.Add(method);
         }
 
         // The comparison above can tell the clip-aware estimators from the identity: every PO2 method has cases with clipped codes.
@@ -212,9 +203,7 @@ public sealed class QuantizeServiceBackwardTests
 
         var exponents = GoldenFile.Longs(actual["exponents"]);
         if (method != "msqe_po2")
-        {
             Assert.All(exponents, e => Assert.Equal(-2L, e)); // msqe's line search may prefer -3; the formula takes any exponent
-        }
 
         var expected = Analytic(method, 3, shape, axis, x.Select(v => (double)(float)v).ToArray(), u, exponents, null);
         Assert.True(expected.Clipped >= 1, "no clipped code: the test could not tell the estimators apart");
@@ -246,10 +235,7 @@ public sealed class QuantizeServiceBackwardTests
         var actual = RunOne(Request("lsq", bits, axis, shape, x, u, options));
 
         var steps = GoldenFile.Doubles(actual["step"]);
-        if (!stepFromData)
-        {
-            Assert.Equal(axis is null ? [(double)0.3f] : [(double)0.3f, (double)0.7f], steps);
-        }
+        if (!stepFromData) Assert.Equal(axis is null ? [(double)0.3f] : [(double)0.3f, (double)0.7f], steps);
 
         var expected = Analytic("lsq", bits, shape, axis, x.Select(v => (double)(float)v).ToArray(), u, null, steps);
         Assert.True(expected.Clipped >= 1, "no clipped code: the test could not tell the estimators apart");
@@ -272,10 +258,7 @@ public sealed class QuantizeServiceBackwardTests
         var expected = method == "lsq"
             ? Analytic(method, 3, [4], 0, xf, u, null, GoldenFile.Doubles(actual["step"]))
             : Analytic(method, 3, [4], 0, xf, u, GoldenFile.Longs(actual["exponents"]), null);
-        if (method != "msqe_po2")
-        {
-            Assert.True(expected.Clipped >= 1, "no clipped code");
-        }
+        if (method != "msqe_po2") Assert.True(expected.Clipped >= 1, "no clipped code");
 
         AssertGradients(method, method, expected, actual);
     }

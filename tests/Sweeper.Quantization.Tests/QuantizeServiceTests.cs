@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Sweeper.Quantization.Service;
 
 namespace Sweeper.Quantization.Tests;
 

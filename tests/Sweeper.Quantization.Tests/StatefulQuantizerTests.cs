@@ -1,3 +1,5 @@
+using Sweeper.Quantization.Po2;
+using Sweeper.Quantization.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -59,9 +61,7 @@ public sealed class StatefulQuantizerTests
             var d = quantizer.LastDiagnostics!;
             Assert.False(d.Frozen);
             for (var c = 0; c < 4; c++)
-            {
                 ema[c] = step == 0 ? d.Exponents[c] : 0.99 * ema[c] + 0.01 * d.Exponents[c];
-            }
 
             Assert.Equal(ema, quantizer.StableEma, new ToleranceComparer(1e-12));
         }
@@ -129,9 +129,7 @@ public sealed class StatefulQuantizerTests
         Assert.False(quantizer.LastDiagnostics!.Training);
         Assert.Equal(1, quantizer.StepCount);
         foreach (var (key, value) in quantizer.state_dict())
-        {
             Assert.True(Same(value, before[key]), key);
-        }
     }
 
     [Fact]
@@ -234,9 +232,7 @@ public sealed class StatefulQuantizerTests
         Assert.True(b.IsFrozen);
         Assert.Equal(a.StableExponents, b.StableExponents);
         foreach (var (key, value) in a.state_dict())
-        {
             Assert.True(Same(value, b.state_dict()[key]), key);
-        }
     }
 
     private static Tensor Train(WeightQuantizer quantizer, long[] shape, int step)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using Sweeper.Quantization;
+using Sweeper.Quantization.Po2;
+using Sweeper.Quantization.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 

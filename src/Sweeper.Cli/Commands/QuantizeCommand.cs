@@ -3,7 +3,7 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using Sweeper.Cli.Output;
 using Sweeper.Core.Reporting;
-using Sweeper.Quantization;
+using Sweeper.Quantization.Service;
 
 namespace Sweeper.Cli.Commands;
 

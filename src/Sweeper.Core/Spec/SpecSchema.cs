@@ -182,15 +182,8 @@ public static class SpecDuration
 
     public static TimeSpan FromSeconds(double seconds) => TimeSpan.FromTicks((long)Math.Round(seconds * TimeSpan.TicksPerSecond));
 
-    /// <summary><c>0s</c>, <c>500ms</c>, <c>30s</c>, <c>1.5s</c>, <c>5m</c>, <c>24h</c>: the shortest exact form.</summary>
-    public static string Format(TimeSpan d)
-    {
-        if (d == TimeSpan.Zero) return "0s";
-        if (d.Ticks % TimeSpan.TicksPerHour == 0) return F(d.TotalHours) + "h";
-        if (d.Ticks % TimeSpan.TicksPerMinute == 0) return F(d.TotalMinutes) + "m";
-        if (d.Ticks % TimeSpan.TicksPerSecond == 0 || d >= TimeSpan.FromSeconds(1) || d <= TimeSpan.FromSeconds(-1)) return F(d.TotalSeconds) + "s";
-        return F(d.TotalMilliseconds) + "ms";
-    }
+    /// <inheritdoc cref="DurationText.Format"/>
+    public static string Format(TimeSpan d) => DurationText.Format(d);
 
     /// <summary>0 to <paramref name="max"/>: "must not be negative" / "must be at most 24h", found as a duration.</summary>
     public static ValueRange Range(TimeSpan max) => new($"0..{Format(max)}", v =>
@@ -198,9 +191,7 @@ public static class SpecDuration
         : v > max.TotalSeconds ? $"must be at most {Format(max)}, found {FormatSeconds(v)}"
         : null);
 
-    private static string FormatSeconds(double v) => Math.Abs(v) < 1e12 ? Format(FromSeconds(v)) : F(v) + "s";
-
-    private static string F(double x) => x.ToString("0.###", CultureInfo.InvariantCulture);
+    private static string FormatSeconds(double v) => Math.Abs(v) < 1e12 ? Format(FromSeconds(v)) : DurationText.Number(v) + "s";
 }
 
 /// <summary>Every key a sweep spec may hold (<c>parameters</c> and <c>variants</c> are read by their own binders).</summary>

@@ -1,12 +1,11 @@
 using Sweeper.Core.Model;
-using Sweeper.Core.Spec;
 
 namespace Sweeper.Core.Stability;
 
 /// <summary>
 /// The spec's words for stability verdicts, actions, restart origins and backoff types, and the duration format of
 /// messages. The <c>stability:</c> section itself is read by the spec loader from <see cref="SpecSchema"/>'s key tables,
-/// like every other section.
+/// like every other section (Spec's <c>SpecSchema</c>).
 /// </summary>
 public static class StabilityParsing
 {
@@ -37,5 +36,5 @@ public static class StabilityParsing
     };
 
     /// <summary><c>0s</c>, <c>500ms</c>, <c>30s</c>, <c>1.5s</c>, <c>5m</c>, <c>24h</c>: the shortest exact form.</summary>
-    public static string FormatDuration(TimeSpan d) => SpecDuration.Format(d);
+    public static string FormatDuration(TimeSpan d) => DurationText.Format(d);
 }

@@ -1,7 +1,9 @@
+using Sweeper.Quantization.Po2;
+using Sweeper.Quantization.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Service;
 
 /// <summary>
 /// Gradients of one request with an <c>upstream</c> gradient, from the training-time quantizer modules' own backward
@@ -72,15 +74,9 @@ internal static class QuantizeBackward
                     OutlierSigma = o.OutlierSigma,
                     SecondMoments = o.Weights is not null,
                 });
-                if (o.Weights is not null)
-                {
-                    SetWeights(r, q.SecondMoment!, o.Weights);
-                }
+                if (o.Weights is not null) SetWeights(r, q.SecondMoment!, o.Weights);
 
-                if (o.InitExponent is not null)
-                {
-                    RestorePreviousExponent(r, q, o.InitExponent);
-                }
+                if (o.InitExponent is not null) RestorePreviousExponent(r, q, o.InitExponent);
 
                 return q;
             }
@@ -94,15 +90,9 @@ internal static class QuantizeBackward
                     OutlierMask = o.OutlierMask,
                     SecondMoments = o.Weights is not null,
                 });
-                if (o.Log2Scale is not null)
-                {
-                    q.SetLog2Scale(o.Log2Scale);
-                }
+                if (o.Log2Scale is not null) q.SetLog2Scale(o.Log2Scale);
 
-                if (o.Weights is not null)
-                {
-                    SetWeights(r, q.SecondMoment!, o.Weights);
-                }
+                if (o.Weights is not null) SetWeights(r, q.SecondMoment!, o.Weights);
 
                 return q;
             }
@@ -110,10 +100,7 @@ internal static class QuantizeBackward
             case LsqRequestOptions o:
             {
                 var q = new LsqQuantizer(r.Shape, r.Bits, r.ChannelAxis);
-                if (o.Step is not null)
-                {
-                    q.SetStepSize(o.Step);
-                }
+                if (o.Step is not null) q.SetStepSize(o.Step);
 
                 return q;
             }
@@ -131,9 +118,7 @@ internal static class QuantizeBackward
         var w = torch.tensor(weights).reshape(r.Shape);
         secondMoment.copy_(w * w);
         if (!secondMoment.sqrt().eq(w).all().item<bool>())
-        {
             throw QuantizeRequestParser.Error(r, "options.weights cannot be given exactly to the training quantizer (sqrt(w·w) != w in float32), so 'upstream' cannot be used with them.");
-        }
     }
 
     /// <summary>The msqe_po2 module starts its search from the previous training step's exponent: restore init_exponent as that.</summary>
@@ -149,9 +134,7 @@ internal static class QuantizeBackward
             ["num_steps"] = torch.tensor(1L),
         }, strict: false);
         if (q.StepCount != 1 || !q.Exponents.SequenceEqual(exponent))
-        {
             throw new InvalidOperationException($"{r.Method}: restoring init_exponent into the training quantizer failed.");
-        }
     }
 
     private static void CheckSameForward(QuantizeRequest r, WeightQuantizer quantizer, Tensor y, QuantizationResult forward)
@@ -164,9 +147,7 @@ internal static class QuantizeBackward
             {
                 var expected = po2.Exponents.to_type(ScalarType.Int64).data<long>().ToArray();
                 if (!diagnostics.Exponents.SequenceEqual(expected))
-                {
                     what = $"exponents [{string.Join(", ", diagnostics.Exponents)}] instead of [{string.Join(", ", expected)}]";
-                }
 
                 break;
             }
@@ -175,18 +156,14 @@ internal static class QuantizeBackward
             {
                 var expected = lsq.Step.to_type(ScalarType.Float64).data<double>().ToArray();
                 if (!diagnostics.Scales.SequenceEqual(expected))
-                {
                     what = $"step [{string.Join(", ", diagnostics.Scales)}] instead of [{string.Join(", ", expected)}]";
-                }
 
                 break;
             }
         }
 
         if (what is null && !y.detach().eq(forward.Dequantized.to_type(y.dtype)).all().item<bool>())
-        {
             what = "different dequantized values";
-        }
 
         if (what is not null)
         {

@@ -1,4 +1,6 @@
-namespace Sweeper.Quantization;
+using Sweeper.Quantization.Po2;
+
+namespace Sweeper.Quantization.Service;
 
 /// <summary>
 /// One validated request of <see cref="QuantizeService"/>: the fields of a golden case (method, bits,

@@ -1,4 +1,4 @@
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Service;
 
 /// <summary>
 /// A request for <see cref="QuantizeService"/> is malformed or invalid. <see cref="Exception.Message"/>

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
+using Sweeper.Quantization.Po2;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Service;
 
 /// <summary>Strict parsing and validation of <see cref="QuantizeService"/> requests.</summary>
 internal static class QuantizeRequestParser
@@ -26,15 +27,13 @@ internal static class QuantizeRequestParser
         [FieldMethod, FieldBits, FieldChannelAxis, FieldShape, FieldInput, FieldOptions, FieldName, FieldUpstream, "per_channel", "layout", "note", "tags", "provenance"];
 
     /// <summary>Valid options per method, in documentation order.</summary>
-    public static IReadOnlyDictionary<string, string[]> OptionsByMethod { get; } = new Dictionary<string, string[]>(StringComparer.Ordinal)
+    private static IReadOnlyDictionary<string, string[]> OptionsByMethod { get; } = new Dictionary<string, string[]>(StringComparer.Ordinal)
     {
         [Po2Quantizers.MethodNames.LegacyAutoPo2] = ["iterations"],
         [Po2Quantizers.MethodNames.MsqePo2] = ["init_exponent", "lls_iters", "line_search", "line_search_range", "outlier_sigma", "weights"],
         [Po2Quantizers.MethodNames.LearnablePo2] = ["mode", "log2_scale", "min_init_scale", "outlier_mask", "weights"],
         [Po2Quantizers.MethodNames.Lsq] = ["step"],
     };
-
-    private static readonly string[] ModeNames = ["ceil", "rint", "msqe_round"];
 
     public static (IReadOnlyList<QuantizeRequest> Requests, bool IsArray) Parse(string json)
     {
@@ -65,9 +64,7 @@ internal static class QuantizeRequestParser
                     foreach (var element in root.EnumerateArray())
                     {
                         if (element.ValueKind != JsonValueKind.Object)
-                        {
                             throw new QuantizeRequestException($"Request {index}: expected a JSON object, got {Describe(element)}.", index);
-                        }
 
                         list.Add(ParseRequest(element, index++));
                     }
@@ -90,34 +87,24 @@ internal static class QuantizeRequestParser
     {
         string? name = null;
         if (element.TryGetProperty(FieldName, out var nameElement) && nameElement.ValueKind == JsonValueKind.String)
-        {
             name = nameElement.GetString();
-        }
 
         var ctx = new Context(index, name);
         var fields = ctx.Properties(element, RequestFields, "field", string.Empty, "fields");
         if (fields.TryGetValue(FieldName, out var n) && n.ValueKind != JsonValueKind.String && n.ValueKind != JsonValueKind.Null)
-        {
             throw ctx.Error($"field 'name' must be a string, got {Describe(n)}.");
-        }
 
         var method = ctx.Require(fields, FieldMethod);
         if (method.ValueKind != JsonValueKind.String)
-        {
             throw ctx.Error($"field 'method' must be a string, got {Describe(method)}.");
-        }
 
         var methodName = method.GetString()!;
         if (!OptionsByMethod.TryGetValue(methodName, out var validOptions))
-        {
             throw ctx.Error($"unknown method '{methodName}'; valid methods: {string.Join(", ", Po2Quantizers.MethodNames.All)}.");
-        }
 
         var bits = ctx.Int(ctx.Require(fields, FieldBits), FieldBits);
         if (bits < Po2Math.MinBits || bits > Po2Math.MaxBits)
-        {
             throw ctx.Error($"bits {bits} is out of range; valid bits: {Po2Math.MinBits}..{Po2Math.MaxBits}.");
-        }
 
         var shape = ParseShape(ctx, ctx.Require(fields, FieldShape));
         var rank = shape.Length;
@@ -127,9 +114,7 @@ internal static class QuantizeRequestParser
         {
             var a = ctx.Int(axisElement, FieldChannelAxis);
             if (a < 0 || a >= rank)
-            {
                 throw ctx.Error($"channel_axis {a} is out of range for shape {FormatShape(shape)} (rank {rank}); use null (per-tensor) or an axis in 0..{rank - 1}.");
-            }
 
             axis = a;
         }
@@ -137,42 +122,28 @@ internal static class QuantizeRequestParser
         if (fields.TryGetValue("per_channel", out var perChannel))
         {
             if (perChannel.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-            {
                 throw ctx.Error($"field 'per_channel' must be true or false, got {Describe(perChannel)}.");
-            }
-
             if (perChannel.GetBoolean() != axis.HasValue)
-            {
                 throw ctx.Error($"per_channel is {(perChannel.GetBoolean() ? "true" : "false")} but channel_axis is {(axis is null ? "null" : axis.Value.ToString(CultureInfo.InvariantCulture))}.");
-            }
         }
 
         var numel = shape.Aggregate(1L, (p, d) => p * d);
         var inputElement = ctx.Require(fields, FieldInput);
         if (inputElement.ValueKind != JsonValueKind.Array)
-        {
             throw ctx.Error($"field 'input' must be an array of numbers, got {Describe(inputElement)}.");
-        }
 
         var inputLength = inputElement.GetArrayLength();
         if (inputLength != numel)
-        {
             throw ctx.Error($"shape {FormatShape(shape)} has {numel} elements but input has {inputLength} values.");
-        }
 
         var input = ctx.Floats(inputElement, FieldInput, requireNonNegative: false);
         float[]? upstream = null;
         if (fields.TryGetValue(FieldUpstream, out var upstreamElement) && upstreamElement.ValueKind != JsonValueKind.Null)
         {
             if (upstreamElement.ValueKind != JsonValueKind.Array)
-            {
                 throw ctx.Error($"field 'upstream' must be null or an array of numbers (the gradient at the quantizer's output, row-major like input), got {Describe(upstreamElement)}.");
-            }
-
             if (upstreamElement.GetArrayLength() != numel)
-            {
                 throw ctx.Error($"shape {FormatShape(shape)} has {numel} elements but upstream has {upstreamElement.GetArrayLength()} values.");
-            }
 
             upstream = ctx.Floats(upstreamElement, FieldUpstream, requireNonNegative: false);
         }
@@ -182,17 +153,11 @@ internal static class QuantizeRequestParser
         var optionsElement = fields.TryGetValue(FieldOptions, out var o) ? o : default;
         Dictionary<string, JsonElement> options;
         if (optionsElement.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null)
-        {
             options = [];
-        }
         else if (optionsElement.ValueKind != JsonValueKind.Object)
-        {
             throw ctx.Error($"field 'options' must be an object, got {Describe(optionsElement)}.");
-        }
         else
-        {
             options = ctx.Properties(optionsElement, validOptions, "option", $" for method '{methodName}'", "options");
-        }
 
         QuantizeRequestOptions parsed = methodName switch
         {
@@ -221,10 +186,7 @@ internal static class QuantizeRequestParser
     /// </summary>
     private static void CheckWeightsForBackward(Context ctx, float[]? weights)
     {
-        if (weights is null)
-        {
-            return;
-        }
+        if (weights is null) return;
 
         for (var i = 0; i < weights.Length; i++)
         {
@@ -241,9 +203,7 @@ internal static class QuantizeRequestParser
     private static long[] ParseShape(Context ctx, JsonElement element)
     {
         if (element.ValueKind != JsonValueKind.Array || element.GetArrayLength() == 0)
-        {
             throw ctx.Error($"field 'shape' must be a non-empty array of positive integers, got {Describe(element)}.");
-        }
 
         var shape = new long[element.GetArrayLength()];
         var i = 0;
@@ -251,15 +211,10 @@ internal static class QuantizeRequestParser
         foreach (var d in element.EnumerateArray())
         {
             if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out var v) || v < 1)
-            {
                 throw ctx.Error($"shape[{i}] must be a positive integer, got {Describe(d)}.");
-            }
 
             product = v > MaxElements ? MaxElements + 1 : product * v;
-            if (product > MaxElements)
-            {
-                throw ctx.Error($"shape has more than {MaxElements} elements.");
-            }
+            if (product > MaxElements) throw ctx.Error($"shape has more than {MaxElements} elements.");
 
             shape[i++] = v;
         }
@@ -271,9 +226,7 @@ internal static class QuantizeRequestParser
     {
         var result = new LegacyAutoPo2RequestOptions();
         if (options.TryGetValue("iterations", out var it))
-        {
             result = result with { Iterations = ctx.IntInRange(it, "options.iterations", 0, 100) };
-        }
 
         return result;
     }
@@ -282,24 +235,13 @@ internal static class QuantizeRequestParser
     {
         var result = new MsqePo2RequestOptions();
         if (options.TryGetValue("init_exponent", out var init) && init.ValueKind != JsonValueKind.Null)
-        {
             result = result with { InitExponent = ctx.PerChannelInts(init, "options.init_exponent", channels) };
-        }
-
         if (options.TryGetValue("lls_iters", out var lls))
-        {
             result = result with { LlsIters = ctx.IntInRange(lls, "options.lls_iters", 0, 100) };
-        }
-
         if (options.TryGetValue("line_search", out var ls))
-        {
             result = result with { LineSearch = ctx.Bool(ls, "options.line_search") };
-        }
-
         if (options.TryGetValue("line_search_range", out var range))
-        {
             result = result with { LineSearchRange = ctx.IntInRange(range, "options.line_search_range", 0, 64) };
-        }
 
         if (options.TryGetValue("outlier_sigma", out var sigma))
         {
@@ -308,18 +250,14 @@ internal static class QuantizeRequestParser
             {
                 value = ctx.Double(sigma, "options.outlier_sigma");
                 if (value < 0)
-                {
                     throw ctx.Error($"options.outlier_sigma must be null or a number >= 0, got {Describe(sigma)}.");
-                }
             }
 
             result = result with { OutlierSigma = value };
         }
 
         if (options.TryGetValue("weights", out var weights) && weights.ValueKind != JsonValueKind.Null)
-        {
             result = result with { Weights = ctx.Weights(weights, numel) };
-        }
 
         return result;
     }
@@ -330,13 +268,8 @@ internal static class QuantizeRequestParser
         if (options.TryGetValue("mode", out var mode))
         {
             var text = mode.ValueKind == JsonValueKind.String ? mode.GetString() : null;
-            Po2ExponentMode parsed = text switch
-            {
-                "ceil" => Po2ExponentMode.Ceil,
-                "rint" => Po2ExponentMode.Rint,
-                "msqe_round" => Po2ExponentMode.MsqeRound,
-                _ => throw ctx.Error($"options.mode must be one of {string.Join(", ", ModeNames)}; got {Describe(mode)}."),
-            };
+            if (!Po2Quantizers.ModeNames.TryParse(text, out var parsed))
+                throw ctx.Error($"options.mode must be one of {string.Join(", ", Po2Quantizers.ModeNames.All)}; got {Describe(mode)}.");
             result = result with { Mode = parsed };
         }
 
@@ -344,9 +277,7 @@ internal static class QuantizeRequestParser
         {
             var values = ctx.PerChannelFloats(l, "options.log2_scale", channels);
             if (values.Any(v => Math.Abs(v) > MaxAbsExponent))
-            {
                 throw ctx.Error($"options.log2_scale values must be in -{MaxAbsExponent}..{MaxAbsExponent}.");
-            }
 
             result = result with { Log2Scale = values };
         }
@@ -355,22 +286,15 @@ internal static class QuantizeRequestParser
         {
             var value = ctx.Double(min, "options.min_init_scale");
             if (!(value > 0))
-            {
                 throw ctx.Error($"options.min_init_scale must be a positive number, got {Describe(min)}.");
-            }
 
             result = result with { MinInitScale = value };
         }
 
         if (options.TryGetValue("outlier_mask", out var mask))
-        {
             result = result with { OutlierMask = ctx.Bool(mask, "options.outlier_mask") };
-        }
-
         if (options.TryGetValue("weights", out var weights) && weights.ValueKind != JsonValueKind.Null)
-        {
             result = result with { Weights = ctx.Weights(weights, numel) };
-        }
 
         return result;
     }
@@ -381,10 +305,7 @@ internal static class QuantizeRequestParser
         if (options.TryGetValue("step", out var step) && step.ValueKind != JsonValueKind.Null)
         {
             var values = ctx.PerChannelFloats(step, "options.step", channels);
-            if (values.Any(v => !(v > 0)))
-            {
-                throw ctx.Error("options.step values must be positive.");
-            }
+            if (values.Any(v => !(v > 0))) throw ctx.Error("options.step values must be positive.");
 
             result = result with { Step = values };
         }
@@ -426,14 +347,8 @@ internal static class QuantizeRequestParser
             foreach (var p in obj.EnumerateObject())
             {
                 if (Array.IndexOf(valid, p.Name) < 0)
-                {
                     throw Error($"unknown {what} '{p.Name}'{scope}; valid {whatPlural}: {string.Join(", ", valid)}.");
-                }
-
-                if (!result.TryAdd(p.Name, p.Value))
-                {
-                    throw Error($"duplicate {what} '{p.Name}'{scope}.");
-                }
+                if (!result.TryAdd(p.Name, p.Value)) throw Error($"duplicate {what} '{p.Name}'{scope}.");
             }
 
             return result;
@@ -471,14 +386,8 @@ internal static class QuantizeRequestParser
             foreach (var e in array.EnumerateArray())
             {
                 if (e.ValueKind != JsonValueKind.Number || !e.TryGetDouble(out var d) || !float.IsFinite((float)d))
-                {
                     throw Error($"{field}[{i}] must be a finite float32 number, got {Describe(e)}.");
-                }
-
-                if (requireNonNegative && d < 0)
-                {
-                    throw Error($"{field}[{i}] must be >= 0, got {Describe(e)}.");
-                }
+                if (requireNonNegative && d < 0) throw Error($"{field}[{i}] must be >= 0, got {Describe(e)}.");
 
                 result[i++] = (float)d;
             }
@@ -489,14 +398,9 @@ internal static class QuantizeRequestParser
         public float[] Weights(JsonElement e, long numel)
         {
             if (e.ValueKind != JsonValueKind.Array)
-            {
                 throw Error($"options.weights must be null or an array of numbers, got {Describe(e)}.");
-            }
-
             if (e.GetArrayLength() != numel)
-            {
                 throw Error($"options.weights has {e.GetArrayLength()} values but the input has {numel}.");
-            }
 
             return Floats(e, "options.weights", requireNonNegative: true);
         }
@@ -504,15 +408,10 @@ internal static class QuantizeRequestParser
         /// <summary>A number or an array of 1 or C numbers (float32).</summary>
         public float[] PerChannelFloats(JsonElement e, string field, long channels)
         {
-            if (e.ValueKind == JsonValueKind.Number)
-            {
-                return Floats(JsonArrayOf(e), field, requireNonNegative: false);
-            }
+            if (e.ValueKind == JsonValueKind.Number) return Floats(JsonArrayOf(e), field, requireNonNegative: false);
 
             if (e.ValueKind != JsonValueKind.Array || (e.GetArrayLength() != 1 && e.GetArrayLength() != channels))
-            {
                 throw Error($"{field} must be a number or an array of 1 or {channels} numbers (one per channel), got {Describe(e)}{LengthNote(e)}.");
-            }
 
             return Floats(e, field, requireNonNegative: false);
         }
@@ -522,18 +421,14 @@ internal static class QuantizeRequestParser
         {
             var values = e.ValueKind == JsonValueKind.Array ? e.EnumerateArray().ToArray() : [e];
             if (e.ValueKind is not (JsonValueKind.Array or JsonValueKind.Number) || (values.Length != 1 && values.Length != channels))
-            {
                 throw Error($"{field} must be an integer or an array of 1 or {channels} integers (one per channel), got {Describe(e)}{LengthNote(e)}.");
-            }
 
             var result = new long[values.Length];
             for (var i = 0; i < values.Length; i++)
             {
                 var v = Int(values[i], $"{field}[{i}]");
                 if (Math.Abs(v) > MaxAbsExponent)
-                {
                     throw Error($"{field}[{i}] must be in -{MaxAbsExponent}..{MaxAbsExponent}, got {v}.");
-                }
 
                 result[i] = v;
             }

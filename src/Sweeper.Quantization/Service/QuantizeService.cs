@@ -1,9 +1,10 @@
 using System.Text;
 using System.Text.Json;
+using Sweeper.Quantization.Po2;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Service;
 
 /// <summary>
 /// Request/response layer of <c>sweeper quantize --input request.json</c>. A request is a JSON object with
@@ -26,10 +27,6 @@ public static class QuantizeService
     /// <summary>Valid method names.</summary>
     public static IReadOnlyList<string> Methods => Po2Quantizers.MethodNames.All;
 
-    /// <summary>Valid option names of <paramref name="method"/>.</summary>
-    public static IReadOnlyList<string> OptionsOf(string method) =>
-        QuantizeRequestParser.OptionsByMethod.TryGetValue(method, out var o) ? o : throw new ArgumentException($"Unknown method '{method}'.", nameof(method));
-
     /// <summary>Parses, validates and runs every request; returns the response JSON.</summary>
     /// <exception cref="QuantizeRequestException">The input is malformed or a request is invalid (nothing is run then).</exception>
     public static string Run(string json, bool indented = false)
@@ -38,10 +35,7 @@ public static class QuantizeService
         using var stream = new MemoryStream();
         using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = indented }))
         {
-            if (isArray)
-            {
-                writer.WriteStartArray();
-            }
+            if (isArray) writer.WriteStartArray();
 
             foreach (var request in requests)
             {
@@ -51,10 +45,7 @@ public static class QuantizeService
                 WriteResponse(writer, request, result, gradients);
             }
 
-            if (isArray)
-            {
-                writer.WriteEndArray();
-            }
+            if (isArray) writer.WriteEndArray();
         }
 
         return Encoding.UTF8.GetString(stream.ToArray());
@@ -117,33 +108,21 @@ public static class QuantizeService
     private static void WriteResponse(Utf8JsonWriter w, QuantizeRequest request, QuantizationResult result, QuantizeGradients? gradients)
     {
         w.WriteStartObject();
-        if (request.Name is not null)
-        {
-            w.WriteString("name", request.Name);
-        }
+        if (request.Name is not null) w.WriteString("name", request.Name);
 
         if (result is Po2QuantizationResult po2)
-        {
             WriteLongs(w, "exponents", po2.Exponents);
-        }
         else if (result is LsqResult lsqStep)
-        {
             WriteDoubles(w, "step", lsqStep.Step);
-        }
 
         w.WriteStartArray("codes");
         foreach (var c in ToDoubles(result.Codes))
-        {
             w.WriteNumberValue((long)c);
-        }
 
         w.WriteEndArray();
         WriteDoubles(w, "dequantized", result.Dequantized);
         WriteDoubles(w, "msqe", result.Msqe);
-        if (result.WeightedMsqe is not null)
-        {
-            WriteDoubles(w, "weighted_msqe", result.WeightedMsqe);
-        }
+        if (result.WeightedMsqe is not null) WriteDoubles(w, "weighted_msqe", result.WeightedMsqe);
 
         w.WriteStartObject("intermediate");
         switch (result)
@@ -181,15 +160,8 @@ public static class QuantizeService
         if (gradients is not null)
         {
             WriteFloats(w, "grad_input", gradients.GradInput);
-            if (gradients.GradLog2Scale is not null)
-            {
-                WriteFloats(w, "grad_log2_scale", gradients.GradLog2Scale);
-            }
-
-            if (gradients.GradStep is not null)
-            {
-                WriteFloats(w, "grad_step", gradients.GradStep);
-            }
+            if (gradients.GradLog2Scale is not null) WriteFloats(w, "grad_log2_scale", gradients.GradLog2Scale);
+            if (gradients.GradStep is not null) WriteFloats(w, "grad_step", gradients.GradStep);
         }
 
         w.WriteEndObject();
@@ -199,9 +171,7 @@ public static class QuantizeService
     {
         w.WriteStartArray(name);
         foreach (var v in values)
-        {
             w.WriteNumberValue((double)v);
-        }
 
         w.WriteEndArray();
     }
@@ -215,18 +185,12 @@ public static class QuantizeService
     private static void WriteDoubles(Utf8JsonWriter w, string? name, Tensor t)
     {
         if (name is null)
-        {
             w.WriteStartArray();
-        }
         else
-        {
             w.WriteStartArray(name);
-        }
 
         foreach (var v in ToDoubles(t))
-        {
             w.WriteNumberValue(v);
-        }
 
         w.WriteEndArray();
     }
@@ -234,31 +198,21 @@ public static class QuantizeService
     private static void WriteOptionalDoubles(Utf8JsonWriter w, string name, Tensor? t)
     {
         if (t is null)
-        {
             w.WriteNull(name);
-        }
         else
-        {
             WriteDoubles(w, name, t);
-        }
     }
 
     private static void WriteLongs(Utf8JsonWriter w, string? name, Tensor t)
     {
         if (name is null)
-        {
             w.WriteStartArray();
-        }
         else
-        {
             w.WriteStartArray(name);
-        }
 
         using var l = t.to_type(ScalarType.Int64, copy: true).contiguous();
         foreach (var v in l.data<long>().ToArray())
-        {
             w.WriteNumberValue(v);
-        }
 
         w.WriteEndArray();
     }
@@ -266,12 +220,8 @@ public static class QuantizeService
     private static void WriteMask(Utf8JsonWriter w, Tensor? mask)
     {
         if (mask is null)
-        {
             w.WriteNull("outlier_mask");
-        }
         else
-        {
             WriteLongs(w, "outlier_mask", mask);
-        }
     }
 }

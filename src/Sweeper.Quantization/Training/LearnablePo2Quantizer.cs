@@ -1,10 +1,11 @@
+using Sweeper.Quantization.Po2;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
-using static Sweeper.Quantization.Po2Math;
+using static Sweeper.Quantization.Po2.Po2Math;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Training;
 
 /// <summary>Options of <see cref="LearnablePo2Quantizer"/>.</summary>
 public sealed class LearnablePo2QuantizerOptions
@@ -52,22 +53,17 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
     private readonly LearnablePo2QuantizerOptions _options;
 
     /// <summary>Creates the quantizer for weights of <paramref name="weightShape"/>.</summary>
-    public LearnablePo2Quantizer(long[] weightShape, int bits, int? channelAxis, LearnablePo2QuantizerOptions? options = null, string name = "learnable_po2")
+    public LearnablePo2Quantizer(long[] weightShape, int bits, int? channelAxis, LearnablePo2QuantizerOptions? options = null, string name = Po2Quantizers.MethodNames.LearnablePo2)
         : base(name, weightShape, bits, channelAxis, 2.0)
     {
         _options = options ?? new LearnablePo2QuantizerOptions();
         if (!(_options.MinInitScale > 0))
-        {
             throw new ArgumentOutOfRangeException(nameof(options), _options.MinInitScale, "MinInitScale must be positive.");
-        }
 
         MsqePo2Quantizer.CheckDecay(_options.SecondMomentDecay, nameof(_options.SecondMomentDecay));
         _log2Scale = (Parameter)new Parameter(torch.zeros(Channels, ScalarType.Float32)).DetachFromDisposeScope();
         _initialized = State(torch.zeros([], ScalarType.Bool));
-        if (_options.SecondMoments)
-        {
-            _secondMoment = State(torch.ones(weightShape, ScalarType.Float32));
-        }
+        if (_options.SecondMoments) _secondMoment = State(torch.ones(weightShape, ScalarType.Float32));
 
         RegisterComponents();
     }
@@ -119,10 +115,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
 
             var weights = _secondMoment is null ? null : ToMatrix(_secondMoment.sqrt(), ChannelAxis).to_type(ScalarType.Float64);
             exponent = Po2Quantizers.LearnableCore(m, Qp, l, _options.Mode, _options.OutlierMask, weights).Exponent;
-            if (isTraining)
-            {
-                flips = RecordExponent(exponent, step);
-            }
+            if (isTraining) flips = RecordExponent(exponent, step);
 
             scale = Broadcast(Pow2(exponent), weight.dtype);
             var rounded = Rint(weight.detach() / scale);

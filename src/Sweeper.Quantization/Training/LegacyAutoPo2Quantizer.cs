@@ -1,8 +1,9 @@
+using Sweeper.Quantization.Po2;
 using TorchSharp;
-using static Sweeper.Quantization.Po2Math;
+using static Sweeper.Quantization.Po2.Po2Math;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Training;
 
 /// <summary>
 /// Training-time <c>legacy_auto_po2</c> (golden README section 2): every call recomputes the exponent from
@@ -17,13 +18,11 @@ public sealed class LegacyAutoPo2Quantizer : Po2WeightQuantizer
     private readonly int _iterations;
 
     /// <summary>Creates the quantizer for weights of <paramref name="weightShape"/>.</summary>
-    public LegacyAutoPo2Quantizer(long[] weightShape, int bits, int? channelAxis, int iterations = 5, double diagnosticOutlierSigma = 2.0, string name = "legacy_auto_po2")
+    public LegacyAutoPo2Quantizer(long[] weightShape, int bits, int? channelAxis, int iterations = 5, double diagnosticOutlierSigma = 2.0, string name = Po2Quantizers.MethodNames.LegacyAutoPo2)
         : base(name, weightShape, bits, channelAxis, diagnosticOutlierSigma)
     {
         if (iterations < 0)
-        {
             throw new ArgumentOutOfRangeException(nameof(iterations), iterations, "iterations must be >= 0.");
-        }
 
         _iterations = iterations;
         RegisterComponents();
@@ -37,10 +36,7 @@ public sealed class LegacyAutoPo2Quantizer : Po2WeightQuantizer
         using (torch.no_grad())
         {
             exponent = Po2Quantizers.LegacyCore(Matrix(weight), Qp, _iterations).Final;
-            if (isTraining)
-            {
-                flips = RecordExponent(exponent, step);
-            }
+            if (isTraining) flips = RecordExponent(exponent, step);
 
             scale = Broadcast(Pow2(exponent), weight.dtype);
             var x = weight.detach();

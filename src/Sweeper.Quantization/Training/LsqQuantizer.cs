@@ -1,10 +1,11 @@
+using Sweeper.Quantization.Po2;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
-using static Sweeper.Quantization.Po2Math;
+using static Sweeper.Quantization.Po2.Po2Math;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Training;
 
 /// <summary>
 /// Learned step size quantization (LSQ, Esser et al. 2020), signed symmetric: y = s · clamp(R(w/s), −qp, qp)
@@ -27,13 +28,11 @@ public sealed class LsqQuantizer : WeightQuantizer
     private readonly double _minStep;
 
     /// <summary>Creates the quantizer for weights of <paramref name="weightShape"/>.</summary>
-    public LsqQuantizer(long[] weightShape, int bits, int? channelAxis, double minStep = 1e-8, double diagnosticOutlierSigma = 2.0, string name = "lsq")
+    public LsqQuantizer(long[] weightShape, int bits, int? channelAxis, double minStep = 1e-8, double diagnosticOutlierSigma = 2.0, string name = Po2Quantizers.MethodNames.Lsq)
         : base(name, weightShape, bits, channelAxis, diagnosticOutlierSigma)
     {
         if (!(minStep > 0))
-        {
             throw new ArgumentOutOfRangeException(nameof(minStep), minStep, "minStep must be positive.");
-        }
 
         _minStep = minStep;
         GradientScale = Po2Quantizers.LsqGradientScale(ElementsPerChannel, Qp);

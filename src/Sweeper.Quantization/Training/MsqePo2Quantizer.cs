@@ -1,9 +1,10 @@
+using Sweeper.Quantization.Po2;
 using TorchSharp;
 using TorchSharp.Utils;
-using static Sweeper.Quantization.Po2Math;
+using static Sweeper.Quantization.Po2.Po2Math;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Training;
 
 /// <summary>Options of <see cref="MsqePo2Quantizer"/>.</summary>
 public sealed class MsqePo2QuantizerOptions
@@ -72,7 +73,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
     private readonly MsqePo2QuantizerOptions _options;
 
     /// <summary>Creates the quantizer for weights of <paramref name="weightShape"/>.</summary>
-    public MsqePo2Quantizer(long[] weightShape, int bits, int? channelAxis, MsqePo2QuantizerOptions? options = null, string name = "msqe_po2")
+    public MsqePo2Quantizer(long[] weightShape, int bits, int? channelAxis, MsqePo2QuantizerOptions? options = null, string name = Po2Quantizers.MethodNames.MsqePo2)
         : base(name, weightShape, bits, channelAxis, options?.OutlierSigma ?? 2.0)
     {
         _options = options ?? new MsqePo2QuantizerOptions();
@@ -80,14 +81,9 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
         CheckDecay(_options.SecondMomentDecay, nameof(_options.SecondMomentDecay));
         CheckDecay(_options.StableDecay, nameof(_options.StableDecay));
         if (_options.FreezeAtStep is long f && f < 1)
-        {
             throw new ArgumentOutOfRangeException(nameof(options), f, "FreezeAtStep must be >= 1 (the EMA needs at least one update).");
-        }
 
-        if (_options.SecondMoments)
-        {
-            _secondMoment = State(torch.ones(weightShape, ScalarType.Float32));
-        }
+        if (_options.SecondMoments) _secondMoment = State(torch.ones(weightShape, ScalarType.Float32));
 
         _stableEma = State(torch.zeros(Channels, ScalarType.Float64));
         _stableExponent = State(torch.zeros(Channels, ScalarType.Int64));
@@ -115,9 +111,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
     public void Freeze()
     {
         if (StepCount < 1)
-        {
             throw new InvalidOperationException("Freeze needs at least one training step (the stable EMA is empty).");
-        }
 
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
@@ -137,9 +131,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
         using (torch.no_grad())
         {
             if (isTraining && !IsFrozen && _options.StableScale && _options.FreezeAtStep is long f && step >= f)
-            {
                 Freeze();
-            }
 
             frozen = IsFrozen;
             if (frozen)
@@ -163,10 +155,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
                 }
             }
 
-            if (isTraining)
-            {
-                flips = RecordExponent(exponent, step);
-            }
+            if (isTraining) flips = RecordExponent(exponent, step);
         }
 
         var observer = isTraining && _secondMoment is not null ? this : null;
@@ -181,8 +170,6 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
     internal static void CheckDecay(double decay, string name)
     {
         if (!(decay >= 0 && decay < 1))
-        {
             throw new ArgumentOutOfRangeException(name, decay, "An EMA decay must be in [0, 1).");
-        }
     }
 }

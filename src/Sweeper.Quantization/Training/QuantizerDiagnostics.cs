@@ -1,4 +1,4 @@
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Training;
 
 /// <summary>
 /// Cheap per-step numbers of a training-time weight quantizer, for the stability monitor and telemetry.

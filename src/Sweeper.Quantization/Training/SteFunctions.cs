@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Training;
 
 /// <summary>Receives the gradient arriving at a quantizer's output during backward.</summary>
 internal interface IGradientObserver

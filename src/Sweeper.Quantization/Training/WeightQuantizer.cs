@@ -1,9 +1,10 @@
+using Sweeper.Quantization.Po2;
 using TorchSharp;
 using TorchSharp.Utils;
-using static Sweeper.Quantization.Po2Math;
+using static Sweeper.Quantization.Po2.Po2Math;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Training;
 
 /// <summary>
 /// Base of the training-time weight quantizers: a <c>Module&lt;Tensor, Tensor&gt;</c> that maps a weight of a
@@ -38,14 +39,9 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(weightShape);
         CheckBits(bits);
         if (weightShape.Length == 0 || weightShape.Any(d => d < 1))
-        {
             throw new ArgumentException($"Weight shape must be non-empty with positive sizes, got [{string.Join(", ", weightShape)}].", nameof(weightShape));
-        }
-
         if (channelAxis is int a && (a < 0 || a >= weightShape.Length))
-        {
             throw new ArgumentOutOfRangeException(nameof(channelAxis), a, $"channel axis must be null or in 0..{weightShape.Length - 1}.");
-        }
 
         _weightShape = (long[])weightShape.Clone();
         Bits = bits;
@@ -104,9 +100,7 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(weight);
         if (!weight.shape.SequenceEqual(_weightShape))
-        {
             throw new ArgumentException($"{GetName()}: expected a weight of shape [{string.Join(", ", _weightShape)}], got [{string.Join(", ", weight.shape)}].", nameof(weight));
-        }
 
         var isTraining = training;
         var step = StepCount;
@@ -239,9 +233,7 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
     {
         ArgumentNullException.ThrowIfNull(destination);
         if (destination.Length < Channels)
-        {
             throw new ArgumentException($"The destination holds {destination.Length} values; {Channels} are needed.", nameof(destination));
-        }
 
         using var data = _exponent.data<long>();
         data.CopyTo(destination);

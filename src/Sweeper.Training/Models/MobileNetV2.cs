@@ -141,9 +141,6 @@ public sealed class InvertedResidual : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>Whether the block adds its input to its output.</summary>
-    public bool HasResidual => residual;
-
     /// <summary>The block's layers, in forward order.</summary>
     internal IEnumerable<IQuantizableLayer> Layers => expand is null ? [dw, project] : [expand, dw, project];
 

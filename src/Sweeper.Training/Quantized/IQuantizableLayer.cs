@@ -1,4 +1,4 @@
-using Sweeper.Quantization;
+using Sweeper.Quantization.Training;
 using static TorchSharp.torch;
 
 namespace Sweeper.Training.Quantized;

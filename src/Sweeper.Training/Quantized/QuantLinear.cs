@@ -1,4 +1,4 @@
-using Sweeper.Quantization;
+using Sweeper.Quantization.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,5 +1,7 @@
+using Sweeper.Core.Model;
 using Sweeper.Core.Spec;
-using Sweeper.Quantization;
+using Sweeper.Quantization.Po2;
+using Sweeper.Quantization.Training;
 
 namespace Sweeper.Training.Quantized;
 
@@ -39,17 +41,11 @@ public enum BatchNormFolding
 /// </summary>
 public sealed class QuantizationPlan
 {
-    public const string None = "none";
-    public const string LegacyAutoPo2 = Po2Quantizers.MethodNames.LegacyAutoPo2;
-    public const string MsqePo2 = Po2Quantizers.MethodNames.MsqePo2;
-    public const string LearnablePo2 = Po2Quantizers.MethodNames.LearnablePo2;
-    public const string Lsq = Po2Quantizers.MethodNames.Lsq;
+    /// <summary>The word of method <c>none</c> (for the training-step bench).</summary>
+    public static string None { get; } = QuantizerMethod.None.Word();
 
-    /// <summary>Every method name, <c>none</c> first.</summary>
-    public static IReadOnlyList<string> Methods { get; } = [None, LegacyAutoPo2, MsqePo2, LearnablePo2, Lsq];
-
-    /// <summary>learnable_po2 rounding names.</summary>
-    public static IReadOnlyList<string> Roundings { get; } = ["ceil", "rint", "msqe_round"];
+    /// <summary>Every method word, <c>none</c> first (for the training-step bench).</summary>
+    public static IReadOnlyList<string> Methods => QuantizerNames.Methods;
 
     /// <summary>A plan that quantizes nothing and folds nothing.</summary>
     public static QuantizationPlan Float { get; } = new(new QuantizerSpec());
@@ -60,21 +56,30 @@ public sealed class QuantizationPlan
     public QuantizationPlan(QuantizerSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        if (!Methods.Contains(spec.Method))
-            throw new ArgumentException($"Unknown quantizer method '{spec.Method}'. Valid names: {string.Join(", ", Methods)}.", nameof(spec));
-        if (spec.Method != None && spec.Bits is < 2 or > 8)
+        if (!QuantizerNames.TryParseMethod(spec.Method, out var method))
+            throw new ArgumentException($"Unknown quantizer method '{spec.Method}'. Valid names: {string.Join(", ", QuantizerNames.Methods)}.", nameof(spec));
+        if (method != QuantizerMethod.None && spec.Bits is < 2 or > 8)
             throw new ArgumentException($"trainable.quantizer.bits must be between 2 and 8 (got {spec.Bits}).", nameof(spec));
-        if (spec.Method == LearnablePo2 && !Roundings.Contains(spec.Rounding))
-            throw new ArgumentException($"Unknown rounding '{spec.Rounding}'. Valid names: {string.Join(", ", Roundings)}.", nameof(spec));
+        var rounding = Rounding.MsqeRound;
+        if (method == QuantizerMethod.LearnablePo2 && !QuantizerNames.TryParseRounding(spec.Rounding, out rounding))
+            throw new ArgumentException($"Unknown rounding '{spec.Rounding}'. Valid names: {string.Join(", ", QuantizerNames.Roundings)}.", nameof(spec));
         if (!BnFoldRecipe.Recipes.Contains(spec.BnFold))
             throw new ArgumentException($"Unknown bn_fold recipe '{spec.BnFold}'. Valid names: {string.Join(", ", BnFoldRecipe.Recipes)}.", nameof(spec));
         Spec = spec;
+        Method = method;
+        Rounding = rounding;
     }
 
     public QuantizerSpec Spec { get; }
 
+    /// <summary>The spec's <see cref="QuantizerSpec.Method"/>.</summary>
+    public QuantizerMethod Method { get; }
+
+    /// <summary>The spec's <see cref="QuantizerSpec.Rounding"/> for learnable_po2 (<see cref="Rounding.MsqeRound"/> for the other methods, which have none).</summary>
+    public Rounding Rounding { get; }
+
     /// <summary>Whether any layer gets a quantizer.</summary>
-    public bool Quantizes => Spec.Method != None;
+    public bool Quantizes => Method != QuantizerMethod.None;
 
     /// <summary>
     /// Whether a layer of <paramref name="role"/> is meant to be quantized, whatever the method: body layers always,
@@ -106,10 +111,10 @@ public sealed class QuantizationPlan
         ArgumentNullException.ThrowIfNull(weightShape);
         if (!Quantizes || !Covers(role)) return null;
         int? axis = Spec.PerChannel && (!depthwise || Spec.DepthwisePerChannel) ? 0 : null;
-        WeightQuantizer quantizer = Spec.Method switch
+        WeightQuantizer quantizer = Method switch
         {
-            LegacyAutoPo2 => new LegacyAutoPo2Quantizer(weightShape, Spec.Bits, axis),
-            MsqePo2 => new MsqePo2Quantizer(weightShape, Spec.Bits, axis, new MsqePo2QuantizerOptions
+            QuantizerMethod.LegacyAutoPo2 => new LegacyAutoPo2Quantizer(weightShape, Spec.Bits, axis),
+            QuantizerMethod.MsqePo2 => new MsqePo2Quantizer(weightShape, Spec.Bits, axis, new MsqePo2QuantizerOptions
             {
                 LlsIters = Spec.LlsIters,
                 LineSearch = Spec.LineSearch,
@@ -118,20 +123,32 @@ public sealed class QuantizationPlan
                 SecondMoments = Spec.SecondMoments,
                 StableScale = Spec.StableScale,
             }),
-            LearnablePo2 => new LearnablePo2Quantizer(weightShape, Spec.Bits, axis, new LearnablePo2QuantizerOptions
+            QuantizerMethod.LearnablePo2 => new LearnablePo2Quantizer(weightShape, Spec.Bits, axis, new LearnablePo2QuantizerOptions
             {
-                Mode = Spec.Rounding switch { "ceil" => Po2ExponentMode.Ceil, "rint" => Po2ExponentMode.Rint, _ => Po2ExponentMode.MsqeRound },
+                Mode = ExponentMode(Rounding),
                 MinInitScale = Spec.MinInitScale,
                 OutlierMask = Spec.OutlierMask,
                 SecondMoments = Spec.SecondMoments,
             }),
-            Lsq => new LsqQuantizer(weightShape, Spec.Bits, axis),
+            QuantizerMethod.Lsq => new LsqQuantizer(weightShape, Spec.Bits, axis),
             _ => throw new InvalidOperationException($"Unhandled method '{Spec.Method}'."),
         };
         // Per-step diagnostics cost a few reductions per layer; the trainable asks for them once per epoch instead.
         quantizer.CollectDiagnostics = false;
         return quantizer;
     }
+
+    /// <summary>
+    /// learnable_po2's exponent rule for a spec <paramref name="rounding"/>. With <see cref="CreateQuantizer"/>'s switch on
+    /// <see cref="QuantizerMethod"/>, the one place where the spec's vocabulary (Sweeper.Core.Model) meets Sweeper.Quantization's.
+    /// </summary>
+    internal static Po2ExponentMode ExponentMode(Rounding rounding) => rounding switch
+    {
+        Rounding.Ceil => Po2ExponentMode.Ceil,
+        Rounding.Rint => Po2ExponentMode.Rint,
+        Rounding.MsqeRound => Po2ExponentMode.MsqeRound,
+        _ => throw new ArgumentOutOfRangeException(nameof(rounding), rounding, null),
+    };
 
     /// <summary>
     /// msqe_po2 with stable_scale: the epoch after whose training the stable exponent is frozen

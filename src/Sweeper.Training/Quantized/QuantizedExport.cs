@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Sweeper.Core.Spec;
-using Sweeper.Quantization;
+using Sweeper.Quantization.Training;
 using Sweeper.Training.Models;
 using Sweeper.Training.Trainables;
 using TorchSharp;
@@ -167,13 +167,6 @@ public static class QuantizedExport
         var export = JsonSerializer.Deserialize<QuantizedModelExport>(json, Json) ?? throw new JsonException("The export is empty.");
         if (export.Format != Format) throw new JsonException($"Unknown export format '{export.Format}'; this version reads '{Format}'.");
         return export;
-    }
-
-    /// <summary>Writes <see cref="ToJson"/> to <paramref name="path"/>.</summary>
-    public static void WriteJson(QuantizedModelExport export, string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        File.WriteAllText(path, ToJson(export));
     }
 
     private static QuantizedLayerExport ExportLayer(IQuantizableLayer layer)

@@ -1,5 +1,5 @@
 using Sweeper.Core.Model;
-using Sweeper.Quantization;
+using Sweeper.Quantization.Training;
 
 namespace Sweeper.Training.Quantized;
 

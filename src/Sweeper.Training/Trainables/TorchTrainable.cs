@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
-using Sweeper.Quantization;
+using Sweeper.Quantization.Training;
 using Sweeper.Training.Data;
 using Sweeper.Training.Models;
 using Sweeper.Training.Quantized;

@@ -1,5 +1,5 @@
 using Sweeper.Core.Spec;
-using Sweeper.Quantization;
+using Sweeper.Quantization.Training;
 using Sweeper.Training.Quantized;
 using TorchSharp;
 using static TorchSharp.torch;

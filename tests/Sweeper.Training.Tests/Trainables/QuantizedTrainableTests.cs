@@ -1,6 +1,6 @@
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
-using Sweeper.Quantization;
+using Sweeper.Quantization.Training;
 using Sweeper.Training.Data;
 using Sweeper.Training.Quantized;
 using Sweeper.Training.Trainables;

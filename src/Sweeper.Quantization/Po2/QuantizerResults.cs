@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Po2;
 
 /// <summary>
 /// What a quantizer returns. Per-channel tensors have shape [C] (C = 1 for per-tensor); element tensors
@@ -24,9 +24,7 @@ public abstract class QuantizationResult : IDisposable
     public void Dispose()
     {
         foreach (var t in AllTensors())
-        {
             t?.Dispose();
-        }
 
         GC.SuppressFinalize(this);
     }
@@ -37,9 +35,7 @@ public abstract class QuantizationResult : IDisposable
     internal void MoveToOuterDisposeScope()
     {
         foreach (var t in AllTensors())
-        {
             t?.MoveToOuterDisposeScope();
-        }
     }
 }
 

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Po2;
 
 /// <summary>Options of <see cref="Po2Quantizers.LegacyAutoPo2"/> (golden README section 2).</summary>
 public sealed class LegacyAutoPo2Options

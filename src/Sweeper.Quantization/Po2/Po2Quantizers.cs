@@ -1,8 +1,8 @@
 using TorchSharp;
-using static Sweeper.Quantization.Po2Math;
+using static Sweeper.Quantization.Po2.Po2Math;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Po2;
 
 /// <summary>
 /// Pure weight quantizers on floating-point tensors of any rank, per-tensor (<c>channelAxis</c> null)
@@ -14,7 +14,7 @@ namespace Sweeper.Quantization;
 /// </summary>
 public static class Po2Quantizers
 {
-    /// <summary>Method names as used in the golden JSON and by <see cref="QuantizeService"/>.</summary>
+    /// <summary>Method names as used in the golden JSON and by <see cref="Service.QuantizeService"/>.</summary>
     public static class MethodNames
     {
         /// <summary><c>quantized_bits(alpha="auto_po2")</c>.</summary>
@@ -33,6 +33,37 @@ public static class Po2Quantizers
         public static IReadOnlyList<string> All { get; } = [LegacyAutoPo2, MsqePo2, LearnablePo2, Lsq];
     }
 
+    /// <summary>Names of the <see cref="Po2ExponentMode"/>s (learnable_po2's <c>mode</c> in the golden JSON and in <see cref="Service.QuantizeService"/> requests).</summary>
+    public static class ModeNames
+    {
+        public const string Ceil = "ceil";
+        public const string Rint = "rint";
+        public const string MsqeRound = "msqe_round";
+
+        /// <summary>All mode names, in documentation order.</summary>
+        public static IReadOnlyList<string> All { get; } = [Ceil, Rint, MsqeRound];
+
+        public static string Of(Po2ExponentMode mode) => mode switch
+        {
+            Po2ExponentMode.Ceil => Ceil,
+            Po2ExponentMode.Rint => Rint,
+            Po2ExponentMode.MsqeRound => MsqeRound,
+            _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Unknown exponent mode."),
+        };
+
+        public static bool TryParse(string? name, out Po2ExponentMode mode)
+        {
+            foreach (var m in (ReadOnlySpan<Po2ExponentMode>)[Po2ExponentMode.Ceil, Po2ExponentMode.Rint, Po2ExponentMode.MsqeRound])
+                if (Of(m) == name)
+                {
+                    mode = m;
+                    return true;
+                }
+            mode = Po2ExponentMode.MsqeRound;
+            return false;
+        }
+    }
+
     /// <summary>
     /// <c>legacy_auto_po2</c>: max-based start, <see cref="LegacyAutoPo2Options.Iterations"/> least-squares
     /// refits on RNA codes (the last one wins), RNA codes at the final exponent.
@@ -42,9 +73,7 @@ public static class Po2Quantizers
         options ??= new LegacyAutoPo2Options();
         CheckInput(x, bits, channelAxis);
         if (options.Iterations < 0)
-        {
             throw new ArgumentOutOfRangeException(nameof(options), options.Iterations, "Iterations must be >= 0.");
-        }
 
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
@@ -113,9 +142,7 @@ public static class Po2Quantizers
         options ??= new LearnablePo2Options();
         CheckInput(x, bits, channelAxis);
         if (!(options.MinInitScale > 0) || double.IsInfinity(options.MinInitScale))
-        {
             throw new ArgumentOutOfRangeException(nameof(options), options.MinInitScale, "MinInitScale must be positive and finite.");
-        }
 
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
@@ -156,9 +183,7 @@ public static class Po2Quantizers
         options ??= new LsqOptions();
         CheckInput(x, bits, channelAxis);
         if (!(options.MinStep > 0))
-        {
             throw new ArgumentOutOfRangeException(nameof(options), options.MinStep, "MinStep must be positive.");
-        }
 
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
@@ -192,10 +217,7 @@ public static class Po2Quantizers
     {
         // Rows are independent: process them in cache-sized chunks (bitwise the same per-row results).
         var rows = x.shape[0];
-        if (rows <= RowsPerChunk(rows, x.shape[1]))
-        {
-            return LegacyRows(x, qp, iterations);
-        }
+        if (rows <= RowsPerChunk(rows, x.shape[1])) return LegacyRows(x, qp, iterations);
 
         var parts = RowChunks(rows, x.shape[1]).Select(c => LegacyRows(x.narrow(0, c.Start, c.Size), qp, iterations)).ToList();
         return new LegacyCoreResult(
@@ -234,9 +256,7 @@ public static class Po2Quantizers
     {
         var rows = x.shape[0];
         if (rows <= RowsPerChunk(rows, x.shape[1]))
-        {
             return MsqeRows(x, qp, init, llsIters, lineSearch, lineSearchRange, outlierSigma, weights);
-        }
 
         var parts = RowChunks(rows, x.shape[1])
             .Select(c => MsqeRows(x.narrow(0, c.Start, c.Size), qp, init?.narrow(0, c.Start, c.Size), llsIters, lineSearch, lineSearchRange, outlierSigma, weights?.narrow(0, c.Start, c.Size)))
@@ -300,10 +320,7 @@ public static class Po2Quantizers
             var errors = xs.mul(Pow2(candidates.neg()).unsqueeze(-1)).round_().clamp_(-qp, qp)
                 .mul_(Pow2(candidates).unsqueeze(-1)).sub_(xs);
             errors.mul_(errors);
-            if (w is not null)
-            {
-                errors.mul_(w.unsqueeze(0));
-            }
+            if (w is not null) errors.mul_(w.unsqueeze(0));
 
             var sums = torch.cat([bestError.unsqueeze(0), errors]).sum([2]); // [1 + K, C], one call
             var bestSum = sums[0];
@@ -373,42 +390,24 @@ public static class Po2Quantizers
         CheckBits(bits);
         CheckAxis(x, channelAxis);
         if (!x.is_floating_point())
-        {
             throw new ArgumentException($"Expected a floating-point tensor, got {x.dtype}.", nameof(x));
-        }
     }
 
     internal static void CheckMsqeOptions(int llsIters, int lineSearchRange, double? outlierSigma)
     {
-        if (llsIters < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(llsIters), llsIters, "LlsIters must be >= 0.");
-        }
-
+        if (llsIters < 0) throw new ArgumentOutOfRangeException(nameof(llsIters), llsIters, "LlsIters must be >= 0.");
         if (lineSearchRange < 0)
-        {
             throw new ArgumentOutOfRangeException(nameof(lineSearchRange), lineSearchRange, "LineSearchRange must be >= 0.");
-        }
-
         if (outlierSigma is double s && (s < 0 || !double.IsFinite(s)))
-        {
             throw new ArgumentOutOfRangeException(nameof(outlierSigma), s, "OutlierSigma must be a finite number >= 0.");
-        }
     }
 
     /// <summary>A per-channel option ([C] or [1]) as float64 [C].</summary>
     internal static Tensor PerChannel(Tensor value, long channels, string name)
     {
         var flat = value.detach().reshape(-1).to_type(ScalarType.Float64);
-        if (flat.shape[0] == channels)
-        {
-            return flat;
-        }
-
-        if (flat.shape[0] == 1)
-        {
-            return flat.expand(channels).contiguous();
-        }
+        if (flat.shape[0] == channels) return flat;
+        if (flat.shape[0] == 1) return flat.expand(channels).contiguous();
 
         throw new ArgumentException($"{name} must have 1 or {channels} values, got {flat.shape[0]}.", name);
     }
@@ -416,9 +415,7 @@ public static class Po2Quantizers
     private static Tensor WeightsMatrix(Tensor weights, Tensor x, int? channelAxis)
     {
         if (!weights.shape.SequenceEqual(x.shape))
-        {
             throw new ArgumentException($"Weights must have the input's shape [{string.Join(", ", x.shape)}], got [{string.Join(", ", weights.shape)}].", nameof(weights));
-        }
 
         return ToMatrix(weights.detach(), channelAxis).to_type(ScalarType.Float64);
     }

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Sweeper.Quantization;
+namespace Sweeper.Quantization.Po2;
 
 /// <summary>
 /// Shared definitions of the golden specification (section 1): EPS, levels, rounding, snap, the
@@ -25,22 +25,14 @@ internal static class Po2Math
     public static void CheckBits(int bits)
     {
         if (bits < MinBits || bits > MaxBits)
-        {
             throw new ArgumentOutOfRangeException(nameof(bits), bits, $"bits must be in {MinBits}..{MaxBits}.");
-        }
     }
 
     public static void CheckAxis(Tensor x, int? channelAxis)
     {
-        if (x.numel() == 0)
-        {
-            throw new ArgumentException("Cannot quantize an empty tensor.", nameof(x));
-        }
-
+        if (x.numel() == 0) throw new ArgumentException("Cannot quantize an empty tensor.", nameof(x));
         if (channelAxis is int a && (a < 0 || a >= x.dim()))
-        {
             throw new ArgumentOutOfRangeException(nameof(channelAxis), a, $"channel axis must be null or in 0..{x.dim() - 1}.");
-        }
     }
 
     /// <summary>Number of channels: 1 for per-tensor, else the size of the channel axis.</summary>
@@ -52,10 +44,7 @@ internal static class Po2Math
     /// </summary>
     public static Tensor ToMatrix(Tensor x, int? channelAxis)
     {
-        if (channelAxis is not int a)
-        {
-            return x.reshape(1, -1);
-        }
+        if (channelAxis is not int a) return x.reshape(1, -1);
 
         var c = x.shape[a];
         return a == 0 ? x.reshape(c, -1) : x.movedim([a], [0]).reshape(c, -1);
@@ -64,20 +53,12 @@ internal static class Po2Math
     /// <summary>Inverse of <see cref="ToMatrix"/>: back to <paramref name="shape"/>, contiguous.</summary>
     public static Tensor FromMatrix(Tensor m, long[] shape, int? channelAxis)
     {
-        if (channelAxis is not int a || a == 0)
-        {
-            return m.reshape(shape);
-        }
+        if (channelAxis is not int a || a == 0) return m.reshape(shape);
 
         var moved = new long[shape.Length];
         moved[0] = shape[a];
         for (int i = 0, j = 1; i < shape.Length; i++)
-        {
-            if (i != a)
-            {
-                moved[j++] = shape[i];
-            }
-        }
+            if (i != a) moved[j++] = shape[i];
 
         return m.reshape(moved).movedim([0], [a]).contiguous();
     }
@@ -87,10 +68,7 @@ internal static class Po2Math
     {
         var b = new long[shape.Length];
         Array.Fill(b, 1L);
-        if (channelAxis is int a)
-        {
-            b[a] = shape[a];
-        }
+        if (channelAxis is int a) b[a] = shape[a];
 
         return b;
     }
@@ -149,19 +127,13 @@ internal static class Po2Math
     {
         var k = e.shape[0];
         var chunk = Math.Max(2L, BatchElementBudget / Math.Max(1L, x.numel()));
-        if (k <= chunk)
-        {
-            return WeightedMsqeBatch(x, w, e, qp);
-        }
+        if (k <= chunk) return WeightedMsqeBatch(x, w, e, qp);
 
         var parts = new List<Tensor>();
         for (long start = 0; start < k;)
         {
             var size = Math.Min(chunk, k - start);
-            if (k - start - size == 1)
-            {
-                size += 1; // never leave a one-row chunk behind
-            }
+            if (k - start - size == 1) size += 1; // never leave a one-row chunk behind
 
             parts.Add(WeightedMsqeBatch(x, w, e.narrow(0, start, size), qp));
             start += size;
@@ -175,16 +147,11 @@ internal static class Po2Math
         // One [K, C, N] temporary, updated in place (x / 2^e is computed as the exact product x · 2^-e, and
         // (q·2^e − x)² equals (x − q·2^e)² bitwise), per chunk of rows so that it stays in cache.
         var rows = x.shape[0];
-        if (rows <= RowsPerChunk(rows, x.shape[1]))
-        {
-            return WeightedMsqeRows(x, w, e, qp);
-        }
+        if (rows <= RowsPerChunk(rows, x.shape[1])) return WeightedMsqeRows(x, w, e, qp);
 
         var parts = new List<Tensor>();
         foreach (var (start, size) in RowChunks(rows, x.shape[1]))
-        {
             parts.Add(WeightedMsqeRows(x.narrow(0, start, size), w?.narrow(0, start, size), e.narrow(1, start, size), qp));
-        }
 
         return torch.cat(parts, 1);
     }
@@ -194,10 +161,7 @@ internal static class Po2Math
         var xs = x.unsqueeze(0);                        // [1, C, N]
         var err = xs.mul(Pow2(e.neg()).unsqueeze(-1)).round_().clamp_(-qp, qp).mul_(Pow2(e).unsqueeze(-1)).sub_(xs);
         err.mul_(err); // the square, in place (x·x is what pow(x, 2) computes)
-        if (w is not null)
-        {
-            err.mul_(w.unsqueeze(0));
-        }
+        if (w is not null) err.mul_(w.unsqueeze(0));
 
         return err.sum([2]);
     }
@@ -219,10 +183,7 @@ internal static class Po2Math
         for (long start = 0; start < rows;)
         {
             var n = Math.Min(size, rows - start);
-            if (rows - start - n == 1)
-            {
-                n += 1;
-            }
+            if (rows - start - n == 1) n += 1;
 
             yield return (start, n);
             start += n;
