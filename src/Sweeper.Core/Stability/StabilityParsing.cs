@@ -4,7 +4,7 @@ namespace Sweeper.Core.Stability;
 
 /// <summary>
 /// The spec's words for stability verdicts, actions, restart origins and backoff types, and the duration format of
-/// messages. The <c>stability:</c> section itself is read by the spec loader from <see cref="SpecSchema"/>'s key tables,
+/// messages. The <c>stability:</c> section itself is read by the spec loader from the schema's key tables,
 /// like every other section (Spec's <c>SpecSchema</c>).
 /// </summary>
 public static class StabilityParsing
