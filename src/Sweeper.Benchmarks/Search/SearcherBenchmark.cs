@@ -27,7 +27,7 @@ public sealed record ObjectiveComparison(string Objective, string Description, O
     public double TpeMedianRegret => Math.Abs(Optimum - Tpe.MedianNoiseFreeOfBest);
     public double RandomMedianRegret => Math.Abs(Optimum - Random.MedianNoiseFreeOfBest);
 
-    private bool Better(double a, double b) => Mode == ObjectiveMode.Max ? a > b : a < b;
+    private bool Better(double a, double b) => new ObjectiveSpec(Objective, Mode).IsBetter(a, b);
 }
 
 /// <summary>The outcome of <see cref="SearcherBenchmark.Run"/>.</summary>
@@ -97,7 +97,7 @@ public static class SearcherBenchmark
             if (suggestion is null) break;
             double value = objective.Evaluate(suggestion.Parameters, Seeds.Derive(seed, 0xE7A1, i));
             searcher.Observe(i, value);
-            bool better = double.IsFinite(value) && (double.IsNaN(best) || (objective.Mode == ObjectiveMode.Max ? value > best : value < best));
+            bool better = double.IsFinite(value) && new ObjectiveSpec(objective.Name, objective.Mode).IsBetter(value, best);
             if (better) (best, noiseFreeOfBest) = (value, objective.NoiseFree(suggestion.Parameters));
         }
         return (best, noiseFreeOfBest);

@@ -4,6 +4,7 @@ using Sweeper.Training.Models;
 using Sweeper.Training.Quantized;
 using TorchSharp;
 using static TorchSharp.torch;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Benchmarks.Training;
 
@@ -11,7 +12,7 @@ namespace Sweeper.Benchmarks.Training;
 public sealed class TrainingStepBenchOptions
 {
     /// <summary>Quantizer methods to time; <c>none</c> (float) is always timed too, as the reference.</summary>
-    public IReadOnlyList<string> Methods { get; init; } = QuantizationPlan.Methods;
+    public IReadOnlyList<string> Methods { get; init; } = QuantizerNames.Methods;
 
     /// <summary>Model name (<see cref="ModelFactory.Names"/>).</summary>
     public string Model { get; init; } = ModelFactory.MobileNetV2Name;
@@ -76,8 +77,8 @@ public static class TrainingStepBench
         options ??= new TrainingStepBenchOptions();
         if (options.Rounds < 1 || options.StepsPerRound < 1 || options.Warmup < 0 || options.Batch < 1 || options.Threads < 1)
             throw new ArgumentOutOfRangeException(nameof(options), "Rounds, StepsPerRound, Batch and Threads must be ≥ 1 and Warmup ≥ 0.");
-        var methods = new List<string> { QuantizationPlan.None };
-        methods.AddRange(options.Methods.Where(m => m != QuantizationPlan.None).Distinct());
+        var methods = new List<string> { QuantizerMethod.None.Word() };
+        methods.AddRange(options.Methods.Where(m => m != QuantizerMethod.None.Word()).Distinct());
 
         int threads = torch.get_num_threads();
         torch.set_num_threads(options.Threads);

@@ -7,6 +7,7 @@ using Sweeper.Cli.Output;
 using Sweeper.Benchmarks.Orchestration;
 using Sweeper.Benchmarks.Search;
 using Sweeper.Core.Trials.Synthetic;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Cli.Commands;
 
@@ -173,7 +174,7 @@ public sealed class QuantizerBenchCommand : Command<QuantizerBenchSettings>
         table.AddColumns("method", "median ms/step", "× float", "target");
         foreach (var r in rows)
             table.AddRow(r.Method, r.MedianMilliseconds.ToString("F1", CultureInfo.InvariantCulture), r.RatioToFloat.ToString("F3", CultureInfo.InvariantCulture),
-                r.Method switch { "learnable_po2" or "lsq" => "≤ 1.15", "msqe_po2" => "≤ 1.35", _ => "" });
+                QuantizerNames.TryParseMethod(r.Method, out var m) ? m switch { QuantizerMethod.LearnablePo2 or QuantizerMethod.Lsq => "≤ 1.15", QuantizerMethod.MsqePo2 => "≤ 1.35", _ => "" } : "");
         AnsiConsole.Write(table);
         return Errors.Ok;
     }
@@ -184,8 +185,8 @@ public sealed class StabilityBenchCommand : Command<QuantizerBenchSettings>
 {
     public override int Execute(CommandContext context, QuantizerBenchSettings settings, CancellationToken cancellationToken)
     {
-        var step = Benchmarks.Training.TrainingStepBench.Measure(new Benchmarks.Training.TrainingStepBenchOptions { Methods = ["msqe_po2"], Rounds = settings.Rounds })
-            .Single(r => r.Method == "msqe_po2");
+        var step = Benchmarks.Training.TrainingStepBench.Measure(new Benchmarks.Training.TrainingStepBenchOptions { Methods = [QuantizerMethod.MsqePo2.Word()], Rounds = settings.Rounds })
+            .Single(r => r.Method == QuantizerMethod.MsqePo2.Word());
         // MobileNetV2 width 0.5 has about 50 quantized layers of up to 640 channels; the monitor is fed all of them.
         var monitor = Benchmarks.Stability.StabilityBenchmark.Run(layers: 52, channels: 64, steps: 10_000);
         double ratio = monitor.MicrosecondsPerStep / (step.MedianMilliseconds * 1000);

@@ -50,7 +50,7 @@ public sealed class ExportCommand : Command<ExportSettings>
             // The settings the checkpoint was trained with: a restarted trial's last attempt's changes apply.
             trainable = TrialLineage.Current(trial.Config.Trainable, trial.Attempts);
         }
-        if (trainable.Quantizer.Method == "none")
+        if (trainable.Quantizer.Method == QuantizerMethod.None.Word())
             return Errors.Report($"{trialName} trained in float (trainable.quantizer.method: none): nothing to export", Errors.InvalidInput);
         QuantizedModelExport export;
         try { export = QuantizedExport.FromCheckpoint(checkpoint, trainable); }

@@ -82,16 +82,9 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
 
     private void Start()
     {
-        JournalState? journaled = null;
-        if (_options.RunDirectory is { } dir && File.Exists(Path.Combine(dir, SweepJournal.FileName)))
-        {
-            _journal = SweepJournal.Open(dir);
-            journaled = _journal.Load();
-        }
-        else if (_options.RunDirectory is { } newDir)
-        {
-            _journal = SweepJournal.Create(newDir, _spec, _state.StartedAt);
-        }
+        var run = _options.RunDirectory is { } dir ? RunDirectory.At(dir) : null;
+        var journaled = run is { HasJournal: true } ? (_journal = run.OpenJournal()).Load() : null;
+        if (run is not null && _journal is null) _journal = SweepJournal.Create(run.Path, _spec, _state.StartedAt);
         if (_tracing.Start(journaled is null ? null : journaled.TraceParent ?? "") is { } root) _journal?.SetMeta("trace_parent", root);
         Apply(_state.Start(journaled?.Trials, journaled?.StartedAt));
         if (journaled is not null)
@@ -204,13 +197,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
 
     private sealed record RequeueAfterBackoff(TrialId Id) : INoSerializationVerificationNeeded;
 
-    private sealed record BudgetExpired : INoSerializationVerificationNeeded
-    {
-        public static readonly BudgetExpired Instance = new();
-    }
+    private sealed record BudgetExpired : INoSerializationVerificationNeeded { public static readonly BudgetExpired Instance = new(); }
 
-    private sealed record FlushOutbox : INoSerializationVerificationNeeded
-    {
-        public static readonly FlushOutbox Instance = new();
-    }
+    private sealed record FlushOutbox : INoSerializationVerificationNeeded { public static readonly FlushOutbox Instance = new(); }
 }

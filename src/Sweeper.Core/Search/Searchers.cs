@@ -1,5 +1,4 @@
 using Sweeper.Core.Search.Tpe;
-using Sweeper.Core.Spec;
 using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Search;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Sweeper.Core.Trials;
 using Sweeper.Core.Model;
 using Sweeper.Core.Stability;
 

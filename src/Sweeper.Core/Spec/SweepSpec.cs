@@ -63,7 +63,7 @@ public sealed record TrainableSpec
 public sealed record QuantizerSpec
 {
     /// <summary><c>none</c>, <c>legacy_auto_po2</c>, <c>msqe_po2</c>, <c>learnable_po2</c> or <c>lsq</c>.</summary>
-    public string Method { get; init; } = "none";
+    public string Method { get; init; } = QuantizerMethod.None.Word();
     /// <summary>Weight bits (2..8), signed symmetric levels ±(2^(b−1)−1).</summary>
     public int Bits { get; init; } = 4;
     /// <summary>One scale per output channel (true) or one per tensor.</summary>

@@ -90,7 +90,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
     protected override Tensor? Log2ScaleState => _log2Scale;
 
     /// <inheritdoc/>
-    protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out StepReport report)
+    protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out QuantizerStep report)
     {
         Tensor exponent, l, scale, notClipped, q;
         long flips = 0;
@@ -124,7 +124,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
         }
 
         var outliers = weight.detach().abs().gt(Broadcast(Pow2(l) * (Qp + 0.5), ScalarType.Float64));
-        report = new StepReport(exponent, scale.reshape(Channels), notClipped, outliers, flips, false);
+        report = new QuantizerStep(exponent, scale.reshape(Channels), notClipped, outliers, flips, false);
         var spec = new ScaleGradientSpec(true, Math.Log(2.0), ReduceDims, [Channels], isTraining && _secondMoment is not null ? this : null);
         return LearnedScaleSte.apply(weight, _log2Scale, q, scale, notClipped, spec);
     }

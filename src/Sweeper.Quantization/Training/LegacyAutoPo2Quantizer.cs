@@ -29,7 +29,7 @@ public sealed class LegacyAutoPo2Quantizer : Po2WeightQuantizer
     }
 
     /// <inheritdoc/>
-    protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out StepReport report)
+    protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out QuantizerStep report)
     {
         Tensor exponent, scale, notClipped, q;
         long flips = 0;
@@ -46,7 +46,7 @@ public sealed class LegacyAutoPo2Quantizer : Po2WeightQuantizer
             q = (x.sign() * magnitude.clamp_max(Qp).to_type(weight.dtype));
         }
 
-        report = new StepReport(exponent, scale.reshape(Channels), notClipped, null, flips, false);
+        report = new QuantizerStep(exponent, scale.reshape(Channels), notClipped, null, flips, false);
         return FixedScaleSte.apply(weight, q, scale, notClipped, null!, true);
     }
 }

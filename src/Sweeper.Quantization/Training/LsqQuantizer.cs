@@ -57,7 +57,7 @@ public sealed class LsqQuantizer : WeightQuantizer
     protected override Tensor? Log2ScaleState => _stepSize.detach().clamp_min(_minStep).log2();
 
     /// <inheritdoc/>
-    protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out StepReport report)
+    protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out QuantizerStep report)
     {
         Tensor s, inside, q;
         using (torch.no_grad())
@@ -84,7 +84,7 @@ public sealed class LsqQuantizer : WeightQuantizer
         }
 
         var notClipped = Rint(weight.detach() / s).abs().le(Qp);
-        report = new StepReport(null, s.reshape(Channels), notClipped, null, 0, false);
+        report = new QuantizerStep(null, s.reshape(Channels), notClipped, null, 0, false);
         var spec = new ScaleGradientSpec(false, GradientScale, ReduceDims, [Channels], null);
         return LearnedScaleSte.apply(weight, _stepSize, q, s, inside, spec);
     }

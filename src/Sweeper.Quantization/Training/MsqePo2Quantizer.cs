@@ -123,7 +123,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
     protected override Tensor? SecondMomentState => _secondMoment;
 
     /// <inheritdoc/>
-    protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out StepReport report)
+    protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out QuantizerStep report)
     {
         Tensor exponent;
         long flips = 0;
@@ -160,7 +160,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
 
         var observer = isTraining && _secondMoment is not null ? this : null;
         var output = FixedPo2(weight, exponent, observer, out var scale, out var notClipped);
-        report = new StepReport(exponent, scale.reshape(Channels), notClipped, null, flips, frozen);
+        report = new QuantizerStep(exponent, scale.reshape(Channels), notClipped, null, flips, frozen);
         return output;
     }
 

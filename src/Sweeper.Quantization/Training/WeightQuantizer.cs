@@ -123,13 +123,13 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
     /// <param name="Outliers">Bool, weight-shaped: beyond the quantizer's outlier threshold (null: use σ·std with <see cref="DiagnosticOutlierSigma"/>).</param>
     /// <param name="Flips">Exponent changes counted in this call.</param>
     /// <param name="Frozen">A frozen exponent was used.</param>
-    protected internal sealed record StepReport(Tensor? Exponents, Tensor Scales, Tensor NotClipped, Tensor? Outliers, long Flips, bool Frozen);
+    protected internal sealed record QuantizerStep(Tensor? Exponents, Tensor Scales, Tensor NotClipped, Tensor? Outliers, long Flips, bool Frozen);
 
     /// <summary>
     /// Quantizes one call's weight. <paramref name="step"/> is the index of this step (training calls so far);
     /// implementations update their state only when <paramref name="isTraining"/> is true.
     /// </summary>
-    protected abstract Tensor Quantize(Tensor weight, bool isTraining, long step, out StepReport report);
+    protected abstract Tensor Quantize(Tensor weight, bool isTraining, long step, out QuantizerStep report);
 
     /// <summary>Detaches a new state tensor from any dispose scope (state must outlive training steps).</summary>
     protected static Tensor State(Tensor t) => t.DetachFromDisposeScope();
@@ -164,7 +164,7 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
     /// <summary>A learned log2 scale per channel, or null when the quantizer learns none.</summary>
     protected virtual Tensor? Log2ScaleState => null;
 
-    private QuantizerDiagnostics Diagnose(Tensor x, Tensor y, StepReport report, long step, bool isTraining)
+    private QuantizerDiagnostics Diagnose(Tensor x, Tensor y, QuantizerStep report, long step, bool isTraining)
     {
         using var scope = torch.NewDisposeScope();
         var squaredError = (x.to_type(ScalarType.Float64) - y.to_type(ScalarType.Float64)).square();

@@ -41,12 +41,6 @@ public enum BatchNormFolding
 /// </summary>
 public sealed class QuantizationPlan
 {
-    /// <summary>The word of method <c>none</c> (for the training-step bench).</summary>
-    public static string None { get; } = QuantizerMethod.None.Word();
-
-    /// <summary>Every method word, <c>none</c> first (for the training-step bench).</summary>
-    public static IReadOnlyList<string> Methods => QuantizerNames.Methods;
-
     /// <summary>A plan that quantizes nothing and folds nothing.</summary>
     public static QuantizationPlan Float { get; } = new(new QuantizerSpec());
 

@@ -1,4 +1,5 @@
 using Sweeper.Core.Spec;
+using Sweeper.Core.Model;
 
 namespace Sweeper.Training.Trainables;
 
@@ -27,7 +28,7 @@ internal sealed record CheckpointHeader(
     /// The quantizer settings that decide which state the model holds and how its weights are formed (the BN folding
     /// recipe too: a checkpoint of one recipe is refused by the other; BN's ε and momentum differ between them).
     /// </summary>
-    public static string DescribeQuantizer(QuantizerSpec q) => q.Method == "none"
+    public static string DescribeQuantizer(QuantizerSpec q) => q.Method == QuantizerMethod.None.Word()
         ? $"none bn_fold={q.BnFold}"
         : $"{q.Method} bits={q.Bits} per_channel={q.PerChannel} depthwise_per_channel={q.DepthwisePerChannel} quantize_first_last={q.QuantizeFirstLast} bn_fold={q.BnFold} " +
           $"second_moments={q.SecondMoments}";

@@ -1,4 +1,3 @@
-using Sweeper.Core.Spec;
 using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Search.Tpe;
