@@ -85,6 +85,16 @@ public static class SweeperProcess
             }
         }
 
+        public bool HasExited => _process.HasExited;
+
+        /// <summary>Sends a signal by name, as <c>kill -s NAME</c>: TERM, INT, STOP...</summary>
+        public void Signal(string name)
+        {
+            using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-s", name, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) } })!;
+            kill.WaitForExit();
+            if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -s {name} {_process.Id} failed ({kill.ExitCode})");
+        }
+
         /// <summary>kill -9.</summary>
         public void KillHard()
         {

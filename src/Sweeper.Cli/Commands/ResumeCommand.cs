@@ -27,13 +27,21 @@ public sealed class ResumeSettings : NodeSettings
 
 /// <summary>
 /// <c>sweeper resume run-dir</c>: continues a sweep whose coordinator died. Finished trials are kept as journaled;
-/// interrupted ones continue from their newest checkpoint; the results hold every trial once.
+/// interrupted ones continue from their newest checkpoint; the results hold every trial once. Refused (exit 2) while
+/// another process runs or resumes the same run directory (<see cref="RunDirectoryLock"/>).
 /// </summary>
 public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, ResumeSettings settings, CancellationToken cancellationToken)
     {
         var runDir = RunDirectory.At(settings.RunDirectory);
+        RunDirectoryLock? held = null;
+        if (runDir.HasJournal) // otherwise the journal's own error below says what is wrong
+        {
+            try { held = RunDirectoryLock.Acquire(runDir); }
+            catch (RunDirectoryBusyException ex) { return Errors.Report(ex.Message, Errors.InvalidInput); }
+        }
+        using var owner = held;
         JournalState state;
         try
         {

@@ -35,28 +35,22 @@ public sealed class WorkerSettings : NodeSettings
     }
 }
 
-/// <summary><c>sweeper worker --join host:port</c>: adds this machine's slots to a running sweep; exits when the sweep ends.</summary>
+/// <summary>
+/// <c>sweeper worker --join host:port</c>: adds this machine's slots to a running sweep; exits when the sweep ends.
+/// SIGINT or SIGTERM: leaves the cluster gracefully and exits with 130 or 143; a second one exits at once.
+/// </summary>
 public sealed class WorkerCommand : AsyncCommand<WorkerSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, WorkerSettings settings, CancellationToken cancellationToken)
     {
-        using var interrupt = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
-            var telemetry = TelemetryTarget.Resolve(null, null, settings.Traces);
-            using var session = TelemetrySession.Start(telemetry, "worker");
-            var seed = $"{(settings.Tls is null ? "akka.tcp" : "akka.ssl.tcp")}://{SweeperHosting.SystemName}@{settings.Join}";
-            await SweepHost.RunWorkerAsync(seed, settings.Slots, TrainableFactories.Default, new NodeOptions(settings.Hostname, settings.Port, Tls: settings.Tls), address =>
-                AnsiConsole.MarkupLine($"worker [bold]{Markup.Escape(address)}[/] with {settings.Slots} slot(s), joining {Markup.Escape(seed)}; traces: {Markup.Escape(telemetry.Describe())}"), linked.Token);
-            AnsiConsole.MarkupLine(interrupt.IsCancellationRequested ? "worker stopped" : "the sweep's coordinator left; worker done");
-            return interrupt.IsCancellationRequested ? Errors.Interrupted : Errors.Ok;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
+        using var signals = ShutdownSignals.Listen("this worker (it leaves the cluster; the coordinator queues its trials again)");
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(signals.Token, cancellationToken);
+        var telemetry = TelemetryTarget.Resolve(null, null, settings.Traces);
+        using var session = TelemetrySession.Start(telemetry, "worker");
+        var seed = $"{(settings.Tls is null ? "akka.tcp" : "akka.ssl.tcp")}://{SweeperHosting.SystemName}@{settings.Join}";
+        await SweepHost.RunWorkerAsync(seed, settings.Slots, TrainableFactories.Default, new NodeOptions(settings.Hostname, settings.Port, Tls: settings.Tls), address =>
+            AnsiConsole.MarkupLine($"worker [bold]{Markup.Escape(address)}[/] with {settings.Slots} slot(s), joining {Markup.Escape(seed)}; traces: {Markup.Escape(telemetry.Describe())}"), linked.Token);
+        AnsiConsole.MarkupLine(signals.Requested ? "worker stopped" : "the sweep's coordinator left; worker done");
+        return signals.Requested ? signals.ExitCode : Errors.Ok;
     }
 }

@@ -9,7 +9,11 @@ public static class Errors
     public const int Ok = 0;
     public const int Failed = 1;
     public const int InvalidInput = 2;
+    /// <summary>128 + SIGINT: stopped with Ctrl+C.</summary>
     public const int Interrupted = 130;
+
+    /// <summary>128 + SIGTERM: stopped by <c>kill</c>, <c>docker stop</c>, systemd.</summary>
+    public const int Terminated = 143;
 
     public static int Report(SpecException ex)
     {

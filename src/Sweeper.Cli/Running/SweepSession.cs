@@ -10,7 +10,10 @@ using Sweeper.Core.Sweep;
 
 namespace Sweeper.Cli.Running;
 
-/// <summary>Runs (or resumes) a sweep in a run directory with live progress, then writes and shows the results.</summary>
+/// <summary>
+/// Runs (or resumes) a sweep in a run directory with live progress, then writes and shows the results. SIGINT and
+/// SIGTERM stop it gracefully (exit 130 or 143), a second one at once (see <see cref="ShutdownSignals"/>).
+/// </summary>
 public static class SweepSession
 {
     public static async Task<int> RunAsync(SweepSpec spec, ITrialSource source, RunDirectory runDir, NodeOptions node, CancellationToken cancellationToken)
@@ -18,31 +21,22 @@ public static class SweepSession
         var console = AnsiConsole.Console;
         var telemetry = TelemetryTarget.Resolve(spec.Telemetry.OtlpEndpoint, spec.Telemetry.Protocol, runDir.TracesPath);
         using var session = TelemetrySession.Start(telemetry, "coordinator");
-        using var interrupt = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
-            var view = new ProgressView(console, spec, source.Total);
-            var coordinator = new CoordinatorOptions(runDir.Path, runDir.CheckpointDir(spec));
-            var run = SweepHost.RunAsync(spec, source, coordinator, TrainableFactories.Default, node, view.OnTrial,
-                address =>
-                {
-                    var roles = node.LocalWorker ? "coordinator, worker" : "coordinator";
-                    console.MarkupLine($"node [bold]{Markup.Escape(address)}[/] ({roles}); traces: {Markup.Escape(telemetry.Describe())}");
-                    if (!node.LocalWorker)
-                        console.MarkupLine($"workers join with: [bold]sweeper worker --join {Markup.Escape(address[(address.IndexOf('@') + 1)..])}[/]");
-                }, linked.Token);
-            var result = await view.ShowWhile(run);
-            ReportWriter.WriteAll(result, runDir.Path);
-            ResultsView.Write(console, result, runDir.Path);
-            if (interrupt.IsCancellationRequested) return Errors.Interrupted;
-            return result.Trials.Any(t => t.State == TrialState.Completed) ? Errors.Ok : Errors.Report("no trial completed; see the reasons in the table", Errors.Failed);
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
+        using var signals = ShutdownSignals.Listen("the sweep");
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(signals.Token, cancellationToken);
+        var view = new ProgressView(console, spec, source.Total);
+        var coordinator = new CoordinatorOptions(runDir.Path, runDir.CheckpointDir(spec));
+        var run = SweepHost.RunAsync(spec, source, coordinator, TrainableFactories.Default, node, view.OnTrial,
+            address =>
+            {
+                var roles = node.LocalWorker ? "coordinator, worker" : "coordinator";
+                console.MarkupLine($"node [bold]{Markup.Escape(address)}[/] ({roles}); traces: {Markup.Escape(telemetry.Describe())}");
+                if (!node.LocalWorker)
+                    console.MarkupLine($"workers join with: [bold]sweeper worker --join {Markup.Escape(address[(address.IndexOf('@') + 1)..])}[/]");
+            }, linked.Token);
+        var result = await view.ShowWhile(run);
+        ReportWriter.WriteAll(result, runDir.Path);
+        ResultsView.Write(console, result, runDir.Path);
+        if (signals.Requested) return signals.ExitCode;
+        return result.Trials.Any(t => t.State == TrialState.Completed) ? Errors.Ok : Errors.Report("no trial completed; see the reasons in the table", Errors.Failed);
     }
 }

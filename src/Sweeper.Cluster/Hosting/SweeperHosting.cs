@@ -4,6 +4,7 @@ using Akka.Cluster.Tools.Singleton;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
 using Akka.Remote.Transport.DotNetty;
+using Microsoft.Extensions.DependencyInjection;
 using Sweeper.Cluster.Actors;
 using Sweeper.Cluster.Serialization;
 using Sweeper.Core.Spec;
@@ -103,7 +104,18 @@ public static class SweeperHosting
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new Microsoft.Extensions.Hosting.HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddAkka(SystemName, (akka, _) => configure(akka));
+        // Not the default ConsoleLifetime: it takes SIGINT and SIGTERM while the host runs, cancels them and only asks the
+        // application to stop, which nothing here waits on (SIGTERM was ignored). The program decides what a signal does.
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, SignalFreeLifetime>();
         return builder.Build();
+    }
+
+    /// <summary>A host lifetime that starts at once and leaves the process's signals alone.</summary>
+    private sealed class SignalFreeLifetime : Microsoft.Extensions.Hosting.IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>A worker with <paramref name="slots"/> trial slots, running trainables from <paramref name="factory"/>.</summary>

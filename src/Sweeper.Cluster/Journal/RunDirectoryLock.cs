@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Text;
+
+namespace Sweeper.Cluster.Journal;
+
+/// <summary>
+/// The run directory's owner: the one process that runs (or resumes) its sweep, held for that process's life in
+/// <c>sweeper.lock</c>. The lock is the operating system's (a POSIX record lock, <see cref="FileStream.Lock"/>), so it
+/// goes away with the process however that ends (kill -9 too): the file left behind means nothing by itself. The file
+/// holds the holder's pid and host, for the message a second process gets. Readers (<c>sweeper report</c>) take no lock.
+/// </summary>
+/// <remarks>
+/// Record locks belong to a process, not to an open file: a second lock in the same process would succeed, and closing
+/// it would drop the first. So this process also keeps the set of directories it holds and refuses a second lock itself.
+/// Where the file system has no locks (some network mounts without a lock manager), nothing is enforced.
+/// </remarks>
+public sealed class RunDirectoryLock : IDisposable
+{
+    /// <summary>The lock file in the run directory.</summary>
+    public const string FileName = "sweeper.lock";
+
+    // The locked byte lies past the pid text, so that the text stays readable on systems with mandatory locks too.
+    private const long LockedByte = 1L << 20;
+
+    private static readonly HashSet<string> HeldHere = new(StringComparer.Ordinal);
+    private static readonly Lock Gate = new();
+
+    private readonly FileStream _file;
+    private readonly string _path;
+
+    private RunDirectoryLock(FileStream file, string path)
+    {
+        _file = file;
+        _path = path;
+    }
+
+    /// <summary>Takes the lock of <paramref name="run"/> (an existing folder) at once, or throws <see cref="RunDirectoryBusyException"/>.</summary>
+    public static RunDirectoryLock Acquire(RunDirectory run)
+    {
+        var path = run.PathOf(FileName);
+        lock (Gate)
+            if (!HeldHere.Add(path)) throw new RunDirectoryBusyException(run.Path, $"pid {Environment.ProcessId}, this process");
+        FileStream? file = null;
+        try
+        {
+            file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            if (!OperatingSystem.IsMacOS()) // macOS has no FileStream.Lock: not enforced there
+            {
+                try { file.Lock(LockedByte, 1); }
+                catch (IOException) { throw new RunDirectoryBusyException(run.Path, Holder(file)); }
+            }
+            file.SetLength(0);
+            file.Write(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId} {Environment.MachineName}\n")));
+            file.Flush();
+            return new RunDirectoryLock(file, path);
+        }
+        catch
+        {
+            file?.Dispose();
+            lock (Gate) HeldHere.Remove(path);
+            throw;
+        }
+    }
+
+    /// <summary>"pid N" (and "on HOST" when another machine holds it), from what the holder wrote; "pid unknown" before it wrote.</summary>
+    private static string Holder(FileStream file)
+    {
+        try
+        {
+            file.Position = 0;
+            var buffer = new byte[256];
+            var text = Encoding.UTF8.GetString(buffer, 0, file.Read(buffer)).Trim();
+            var parts = text.Split(' ', 2, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 0 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) return "pid unknown";
+            return parts.Length == 2 && parts[1] != Environment.MachineName ? $"pid {pid} on {parts[1]}" : $"pid {pid}";
+        }
+        catch (IOException) { return "pid unknown"; }
+    }
+
+    /// <summary>Releases the lock (the file stays).</summary>
+    public void Dispose()
+    {
+        _file.Dispose();
+        lock (Gate) HeldHere.Remove(_path);
+    }
+}
+
+/// <summary>Another process (or this one) runs the sweep of this run directory.</summary>
+public sealed class RunDirectoryBusyException(string runDirectory, string holder)
+    : IOException($"run directory {runDirectory} is in use by another sweeper run or resume ({holder}); wait for it to end or stop it first")
+{
+    public string RunDirectory { get; } = runDirectory;
+}
