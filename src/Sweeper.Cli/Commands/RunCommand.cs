@@ -44,7 +44,10 @@ public sealed class RunCommand : AsyncCommand<RunSettings>
 
         var source = new SpecTrialSource(spec);
         var runDir = RunDirectory.Create(spec, settings.Output, DateTimeOffset.Now);
-        using var owner = RunDirectoryLock.Acquire(runDir); // a new folder: only a 'sweeper resume' started on it this instant could hold it
+        RunDirectoryLock owner;
+        try { owner = RunDirectoryLock.Acquire(runDir); } // a new folder: only a 'sweeper resume' started on it this instant could hold it
+        catch (RunDirectoryBusyException ex) { return Errors.Report(ex.Message, Errors.InvalidInput); }
+        using var _ = owner;
         var count = source.Total is { } total ? $"{total} trial(s)" : "trials until a stop condition";
         AnsiConsole.MarkupLine($"sweep [bold]{Markup.Escape(spec.Name)}[/]: {count}, {spec.Search.Algorithm} search, {spec.Scheduler.Name} scheduler; run directory {Markup.Escape(runDir.Path)}");
         return await SweepSession.RunAsync(spec, source, runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots, settings.Tls), cancellationToken);
