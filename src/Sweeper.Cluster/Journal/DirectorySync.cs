@@ -20,16 +20,18 @@ internal static class DirectorySync
     /// </summary>
     public static void Flush(string folder)
     {
-        if (OperatingSystem.IsWindows()) return;
+        if (TryFlush(folder) is ({ } errno, var call)) ThrowIfDataLoss(folder, errno, call);
+    }
+
+    /// <summary>open(2) and fsync(2) on <paramref name="folder"/>: null on success (and on Windows), else the errno and the call that failed.</summary>
+    internal static (int Errno, string Call)? TryFlush(string folder)
+    {
+        if (OperatingSystem.IsWindows()) return null;
         int fd = Open(folder, ReadOnly);
-        if (fd < 0)
-        {
-            ThrowIfDataLoss(folder, Marshal.GetLastPInvokeError(), "open");
-            return;
-        }
+        if (fd < 0) return (Marshal.GetLastPInvokeError(), "open");
         try
         {
-            if (FSync(fd) != 0) ThrowIfDataLoss(folder, Marshal.GetLastPInvokeError(), "fsync");
+            return FSync(fd) == 0 ? null : (Marshal.GetLastPInvokeError(), "fsync");
         }
         finally
         {
