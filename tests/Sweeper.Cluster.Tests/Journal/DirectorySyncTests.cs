@@ -17,6 +17,14 @@ public sealed class DirectorySyncTests : IDisposable
     }
 
     [Fact]
+    public void OpenHandle_AFolder_RefusedByDotNetWhichIsWhyLibcIsCalled()
+    {
+        if (OperatingSystem.IsWindows()) return;
+
+        Assert.Throws<UnauthorizedAccessException>(() => File.OpenHandle(_dir, FileMode.Open, FileAccess.Read).Dispose());
+    }
+
+    [Fact]
     public void TryFlush_NoSuchFolder_OpenFailsWithEnoentAndFlushAcceptsIt()
     {
         if (OperatingSystem.IsWindows()) return; // nothing to sync there
