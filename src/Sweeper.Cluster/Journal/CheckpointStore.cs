@@ -142,10 +142,10 @@ public sealed partial class CheckpointStore
     /// (which writes the file it is given: a temp file, see <see cref="WriteAtomically"/>) into the folder of
     /// <paramref name="assignment"/> — claimed at its first save, recording <paramref name="resumedFrom"/> as where it
     /// continued from — and remembers it, so that a crash restart of the same assignment may continue from it. Before
-    /// writing, temp files a killed writer left in the trial's folders are removed; after, this assignment's checkpoints
+    /// writing, temp files killed writers left in its folder and those of earlier assignments are removed; after, this assignment's checkpoints
     /// beyond the newest <see cref="Keep"/> (except its newest <paramref name="healthy"/> one) and any newer than
     /// <paramref name="epoch"/> (left before a restart from an older one) are deleted. Only this assignment's folder is
-    /// ever written or pruned.
+    /// ever written or pruned, and no folder claimed after it is touched.
     /// </summary>
     public CheckpointRef Save(TrialId trial, int assignment, int epoch, Action<string> write, bool healthy = true, CheckpointRef? resumedFrom = null)
     {
@@ -153,7 +153,7 @@ public sealed partial class CheckpointStore
         var owned = Own(trial, assignment, resumedFrom);
         lock (owned)
         {
-            RemoveTempFiles(trial);
+            RemoveTempFiles(trial, owned.Folder);
             var path = Path.Combine(owned.Folder, FileName(epoch));
             WriteAtomically(path, write);
             owned.Saved = epoch;
@@ -352,19 +352,29 @@ public sealed partial class CheckpointStore
         return fields;
     }
 
-    /// <summary>Removes the temp files (<c>epoch-NNNN.ckpt.*.tmp</c>) of killed writers in the trial's folders.</summary>
-    private void RemoveTempFiles(TrialId trial)
+    /// <summary>
+    /// Removes the temp files (<c>epoch-NNNN.ckpt.*.tmp</c>) killed writers left: in <paramref name="own"/> folder, in the
+    /// trial's folder (the layout before assignment folders) and in the folders of assignments claimed before this one
+    /// (their owner file is older, by the file system's clock). A folder claimed at the same time or later may belong to a
+    /// live writer that took the trial over: a writer that was given up on and wakes up never deletes its files.
+    /// </summary>
+    private void RemoveTempFiles(TrialId trial, string own)
     {
         var folder = FolderOf(trial);
         if (!Directory.Exists(folder)) return;
+        var ownClaim = File.GetLastWriteTimeUtc(Path.Combine(own, OwnerFile));
         var folders = Directory.GetDirectories(folder).Where(d => AssignmentFolder().IsMatch(Path.GetFileName(d))).Prepend(folder);
         foreach (var f in folders)
+        {
+            var owner = Path.Combine(f, OwnerFile);
+            if (f != own && File.Exists(owner) && File.GetLastWriteTimeUtc(owner) >= ownClaim) continue;
             foreach (var tmp in Directory.GetFiles(f, EpochPrefix + "*" + Extension + ".*" + TempExtension))
             {
                 try { File.Delete(tmp); }
                 catch (IOException) { }
                 catch (UnauthorizedAccessException) { }
             }
+        }
     }
 
     /// <summary>Deletes this assignment's checkpoints newer than the one just saved, and those beyond the newest <see cref="Keep"/> but its newest healthy one.</summary>

@@ -85,7 +85,13 @@ public sealed class CheckpointStoreTests : IDisposable
         var rescued = Save(rescuer, 2, 3, resumedFrom: handedOver);
         Save(rescuer, 2, 4);
 
+        var inFlight = At("t0003", "a0002", "epoch-0005.ckpt.0123abcd.tmp"); // the rescuer is writing its next one
+        File.WriteAllText(inFlight, "half");
+
         foreach (var epoch in new[] { 3, 4, 5, 6 }) Save(paused, 1, epoch); // it wakes up and carries on, pruning as it goes
+
+        Assert.True(File.Exists(inFlight));
+        File.Delete(inFlight);
 
         Assert.Equal(["a2 e3", "a2 e4"], rescuer.List(T3).Where(c => CheckpointStore.Locate(c.Path)!.Value.Assignment == "a0002").Select(c => File.ReadAllText(c.Path)));
         Assert.Equal(At("t0003", "a0002", "epoch-0003.ckpt"), rescued.Path);
@@ -118,13 +124,17 @@ public sealed class CheckpointStoreTests : IDisposable
     {
         var store = Store();
         Save(store, 1, 1);
+        File.SetLastWriteTimeUtc(At("t0003", "a0001", CheckpointStore.OwnerFile), DateTime.UtcNow.AddMinutes(-5)); // claimed earlier
         var killed = At("t0003", "a0001", "epoch-0002.ckpt.0123abcd.tmp");
         File.WriteAllText(killed, "half");
+        var legacy = At("t0003", "epoch-0001.ckpt.4567cdef.tmp");
+        File.WriteAllText(legacy, "half");
         File.WriteAllText(At("t0003", "notes.txt"), "not ours to delete");
 
         Save(Store(), 2, 2);
 
         Assert.False(File.Exists(killed));
+        Assert.False(File.Exists(legacy));
         Assert.True(File.Exists(At("t0003", "notes.txt")));
     }
 
