@@ -24,7 +24,7 @@ public static class Program
             config.AddCommand<PlanCommand>("plan").WithDescription("List the trials a spec would start (deterministic for its seed).")
                 .WithExample("plan", "configs/quickstart.yaml", "--limit", "20");
             config.AddCommand<ExportCommand>("export").WithDescription("Integer weights, PO2 exponents and bit widths of a trained checkpoint, as an accelerator loads them.")
-                .WithExample("export", "runs/q-20261126-101500/checkpoints/t0001/epoch-0004.ckpt", "--output", "t0001.json");
+                .WithExample("export", "runs/q-20261126-101500/checkpoints/t0001/a0001/epoch-0004.ckpt", "--output", "t0001.json");
             config.AddCommand<QuantizeCommand>("quantize").WithDescription("Quantize tensors given as JSON with the PO2 quantizers (golden-case format).")
                 .WithExample("quantize", "--input", "request.json", "--output", "result.json");
             config.AddBranch("traces", traces =>

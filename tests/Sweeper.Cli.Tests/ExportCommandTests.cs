@@ -71,7 +71,7 @@ public sealed class ExportCommandTests : IDisposable
         var outcome = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(1), "export", stray);
 
         Assert.Equal(2, outcome.ExitCode);
-        Assert.Contains("best.ckpt: not a trial's checkpoint (expected <checkpoint dir>/tNNNN/epoch-NNNN.ckpt)", outcome.Stderr);
+        Assert.Contains("best.ckpt: not a trial's checkpoint (expected <checkpoint dir>/tNNNN/aNNNN/epoch-NNNN.ckpt)", outcome.Stderr);
         Assert.DoesNotContain("   at ", outcome.Stderr);
     }
 }

@@ -14,7 +14,7 @@ namespace Sweeper.Cli.Commands;
 public sealed class ExportSettings : CommandSettings
 {
     [CommandArgument(0, "<checkpoint>")]
-    [Description("A trial's checkpoint, e.g. runs/<run>/checkpoints/t0003/epoch-0004.ckpt.")]
+    [Description("A trial's checkpoint, e.g. runs/<run>/checkpoints/t0003/a0001/epoch-0004.ckpt.")]
     public string Checkpoint { get; init; } = "";
 
     [CommandOption("-o|--output <FILE>")]
@@ -40,7 +40,7 @@ public sealed class ExportCommand : Command<ExportSettings>
         if (runDir is null || !runDir.HasJournal)
             return Errors.Report($"{settings.Checkpoint}: no run directory (with {RunDirectory.JournalFile}) above it; give --run-dir", Errors.InvalidInput);
         if (CheckpointStore.Locate(checkpoint) is not { } location)
-            return Errors.Report($"{settings.Checkpoint}: not a trial's checkpoint (expected <checkpoint dir>/tNNNN/epoch-NNNN{CheckpointStore.Extension})", Errors.InvalidInput);
+            return Errors.Report($"{settings.Checkpoint}: not a trial's checkpoint (expected <checkpoint dir>/tNNNN/aNNNN/epoch-NNNN{CheckpointStore.Extension})", Errors.InvalidInput);
         var trialName = location.Trial.ToString();
         TrainableSpec trainable;
         using (var journal = runDir.OpenJournal())

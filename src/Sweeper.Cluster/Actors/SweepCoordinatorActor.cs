@@ -162,7 +162,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
                 case SweepEffect.Assign a when _workers.TryGetValue(a.Worker, out var worker):
                     _outbox.Send(worker, new WorkerCommands.AssignTrial(a.Trial.Config, a.Assignment, a.Trial.Checkpoint, _options.CheckpointDir,
                         _spec.Checkpoint.IntervalEpochs, _tracing.TraceParentOf(a.Trial), _spec.Crashes.MaxRetries, _spec.Crashes.BackoffSeconds,
-                        _spec.Stability.Monitor, _actOn));
+                        _spec.Stability.Monitor, _actOn, _spec.Checkpoint.Keep));
                     break;
                 case SweepEffect.StopTrial s when _workers.TryGetValue(s.Worker, out var worker): _outbox.Send(worker, new WorkerCommands.StopTrial(s.Id, s.Reason)); break;
                 case SweepEffect.RequeueLater r: Timers.StartSingleTimer(("requeue", r.Id), new RequeueAfterBackoff(r.Id), r.Delay); break;

@@ -30,12 +30,13 @@ public sealed class TrialActor : ReceiveActor
     /// <param name="worker">Told when the run has ended (completed, failed for good, or stopped), so it can tell a give-up from a finish.</param>
     /// <param name="checkpoints">
     /// The store of <paramref name="run"/>'s checkpoint folder (default: a new one). Every actor these props create —
-    /// each restart after a crash — shares it, so a restart continues from the newest checkpoint this assignment saved.
+    /// each restart after a crash — shares it, so a restart continues from the newest checkpoint this assignment saved,
+    /// and writes into the same folder this assignment claimed.
     /// </param>
     public static Props Props(WorkerCommands.AssignTrial run, ITrainableFactory factory, IActorRef coordinator, string node, IActorRef? worker = null,
         CheckpointStore? checkpoints = null)
     {
-        var store = checkpoints ?? new CheckpointStore(run.CheckpointDir);
+        var store = checkpoints ?? new CheckpointStore(run.CheckpointDir, run.CheckpointKeep);
         var ended = worker ?? ActorRefs.Nobody;
         return Akka.Actor.Props.Create(() => new TrialActor(run, factory, coordinator, node, ended, store));
     }
@@ -58,7 +59,17 @@ public sealed class TrialActor : ReceiveActor
         _node = node;
         var id = run.Config.Id;
 
-        Receive<Started>(m => _coordinator.Tell(new TrialEvents.TrialStarted(id, run.Assignment, _node, m.FromEpoch)));
+        Receive<Started>(m =>
+        {
+            _coordinator.Tell(new TrialEvents.TrialStarted(id, run.Assignment, _node, m.FromEpoch));
+            if (m.FellBack is { } note)
+            {
+                // Recorded with the trial's crashes (the results show it), without a restart: the run goes on.
+                _log.Warning("Trial {0}: {1}", id, note);
+                _attempt?.AddEvent(new ActivityEvent("trial.checkpoint_fallback", tags: new ActivityTagsCollection { [SweeperTelemetry.Tags.Reason] = note }));
+                _coordinator.Tell(new TrialEvents.TrialCrashed(id, run.Assignment, note, m.FromEpoch));
+            }
+        });
         Receive<EpochDone>(m =>
         {
             _lastEpoch = m.Result.Epoch;
@@ -113,11 +124,22 @@ public sealed class TrialActor : ReceiveActor
     {
         try
         {
-            using var trainable = _factory.Create(_run.Config);
-            int from = 0;
-            if (NewestCheckpoint() is { } resume && trainable is ICheckpointable loadable)
-                from = loadable.LoadCheckpoint(resume.Path);
-            self.Tell(new Started(from));
+            var trainable = _factory.Create(_run.Config);
+            using var disposeTrainable = new Disposer(() => trainable.Dispose());
+            CheckpointRef? loaded = null;
+            string? fellBack = null;
+            if (NewestCheckpoint() is { } resume && trainable is ICheckpointable)
+            {
+                // A checkpoint that cannot be loaded falls back to the one before it (into a fresh trainable), and says so.
+                var restored = CheckpointStore.Restore(_run.Config.Id, resume, path => ((ICheckpointable)trainable).LoadCheckpoint(path), () =>
+                {
+                    trainable.Dispose();
+                    trainable = _factory.Create(_run.Config);
+                }, token);
+                (loaded, fellBack) = (restored.Loaded, restored.FellBack);
+            }
+            int from = loaded?.Epoch ?? 0;
+            self.Tell(new Started(from, fellBack));
             int interval = _run.CheckpointInterval;
             var parent = _attempt?.Context ?? default;
             // The stability monitor judges every step on this thread; a verdict the policy acts on ends the attempt.
@@ -163,10 +185,11 @@ public sealed class TrialActor : ReceiveActor
                 if (interval > 0 && trainable is ICheckpointable saver && (epoch % interval == 0 || epoch == trainable.TotalEpochs))
                 {
                     using var checkpointSpan = SweeperTelemetry.StartDetached(SweeperTelemetry.Spans.Checkpoint, epochSpan?.Context ?? parent);
-                    // Written atomically (a checkpoint is either whole or absent) and remembered as this assignment's.
-                    var saved = _checkpoints.Save(_run.Config.Id, _run.Assignment, epoch, path => saver.SaveCheckpoint(path, epoch));
-                    checkpointSpan?.SetTag("sweeper.checkpoint.path", saved.Path);
                     bool healthy = supervision?.HealthySince(epochStartStep) ?? true;
+                    // Written atomically and durably (whole or absent, on disk before the coordinator hears of it) into
+                    // this assignment's own folder, and remembered as this assignment's.
+                    var saved = _checkpoints.Save(_run.Config.Id, _run.Assignment, epoch, path => saver.SaveCheckpoint(path, epoch), healthy, loaded);
+                    checkpointSpan?.SetTag("sweeper.checkpoint.path", saved.Path);
                     checkpointSpan?.SetTag("sweeper.checkpoint.healthy", healthy);
                     self.Tell(new CheckpointDone(saved, healthy));
                 }
@@ -191,7 +214,12 @@ public sealed class TrialActor : ReceiveActor
     private CheckpointRef? NewestCheckpoint() =>
         _run.CheckpointInterval <= 0 ? _run.ResumeFrom : _checkpoints.Resume(_run.Config.Id, _run.Assignment, _run.ResumeFrom);
 
-    private sealed record Started(int FromEpoch) : INoSerializationVerificationNeeded;
+    private sealed class Disposer(Action dispose) : IDisposable
+    {
+        public void Dispose() => dispose();
+    }
+
+    private sealed record Started(int FromEpoch, string? FellBack) : INoSerializationVerificationNeeded;
 
     private sealed record EpochDone(EpochResult Result) : INoSerializationVerificationNeeded;
 

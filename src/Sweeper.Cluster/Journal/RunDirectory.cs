@@ -76,12 +76,13 @@ public sealed class RunDirectory
     public SweepJournal OpenJournal() => SweepJournal.Open(Path);
 
     /// <summary>
-    /// Where the trials of <paramref name="spec"/> checkpoint: its <c>checkpoint.dir</c> (relative to the spec's folder),
-    /// or the run directory's <c>checkpoints</c> folder.
+    /// Where the trials of <paramref name="spec"/> checkpoint: the run directory's <c>checkpoints</c> folder, or, when the
+    /// spec names a <c>checkpoint.dir</c> (relative to the spec's folder), a subfolder of it named after the run directory,
+    /// so that sweeps sharing that folder never write each other's <c>t0001/...</c>.
     /// </summary>
     public string CheckpointDir(SweepSpec spec) =>
         spec.Checkpoint.Dir is { } dir
-            ? System.IO.Path.GetFullPath(dir, System.IO.Path.GetDirectoryName(spec.SourcePath) ?? Path)
+            ? System.IO.Path.Combine(System.IO.Path.GetFullPath(dir, System.IO.Path.GetDirectoryName(spec.SourcePath) ?? Path), System.IO.Path.GetFileName(Path))
             : System.IO.Path.Combine(Path, CheckpointFolder);
 
     public override string ToString() => Path;

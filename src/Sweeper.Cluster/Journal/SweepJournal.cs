@@ -31,6 +31,11 @@ public sealed record JournalState(string SpecText, string SpecPath, DateTimeOffs
 /// The coordinator's state in SQLite (WAL) in the run directory. Every batch of changes is one transaction,
 /// committed before the coordinator sends anything that depends on it. With WAL and synchronous=NORMAL a committed
 /// batch survives the process being killed (not a power cut).
+/// <para>
+/// Checkpoint paths inside the run directory are kept relative to it (with <c>/</c>), and made full again by
+/// <see cref="Load"/> against the folder the journal is in: a copied or moved run directory resumes from its own files.
+/// Paths elsewhere (a <c>checkpoint.dir</c> outside the run) stay absolute, as do those older journals kept.
+/// </para>
 /// </summary>
 public sealed class SweepJournal : IDisposable
 {
@@ -40,7 +45,13 @@ public sealed class SweepJournal : IDisposable
     private readonly SqliteConnection _db;
     private SqliteCommand? _insertTrial, _updateTrial, _upsertEpoch, _dropEpochs;
 
-    private SweepJournal(SqliteConnection db) => _db = db;
+    private SweepJournal(SqliteConnection db)
+    {
+        _db = db;
+        _runDirectory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(db.DataSource))!;
+    }
+
+    private readonly string _runDirectory;
 
     public string Path => _db.DataSource;
 
@@ -106,12 +117,13 @@ public sealed class SweepJournal : IDisposable
                     StartedAt = r.IsDBNull(4) ? null : DateTimeOffset.Parse(r.GetString(4), CultureInfo.InvariantCulture),
                     FinishedAt = r.IsDBNull(5) ? null : DateTimeOffset.Parse(r.GetString(5), CultureInfo.InvariantCulture),
                     Reason = r.IsDBNull(6) ? null : r.GetString(6),
-                    Checkpoint = r.IsDBNull(7) ? null : JsonSerializer.Deserialize<CheckpointRef>(r.GetString(7), SweeperMessageSerializer.Options),
+                    Checkpoint = r.IsDBNull(7) ? null : Resolved(JsonSerializer.Deserialize<CheckpointRef>(r.GetString(7), SweeperMessageSerializer.Options)),
                     Resumes = JsonSerializer.Deserialize<List<TrialResume>>(r.GetString(8), SweeperMessageSerializer.Options)!,
                     Rung = r.IsDBNull(9) ? null : r.GetInt32(9),
                     Crashes = JsonSerializer.Deserialize<List<TrialCrash>>(r.GetString(10), SweeperMessageSerializer.Options)!,
-                    Attempts = JsonSerializer.Deserialize<List<TrialAttempt>>(r.GetString(11), SweeperMessageSerializer.Options)!,
-                    HealthyCheckpoint = r.IsDBNull(12) ? null : JsonSerializer.Deserialize<CheckpointRef>(r.GetString(12), SweeperMessageSerializer.Options),
+                    Attempts = JsonSerializer.Deserialize<List<TrialAttempt>>(r.GetString(11), SweeperMessageSerializer.Options)!
+                        .Select(a => a.ParentCheckpoint is { } p ? a with { ParentCheckpoint = Resolved(p) } : a).ToList(),
+                    HealthyCheckpoint = r.IsDBNull(12) ? null : Resolved(JsonSerializer.Deserialize<CheckpointRef>(r.GetString(12), SweeperMessageSerializer.Options)),
                     Epochs = epochs.GetValueOrDefault(r.GetInt32(0)) ?? [],
                 });
             }
@@ -162,11 +174,12 @@ public sealed class SweepJournal : IDisposable
                 case JournalEntry.TrialRow(var t):
                     Run(trial, t.State.ToString(), t.Worker, t.StartedAt?.ToString("O", CultureInfo.InvariantCulture),
                         t.FinishedAt?.ToString("O", CultureInfo.InvariantCulture), t.Reason,
-                        t.Checkpoint is null ? null : JsonSerializer.Serialize(t.Checkpoint, SweeperMessageSerializer.Options),
+                        t.Checkpoint is null ? null : JsonSerializer.Serialize(Stored(t.Checkpoint), SweeperMessageSerializer.Options),
                         JsonSerializer.Serialize(t.Resumes, SweeperMessageSerializer.Options), t.Rung,
                         JsonSerializer.Serialize(t.Crashes, SweeperMessageSerializer.Options),
-                        JsonSerializer.Serialize(t.Attempts, SweeperMessageSerializer.Options),
-                        t.HealthyCheckpoint is null ? null : JsonSerializer.Serialize(t.HealthyCheckpoint, SweeperMessageSerializer.Options), t.Id.Index);
+                        JsonSerializer.Serialize(t.Attempts.Select(a => a.ParentCheckpoint is { } p ? a with { ParentCheckpoint = Stored(p) } : a).ToList(),
+                            SweeperMessageSerializer.Options),
+                        t.HealthyCheckpoint is null ? null : JsonSerializer.Serialize(Stored(t.HealthyCheckpoint), SweeperMessageSerializer.Options), t.Id.Index);
                     break;
                 case JournalEntry.EpochRow(var id, var e):
                     Run(epoch, id.Index, e.Epoch, JsonSerializer.Serialize(e.Metrics, SweeperMessageSerializer.Options), e.Duration.TotalMilliseconds);
@@ -178,6 +191,24 @@ public sealed class SweepJournal : IDisposable
         }
         tx.Commit();
     }
+
+    /// <summary>A checkpoint path as the journal keeps it: relative to the run directory (with <c>/</c>) when inside it, else as given.</summary>
+    internal string Stored(string path)
+    {
+        if (!System.IO.Path.IsPathRooted(path)) return path;
+        var relative = System.IO.Path.GetRelativePath(_runDirectory, path);
+        bool outside = relative == "." || relative == ".." || System.IO.Path.IsPathRooted(relative)
+            || relative.StartsWith(".." + System.IO.Path.DirectorySeparatorChar, StringComparison.Ordinal);
+        return outside ? path : relative.Replace(System.IO.Path.DirectorySeparatorChar, '/');
+    }
+
+    /// <summary>A kept checkpoint path made full again: a relative one is resolved against the run directory the journal is in now.</summary>
+    internal string Resolved(string path) =>
+        System.IO.Path.IsPathRooted(path) || path.Length == 0 ? path : System.IO.Path.GetFullPath(path, _runDirectory);
+
+    private CheckpointRef Stored(CheckpointRef c) => c with { Path = Stored(c.Path) };
+
+    private CheckpointRef? Resolved(CheckpointRef? c) => c is null ? null : c with { Path = Resolved(c.Path) };
 
     public void Dispose()
     {

@@ -30,9 +30,11 @@ public static class WorkerCommands
     /// <param name="CrashRetries">Restarts (Akka supervision, with backoff from <paramref name="CrashBackoffSeconds"/>) when the trainable throws.</param>
     /// <param name="Monitor">The stability monitor's settings (null: no monitoring).</param>
     /// <param name="ActOn">Verdict kinds (diverged, oscillating, drifting) that end the attempt and go to the coordinator's policy; others are only recorded.</param>
+    /// <param name="CheckpointKeep">Checkpoints the assignment keeps in its own folder, besides its newest healthy one (0: all); see <see cref="Journal.CheckpointStore"/>.</param>
     public sealed record AssignTrial(TrialConfig Config, int Assignment, CheckpointRef? ResumeFrom, string CheckpointDir, int CheckpointInterval,
         string? TraceParent = null, int CrashRetries = 2, double CrashBackoffSeconds = 1,
-        Core.Stability.StabilityOptions? Monitor = null, IReadOnlyList<StabilityKind>? ActOn = null) : ISweeperMessage;
+        Core.Stability.StabilityOptions? Monitor = null, IReadOnlyList<StabilityKind>? ActOn = null,
+        int CheckpointKeep = Journal.CheckpointStore.DefaultKeep) : ISweeperMessage;
 
     /// <summary>Stop a running trial (the sweep is being cancelled).</summary>
     public sealed record StopTrial(TrialId Id, string Reason) : ISweeperMessage;

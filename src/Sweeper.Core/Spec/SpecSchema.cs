@@ -395,8 +395,13 @@ public static class SpecSchema
             "Save a checkpoint (model, optimizer, RNG state, epoch) every N epochs and after the last; 0: never (a moved trial then starts from scratch).",
             (s, v) => s with { Checkpoint = s.Checkpoint with { IntervalEpochs = (int)(long)v! } }, Range: ValueRange.Between(0, 10000), Default: "1"),
         new("checkpoint.dir", SettingType.String,
-            "Where checkpoints go. Every worker must reach the same path (a shared directory); the default works on one machine with no set-up.",
+            "Where checkpoints go, relative to the spec's folder. Every worker must reach the same path (a shared directory); the default works on one " +
+            "machine with no set-up. A run checkpoints into a subfolder named after its run directory, so sweeps sharing the folder never overwrite each other.",
             (s, v) => s with { Checkpoint = s.Checkpoint with { Dir = (string?)v } }, Nullable: true, Default: "`<run dir>/checkpoints`"),
+        new("checkpoint.keep", SettingType.Integer,
+            "Checkpoints each assignment of a trial keeps: its newest N, plus its newest healthy one (what a rollback goes back to); older ones are deleted. " +
+            "A checkpoint that fails to load falls back to the one before it, so keep at least 2; 0: keep every checkpoint.",
+            (s, v) => s with { Checkpoint = s.Checkpoint with { Keep = (int)(long)v! } }, Range: ValueRange.Between(0, 10000), Default: "2"),
         new("output.dir", SettingType.String, "Parent folder of run directories, relative to the current directory (`sweeper run --output DIR` overrides it).",
             (s, v) => s with { Output = s.Output with { Dir = (string)v! } }, Default: "`runs`"),
         M("warmup_steps", SettingType.Integer, StabilityConstants.DefaultWarmupSteps,

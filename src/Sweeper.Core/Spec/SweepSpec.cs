@@ -235,8 +235,10 @@ public sealed record CheckpointSpec
 {
     /// <summary>Save a checkpoint every N epochs (and after the last); 0 turns checkpoints off.</summary>
     public int IntervalEpochs { get; init; } = 1;
-    /// <summary>Folder every worker can reach (null: <c>checkpoints/</c> in the run directory).</summary>
+    /// <summary>Folder every worker can reach (null: <c>checkpoints/</c> in the run directory); each run checkpoints into a subfolder named after its run directory.</summary>
     public string? Dir { get; init; }
+    /// <summary>Checkpoints each assignment of a trial keeps: its newest N plus its newest healthy one (0: all).</summary>
+    public int Keep { get; init; } = 2;
 }
 
 /// <summary>A place in a spec file (1-based line and column).</summary>

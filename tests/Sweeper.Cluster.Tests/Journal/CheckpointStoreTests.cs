@@ -12,89 +12,137 @@ public sealed class CheckpointStoreTests : IDisposable
 
     private static readonly TrialId T3 = new(3);
 
-    private CheckpointStore Store() => new(Path.Combine(_dir, "checkpoints"));
+    private string Root => Path.Combine(_dir, "checkpoints");
 
-    /// <summary>Writes a checkpoint file directly (as another attempt, or an older process, left it).</summary>
-    private string Leave(CheckpointStore store, TrialId trial, int epoch, string text = "old")
-    {
-        var path = store.PathOf(trial, epoch);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllText(path, text);
-        return path;
-    }
+    private CheckpointStore Store(int keep = CheckpointStore.DefaultKeep) => new(Root, keep);
+
+    private string At(params string[] parts) => Path.Combine([Root, .. parts]);
+
+    private static CheckpointRef Save(CheckpointStore store, int assignment, int epoch, bool healthy = true, CheckpointRef? resumedFrom = null, TrialId? trial = null) =>
+        store.Save(trial ?? T3, assignment, epoch, path => File.WriteAllText(path, $"a{assignment} e{epoch}"), healthy, resumedFrom);
 
     private static string[] FilesUnder(string folder) =>
-        Directory.Exists(folder) ? Directory.GetFiles(folder, "*", SearchOption.AllDirectories).Select(f => Path.GetFileName(f)).Order().ToArray() : [];
+        Directory.Exists(folder)
+            ? Directory.GetFiles(folder, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(folder, f).Replace('\\', '/')).Order().ToArray()
+            : [];
 
-    [Fact]
-    public void PathOf_TrialAndEpoch_TheLayoutAndLocateReadsItBack()
+    /// <summary>Loads what <see cref="Save"/> wrote; a file that does not end as it should (truncated) is corrupt.</summary>
+    private static int Load(string path)
     {
-        var store = Store();
-
-        var path = store.PathOf(T3, 4);
-
-        Assert.Equal(Path.Combine(_dir, "checkpoints", "t0003", "epoch-0004.ckpt"), path);
-        Assert.Equal(new CheckpointLocation(T3, 4), CheckpointStore.Locate(path));
-        Assert.Equal(new CheckpointLocation(new TrialId(12), 1234), CheckpointStore.Locate(store.PathOf(new TrialId(12), 1234)));
+        var text = File.ReadAllText(path);
+        if (!text.Contains(" e", StringComparison.Ordinal)) throw new InvalidDataException($"{path} is truncated");
+        return int.Parse(text[(text.IndexOf(" e", StringComparison.Ordinal) + 2)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [Fact]
-    public void PathOf_RootAsGiven_NotMadeAbsolute()
+    public void Save_FirstSave_ClaimsTheAssignmentsFolderAndLocateReadsTheLayoutBack()
     {
-        Assert.Equal(Path.Combine("rel", "t0001", "epoch-0002.ckpt"), new CheckpointStore("rel").PathOf(new TrialId(1), 2));
+        var saved = Save(Store(), assignment: 2, epoch: 4);
+
+        Assert.Equal(new CheckpointRef(4, At("t0003", "a0002", "epoch-0004.ckpt")), saved);
+        Assert.Equal(new CheckpointLocation(T3, 4, "a0002"), CheckpointStore.Locate(saved.Path));
+        Assert.Equal(new CheckpointLocation(T3, 4), CheckpointStore.Locate(At("t0003", "epoch-0004.ckpt"))); // as older runs wrote it
+        Assert.Equal(["t0003/a0002/assignment.txt", "t0003/a0002/epoch-0004.ckpt"], FilesUnder(Root));
+        Assert.Contains("trial=t0003\nassignment=2\n", File.ReadAllText(At("t0003", "a0002", CheckpointStore.OwnerFile)));
     }
 
     [Theory]
-    [InlineData("none.ckpt")]                       // no trial folder
-    [InlineData("runs/x/epoch-0004.ckpt")]          // a folder that is not a trial's
-    [InlineData("c/t3/epoch-0004.ckpt")]            // not how a trial is spelled
-    [InlineData("c/t0003/best.ckpt")]               // not an epoch's file name
+    [InlineData("none.ckpt")]                          // no trial folder
+    [InlineData("runs/x/epoch-0004.ckpt")]             // a folder that is not a trial's
+    [InlineData("c/t3/epoch-0004.ckpt")]               // not how a trial is spelled
+    [InlineData("c/t0003/best.ckpt")]                  // not an epoch's file name
     [InlineData("c/t0003/epoch-.ckpt")]
     [InlineData("c/t0003/epoch-00x4.ckpt")]
-    [InlineData("c/t0003/epoch-0004.ckpt.5f1d.tmp")] // a write in progress
+    [InlineData("c/t0003/epoch-0004.ckpt.5f1d.tmp")]   // a write in progress
     [InlineData("c/t0003/epoch-0004.pt")]
+    [InlineData("c/t0003/b0001/epoch-0004.ckpt")]      // not an assignment's folder
+    [InlineData("c/t0003/a01/epoch-0004.ckpt")]
+    [InlineData("c/x/a0001/epoch-0004.ckpt")]          // an assignment's folder outside a trial's
     public void Locate_PathOutsideTheLayout_Null(string path)
     {
         Assert.Null(CheckpointStore.Locate(Path.Combine(_dir, path)));
     }
 
     [Fact]
-    public void Save_WritesThroughATempFileInTheSameFolder_LeavesOnlyTheCheckpoint()
+    public void Save_TwoAssignmentsOfOneTrial_NeverTheSamePathEvenWhenANewCoordinatorNumbersFromOneAgain()
     {
-        var store = Store();
-        string? given = null;
+        var first = Save(Store(), 1, 2);
+        var second = Save(Store(), 2, 2);
+        var resumedCoordinator = Save(Store(), 1, 2); // another process: assignment 1 again, its folder is taken
 
-        var saved = store.Save(T3, assignment: 1, epoch: 2, path =>
-        {
-            given = path;
-            Assert.False(File.Exists(store.PathOf(T3, 2)), "the final path is not written until the file is whole");
-            File.WriteAllText(path, "state after 2");
-        });
-
-        Assert.Equal(new CheckpointRef(2, store.PathOf(T3, 2)), saved);
-        Assert.Equal("state after 2", File.ReadAllText(saved.Path));
-        Assert.Equal(Path.GetDirectoryName(saved.Path), Path.GetDirectoryName(given));
-        Assert.NotEqual(saved.Path, given);
-        Assert.Equal(["epoch-0002.ckpt"], FilesUnder(store.Root));
+        Assert.Equal([At("t0003", "a0001", "epoch-0002.ckpt"), At("t0003", "a0002", "epoch-0002.ckpt"), At("t0003", "a0001-2", "epoch-0002.ckpt")],
+            [first.Path, second.Path, resumedCoordinator.Path]);
+        Assert.Equal(["a1 e2", "a2 e2", "a1 e2"], new[] { first, second, resumedCoordinator }.Select(c => File.ReadAllText(c.Path)));
     }
 
     [Fact]
-    public void Save_Twice_TheSecondReplacesTheFirst()
+    public void Save_WriterGivenUpOnWakesUp_TheNewOwnersFilesAreUntouched()
+    {
+        var paused = Store();          // the worker that was paused, downed, and its trial assigned elsewhere
+        var rescuer = Store();
+        var handedOver = Save(paused, 1, 1);
+        Save(paused, 1, 2);
+        var rescued = Save(rescuer, 2, 3, resumedFrom: handedOver);
+        Save(rescuer, 2, 4);
+
+        var inFlight = At("t0003", "a0002", "epoch-0005.ckpt.0123abcd.tmp"); // the rescuer is writing its next one
+        File.WriteAllText(inFlight, "half");
+
+        foreach (var epoch in new[] { 3, 4, 5, 6 }) Save(paused, 1, epoch); // it wakes up and carries on, pruning as it goes
+
+        Assert.True(File.Exists(inFlight));
+        File.Delete(inFlight);
+
+        Assert.Equal(["a2 e3", "a2 e4"], rescuer.List(T3).Where(c => CheckpointStore.Locate(c.Path)!.Value.Assignment == "a0002").Select(c => File.ReadAllText(c.Path)));
+        Assert.Equal(At("t0003", "a0002", "epoch-0003.ckpt"), rescued.Path);
+        Assert.Equal(["a0001/assignment.txt", "a0001/epoch-0005.ckpt", "a0001/epoch-0006.ckpt", "a0002/assignment.txt", "a0002/epoch-0003.ckpt", "a0002/epoch-0004.ckpt"],
+            FilesUnder(At("t0003")));
+    }
+
+    [Fact]
+    public void Save_KeepTwo_TheNewestTwoPlusTheNewestHealthyOne()
+    {
+        var store = Store(keep: 2);
+        Save(store, 1, 1);
+        Save(store, 1, 2, healthy: true);
+        foreach (var epoch in new[] { 3, 4, 5 }) Save(store, 1, epoch, healthy: false);
+
+        Assert.Equal([2, 4, 5], CheckpointStore.ListIn(store.FolderOf(T3, 1)!).Select(c => c.Epoch));
+    }
+
+    [Fact]
+    public void Save_KeepZero_EveryCheckpointKept()
+    {
+        var store = Store(keep: 0);
+        foreach (var epoch in new[] { 1, 2, 3, 4 }) Save(store, 1, epoch);
+
+        Assert.Equal([1, 2, 3, 4], store.List(T3).Select(c => c.Epoch));
+    }
+
+    [Fact]
+    public void Save_TempFilesOfAKilledWriter_RemovedAtTheNextSave()
     {
         var store = Store();
-        store.Save(T3, 1, 2, path => File.WriteAllText(path, "first"));
+        Save(store, 1, 1);
+        File.SetLastWriteTimeUtc(At("t0003", "a0001", CheckpointStore.OwnerFile), DateTime.UtcNow.AddMinutes(-5)); // claimed earlier
+        var killed = At("t0003", "a0001", "epoch-0002.ckpt.0123abcd.tmp");
+        File.WriteAllText(killed, "half");
+        var legacy = At("t0003", "epoch-0001.ckpt.4567cdef.tmp");
+        File.WriteAllText(legacy, "half");
+        File.WriteAllText(At("t0003", "notes.txt"), "not ours to delete");
 
-        store.Save(T3, 2, 2, path => File.WriteAllText(path, "second"));
+        Save(Store(), 2, 2);
 
-        Assert.Equal("second", File.ReadAllText(store.PathOf(T3, 2)));
-        Assert.Equal(["epoch-0002.ckpt"], FilesUnder(store.Root));
+        Assert.False(File.Exists(killed));
+        Assert.False(File.Exists(legacy));
+        Assert.True(File.Exists(At("t0003", "notes.txt")));
     }
 
     [Fact]
     public void Save_WriterThrowsHalfway_NoTempFileAndTheOldCheckpointIsKept()
     {
         var store = Store();
-        var path = Leave(store, T3, 2, "whole");
+        var whole = Save(store, 1, 2);
 
         var ex = Assert.Throws<IOException>(() => store.Save(T3, 1, 2, tmp =>
         {
@@ -103,24 +151,8 @@ public sealed class CheckpointStoreTests : IDisposable
         }));
 
         Assert.Equal("disk full", ex.Message);
-        Assert.Equal("whole", File.ReadAllText(path));
-        Assert.Equal(["epoch-0002.ckpt"], FilesUnder(store.Root));
-    }
-
-    [Fact]
-    public void Save_WriterThrowsOnAFirstCheckpoint_NoFileAtAllAndNotResumable()
-    {
-        var store = Store();
-
-        Assert.Throws<InvalidOperationException>(() => store.Save(T3, 1, 1, tmp =>
-        {
-            File.WriteAllText(tmp, "half");
-            throw new InvalidOperationException("boom");
-        }));
-
-        Assert.False(File.Exists(store.PathOf(T3, 1)));
-        Assert.Empty(FilesUnder(store.Root));
-        Assert.Null(store.Resume(T3, 1, assigned: null));
+        Assert.Equal("a1 e2", File.ReadAllText(whole.Path));
+        Assert.Equal(["a0001/assignment.txt", "a0001/epoch-0002.ckpt"], FilesUnder(At("t0003")));
     }
 
     [Fact]
@@ -134,63 +166,78 @@ public sealed class CheckpointStoreTests : IDisposable
     }
 
     [Fact]
-    public void List_TempAndOtherFiles_OnlyCheckpointsOldestFirst()
+    public void Resume_AfterACrash_TheNewestThisAssignmentSavedNeverAnotherAssignmentsFile()
     {
         var store = Store();
-        Leave(store, T3, 10);
-        Leave(store, T3, 2);
-        Leave(store, T3, 9);
-        var folder = store.FolderOf(T3);
-        File.WriteAllText(Path.Combine(folder, "epoch-0011.ckpt.0123abcd.tmp"), "half");
-        File.WriteAllText(Path.Combine(folder, "epoch-0012.ckpt.tmp"), "half");
-        File.WriteAllText(Path.Combine(folder, "epoch-x.ckpt"), "?");
-        File.WriteAllText(Path.Combine(folder, "notes.txt"), "?");
-        Leave(store, new TrialId(4), 20);
+        var assigned = Save(Store(), 1, 1);
+        Save(Store(), 3, 5); // a newer file of another (stale) assignment
+        Save(store, 2, 2, resumedFrom: assigned);
+        var own = Save(store, 2, 3);
 
-        var found = store.List(T3);
-
-        Assert.Equal([2, 9, 10], found.Select(c => c.Epoch));
-        Assert.Equal(store.PathOf(T3, 10), found[^1].Path);
-        Assert.Equal(new CheckpointRef(10, store.PathOf(T3, 10)), store.Newest(T3));
-        Assert.Equal(new CheckpointRef(9, store.PathOf(T3, 9)), store.Newest(T3, atMost: 9));
-        Assert.Null(store.Newest(T3, atMost: 1));
-        Assert.Null(store.Newest(new TrialId(5)));
-    }
-
-    [Fact]
-    public void Resume_NothingSavedOnThisAssignment_TheAssignedCheckpointEvenWithNewerFiles()
-    {
-        var store = Store();
-        Leave(store, T3, 4); // left by an attempt a rollback made stale
-        var assigned = new CheckpointRef(2, store.PathOf(T3, 2));
-
-        Assert.Equal(assigned, store.Resume(T3, 2, assigned));
-        Assert.Null(store.Resume(T3, 2, null));
-    }
-
-    [Fact]
-    public void Resume_AfterACrash_TheNewestThisAssignmentSavedNotAStaleNewerFile()
-    {
-        var store = Store();
-        Leave(store, T3, 5); // a stale file from an earlier attempt
-        var assigned = new CheckpointRef(1, store.PathOf(T3, 1));
-        store.Save(T3, 2, 2, path => File.WriteAllText(path, "2"));
-        store.Save(T3, 2, 3, path => File.WriteAllText(path, "3"));
-
-        Assert.Equal(new CheckpointRef(3, store.PathOf(T3, 3)), store.Resume(T3, 2, assigned));
-        Assert.Equal(assigned, store.Resume(T3, 3, assigned)); // another assignment saved nothing
-        var sameEpoch = new CheckpointRef(3, "/elsewhere/t0003/epoch-0003.ckpt");
-        Assert.Equal(sameEpoch, store.Resume(T3, 2, sameEpoch)); // only a newer one replaces the assigned checkpoint
+        Assert.Equal(own, store.Resume(T3, 2, assigned));
+        Assert.Equal(assigned, store.Resume(T3, 4, assigned)); // another assignment saved nothing through this store
         Assert.Equal(assigned, Store().Resume(T3, 2, assigned)); // another store (another process) knows nothing of it
+        var newer = new CheckpointRef(4, "/elsewhere/t0003/a0009/epoch-0004.ckpt");
+        Assert.Equal(newer, store.Resume(T3, 2, newer)); // only a newer one replaces the assigned checkpoint
+        Assert.Null(Store().Resume(T3, 1, null));
     }
 
     [Fact]
-    public void Resume_AssignedNewerThanWhatThisAssignmentSaved_TheAssigned()
+    public void Restore_NewestTruncated_FallsBackToThePreviousAndSaysWhichFileFailed()
     {
         var store = Store();
-        store.Save(T3, 1, 2, path => File.WriteAllText(path, "2"));
-        var assigned = new CheckpointRef(4, "/elsewhere/t0003/epoch-0004.ckpt");
+        Save(store, 1, 1);
+        var previous = Save(store, 1, 2);
+        var newest = Save(store, 1, 3);
+        File.WriteAllText(newest.Path, "a1"); // truncated
 
-        Assert.Equal(assigned, store.Resume(T3, 1, assigned));
+        var restored = CheckpointStore.Restore(T3, newest, Load);
+
+        Assert.Equal(previous, restored.Loaded);
+        Assert.Contains($"checkpoint '{newest.Path}' cannot be loaded (InvalidDataException: {newest.Path} is truncated)", restored.FellBack);
+        Assert.EndsWith($"continued from the checkpoint after epoch 2 ('{previous.Path}')", restored.FellBack);
+        Assert.Null(CheckpointStore.Restore(T3, previous, Load).FellBack);
+    }
+
+    [Fact]
+    public void Candidates_AcrossAssignments_BackAlongTheLineageNeverAStaleOrForeignFile()
+    {
+        var first = Store(keep: 0);
+        Save(first, 1, 1);
+        var rolledBackTo = Save(first, 1, 2);
+        Save(first, 1, 3);                        // the stale attempt's newer file
+        Save(Store(), 1, 1, trial: new TrialId(4)); // another trial's
+        var second = Store();
+        Save(second, 2, 3, resumedFrom: rolledBackTo);
+        var newest = Save(second, 2, 4);
+
+        var candidates = CheckpointStore.Candidates(T3, newest);
+
+        Assert.Equal([At("t0003", "a0002", "epoch-0004.ckpt"), At("t0003", "a0002", "epoch-0003.ckpt"), At("t0003", "a0001", "epoch-0002.ckpt"),
+            At("t0003", "a0001", "epoch-0001.ckpt")], candidates.Select(c => c.Path));
+    }
+
+    [Fact]
+    public void Restore_NothingLoads_FromScratchNamingEveryFile()
+    {
+        var only = Save(Store(), 1, 1);
+        File.WriteAllText(only.Path, "");
+
+        var restored = CheckpointStore.Restore(T3, only, Load);
+
+        Assert.Null(restored.Loaded);
+        Assert.Contains(only.Path, restored.FellBack);
+        Assert.EndsWith("started from scratch", restored.FellBack);
+    }
+
+    [Fact]
+    public void ExpectOwnedBy_AnotherTrialsCheckpoint_ClearErrorNamingThePath()
+    {
+        var other = Save(Store(), 1, 1, trial: new TrialId(4));
+
+        var ex = Assert.Throws<InvalidDataException>(() => CheckpointStore.ExpectOwnedBy(T3, other.Path));
+
+        Assert.Equal($"checkpoint '{other.Path}' belongs to t0004, not t0003", ex.Message);
+        CheckpointStore.ExpectOwnedBy(new TrialId(4), other.Path);
     }
 }

@@ -88,12 +88,14 @@ public sealed class RunDirectoryTests : IDisposable
     }
 
     [Fact]
-    public void CheckpointDir_RelativeInTheSpec_RelativeToTheSpecsFolder()
+    public void CheckpointDir_RelativeInTheSpec_RelativeToTheSpecsFolderOneSubfolderPerRun()
     {
-        var run = RunDirectory.At(_dir);
         var spec = Spec() with { Checkpoint = new CheckpointSpec { Dir = "../shared/ckpt" } };
+        var run = RunDirectory.Create(spec, null, Now);
+        var other = RunDirectory.Create(spec, null, Now); // a second sweep sharing checkpoint.dir
 
-        Assert.Equal(Path.Combine(_dir, "shared", "ckpt"), run.CheckpointDir(spec));
+        Assert.Equal(Path.Combine(_dir, "shared", "ckpt", "tiny-" + Stamp), run.CheckpointDir(spec));
+        Assert.Equal(Path.Combine(_dir, "shared", "ckpt", "tiny-" + Stamp + "-2"), other.CheckpointDir(spec));
     }
 
     [Fact]
@@ -121,7 +123,7 @@ public sealed class RunDirectoryTests : IDisposable
     {
         var run = RunDirectory.Create(Spec(), null, Now);
         using (SweepJournal.Create(run.Path, Spec(), Now)) { }
-        var checkpoint = new CheckpointStore(run.CheckpointDir(Spec())).PathOf(new Core.Model.TrialId(3), 4);
+        var checkpoint = Path.Combine(new CheckpointStore(run.CheckpointDir(Spec())).FolderOf(new Core.Model.TrialId(3)), "a0001", CheckpointStore.FileName(4));
 
         Assert.Equal(run.Path, RunDirectory.FindAbove(checkpoint)?.Path);
         Assert.Null(RunDirectory.FindAbove(Path.Combine(_dir, "runs", "x.ckpt")));

@@ -62,6 +62,38 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
     }
 
     [Fact]
+    public void Write_CheckpointsInsideTheRun_KeptRelativeAndResolvedWhereTheRunIsNow()
+    {
+        var spec = TestSpecs.Spec() with { SourceText = "name: test\n", SourcePath = "/x/spec.yaml" };
+        var config = TestSpecs.Trials(spec, 0.1)[0];
+        var run = Path.Combine(_dir, "run");
+        Directory.CreateDirectory(run);
+        string Inside(int epoch) => Path.Combine(run, "checkpoints", "t0001", "a0002", CheckpointStore.FileName(epoch));
+        var outside = Path.Combine(_dir, "shared", "run", "t0001", "a0001", CheckpointStore.FileName(1));
+        using (var journal = SweepJournal.Create(run, spec, DateTimeOffset.UnixEpoch))
+        {
+            journal.Write([new JournalEntry.NewTrial(config), new JournalEntry.TrialRow(new TrialRecord
+            {
+                Config = config, State = TrialState.Running, Checkpoint = new CheckpointRef(3, Inside(3)), HealthyCheckpoint = new CheckpointRef(1, outside),
+                Attempts = [new TrialAttempt { Number = 1 }, new TrialAttempt { Number = 2, FromEpoch = 2, ParentCheckpoint = Inside(2) }],
+            })]);
+        }
+        var copy = Path.Combine(_dir, "copy");
+        Directory.CreateDirectory(copy);
+        File.Copy(Path.Combine(run, SweepJournal.FileName), Path.Combine(copy, SweepJournal.FileName));
+        Directory.Delete(run, recursive: true);
+
+        using var copied = SweepJournal.Open(copy);
+        var back = Assert.Single(copied.Load().Trials);
+
+        Assert.Equal(new CheckpointRef(3, Path.Combine(copy, "checkpoints", "t0001", "a0002", "epoch-0003.ckpt")), back.Checkpoint);
+        Assert.Equal(Path.Combine(copy, "checkpoints", "t0001", "a0002", "epoch-0002.ckpt"), back.Attempts[1].ParentCheckpoint);
+        Assert.Equal(new CheckpointRef(1, outside), back.HealthyCheckpoint); // outside the run: absolute, as it was
+        Assert.Equal("checkpoints/t0001/a0002/epoch-0003.ckpt", copied.Stored(Path.Combine(copy, "checkpoints", "t0001", "a0002", "epoch-0003.ckpt")));
+        Assert.Equal(outside, copied.Stored(outside));
+    }
+
+    [Fact]
     public void EpochDurations_MillisecondsTheLoaderTruncates_ToTheTick()
     {
         var spec = TestSpecs.Spec() with { SourceText = "name: test\n", SourcePath = "/x/spec.yaml" };
