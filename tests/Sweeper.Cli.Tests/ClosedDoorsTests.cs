@@ -135,6 +135,15 @@ public sealed class ClosedDoorsTests : IDisposable
         Assert.Contains("either --tls-password or --tls-password-file", outcome.Stderr);
     }
 
+    [Fact]
+    public async Task Worker_TlsCaWithoutCertificate_Exit2()
+    {
+        var outcome = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(1), "worker", "--join", "127.0.0.1:4053", "--tls-ca", Write("ca.pem", "x"));
+
+        Assert.Equal(2, outcome.ExitCode);
+        Assert.Contains("--tls-ca go with --tls-cert", outcome.Stderr);
+    }
+
     [Theory]
     [InlineData("[", "]")]
     [InlineData("{a: ", "}")]

@@ -30,6 +30,10 @@ public abstract class NodeSettings : CommandSettings
     [Description("Mutual TLS: the sweep's PKCS#12 certificate with its key; every node must hold the same one.")]
     public string? TlsCertificate { get; init; }
 
+    [CommandOption("--tls-ca <PEM>")]
+    [Description("Mutual TLS with a private CA: accept any peer whose certificate this CA issued, so every node can have its own --tls-cert.")]
+    public string? TlsCa { get; init; }
+
     [CommandOption("--tls-password-file <FILE>")]
     [Description("File holding the password of --tls-cert (its first line). Or set SWEEPER_TLS_PASSWORD.")]
     public string? TlsPasswordFile { get; init; }
@@ -45,7 +49,8 @@ public abstract class NodeSettings : CommandSettings
     private string? _passwordFromFile;
 
     public TlsOptions? Tls => TlsCertificate is null ? null
-        : new TlsOptions(Path.GetFullPath(TlsCertificate), TlsPassword ?? _passwordFromFile ?? Environment.GetEnvironmentVariable(PasswordVariable));
+        : new TlsOptions(Path.GetFullPath(TlsCertificate), TlsPassword ?? _passwordFromFile ?? Environment.GetEnvironmentVariable(PasswordVariable),
+            TlsCa is null ? null : Path.GetFullPath(TlsCa));
 
     /// <summary>True for 127.0.0.0/8, ::1 and <c>localhost</c>: addresses no other machine can reach.</summary>
     public static bool IsLoopback(string hostname) =>
@@ -56,7 +61,8 @@ public abstract class NodeSettings : CommandSettings
     {
         if (Port is < 0 or > 65535) return ValidationResult.Error("--port must be between 0 and 65535");
         if (TlsCertificate is not null && !File.Exists(TlsCertificate)) return ValidationResult.Error($"--tls-cert: no file '{TlsCertificate}'");
-        if (TlsCertificate is null && (TlsPassword ?? TlsPasswordFile) is not null) return ValidationResult.Error("--tls-password and --tls-password-file go with --tls-cert");
+        if (TlsCertificate is null && (TlsPassword ?? TlsPasswordFile ?? TlsCa) is not null) return ValidationResult.Error("--tls-password, --tls-password-file and --tls-ca go with --tls-cert");
+        if (TlsCa is not null && !File.Exists(TlsCa)) return ValidationResult.Error($"--tls-ca: no file '{TlsCa}'");
         if (TlsPassword is not null && TlsPasswordFile is not null) return ValidationResult.Error("give either --tls-password or --tls-password-file, not both");
         if (TlsPasswordFile is not null)
         {
