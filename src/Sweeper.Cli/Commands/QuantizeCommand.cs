@@ -24,14 +24,37 @@ public sealed class QuantizeSettings : CommandSettings
 /// <summary>
 /// <c>sweeper quantize --input request.json</c>: runs our power-of-two quantizers on given tensors, for checking an
 /// accelerator's fixed-point path against ours; with <c>upstream</c>, also the training quantizers' backward pass. Every request is validated before any is run; a bad one is reported
-/// with its index and name, exit 2, nothing written.
+/// with its index and name, exit 2, nothing written. Limits: the file at most <see cref="QuantizeService.MaxInputBytes"/>,
+/// all requests together at most <see cref="QuantizeService.MaxTotalElements"/> elements and <see cref="QuantizeService.MaxRequests"/> requests.
 /// </summary>
 public sealed class QuantizeCommand : Command<QuantizeSettings>
 {
     public override int Execute(CommandContext context, QuantizeSettings settings, CancellationToken cancellationToken)
     {
         string json;
-        try { json = settings.Input == "-" ? Console.In.ReadToEnd() : File.ReadAllText(settings.Input); }
+        var tooLarge = $"{settings.Input}: larger than {QuantizeService.MaxInputBytes >> 20} MiB, the most a request file may hold (split it); nothing was run";
+        try
+        {
+            if (settings.Input == "-")
+            {
+                // Read at most one character more than the limit: an endless stream is refused, not buffered.
+                var text = new System.Text.StringBuilder();
+                var chunk = new char[1 << 16];
+                int n;
+                while ((n = Console.In.Read(chunk, 0, chunk.Length)) > 0)
+                {
+                    text.Append(chunk, 0, n);
+                    if (text.Length > QuantizeService.MaxInputBytes) return Errors.Report(tooLarge, Errors.InvalidInput);
+                }
+                json = text.ToString();
+            }
+            else
+            {
+                if (File.Exists(settings.Input) && new FileInfo(settings.Input).Length > QuantizeService.MaxInputBytes)
+                    return Errors.Report(tooLarge, Errors.InvalidInput);
+                json = File.ReadAllText(settings.Input);
+            }
+        }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return Errors.Report($"{settings.Input}: {ex.Message}", Errors.InvalidInput);

@@ -68,8 +68,9 @@ public static class SweeperHosting
             X509Certificate = certificate,
             SuppressValidation = false,
             RequireMutualAuthentication = true,
-            // Every node holds the same certificate: a peer is accepted only if it presents exactly that one.
-            CustomValidator = CertificateValidation.PinnedCertificate([certificate.Thumbprint]),
+            // A private CA: a peer is accepted if the CA issued its certificate. Otherwise every node holds the same
+            // certificate, and a peer is accepted only if it presents exactly that one.
+            CustomValidator = tls.LoadCa() is { } ca ? TlsOptions.TrustedBy(ca) : CertificateValidation.PinnedCertificate([certificate.Thumbprint]),
         };
         return options;
     }

@@ -4,6 +4,7 @@ using System.Runtime.Serialization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Akka.Actor;
+using Akka.Event;
 using Akka.Serialization;
 using Sweeper.Cluster.Messages;
 
@@ -11,7 +12,9 @@ namespace Sweeper.Cluster.Serialization;
 
 /// <summary>
 /// System.Text.Json serializer for every <see cref="ISweeperMessage"/>: a short string manifest per type, UTF-8 JSON
-/// payloads. Data-free singleton messages deserialize to their single instance.
+/// payloads. Data-free singleton messages deserialize to their single instance. Its <see cref="Hocon"/> also puts
+/// <see cref="LocalOnlyJsonSerializer"/> in the place of Akka's default Newtonsoft serializer, so that a message from
+/// another node reaches no serializer but this one and Akka's own (an unknown manifest is refused and logged).
 /// </summary>
 public sealed class SweeperMessageSerializer : SerializerWithStringManifest
 {
@@ -22,6 +25,10 @@ public sealed class SweeperMessageSerializer : SerializerWithStringManifest
           serializers.sweeper = "Sweeper.Cluster.Serialization.SweeperMessageSerializer, Sweeper.Cluster"
           serialization-bindings { "Sweeper.Cluster.Messages.ISweeperMessage, Sweeper.Cluster" = sweeper }
           serialization-identifiers { "Sweeper.Cluster.Serialization.SweeperMessageSerializer, Sweeper.Cluster" = {{Id}} }
+          # Akka's default serializer (Newtonsoft.Json, id 1, bound to System.Object) is replaced: it reads back only
+          # what this process wrote (serialize-messages), never a payload from the network.
+          serializers.json = "Sweeper.Cluster.Serialization.LocalOnlyJsonSerializer, Sweeper.Cluster"
+          serialization-identifiers { "Sweeper.Cluster.Serialization.LocalOnlyJsonSerializer, Sweeper.Cluster" = {{LocalOnlyJsonSerializer.Id}} }
         }
         """;
 
@@ -55,7 +62,11 @@ public sealed class SweeperMessageSerializer : SerializerWithStringManifest
         Converters = { new ScalarObjectConverter() },
     };
 
+    private ILoggingAdapter? _log; // created on first use: the actor system is not ready while serializers are built
+
     public SweeperMessageSerializer(ExtendedActorSystem system) : base(system) { }
+
+    private ILoggingAdapter Log => _log ??= Logging.GetLogger(system, typeof(SweeperMessageSerializer));
 
     public override int Identifier => Id;
 
@@ -74,9 +85,29 @@ public sealed class SweeperMessageSerializer : SerializerWithStringManifest
 
     public override object FromBinary(byte[] bytes, string manifest)
     {
-        if (!TypeOf.TryGetValue(manifest, out var entry)) throw new SerializationException($"unknown Sweeper message manifest '{manifest}'");
-        return entry.Singleton ?? JsonSerializer.Deserialize(bytes, entry.Type, Options)
-            ?? throw new SerializationException($"empty payload for '{manifest}'");
+        if (!TypeOf.TryGetValue(manifest, out var entry))
+        {
+            Log.Error("Refused a message with the unknown manifest '{0}' ({1} bytes)", Printable(manifest), bytes.Length);
+            throw new SerializationException($"unknown Sweeper message manifest '{Printable(manifest)}'");
+        }
+        if (entry.Singleton is not null) return entry.Singleton;
+        try
+        {
+            return JsonSerializer.Deserialize(bytes, entry.Type, Options) ?? throw new SerializationException($"empty payload for '{manifest}'");
+        }
+        catch (JsonException ex)
+        {
+            Log.Error("Refused a malformed '{0}' message ({1} bytes): {2}", manifest, bytes.Length, ex.Message);
+            throw new SerializationException($"malformed '{manifest}' message: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>A manifest from the network as it may be logged: at most 64 characters, control characters replaced.</summary>
+    private static string Printable(string? manifest)
+    {
+        var text = manifest ?? "";
+        if (text.Length > 64) text = text[..64] + "…";
+        return new string(text.Select(c => char.IsControl(c) ? '?' : c).ToArray());
     }
 
     /// <summary>

@@ -27,15 +27,30 @@ public static class ReportWriter
         WriteAtomically(Path.Combine(runDirectory, JsonFile), Json(result));
     }
 
+    /// <summary>
+    /// The table as CSV (RFC 4180 quoting). Every CSV Sweeper writes (<c>results.csv</c>, <c>groups.csv</c>) goes
+    /// through here, so every cell is neutralised against formula injection: see <see cref="CsvCell"/>.
+    /// </summary>
     public static string Csv(ResultTable table)
     {
         var sb = new StringBuilder();
-        sb.AppendJoin(',', table.Columns.Select(Quote)).Append('\n');
-        foreach (var row in table.Rows) sb.AppendJoin(',', row.Select(Quote)).Append('\n');
+        sb.AppendJoin(',', table.Columns.Select(CsvCell)).Append('\n');
+        foreach (var row in table.Rows) sb.AppendJoin(',', row.Select(CsvCell)).Append('\n');
         return sb.ToString();
+    }
 
-        static string Quote(string cell) =>
-            cell.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + cell.Replace("\"", "\"\"") + "\"" : cell;
+    /// <summary>
+    /// One CSV cell. A text cell that a spreadsheet would take for a formula (it begins with <c>=</c>, <c>+</c>,
+    /// <c>-</c>, <c>@</c>, a tab or a carriage return; trial names, parameter values and error messages come from
+    /// specs and from trainables) gets a leading single quote, as OWASP recommends; numbers such as <c>-0.5</c> or
+    /// <c>-Infinity</c> stay numbers. Then cells holding a comma, quote or line break are quoted.
+    /// </summary>
+    public static string CsvCell(string cell)
+    {
+        if (cell.Length > 0 && cell[0] is '=' or '+' or '-' or '@' or '\t' or '\r'
+            && !double.TryParse(cell, NumberStyles.Float & ~(NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite), CultureInfo.InvariantCulture, out _))
+            cell = "'" + cell;
+        return cell.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + cell.Replace("\"", "\"\"") + "\"" : cell;
     }
 
     public static string Markdown(SweepResult result, ResultTable table)

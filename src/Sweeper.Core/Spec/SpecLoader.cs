@@ -15,11 +15,19 @@ public static class SpecLoader
         public bool CheckPaths { get; init; } = true;
     }
 
+    /// <summary>Largest spec accepted, in bytes (1 MiB); a sweep spec is a page or two of YAML.</summary>
+    public const int MaxBytes = 1 << 20;
+
+    /// <summary>Deepest nesting of lists and mappings accepted in a spec.</summary>
+    public const int MaxDepth = YamlTreeReader.MaxDepth;
+
     public static SweepSpec LoadFile(string path, Options? options = null)
     {
         var full = Path.GetFullPath(path);
         if (!File.Exists(full))
             throw new SpecException([new SpecError(path, new SourceLocation(1, 1), "", "file not found")]);
+        var length = new FileInfo(full).Length;
+        if (length > MaxBytes) throw TooLarge(path, length);
         string text;
         try { text = File.ReadAllText(full); }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -34,6 +42,8 @@ public static class SpecLoader
     public static SweepSpec LoadText(string text, string file, string baseDirectory, Options? options = null)
     {
         options ??= new Options();
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(text);
+        if (bytes > MaxBytes) throw TooLarge(file, bytes);
         var errors = new List<SpecError>();
         var root = YamlTreeReader.Read(text, file, errors);
         var binder = new Binder(file, errors);
@@ -69,6 +79,10 @@ public static class SpecLoader
             throw new SpecException(errors.OrderBy(e => e.Location.Line).ThenBy(e => e.Location.Column).ToList());
         return spec;
     }
+
+    private static SpecException TooLarge(string file, long bytes) =>
+        new([new SpecError(file, new SourceLocation(1, 1), "", string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"the file is {bytes:N0} bytes; a spec may be at most 1 MiB ({MaxBytes:N0} bytes)"))]);
 
     /// <summary>
     /// Applies a trial's parameters (dotted keys, and <c>variant</c>: the settings of that named variant) to the spec; values

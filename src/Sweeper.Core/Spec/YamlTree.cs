@@ -21,14 +21,19 @@ public sealed record YMapping(IReadOnlyList<KeyValuePair<YScalar, YNode>> Entrie
 
 /// <summary>
 /// Reads YAML text into a <see cref="YNode"/> tree with locations. Duplicate keys, non-scalar keys, several
-/// documents and syntax errors become <see cref="SpecError"/>s; anchors and aliases are resolved.
+/// documents and syntax errors become <see cref="SpecError"/>s; anchors and aliases are resolved. Lists and mappings
+/// nested deeper than <see cref="MaxDepth"/> are an error (an alias counts with the depth of the node it names), so a
+/// hostile file cannot exhaust the stack.
 /// </summary>
 public static class YamlTreeReader
 {
+    /// <summary>Deepest nesting of lists and mappings accepted; a sweep spec needs about 5.</summary>
+    public const int MaxDepth = 64;
+
     public static YNode? Read(string text, string file, List<SpecError> errors)
     {
         var parser = new Parser(new StringReader(text));
-        var anchors = new Dictionary<string, YNode>();
+        var anchors = new Dictionary<string, (YNode Node, int Height)>();
         var open = new Stack<(SourceLocation At, char Bracket)>();
         try
         {
@@ -39,7 +44,7 @@ public static class YamlTreeReader
                 return null;
             }
             parser.Consume<DocumentStart>();
-            var root = ReadNode(parser, file, anchors, open, errors);
+            var root = ReadNode(parser, file, anchors, open, errors, 0, out _);
             parser.Consume<DocumentEnd>();
             if (!parser.Accept<StreamEnd>(out _))
             {
@@ -52,6 +57,11 @@ public static class YamlTreeReader
                 return null;
             }
             return root;
+        }
+        catch (TooDeepException ex)
+        {
+            errors.Add(new SpecError(file, ex.At, "", $"lists and mappings are nested more than {MaxDepth} levels deep here; a spec needs far fewer"));
+            return null;
         }
         catch (InvalidOperationException)
         {
@@ -81,38 +91,56 @@ public static class YamlTreeReader
         }
     }
 
-    private static YNode ReadNode(IParser parser, string file, Dictionary<string, YNode> anchors, Stack<(SourceLocation At, char Bracket)> open, List<SpecError> errors)
+    /// <param name="depth">Lists and mappings around this node.</param>
+    /// <param name="height">Lists and mappings nested in this node, itself included (0 for a scalar).</param>
+    private static YNode ReadNode(IParser parser, string file, Dictionary<string, (YNode Node, int Height)> anchors, Stack<(SourceLocation At, char Bracket)> open, List<SpecError> errors, int depth, out int height)
     {
         if (parser.TryConsume<AnchorAlias>(out var alias))
         {
-            if (anchors.TryGetValue(alias.Value.Value, out var target)) return target;
+            if (anchors.TryGetValue(alias.Value.Value, out var target))
+            {
+                if (depth + target.Height > MaxDepth) throw new TooDeepException(Loc(alias.Start));
+                height = target.Height;
+                return target.Node;
+            }
             throw new YamlException(alias.Start, alias.End, $"unknown alias '*{alias.Value.Value}' (a change such as \"*0.5\" must be quoted)");
         }
         if (parser.TryConsume<Scalar>(out var scalar))
         {
             var node = new YScalar(scalar.Value, scalar.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted or ScalarStyle.Literal or ScalarStyle.Folded, Loc(scalar.Start));
-            Remember(scalar.Anchor, node, anchors);
+            height = 0;
+            Remember(scalar.Anchor, node, height, anchors);
             return node;
         }
         if (parser.TryConsume<SequenceStart>(out var seqStart))
         {
+            if (depth + 1 > MaxDepth) throw new TooDeepException(Loc(seqStart.Start));
             if (seqStart.Style == SequenceStyle.Flow) open.Push((Loc(seqStart.Start), '['));
             var items = new List<YNode>();
-            while (!parser.TryConsume<SequenceEnd>(out _)) items.Add(ReadNode(parser, file, anchors, open, errors));
+            int inner = 0;
+            while (!parser.TryConsume<SequenceEnd>(out _))
+            {
+                items.Add(ReadNode(parser, file, anchors, open, errors, depth + 1, out var h));
+                inner = Math.Max(inner, h);
+            }
             if (seqStart.Style == SequenceStyle.Flow) open.Pop();
             var node = new YSequence(items, Loc(seqStart.Start));
-            Remember(seqStart.Anchor, node, anchors);
+            height = inner + 1;
+            Remember(seqStart.Anchor, node, height, anchors);
             return node;
         }
         if (parser.TryConsume<MappingStart>(out var mapStart))
         {
+            if (depth + 1 > MaxDepth) throw new TooDeepException(Loc(mapStart.Start));
             if (mapStart.Style == MappingStyle.Flow) open.Push((Loc(mapStart.Start), '{'));
             var entries = new List<KeyValuePair<YScalar, YNode>>();
             var seen = new Dictionary<string, YScalar>();
+            int inner = 0;
             while (!parser.TryConsume<MappingEnd>(out _))
             {
-                var keyNode = ReadNode(parser, file, anchors, open, errors);
-                var value = ReadNode(parser, file, anchors, open, errors);
+                var keyNode = ReadNode(parser, file, anchors, open, errors, depth + 1, out var keyHeight);
+                var value = ReadNode(parser, file, anchors, open, errors, depth + 1, out var valueHeight);
+                inner = Math.Max(inner, Math.Max(keyHeight, valueHeight));
                 if (keyNode is not YScalar key)
                 {
                     errors.Add(new SpecError(file, keyNode.Location, "", "a mapping key must be a plain name, not a list or mapping"));
@@ -128,16 +156,22 @@ public static class YamlTreeReader
             }
             if (mapStart.Style == MappingStyle.Flow) open.Pop();
             var node = new YMapping(entries, Loc(mapStart.Start));
-            Remember(mapStart.Anchor, node, anchors);
+            height = inner + 1;
+            Remember(mapStart.Anchor, node, height, anchors);
             return node;
         }
         var ev = parser.Current;
         throw new YamlException(ev?.Start ?? Mark.Empty, ev?.End ?? Mark.Empty, $"unexpected YAML event {ev?.GetType().Name}");
     }
 
-    private static void Remember(AnchorName anchor, YNode node, Dictionary<string, YNode> anchors)
+    private sealed class TooDeepException(SourceLocation at) : Exception
     {
-        if (!anchor.IsEmpty) anchors[anchor.Value] = node;
+        public SourceLocation At { get; } = at;
+    }
+
+    private static void Remember(AnchorName anchor, YNode node, int height, Dictionary<string, (YNode Node, int Height)> anchors)
+    {
+        if (!anchor.IsEmpty) anchors[anchor.Value] = (node, height);
     }
 
     private static SourceLocation Loc(Mark mark) => new((int)Math.Max(1, mark.Line), (int)Math.Max(1, mark.Column));

@@ -7,8 +7,8 @@ namespace Sweeper.Quantization.Service;
 /// <summary>Strict parsing and validation of <see cref="QuantizeService"/> requests.</summary>
 internal static class QuantizeRequestParser
 {
-    /// <summary>Largest accepted number of elements in one request.</summary>
-    public const long MaxElements = 1L << 26;
+    /// <summary>Largest accepted number of elements in one request and in all requests of an input together.</summary>
+    public const long MaxElements = QuantizeService.MaxTotalElements;
 
     /// <summary>Largest |exponent| / |log2 scale| accepted from a request (keeps code · 2^e finite and normal in float32).</summary>
     public const int MaxAbsExponent = 100;
@@ -38,6 +38,8 @@ internal static class QuantizeRequestParser
     public static (IReadOnlyList<QuantizeRequest> Requests, bool IsArray) Parse(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
+        if (json.Length > QuantizeService.MaxInputBytes || System.Text.Encoding.UTF8.GetByteCount(json) > QuantizeService.MaxInputBytes)
+            throw new QuantizeRequestException($"The input is larger than {QuantizeService.MaxInputBytes >> 20} MiB, the most accepted (split it).");
         JsonDocument document;
         try
         {
@@ -59,14 +61,22 @@ internal static class QuantizeRequestParser
                 case JsonValueKind.Object:
                     return ([ParseRequest(root, 0)], false);
                 case JsonValueKind.Array:
+                    if (root.GetArrayLength() > QuantizeService.MaxRequests)
+                        throw new QuantizeRequestException($"{root.GetArrayLength()} requests; at most {QuantizeService.MaxRequests} are accepted at once (split the input).");
                     var list = new List<QuantizeRequest>(root.GetArrayLength());
                     var index = 0;
+                    long total = 0;
                     foreach (var element in root.EnumerateArray())
                     {
                         if (element.ValueKind != JsonValueKind.Object)
                             throw new QuantizeRequestException($"Request {index}: expected a JSON object, got {Describe(element)}.", index);
 
-                        list.Add(ParseRequest(element, index++));
+                        var request = ParseRequest(element, index);
+                        total += request.Shape.Aggregate(1L, (p, d) => p * d);
+                        if (total > MaxElements)
+                            throw new QuantizeRequestException($"Request {index}: the requests up to this one hold {total} elements together; at most {MaxElements} (2^24) are accepted at once (split the input).", index);
+                        list.Add(request);
+                        index++;
                     }
 
                     return (list, true);
@@ -214,7 +224,7 @@ internal static class QuantizeRequestParser
                 throw ctx.Error($"shape[{i}] must be a positive integer, got {Describe(d)}.");
 
             product = v > MaxElements ? MaxElements + 1 : product * v;
-            if (product > MaxElements) throw ctx.Error($"shape has more than {MaxElements} elements.");
+            if (product > MaxElements) throw ctx.Error($"shape has more than {MaxElements} (2^24) elements, the most accepted.");
 
             shape[i++] = v;
         }

@@ -24,6 +24,15 @@ namespace Sweeper.Quantization.Service;
 /// </summary>
 public static class QuantizeService
 {
+    /// <summary>Largest request input accepted, in bytes (64 MiB).</summary>
+    public const long MaxInputBytes = 64L << 20;
+
+    /// <summary>Most tensor elements accepted in one input, all requests together (2^24, about 16.8 million).</summary>
+    public const long MaxTotalElements = 1L << 24;
+
+    /// <summary>Most requests accepted in one input.</summary>
+    public const int MaxRequests = 10_000;
+
     /// <summary>Valid method names.</summary>
     public static IReadOnlyList<string> Methods => Po2Quantizers.MethodNames.All;
 
