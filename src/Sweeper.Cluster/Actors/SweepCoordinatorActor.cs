@@ -40,8 +40,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _incarnation = Guid.NewGuid().ToString("N");
     private SweepJournal? _journal;
-    private int _failedWrites;     // journal writes failed in a row; a retry is scheduled while > 0
-    private bool _failed;
+    private int _failedWrites;     // journal writes failed in a row: while > 0, only the scheduled retry writes
     private bool _flushScheduled;
     private bool _completedPending;
     private int _nextWorker;
@@ -111,7 +110,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
-        try { if (!_failed) Flush(); }
+        try { Flush(); }
         finally
         {
             _journal?.Dispose();
@@ -199,7 +198,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     private void Flush(bool retry = false)
     {
         _flushScheduled = false;
-        if (_failed || (_failedWrites > 0 && !retry) || (_outbox.IsEmpty && !_completedPending)) return;
+        if ((_failedWrites > 0 && !retry) || (_outbox.IsEmpty && !_completedPending)) return;
         IReadOnlyList<TrialRecord> changed;
         try { changed = _outbox.Flush(_journal, Self); }
         catch (Exception ex)
@@ -227,10 +226,9 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
             Timers.StartSingleTimer(RetryFlush.Instance, RetryFlush.Instance, retry.DelayAfter(_failedWrites));
             return;
         }
-        _failed = true;
         var message = $"the journal {_journal?.Path} cannot be written ({_failedWrites} tries in {retry.Window.TotalSeconds:0.#} s): {cause}";
         if (_options.OnFatal is null) _log.Error("Sweep {0} failed: {1}", _spec.Name, message);
-        else _log.Warning("Sweep {0} failed: {1}", _spec.Name, message);
+        else _log.Warning("Sweep {0} failed: {1}", _spec.Name, message); // its host reports it
         _options.OnFatal?.Invoke(new CoordinatorFailure(message,
             new SweepResult(_spec.Name, _spec.Objective, _state.Trials.ToList(), _state.StartedAt, DateTimeOffset.UtcNow) { StopReason = message }));
         Context.Stop(Self);
