@@ -1,3 +1,6 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Sweeper.Cluster.Actors;
 using Sweeper.Cluster.Hosting;
 
 namespace Sweeper.Cluster.Tests.Hosting;
@@ -28,5 +31,26 @@ public sealed class WorkerFencingTests
         Assert.Matches("downed|removed", reason);
         await Until(() => factory.Running == 0, TimeSpan.FromSeconds(10)); // its run was stopped
         Assert.Equal(1, factory.Created);
+    }
+
+    [Fact]
+    public async Task CoordinatorNodeUnreachable_LongerThanTheDowningWait_Fenced_ReachableAgainInTime_NotFenced()
+    {
+        var spec = TestSpecs.Spec(maxConcurrent: 1);
+        await using var coordinator = await TestNode.CoordinatorAsync(spec, TestSpecs.Trials(spec, 0.1));
+        await using var worker = await TestNode.WorkerAsync(coordinator.Address, 1, new FakeTrainableFactory());
+        var coordinatorMember = Akka.Cluster.Cluster.Get(coordinator.System).SelfMember;
+        var fenced = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // A second fence on the worker node, with a short wait, told of reachability changes as the cluster would.
+        var fence = worker.System.ActorOf(WorkerFenceActor.Props(ActorRefs.Nobody, r => fenced.TrySetResult(r), TimeSpan.FromMilliseconds(300)));
+        fence.Tell(new ClusterEvent.MemberUp(coordinatorMember));
+
+        fence.Tell(new ClusterEvent.UnreachableMember(coordinatorMember));
+        fence.Tell(new ClusterEvent.ReachableMember(coordinatorMember));
+        await Assert.ThrowsAsync<TimeoutException>(() => fenced.Task.WaitAsync(TimeSpan.FromMilliseconds(900))); // back in time: nothing
+
+        fence.Tell(new ClusterEvent.UnreachableMember(coordinatorMember));
+        var reason = await fenced.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal($"the coordinator's node {coordinatorMember.Address} has been unreachable for more than 0.3 s", reason);
     }
 }
