@@ -15,6 +15,8 @@ public sealed class FakeTrainableFactory : ITrainableFactory
     /// <summary>Every resume: which trial, from which epoch.</summary>
     public System.Collections.Concurrent.ConcurrentBag<(TrialId Id, int Epoch)> Resumed { get; } = new();
     public int Created => Volatile.Read(ref _created);
+    /// <summary>Trainables created and not yet disposed (runs going on).</summary>
+    public int Running => Volatile.Read(ref _running);
     public TimeSpan EpochTime { get; init; } = TimeSpan.FromMilliseconds(20);
     /// <summary>Trials whose lr equals this value throw in epoch 1.</summary>
     public double? FailingLr { get; init; }

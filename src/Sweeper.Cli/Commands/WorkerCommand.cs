@@ -48,8 +48,9 @@ public sealed class WorkerCommand : AsyncCommand<WorkerSettings>
         var telemetry = TelemetryTarget.Resolve(null, null, settings.Traces);
         using var session = TelemetrySession.Start(telemetry, "worker");
         var seed = $"{(settings.Tls is null ? "akka.tcp" : "akka.ssl.tcp")}://{SweeperHosting.SystemName}@{settings.Join}";
-        await SweepHost.RunWorkerAsync(seed, settings.Slots, TrainableFactories.Default, new NodeOptions(settings.Hostname, settings.Port, Tls: settings.Tls), address =>
+        var fenced = await SweepHost.RunWorkerAsync(seed, settings.Slots, TrainableFactories.Default, new NodeOptions(settings.Hostname, settings.Port, Tls: settings.Tls), address =>
             AnsiConsole.MarkupLine($"worker [bold]{Markup.Escape(address)}[/] with {settings.Slots} slot(s), joining {Markup.Escape(seed)}; traces: {Markup.Escape(telemetry.Describe())}"), linked.Token);
+        if (fenced is not null) return Errors.Report($"this worker fenced itself: {fenced}; its trials were stopped (they continue elsewhere)");
         AnsiConsole.MarkupLine(signals.Requested ? "worker stopped" : "the sweep's coordinator left; worker done");
         return signals.Requested ? signals.ExitCode : Errors.Ok;
     }

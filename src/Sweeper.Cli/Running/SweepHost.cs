@@ -25,7 +25,7 @@ public static class SweepHost
         ITrainableFactory factory, NodeOptions node, Action<TrialRecord> onTrial, Action<string>? onStarted, CancellationToken cancel)
     {
         var done = new TaskCompletionSource<SweepResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        coordinator = coordinator with { OnFatal = message => done.TrySetException(new InvalidOperationException(message)) };
+        coordinator = coordinator with { OnFatal = failure => done.TrySetException(new CoordinatorFailedException(failure)) };
         string[] roles = node.LocalWorker ? [SweeperRoles.Coordinator, SweeperRoles.Worker] : [SweeperRoles.Coordinator];
         using var host = SweeperHosting.BuildHost(akka =>
         {
@@ -49,18 +49,23 @@ public static class SweepHost
         }
     }
 
-    /// <summary>Runs a worker-only node that joins <paramref name="seed"/> and serves until the coordinator leaves or <paramref name="cancel"/> fires.</summary>
-    public static async Task RunWorkerAsync(string seed, int slots, ITrainableFactory factory, NodeOptions node, Action<string>? onStarted, CancellationToken cancel)
+    /// <summary>
+    /// Runs a worker-only node that joins <paramref name="seed"/> and serves until the coordinator leaves,
+    /// <paramref name="cancel"/> fires, or the worker fences itself (cut off from the coordinator: returns why).
+    /// </summary>
+    public static async Task<string?> RunWorkerAsync(string seed, int slots, ITrainableFactory factory, NodeOptions node, Action<string>? onStarted, CancellationToken cancel)
     {
+        var fenced = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var host = SweeperHosting.BuildHost(akka => akka
             .AddSweeperCluster(node.Hostname, node.Port, [SweeperRoles.Worker], [seed], node.Tls)
-            .AddSweeperWorker(slots, factory, leaveWithCoordinator: true));
+            .AddSweeperWorker(slots, factory, leaveWithCoordinator: true, onFenced: reason => fenced.TrySetResult(reason)));
         await host.StartAsync(CancellationToken.None);
         try
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
             onStarted?.Invoke(((ExtendedActorSystem)system).Provider.DefaultAddress.ToString());
-            await system.WhenTerminated.WaitAsync(cancel).ContinueWith(_ => { }, TaskScheduler.Default);
+            await Task.WhenAny(system.WhenTerminated, fenced.Task).WaitAsync(cancel).ContinueWith(_ => { }, TaskScheduler.Default);
+            return fenced.Task.IsCompleted ? fenced.Task.Result : null;
         }
         finally
         {

@@ -33,7 +33,19 @@ public static class SweepSession
                 if (!node.LocalWorker)
                     console.MarkupLine($"workers join with: [bold]sweeper worker --join {Markup.Escape(address[(address.IndexOf('@') + 1)..])}[/]");
             }, linked.Token);
-        var result = await view.ShowWhile(run);
+        SweepResult result;
+        try { result = await view.ShowWhile(run); }
+        catch (CoordinatorFailedException ex)
+        {
+            // The sweep cannot go on (its journal cannot be written, ...): keep what is known, say why in one line.
+            if (ex.Failure.SoFar is not { } soFar) return Errors.Report(ex.Message);
+            try { ReportWriter.WriteAll(soFar, runDir.Path); }
+            catch (Exception write) when (write is IOException or UnauthorizedAccessException)
+            {
+                return Errors.Report($"{ex.Message}; the results could not be written either: {write.Message}");
+            }
+            return Errors.Report($"{ex.Message}; results so far in {runDir.Path}");
+        }
         ReportWriter.WriteAll(result, runDir.Path);
         ResultsView.Write(console, result, runDir.Path);
         if (signals.Requested) return signals.ExitCode;

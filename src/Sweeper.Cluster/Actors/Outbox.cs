@@ -15,10 +15,11 @@ internal sealed class Outbox
     private readonly List<JournalEntry> _created = new();
     private readonly List<JournalEntry> _dropped = new();
     private readonly List<JournalEntry> _epochs = new();
+    private readonly List<JournalEntry> _meta = new();
     private readonly Dictionary<TrialId, TrialRecord> _changed = new();
     private readonly List<(IActorRef To, object Message)> _sends = new();
 
-    public bool IsEmpty => _created.Count == 0 && _dropped.Count == 0 && _epochs.Count == 0 && _changed.Count == 0 && _sends.Count == 0;
+    public bool IsEmpty => _created.Count == 0 && _dropped.Count == 0 && _epochs.Count == 0 && _changed.Count == 0 && _sends.Count == 0 && _meta.Count == 0;
 
     public void Created(TrialRecord trial) => _created.Add(new JournalEntry.NewTrial(trial.Config));
 
@@ -30,10 +31,13 @@ internal sealed class Outbox
 
     public void Send(IActorRef to, object message) => _sends.Add((to, message));
 
+    public void Meta(string key, string value) => _meta.Add(new JournalEntry.MetaValue(key, value));
+
     /// <summary>
     /// Writes everything to <paramref name="journal"/> (new trials first, then dropped epochs, trial rows and epoch rows:
     /// an epoch of a resumed trial follows the row that dropped its later ones), then sends the messages from
     /// <paramref name="sender"/>. Returns the records that changed, in the order they first changed, for subscribers.
+    /// When the journal write throws, nothing is sent and everything is kept for the next flush.
     /// </summary>
     public IReadOnlyList<TrialRecord> Flush(SweepJournal? journal, IActorRef sender)
     {
@@ -45,11 +49,13 @@ internal sealed class Outbox
             batch.AddRange(_dropped);
             batch.AddRange(changed.Select(t => (JournalEntry)new JournalEntry.TrialRow(t)));
             batch.AddRange(_epochs);
+            batch.AddRange(_meta);
             journal.Write(batch);
         }
         _created.Clear();
         _dropped.Clear();
         _epochs.Clear();
+        _meta.Clear();
         _changed.Clear();
         foreach (var (to, message) in _sends) to.Tell(message, sender);
         _sends.Clear();

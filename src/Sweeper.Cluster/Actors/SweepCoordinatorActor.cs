@@ -15,6 +15,12 @@ namespace Sweeper.Cluster.Actors;
 /// decides everything, and carries out the effects it returns. Changes and outgoing messages collect in an
 /// <see cref="Outbox"/> that is flushed — one journal transaction, then the sends — when the messages already in the
 /// mailbox have been handled. A coordinator started on a run directory that has a journal resumes from it.
+/// <para>
+/// A journal write that fails is retried (<see cref="JournalRetry"/>) while messages keep being handled; when the
+/// retries are used up the sweep fails: <see cref="CoordinatorOptions.OnFatal"/> gets the cause and the trials so far,
+/// and the coordinator stops. Workers and watchers keep registering (subscribing) with it, so a coordinator started
+/// again (restarted, or moved to another node) learns of them; it answers workers with its incarnation.
+/// </para>
 /// </summary>
 public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
 {
@@ -32,7 +38,9 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     private readonly Dictionary<WorkerId, IActorRef> _workers = new();
     private readonly HashSet<IActorRef> _subscribers = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly string _incarnation = Guid.NewGuid().ToString("N");
     private SweepJournal? _journal;
+    private int _failedWrites;     // journal writes failed in a row: while > 0, only the scheduled retry writes
     private bool _flushScheduled;
     private bool _completedPending;
     private int _nextWorker;
@@ -44,7 +52,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     {
         _spec = spec;
         _options = options;
-        _state = new SweepState(spec, source);
+        _state = new SweepState(spec, source, startTimeout: options.StartTimeout);
         _tracing = new SweepTracing(spec);
         _actOn = StabilityKinds.Unhealthy.Where(k => spec.Stability.Policy.For(k).Action != StabilityActionKind.Continue).ToList();
 
@@ -58,12 +66,14 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         Receive<TrialEvents.TrialFailed>(m => Apply(_state.TrialFailed(m.Id, m.Assignment, m.Error)));
         Receive<TrialEvents.TrialCrashed>(m => Apply(_state.TrialCrashed(m.Id, m.Assignment, m.Error, m.AfterEpoch)));
         Receive<RequeueAfterBackoff>(m => Apply(_state.RequeueDue(m.Id)));
+        Receive<StartOverdue>(m => Apply(_state.StartOverdue(m.Id, m.Assignment)));
         Receive<SweepQueries.Subscribe>(_ => OnSubscribe(Sender));
         Receive<SweepQueries.CancelSweep>(m => Stop(m.Reason));
         Receive<BudgetExpired>(_ => Stop(SweepStops.BudgetUsedUp(_spec)));
         Receive<SweepQueries.GetStatus>(_ => Sender.Tell(new SweepQueries.SweepStatus(
             _state.Created, _state.Finished, _state.Running, _state.Total, _state.Completed is not null)));
         Receive<FlushOutbox>(_ => Flush());
+        Receive<RetryFlush>(_ => Flush(retry: true));
     }
 
     protected override void PreStart()
@@ -75,7 +85,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         catch (Exception ex)
         {
             _log.Error(ex, "The coordinator of sweep {0} cannot start", _spec.Name);
-            _options.OnFatal?.Invoke($"the coordinator cannot start: {ex.GetType().Name}: {ex.Message}");
+            _options.OnFatal?.Invoke(new CoordinatorFailure($"the coordinator cannot start: {ex.GetType().Name}: {ex.Message}", null));
             throw;
         }
     }
@@ -85,7 +95,8 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         var run = _options.RunDirectory is { } dir ? RunDirectory.At(dir) : null;
         var journaled = run is { HasJournal: true } ? (_journal = run.OpenJournal()).Load() : null;
         if (run is not null && _journal is null) _journal = SweepJournal.Create(run.Path, _spec, _state.StartedAt);
-        if (_tracing.Start(journaled is null ? null : journaled.TraceParent ?? "") is { } root) _journal?.SetMeta("trace_parent", root);
+        _journal?.SetBusyTimeout(_options.JournalRetry.BusyTimeout);
+        if (_tracing.Start(journaled is null ? null : journaled.TraceParent ?? "") is { } root && _journal is not null) _outbox.Meta("trace_parent", root);
         Apply(_state.Start(journaled?.Trials, journaled?.StartedAt));
         if (journaled is not null)
             _log.Info("Resumed sweep {0} from {1}: {2} of {3} trial(s) already finished", _spec.Name, _journal!.Path, _state.Finished, _state.Created);
@@ -117,7 +128,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
             Context.Watch(Sender);
             _log.Info("Worker {0} joined with {1} slot(s)", m.Node, m.Slots);
         }
-        _outbox.Send(Sender, WorkerCommands.WorkerRegistered.Instance);
+        _outbox.Send(Sender, new WorkerCommands.WorkerRegistered(_incarnation));
         Apply(_state.WorkerJoined(_workerIds[Sender], m.Node, m.Slots));
     }
 
@@ -133,6 +144,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
 
     private void OnSubscribe(IActorRef subscriber)
     {
+        if (_subscribers.Contains(subscriber)) return; // watchers repeat Subscribe, so that a new coordinator learns of them
         Flush(); // the snapshot must not run ahead of the journal
         _subscribers.Add(subscriber);
         Context.Watch(subscriber);
@@ -158,7 +170,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
                 case SweepEffect.TrialChanged c: _outbox.Changed(c.After); break;
                 case SweepEffect.EpochRecorded e: _outbox.Epoch(e.Id, e.Result); break;
                 case SweepEffect.EpochsDropped d: _outbox.EpochsDropped(d.Id, d.After); break;
-                case SweepEffect.StopReasonSet s: _journal?.SetMeta("stop_reason", s.Reason); break;
+                case SweepEffect.StopReasonSet s: _outbox.Meta("stop_reason", s.Reason); break;
                 case SweepEffect.Assign a when _workers.TryGetValue(a.Worker, out var worker):
                     _outbox.Send(worker, new WorkerCommands.AssignTrial(a.Trial.Config, a.Assignment, a.Trial.Checkpoint, _options.CheckpointDir,
                         _spec.Checkpoint.IntervalEpochs, _tracing.TraceParentOf(a.Trial), _spec.Crashes.MaxRetries, _spec.Crashes.BackoffSeconds,
@@ -166,6 +178,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
                     break;
                 case SweepEffect.StopTrial s when _workers.TryGetValue(s.Worker, out var worker): _outbox.Send(worker, new WorkerCommands.StopTrial(s.Id, s.Reason)); break;
                 case SweepEffect.RequeueLater r: Timers.StartSingleTimer(("requeue", r.Id), new RequeueAfterBackoff(r.Id), r.Delay); break;
+                case SweepEffect.AwaitStart w: Timers.StartSingleTimer(("start", w.Id), new StartOverdue(w.Id, w.Assignment), w.Within); break;
                 case SweepEffect.SweepCompleted done:
                     _log.Info("Sweep {0} finished: {1} trial(s)", _spec.Name, done.Result.Trials.Count);
                     _completedPending = true;
@@ -182,11 +195,18 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         Self.Tell(FlushOutbox.Instance); // handled after the messages already queued: they share one transaction
     }
 
-    private void Flush()
+    private void Flush(bool retry = false)
     {
         _flushScheduled = false;
-        if (_outbox.IsEmpty && !_completedPending) return;
-        var changed = _outbox.Flush(_journal, Self);
+        if ((_failedWrites > 0 && !retry) || (_outbox.IsEmpty && !_completedPending)) return;
+        IReadOnlyList<TrialRecord> changed;
+        try { changed = _outbox.Flush(_journal, Self); }
+        catch (Exception ex)
+        {
+            WriteFailed(ex);
+            return;
+        }
+        _failedWrites = 0;
         foreach (var s in _subscribers)
         {
             foreach (var t in changed) s.Tell(new SweepQueries.TrialUpdated(t));
@@ -195,7 +215,30 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         _completedPending = false;
     }
 
+    /// <summary>Retries later, or — the retries used up — fails the sweep: the host is told, the coordinator stops.</summary>
+    private void WriteFailed(Exception ex)
+    {
+        var retry = _options.JournalRetry;
+        var cause = $"{ex.GetType().Name}: {ex.Message}";
+        if (++_failedWrites < retry.Attempts)
+        {
+            _log.Warning("Journal {0}: write {1} of {2} failed ({3}); trying again in {4:0.#} s", _journal?.Path, _failedWrites, retry.Attempts, cause, retry.DelayAfter(_failedWrites).TotalSeconds);
+            Timers.StartSingleTimer(RetryFlush.Instance, RetryFlush.Instance, retry.DelayAfter(_failedWrites));
+            return;
+        }
+        var message = $"the journal {_journal?.Path} cannot be written ({_failedWrites} tries in {retry.Window.TotalSeconds:0.#} s): {cause}";
+        if (_options.OnFatal is null) _log.Error("Sweep {0} failed: {1}", _spec.Name, message);
+        else _log.Warning("Sweep {0} failed: {1}", _spec.Name, message); // its host reports it
+        _options.OnFatal?.Invoke(new CoordinatorFailure(message,
+            new SweepResult(_spec.Name, _spec.Objective, _state.Trials.ToList(), _state.StartedAt, DateTimeOffset.UtcNow) { StopReason = message }));
+        Context.Stop(Self);
+    }
+
     private sealed record RequeueAfterBackoff(TrialId Id) : INoSerializationVerificationNeeded;
+
+    private sealed record StartOverdue(TrialId Id, int Assignment) : INoSerializationVerificationNeeded;
+
+    private sealed record RetryFlush : INoSerializationVerificationNeeded { public static readonly RetryFlush Instance = new(); }
 
     private sealed record BudgetExpired : INoSerializationVerificationNeeded { public static readonly BudgetExpired Instance = new(); }
 

@@ -7,7 +7,8 @@ namespace Sweeper.Cluster.Actors;
 
 /// <summary>
 /// Bridges the coordinator's updates to code outside the actor system (the CLI's progress display): subscribes
-/// through the coordinator proxy, re-subscribing until the first update arrives, and hands every update to callbacks.
+/// through the coordinator proxy, and again every 2 s all along (the coordinator ignores a repeated subscription; a
+/// coordinator started again, or moved to another node, learns of the watcher from it), and hands every update to callbacks.
 /// </summary>
 public sealed class SweepWatcherActor : ReceiveActor, IWithTimers
 {
@@ -21,11 +22,7 @@ public sealed class SweepWatcherActor : ReceiveActor, IWithTimers
     public SweepWatcherActor(IActorRef coordinatorProxy, Action<TrialRecord> onTrial, Action<SweepResult> onCompleted)
     {
         Receive<SweepQueries.Subscribe>(m => coordinatorProxy.Tell(m));
-        Receive<SweepQueries.TrialUpdated>(m =>
-        {
-            Timers.Cancel(SubscribeTimer);
-            onTrial(m.Trial);
-        });
+        Receive<SweepQueries.TrialUpdated>(m => onTrial(m.Trial));
         Receive<SweepQueries.SweepCompleted>(m =>
         {
             Timers.Cancel(SubscribeTimer);

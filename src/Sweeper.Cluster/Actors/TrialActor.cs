@@ -42,7 +42,7 @@ public sealed class TrialActor : ReceiveActor
     }
 
     /// <summary>To the worker: this trial's run is over and needs no further restart.</summary>
-    public sealed record RunEnded(TrialId Id) : INoSerializationVerificationNeeded;
+    public sealed record RunEnded(TrialId Id, int Assignment) : INoSerializationVerificationNeeded;
 
     /// <summary>Thrown to the supervisor when the trainable crashed, so Akka's backoff restarts the actor.</summary>
     public sealed class TrialCrashedException(string message) : Exception(message);
@@ -80,13 +80,13 @@ public sealed class TrialActor : ReceiveActor
         {
             _attempt?.SetTag("sweeper.stability.verdict", m.Verdict.Kind.ToString().ToLowerInvariant());
             _coordinator.Tell(new TrialEvents.TrialUnstable(id, run.Assignment, m.Verdict, _lastEpoch, m.Flips));
-            _worker.Tell(new RunEnded(id));
+            _worker.Tell(new RunEnded(id, run.Assignment));
             Context.Stop(Self);
         });
         Receive<RunFinished>(_ =>
         {
             _coordinator.Tell(new TrialEvents.TrialCompleted(id, run.Assignment));
-            _worker.Tell(new RunEnded(id));
+            _worker.Tell(new RunEnded(id, run.Assignment));
             Context.Stop(Self);
         });
         Receive<RunCrashed>(m =>
@@ -199,7 +199,7 @@ public sealed class TrialActor : ReceiveActor
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
             // Stopped on purpose: the actor is gone and nobody waits for an answer.
-            _worker.Tell(new RunEnded(_run.Config.Id));
+            _worker.Tell(new RunEnded(_run.Config.Id, _run.Assignment));
         }
         catch (Exception ex)
         {

@@ -42,12 +42,15 @@ public static class SweeperHosting
                 akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
                 akka.remote.dot-netty.tcp.maximum-frame-size = 8MiB
                 # An unreachable worker is downed (its trials are queued again); the oldest node, where the
-                # coordinator runs, survives a partition.
+                # coordinator runs, survives a partition. Sized for training nodes with every core busy: a node
+                # is unreachable after 10 s without heartbeats, and downed 7 s later if it stays so (a dead node
+                # is downed within about 20 s). A worker cut off from the coordinator for as long fences itself
+                # (WorkerFenceActor): it stops its trials before they run elsewhere. README: "add machines".
                 akka.cluster.downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
                 akka.cluster.split-brain-resolver.active-strategy = keep-oldest
-                akka.cluster.split-brain-resolver.stable-after = 5s
+                akka.cluster.split-brain-resolver.stable-after = 7s
                 akka.cluster.split-brain-resolver.keep-oldest.down-if-alone = off
-                akka.cluster.failure-detector.acceptable-heartbeat-pause = 3s
+                akka.cluster.failure-detector.acceptable-heartbeat-pause = 10s
                 """, HoconAddMode.Prepend)
             .AddHocon(SweeperMessageSerializer.Hocon, HoconAddMode.Prepend)
             .WithRemoting(RemoteOptionsFor(hostname, port, tls))
@@ -120,12 +123,19 @@ public static class SweeperHosting
     }
 
     /// <summary>A worker with <paramref name="slots"/> trial slots, running trainables from <paramref name="factory"/>.</summary>
-    /// <param name="leaveWithCoordinator">Shut this node down once no coordinator is left in the cluster (a worker-only node).</param>
-    public static AkkaConfigurationBuilder AddSweeperWorker(this AkkaConfigurationBuilder builder, int slots, ITrainableFactory factory, bool leaveWithCoordinator = false) =>
+    /// <param name="leaveWithCoordinator">
+    /// A worker-only node: shut it down once no coordinator is left in the cluster, and fence it (stop its trials, call
+    /// <paramref name="onFenced"/>) when the coordinator's side gives up on it (<see cref="WorkerFenceActor"/>).
+    /// </param>
+    /// <param name="onFenced">Called with the reason when the worker fenced itself; its host should exit.</param>
+    public static AkkaConfigurationBuilder AddSweeperWorker(this AkkaConfigurationBuilder builder, int slots, ITrainableFactory factory, bool leaveWithCoordinator = false,
+        Action<string>? onFenced = null) =>
         builder.AddSweeperCoordinatorProxy().WithActors((system, registry) =>
         {
             var worker = system.ActorOf(WorkerActor.Props(slots, factory, registry.Get<CoordinatorProxy>()), WorkerActor.Name);
             registry.Register<WorkerActor>(worker);
-            if (leaveWithCoordinator) system.ActorOf(Akka.Actor.Props.Create(() => new CoordinatorGoneActor()), "coordinator-gone");
+            if (!leaveWithCoordinator) return;
+            system.ActorOf(Akka.Actor.Props.Create(() => new CoordinatorGoneActor()), "coordinator-gone");
+            system.ActorOf(WorkerFenceActor.Props(worker, onFenced), "worker-fence");
         });
 }

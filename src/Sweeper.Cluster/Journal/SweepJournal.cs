@@ -17,6 +17,7 @@ public abstract record JournalEntry
     public sealed record TrialRow(TrialRecord Result) : JournalEntry;
     public sealed record EpochRow(TrialId Id, EpochResult Result) : JournalEntry;
     public sealed record DropEpochsAfter(TrialId Id, int After) : JournalEntry;
+    public sealed record MetaValue(string Key, string Value) : JournalEntry;
 }
 
 /// <summary>What a journal holds: the spec as written and every trial with its epochs.</summary>
@@ -44,6 +45,7 @@ public sealed class SweepJournal : IDisposable
 
     private readonly SqliteConnection _db;
     private SqliteCommand? _insertTrial, _updateTrial, _upsertEpoch, _dropEpochs;
+    private bool _noAssignment;
 
     private SweepJournal(SqliteConnection db)
     {
@@ -66,7 +68,7 @@ public sealed class SweepJournal : IDisposable
             CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE trials(id INTEGER PRIMARY KEY, config TEXT NOT NULL, state TEXT NOT NULL, worker TEXT,
                                 started_at TEXT, finished_at TEXT, reason TEXT, rung INTEGER, checkpoint TEXT, resumes TEXT NOT NULL DEFAULT '[]', crashes TEXT NOT NULL DEFAULT '[]',
-                                attempts TEXT NOT NULL DEFAULT '[]', healthy_checkpoint TEXT);
+                                attempts TEXT NOT NULL DEFAULT '[]', healthy_checkpoint TEXT, assignment INTEGER NOT NULL DEFAULT 0);
             CREATE TABLE epochs(trial INTEGER NOT NULL, epoch INTEGER NOT NULL, metrics TEXT NOT NULL, duration_ms REAL NOT NULL,
                                 PRIMARY KEY(trial, epoch));
             """);
@@ -82,7 +84,23 @@ public sealed class SweepJournal : IDisposable
     {
         var path = System.IO.Path.Combine(runDirectory, FileName);
         if (!File.Exists(path)) throw new FileNotFoundException($"no journal in {runDirectory} (expected {FileName}); is this a Sweeper run directory?", path);
-        return new SweepJournal(Connect(path));
+        var journal = new SweepJournal(Connect(path));
+        try { journal.Migrate(); }
+        catch { journal.Dispose(); throw; }
+        return journal;
+    }
+
+    /// <summary>Brings a journal written by an older version up to date (columns added since; their defaults fit old rows).</summary>
+    private void Migrate()
+    {
+        var columns = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        using (var cmd = Command("SELECT name FROM pragma_table_info('trials')"))
+        using (var r = cmd.ExecuteReader())
+            while (r.Read()) columns.Add(r.GetString(0));
+        // The trial's newest assignment number (0 for journals from before it was kept: their trials start again at 1).
+        if (columns.Count == 0 || columns.Contains("assignment")) return;
+        try { Exec("ALTER TABLE trials ADD COLUMN assignment INTEGER NOT NULL DEFAULT 0"); }
+        catch (SqliteException) { _noAssignment = true; } // read-only (a report of someone else's run): read it as 0
     }
 
     public JournalState Load()
@@ -105,7 +123,7 @@ public sealed class SweepJournal : IDisposable
             }
 
         var trials = new List<TrialRecord>();
-        using (var cmd = Command("SELECT id, config, state, worker, started_at, finished_at, reason, checkpoint, resumes, rung, crashes, attempts, healthy_checkpoint FROM trials ORDER BY id"))
+        using (var cmd = Command($"SELECT id, config, state, worker, started_at, finished_at, reason, checkpoint, resumes, rung, crashes, attempts, healthy_checkpoint, {(_noAssignment ? "0" : "assignment")} FROM trials ORDER BY id"))
         using (var r = cmd.ExecuteReader())
             while (r.Read())
             {
@@ -124,6 +142,7 @@ public sealed class SweepJournal : IDisposable
                     Attempts = JsonSerializer.Deserialize<List<TrialAttempt>>(r.GetString(11), SweeperMessageSerializer.Options)!
                         .Select(a => a.ParentCheckpoint is { } p ? a with { ParentCheckpoint = Resolved(p) } : a).ToList(),
                     HealthyCheckpoint = r.IsDBNull(12) ? null : Resolved(JsonSerializer.Deserialize<CheckpointRef>(r.GetString(12), SweeperMessageSerializer.Options)),
+                    Assignment = r.GetInt32(13),
                     Epochs = epochs.GetValueOrDefault(r.GetInt32(0)) ?? [],
                 });
             }
@@ -149,6 +168,18 @@ public sealed class SweepJournal : IDisposable
     public void SetMeta(string key, string value) =>
         Exec("INSERT INTO meta(key, value) VALUES ($k, $v) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$k", key), ("$v", value));
 
+    /// <summary>
+    /// How long a write waits for a lock another connection holds before it fails with SQLITE_BUSY, in whole seconds (at
+    /// least 1; default 30 s: Microsoft.Data.Sqlite retries a busy statement until its command timeout).
+    /// </summary>
+    public void SetBusyTimeout(TimeSpan timeout)
+    {
+        Exec($"PRAGMA busy_timeout={(long)timeout.TotalMilliseconds}");
+        _db.DefaultTimeout = Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds));
+        foreach (var cmd in new[] { _insertTrial, _updateTrial, _upsertEpoch, _dropEpochs })
+            if (cmd is not null) cmd.CommandTimeout = _db.DefaultTimeout;
+    }
+
     /// <summary>Writes a batch of changes in one transaction.</summary>
     public void Write(IReadOnlyList<JournalEntry> batch)
     {
@@ -157,8 +188,9 @@ public sealed class SweepJournal : IDisposable
         var insert = _insertTrial ??= Prepare("INSERT INTO trials(id, config, state) VALUES ($id, $config, 'Pending')", "$id", "$config");
         var trial = _updateTrial ??= Prepare("""
             UPDATE trials SET state=$state, worker=$worker, started_at=$started, finished_at=$finished, reason=$reason,
-                              checkpoint=$checkpoint, resumes=$resumes, rung=$rung, crashes=$crashes, attempts=$attempts, healthy_checkpoint=$healthy WHERE id=$id
-            """, "$state", "$worker", "$started", "$finished", "$reason", "$checkpoint", "$resumes", "$rung", "$crashes", "$attempts", "$healthy", "$id");
+                              checkpoint=$checkpoint, resumes=$resumes, rung=$rung, crashes=$crashes, attempts=$attempts, healthy_checkpoint=$healthy,
+                              assignment=$assignment WHERE id=$id
+            """, "$state", "$worker", "$started", "$finished", "$reason", "$checkpoint", "$resumes", "$rung", "$crashes", "$attempts", "$healthy", "$assignment", "$id");
         var epoch = _upsertEpoch ??= Prepare("INSERT OR REPLACE INTO epochs(trial, epoch, metrics, duration_ms) VALUES ($trial, $epoch, $metrics, $duration)",
             "$trial", "$epoch", "$metrics", "$duration");
         var drop = _dropEpochs ??= Prepare("DELETE FROM epochs WHERE trial=$trial AND epoch>$epoch", "$trial", "$epoch");
@@ -179,13 +211,20 @@ public sealed class SweepJournal : IDisposable
                         JsonSerializer.Serialize(t.Crashes, SweeperMessageSerializer.Options),
                         JsonSerializer.Serialize(t.Attempts.Select(a => a.ParentCheckpoint is { } p ? a with { ParentCheckpoint = Stored(p) } : a).ToList(),
                             SweeperMessageSerializer.Options),
-                        t.HealthyCheckpoint is null ? null : JsonSerializer.Serialize(Stored(t.HealthyCheckpoint), SweeperMessageSerializer.Options), t.Id.Index);
+                        t.HealthyCheckpoint is null ? null : JsonSerializer.Serialize(Stored(t.HealthyCheckpoint), SweeperMessageSerializer.Options), t.Assignment, t.Id.Index);
                     break;
                 case JournalEntry.EpochRow(var id, var e):
                     Run(epoch, id.Index, e.Epoch, JsonSerializer.Serialize(e.Metrics, SweeperMessageSerializer.Options), e.Duration.TotalMilliseconds);
                     break;
                 case JournalEntry.DropEpochsAfter(var id, var after):
                     Run(drop, id.Index, after);
+                    break;
+                case JournalEntry.MetaValue(var key, var value):
+                    using (var meta = Command("INSERT INTO meta(key, value) VALUES ($k, $v) ON CONFLICT(key) DO UPDATE SET value = excluded.value", "$k", "$v"))
+                    {
+                        meta.Transaction = tx;
+                        Run(meta, key, value);
+                    }
                     break;
             }
         }

@@ -10,15 +10,17 @@ public interface ISweeperMessage;
 /// <summary>Between workers and the coordinator: joining and handing out trials.</summary>
 public static class WorkerCommands
 {
-    /// <summary>A worker offers its slots; the sender is the worker. Repeated until acknowledged.</summary>
+    /// <summary>
+    /// A worker offers its slots; the sender is the worker. Repeated all along (a coordinator started again, or moved to
+    /// another node, learns of the worker from it); the coordinator counts a worker once.
+    /// </summary>
     public sealed record RegisterWorker(string Node, int Slots) : ISweeperMessage;
 
-    /// <summary>The coordinator knows the worker.</summary>
-    public sealed record WorkerRegistered : ISweeperMessage
-    {
-        public static readonly WorkerRegistered Instance = new();
-        private WorkerRegistered() { }
-    }
+    /// <summary>
+    /// The coordinator knows the worker. <paramref name="Coordinator"/> names the coordinator's incarnation: when it
+    /// changes, the coordinator was started again and the worker's running trials belong to one that is gone.
+    /// </summary>
+    public sealed record WorkerRegistered(string Coordinator) : ISweeperMessage;
 
     /// <summary>
     /// Run this trial in a free slot; results go to the sender (the coordinator). <paramref name="Assignment"/> numbers
@@ -66,7 +68,10 @@ public static class TrialEvents
 /// <summary>Asking the coordinator about the sweep, and what it tells subscribers.</summary>
 public static class SweepQueries
 {
-    /// <summary>Subscribes the sender to <see cref="TrialUpdated"/> and <see cref="SweepCompleted"/>; it gets the current state at once.</summary>
+    /// <summary>
+    /// Subscribes the sender to <see cref="TrialUpdated"/> and <see cref="SweepCompleted"/>; it gets the current state at
+    /// once. Repeating it changes nothing (watchers repeat it, so that a coordinator started again learns of them).
+    /// </summary>
     public sealed record Subscribe : ISweeperMessage
     {
         public static readonly Subscribe Instance = new();

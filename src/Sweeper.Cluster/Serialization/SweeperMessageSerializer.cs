@@ -35,7 +35,7 @@ public sealed class SweeperMessageSerializer : SerializerWithStringManifest
     private static readonly (string Manifest, Type Type, object? Singleton)[] Table =
     [
         ("register-worker", typeof(WorkerCommands.RegisterWorker), null),
-        ("worker-registered", typeof(WorkerCommands.WorkerRegistered), WorkerCommands.WorkerRegistered.Instance),
+        ("worker-registered", typeof(WorkerCommands.WorkerRegistered), null),
         ("assign-trial", typeof(WorkerCommands.AssignTrial), null),
         ("stop-trial", typeof(WorkerCommands.StopTrial), null),
         ("trial-started", typeof(TrialEvents.TrialStarted), null),

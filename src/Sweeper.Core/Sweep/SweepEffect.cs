@@ -45,6 +45,9 @@ public abstract record SweepEffect
 
     public sealed record StopTrial(WorkerId Worker, TrialId Id, string Reason) : SweepEffect;
 
+    /// <summary>Call <see cref="SweepState.StartOverdue"/> for this assignment after <see cref="Within"/> (it may never start).</summary>
+    public sealed record AwaitStart(TrialId Id, int Assignment, TimeSpan Within) : SweepEffect;
+
     /// <summary>Call <see cref="SweepState.RequeueDue"/> for <see cref="Id"/> after <see cref="Delay"/> (a restart's backoff).</summary>
     public sealed record RequeueLater(TrialId Id, TimeSpan Delay) : SweepEffect;
 

@@ -14,7 +14,10 @@ namespace Sweeper.Core.Sweep;
 /// trial's record changes; it counts the finished trials.
 /// <para>
 /// Events of an older assignment of a trial (a worker that was given up on, a trial restarted meanwhile) are ignored:
-/// every event names the assignment it belongs to. Not thread-safe: one host calls it.
+/// every event names the assignment it belongs to. Assignment numbers are kept with the trial (and journaled with it),
+/// so a coordinator started again from a journal continues them: an assignment from before it started is never current.
+/// An assignment that does not start within the start timeout is queued again (<see cref="StartOverdue"/>).
+/// Not thread-safe: one host calls it.
 /// </para>
 /// </summary>
 public sealed class SweepState
@@ -24,9 +27,11 @@ public sealed class SweepState
     private readonly ITrialScheduler _scheduler;
     private readonly RestartPolicy _restartPolicy;
     private readonly Func<DateTimeOffset> _clock;
+    private readonly TimeSpan _startTimeout;
     private readonly Dictionary<TrialId, TrialRecord> _trials = new();
     private readonly Dictionary<TrialId, int> _assignment = new();
     private readonly Dictionary<TrialId, TrainableSpec> _originalTrainable = new();
+    private readonly HashSet<TrialId> _unstarted = new(); // assigned, no TrialStarted yet for the current assignment
     private readonly LinkedList<TrialId> _pending = new();
     private readonly Dictionary<WorkerId, Worker> _workers = new();
     private List<SweepEffect> _effects = new();
@@ -35,8 +40,13 @@ public sealed class SweepState
     private bool _exhausted;       // no more trials will be created (the source ran out, or the sweep is stopping)
     private string? _stopReason;
 
-    public SweepState(SweepSpec spec, ITrialSource source, Func<DateTimeOffset>? clock = null)
+    /// <summary>How long an assignment may take to start (its trial actor reports <see cref="TrialStarted"/>) by default.</summary>
+    public static readonly TimeSpan DefaultStartTimeout = TimeSpan.FromSeconds(60);
+
+    /// <param name="startTimeout">How long an assignment may take to start before the trial is queued again (default <see cref="DefaultStartTimeout"/>).</param>
+    public SweepState(SweepSpec spec, ITrialSource source, Func<DateTimeOffset>? clock = null, TimeSpan? startTimeout = null)
     {
+        _startTimeout = startTimeout ?? DefaultStartTimeout;
         _spec = spec;
         _source = source;
         _scheduler = Schedulers.Create(spec);
@@ -81,7 +91,7 @@ public sealed class SweepState
                 Emit(new SweepEffect.TrialChanged(trial, trial));
             }
             _trials[trial.Id] = trial;
-            _assignment[trial.Id] = 0;
+            _assignment[trial.Id] = trial.Assignment; // continued: an older life's assignments stay stale
             if (trial.State == TrialState.Pending) _pending.AddLast(trial.Id);
             if (trial.State.IsTerminal()) _terminal++;
         }
@@ -119,7 +129,28 @@ public sealed class SweepState
 
     public IReadOnlyList<SweepEffect> TrialStarted(TrialId id, int assignment, string node)
     {
-        if (Current(id, assignment)) Change(id, t => t with { Worker = node });
+        if (!Current(id, assignment)) return [];
+        _unstarted.Remove(id);
+        Change(id, t => t with { Worker = node });
+        return Drain();
+    }
+
+    /// <summary>
+    /// The start timeout of an assignment is over (see <see cref="SweepEffect.AwaitStart"/>): if it still has not started
+    /// (its worker lost it, or it is stuck), its worker is told to stop it and the trial is queued again, first in line.
+    /// </summary>
+    public IReadOnlyList<SweepEffect> StartOverdue(TrialId id, int assignment)
+    {
+        if (!Current(id, assignment) || !_unstarted.Remove(id)) return [];
+        var reason = $"assignment {assignment} did not start within {_startTimeout.TotalSeconds:0.###} s";
+        foreach (var (worker, slots) in _workers)
+            if (slots.Running.Remove(id)) Emit(new SweepEffect.StopTrial(worker, id, reason));
+        var requeued = Requeue(_trials[id], reason);
+        Emit(new SweepEffect.EpochsDropped(id, requeued.Checkpoint?.Epoch ?? 0));
+        Emit(new SweepEffect.QueuedAgain(id, requeued.Resumes[^1]));
+        Change(id, _ => requeued);
+        _pending.AddFirst(id);
+        Dispatch();
         return Drain();
     }
 
@@ -296,13 +327,16 @@ public sealed class SweepState
             var assignment = ++_assignment[next];
             var trial = _trials[next];
             var now = _clock();
+            _unstarted.Add(next);
             Change(next, t => t.MoveTo(TrialState.Running) with
             {
+                Assignment = assignment,
                 Worker = best.Node,
                 StartedAt = t.StartedAt ?? now,
                 Attempts = t.Attempts.Count == 0 ? [new TrialAttempt { Number = 1, StartedAt = now }] : t.Attempts,
             });
             Emit(new SweepEffect.Assign(target, trial, assignment));
+            Emit(new SweepEffect.AwaitStart(next, assignment, _startTimeout));
         }
     }
 

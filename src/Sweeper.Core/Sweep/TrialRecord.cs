@@ -26,6 +26,11 @@ public sealed record TrialRecord
     public IReadOnlyList<TrialCrash> Crashes { get; init; } = [];
     /// <summary>The attempts (lineage): one, plus one per restart for instability.</summary>
     public IReadOnlyList<TrialAttempt> Attempts { get; init; } = [];
+    /// <summary>
+    /// The number of the trial's newest assignment to a worker (0: never assigned). Journaled, so a coordinator started
+    /// again continues the count and never takes an event of an earlier assignment for a current one.
+    /// </summary>
+    public int Assignment { get; init; }
     /// <summary>The newest checkpoint saved while the monitor had been healthy for the whole epoch before it.</summary>
     public CheckpointRef? HealthyCheckpoint { get; init; }
     /// <summary>healthy, or the verdict that ended the trial's last attempt.</summary>

@@ -36,8 +36,8 @@ public sealed class TestNode : IAsyncDisposable
         StartAsync(a => a.AddSweeperCluster("127.0.0.1", 0, [SweeperRoles.Coordinator], [], tls)
             .AddSweeperCoordinator(spec, new FixedTrialSource(trials), new CoordinatorOptions(null, Path.Combine(Path.GetTempPath(), "sweeper-ckpt-" + Guid.NewGuid().ToString("N")))));
 
-    public static Task<TestNode> WorkerAsync(string seed, int slots, ITrainableFactory factory, TlsOptions? tls = null) =>
-        StartAsync(a => a.AddSweeperCluster("127.0.0.1", 0, [SweeperRoles.Worker], [seed], tls).AddSweeperWorker(slots, factory, leaveWithCoordinator: true));
+    public static Task<TestNode> WorkerAsync(string seed, int slots, ITrainableFactory factory, TlsOptions? tls = null, Action<string>? onFenced = null) =>
+        StartAsync(a => a.AddSweeperCluster("127.0.0.1", 0, [SweeperRoles.Worker], [seed], tls).AddSweeperWorker(slots, factory, leaveWithCoordinator: true, onFenced));
 
     /// <summary>Subscribes to the coordinator and returns the sweep's result when it completes.</summary>
     public async Task<SweepResult> WaitForSweepAsync(TimeSpan timeout)

@@ -113,6 +113,30 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
     }
 
     [Fact]
+    public void Open_JournalFromBeforeAssignmentsWereKept_MigratedTheyReadAsZeroThenKept()
+    {
+        var spec = TestSpecs.Spec();
+        var trial = TestSpecs.Trials(spec, 0.1)[0];
+        using (var journal = SweepJournal.Create(_dir, spec, DateTimeOffset.UnixEpoch))
+            journal.Write([new JournalEntry.NewTrial(trial)]);
+        using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_dir, SweepJournal.FileName)};Pooling=False"))
+        {
+            db.Open();
+            using var cmd = db.CreateCommand();
+            cmd.CommandText = "ALTER TABLE trials DROP COLUMN assignment"; // the schema of format 1 before the column
+            cmd.ExecuteNonQuery();
+        }
+
+        using (var journal = SweepJournal.Open(_dir))
+        {
+            Assert.Equal(0, Assert.Single(journal.Load().Trials).Assignment);
+            journal.Write([new JournalEntry.TrialRow(new TrialRecord { Config = trial, State = TrialState.Running, Assignment = 3 })]);
+        }
+        using (var journal = SweepJournal.Open(_dir))
+            Assert.Equal(3, Assert.Single(journal.Load().Trials).Assignment);
+    }
+
+    [Fact]
     public void Open_NoJournal_ClearError()
     {
         var ex = Assert.Throws<FileNotFoundException>(() => SweepJournal.Open(_dir));

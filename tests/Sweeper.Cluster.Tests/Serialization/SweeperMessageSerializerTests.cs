@@ -32,7 +32,7 @@ public sealed class SweeperMessageSerializerTests() : TestKit(SweeperMessageSeri
     public static TheoryData<ISweeperMessage> Messages => new()
     {
         new WorkerCommands.RegisterWorker("akka.tcp://sweeper@127.0.0.1:1", 2),
-        WorkerCommands.WorkerRegistered.Instance,
+        new WorkerCommands.WorkerRegistered("5f0c"),
         new WorkerCommands.AssignTrial(Config, 2, new CheckpointRef(3, "/tmp/c/t0007/epoch-0003.ckpt"), "/tmp/c", 1),
         new WorkerCommands.StopTrial(new TrialId(3), "asked"),
         new TrialEvents.TrialStarted(new TrialId(3), 1, "node", 2),
@@ -80,7 +80,7 @@ public sealed class SweeperMessageSerializerTests() : TestKit(SweeperMessageSeri
     {
         var s = (SerializerWithStringManifest)Sys.Serialization.FindSerializerFor(SweepQueries.Subscribe.Instance);
         Assert.Same(SweepQueries.Subscribe.Instance, s.FromBinary(s.ToBinary(SweepQueries.Subscribe.Instance), s.Manifest(SweepQueries.Subscribe.Instance)));
-        Assert.Same(WorkerCommands.WorkerRegistered.Instance, s.FromBinary([], s.Manifest(WorkerCommands.WorkerRegistered.Instance)));
+        Assert.Same(SweepQueries.GetStatus.Instance, s.FromBinary([], s.Manifest(SweepQueries.GetStatus.Instance)));
     }
 
     [Fact]

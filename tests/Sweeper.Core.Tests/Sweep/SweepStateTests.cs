@@ -241,6 +241,97 @@ public sealed class SweepStateTests
         Assert.StartsWith("asha: ", state[new TrialId(2)].Reason);
     }
 
+    [Fact]
+    public void Assign_StartTimeoutAwaited_AssignmentKeptWithTheRecord()
+    {
+        var state = new SweepState(Spec(), new SpecTrialSource(Spec()), () => T0, startTimeout: TimeSpan.FromSeconds(7));
+        state.Start();
+
+        var effects = state.WorkerJoined(A, "node-a", 1);
+
+        Assert.Equal(new SweepEffect.AwaitStart(new TrialId(1), 1, TimeSpan.FromSeconds(7)), Assert.Single(effects.OfType<SweepEffect.AwaitStart>()));
+        Assert.Equal(1, state[new TrialId(1)].Assignment);
+        Assert.Equal(1, effects.OfType<SweepEffect.TrialChanged>().Last().After.Assignment); // journaled with the row
+    }
+
+    [Fact]
+    public void StartOverdue_NeverStarted_StoppedOnItsWorkerQueuedFirstAndAssignedAgain()
+    {
+        var state = State(Spec());
+        state.Start();
+        state.WorkerJoined(A, "node-a", 1);
+        var id = new TrialId(1);
+
+        var effects = state.StartOverdue(id, 1);
+
+        var reason = "assignment 1 did not start within 60 s";
+        Assert.Equal(new SweepEffect.StopTrial(A, id, reason), Assert.Single(effects.OfType<SweepEffect.StopTrial>()));
+        Assert.Equal(reason, Assert.Single(effects.OfType<SweepEffect.QueuedAgain>()).Resume.Reason);
+        // First in line: the freed slot takes the same trial again (not trial 2), as a new assignment.
+        var again = Assert.Single(Assigns(effects));
+        Assert.Equal((A, 1, 2), (again.Worker, again.Trial.Id.Index, again.Assignment));
+        Assert.Equal(new SweepEffect.AwaitStart(id, 2, SweepState.DefaultStartTimeout), Assert.Single(effects.OfType<SweepEffect.AwaitStart>()));
+        Assert.Equal(TrialState.Running, state[id].State);
+        Assert.Equal(2, state[id].Assignment);
+        Assert.Single(state[id].Resumes);
+    }
+
+    [Theory]
+    [InlineData(true, 1)]   // it started in time
+    [InlineData(false, 2)]  // a timer of an assignment that does not exist (or a stale one)
+    public void StartOverdue_StartedOrNotCurrent_ChangesNothing(bool started, int assignment)
+    {
+        var state = State(Spec());
+        state.Start();
+        state.WorkerJoined(A, "node-a", 1);
+        var id = new TrialId(1);
+        if (started) state.TrialStarted(id, 1, "node-a");
+
+        Assert.Empty(state.StartOverdue(id, assignment));
+        Assert.Equal((TrialState.Running, 1), (state[id].State, state[id].Assignment));
+    }
+
+    [Fact]
+    public void StartOverdue_AfterWorkerLeftAndReassigned_OldTimerIgnored()
+    {
+        var state = State(Spec());
+        state.Start();
+        state.WorkerJoined(A, "node-a", 1);
+        state.WorkerLeft(A);
+        state.WorkerJoined(B, "node-b", 1);
+        var id = new TrialId(1);
+
+        Assert.Empty(state.StartOverdue(id, 1));
+        Assert.Equal(2, state[id].Assignment);
+        Assert.NotEmpty(state.StartOverdue(id, 2)); // the current one's timer still counts
+    }
+
+    [Fact]
+    public void Start_FromJournal_AssignmentNumbersContinue_EventsOfEarlierLifeIgnored()
+    {
+        var spec = Spec();
+        var source = new SpecTrialSource(spec);
+        var c1 = source.Create(0)!;
+        var journaled = new[] { new TrialRecord { Config = c1, State = TrialState.Running, Assignment = 3, Epochs = [Epoch(1, 0.4)] } };
+        var state = new SweepState(spec, source, () => T0);
+        state.Start(journaled, T0);
+
+        var assigns = Assigns(state.WorkerJoined(A, "node-a", 1));
+
+        Assert.Equal((1, 4), assigns.Select(a => (a.Trial.Id.Index, a.Assignment)).Single());
+        Assert.Equal(4, state[c1.Id].Assignment);
+        // The run of the coordinator's earlier life (assignments 1..3) still reports: none of it counts.
+        foreach (var old in new[] { 1, 3 })
+        {
+            Assert.Empty(state.TrialStarted(c1.Id, old, "node-x"));
+            Assert.Empty(state.EpochCompleted(c1.Id, old, Epoch(1, 0.9)));
+            Assert.Empty(state.TrialCompleted(c1.Id, old));
+        }
+        Assert.Equal(TrialState.Running, state[c1.Id].State);
+        Assert.Empty(state[c1.Id].Epochs); // the journaled epoch 1 had no checkpoint: it runs again
+        Assert.NotEmpty(state.TrialCompleted(c1.Id, 4));
+    }
+
     private static IReadOnlyList<SweepEffect> Step(SweepState state, TrialId id, int assignment, double acc)
     {
         var effects = state.EpochCompleted(id, assignment, Epoch(1, acc)).ToList();
