@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Sweeper.Cluster.Journal;
+using Sweeper.Cluster.Messages;
 using Sweeper.Core.Model;
 using Sweeper.Core.Sweep;
 
@@ -18,8 +19,10 @@ internal sealed class Outbox
     private readonly List<JournalEntry> _meta = new();
     private readonly Dictionary<TrialId, TrialRecord> _changed = new();
     private readonly List<(IActorRef To, object Message)> _sends = new();
+    private readonly HashSet<IActorRef> _subscribers = new();
+    private SweepResult? _completed;
 
-    public bool IsEmpty => _created.Count == 0 && _dropped.Count == 0 && _epochs.Count == 0 && _changed.Count == 0 && _sends.Count == 0 && _meta.Count == 0;
+    public bool IsEmpty => _created.Count == 0 && _dropped.Count == 0 && _epochs.Count == 0 && _changed.Count == 0 && _sends.Count == 0 && _meta.Count == 0 && _completed is null;
 
     public void Created(TrialRecord trial) => _created.Add(new JournalEntry.NewTrial(trial.Config));
 
@@ -33,13 +36,21 @@ internal sealed class Outbox
 
     public void Meta(string key, string value) => _meta.Add(new JournalEntry.MetaValue(key, value));
 
+    /// <summary>The sweep ended: subscribers are told with the next flush.</summary>
+    public void Completed(SweepResult result) => _completed = result;
+
+    /// <summary>Adds a subscriber to every flush's changed records; false when it was subscribed already.</summary>
+    public bool Subscribe(IActorRef subscriber) => _subscribers.Add(subscriber);
+
+    public bool Unsubscribe(IActorRef subscriber) => _subscribers.Remove(subscriber);
+
     /// <summary>
     /// Writes everything to <paramref name="journal"/> (new trials first, then dropped epochs, trial rows and epoch rows:
     /// an epoch of a resumed trial follows the row that dropped its later ones), then sends the messages from
-    /// <paramref name="sender"/>. Returns the records that changed, in the order they first changed, for subscribers.
-    /// When the journal write throws, nothing is sent and everything is kept for the next flush.
+    /// <paramref name="sender"/> and tells subscribers the records that changed (in the order they first changed) and
+    /// the sweep's end. When the journal write throws, nothing is sent and everything is kept for the next flush.
     /// </summary>
-    public IReadOnlyList<TrialRecord> Flush(SweepJournal? journal, IActorRef sender)
+    public void Flush(SweepJournal? journal, IActorRef sender)
     {
         var changed = _changed.Values.ToList();
         if (journal is not null)
@@ -59,6 +70,11 @@ internal sealed class Outbox
         _changed.Clear();
         foreach (var (to, message) in _sends) to.Tell(message, sender);
         _sends.Clear();
-        return changed;
+        foreach (var s in _subscribers)
+        {
+            foreach (var t in changed) s.Tell(new SweepQueries.TrialUpdated(t));
+            if (_completed is not null) s.Tell(new SweepQueries.SweepCompleted(_completed));
+        }
+        _completed = null;
     }
 }

@@ -15,12 +15,9 @@ namespace Sweeper.Cluster.Actors;
 /// decides everything, and carries out the effects it returns. Changes and outgoing messages collect in an
 /// <see cref="Outbox"/> that is flushed — one journal transaction, then the sends — when the messages already in the
 /// mailbox have been handled. A coordinator started on a run directory that has a journal resumes from it.
-/// <para>
-/// A journal write that fails is retried (<see cref="JournalRetry"/>) while messages keep being handled; when the
-/// retries are used up the sweep fails: <see cref="CoordinatorOptions.OnFatal"/> gets the cause and the trials so far,
-/// and the coordinator stops. Workers and watchers keep registering (subscribing) with it, so a coordinator started
-/// again (restarted, or moved to another node) learns of them; it answers workers with its incarnation.
-/// </para>
+/// A failed journal write is retried (<see cref="JournalRetry"/>), then the sweep fails: <see cref="CoordinatorOptions.OnFatal"/>
+/// gets the cause and the trials so far. Workers and watchers keep registering, so a restarted (or moved) coordinator
+/// learns of them; it answers workers with its incarnation.
 /// </summary>
 public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
 {
@@ -34,16 +31,12 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     private readonly SweepTracing _tracing;
     private readonly IReadOnlyList<StabilityKind> _actOn;
     private readonly Outbox _outbox = new();
-    private readonly Dictionary<IActorRef, WorkerId> _workerIds = new();
-    private readonly Dictionary<WorkerId, IActorRef> _workers = new();
-    private readonly HashSet<IActorRef> _subscribers = new();
+    private readonly WorkerRegistry _workers = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _incarnation = Guid.NewGuid().ToString("N");
     private SweepJournal? _journal;
-    private int _failedWrites;     // journal writes failed in a row: while > 0, only the scheduled retry writes
+    private readonly JournalFailures _failures;
     private bool _flushScheduled;
-    private bool _completedPending;
-    private int _nextWorker;
 
     public static Props Props(SweepSpec spec, ITrialSource source, CoordinatorOptions options) =>
         Akka.Actor.Props.Create(() => new SweepCoordinatorActor(spec, source, options));
@@ -54,6 +47,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         _options = options;
         _state = new SweepState(spec, source, startTimeout: options.StartTimeout);
         _tracing = new SweepTracing(spec);
+        _failures = new JournalFailures(options.JournalRetry);
         _actOn = StabilityKinds.Unhealthy.Where(k => spec.Stability.Policy.For(k).Action != StabilityActionKind.Continue).ToList();
 
         Receive<WorkerCommands.RegisterWorker>(OnRegister);
@@ -78,10 +72,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        try
-        {
-            Start();
-        }
+        try { Start(); }
         catch (Exception ex)
         {
             _log.Error(ex, "The coordinator of sweep {0} cannot start", _spec.Name);
@@ -100,42 +91,32 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         Apply(_state.Start(journaled?.Trials, journaled?.StartedAt));
         if (journaled is not null)
             _log.Info("Resumed sweep {0} from {1}: {2} of {3} trial(s) already finished", _spec.Name, _journal!.Path, _state.Finished, _state.Created);
-        if (SweepStops.BudgetLeft(_spec, _state.StartedAt, DateTimeOffset.UtcNow) is { } left)
-        {
-            if (left <= TimeSpan.Zero) Self.Tell(BudgetExpired.Instance);
-            else Timers.StartSingleTimer(BudgetExpired.Instance, BudgetExpired.Instance, left);
-        }
+        if (SweepStops.BudgetLeft(_spec, _state.StartedAt, DateTimeOffset.UtcNow) is { } left) // used up: fires at once
+            Timers.StartSingleTimer(BudgetExpired.Instance, BudgetExpired.Instance, left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1));
         Flush();
     }
 
     protected override void PostStop()
     {
         try { Flush(); }
-        finally
-        {
-            _journal?.Dispose();
-            _tracing.Dispose();
-        }
+        finally { _journal?.Dispose(); _tracing.Dispose(); }
     }
 
     private void OnRegister(WorkerCommands.RegisterWorker m)
     {
-        if (!_workerIds.ContainsKey(Sender))
+        var id = _workers.Register(Sender, out var isNew);
+        if (isNew)
         {
-            var id = new WorkerId(++_nextWorker);
-            _workerIds[Sender] = id;
-            _workers[id] = Sender;
             Context.Watch(Sender);
             _log.Info("Worker {0} joined with {1} slot(s)", m.Node, m.Slots);
         }
         _outbox.Send(Sender, new WorkerCommands.WorkerRegistered(_incarnation));
-        Apply(_state.WorkerJoined(_workerIds[Sender], m.Node, m.Slots));
+        Apply(_state.WorkerJoined(id, m.Node, m.Slots));
     }
 
     private void OnGone(IActorRef actor)
     {
-        if (_subscribers.Remove(actor) || !_workerIds.Remove(actor, out var id)) return;
-        _workers.Remove(id);
+        if (_outbox.Unsubscribe(actor) || !_workers.Remove(actor, out var id)) return;
         var node = _state.NodeOf(id);
         var effects = _state.WorkerLeft(id);
         _log.Warning("Worker {0} is gone; its {1} running trial(s) are queued again", node, effects.Count(e => e is SweepEffect.QueuedAgain));
@@ -144,9 +125,8 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
 
     private void OnSubscribe(IActorRef subscriber)
     {
-        if (_subscribers.Contains(subscriber)) return; // watchers repeat Subscribe, so that a new coordinator learns of them
         Flush(); // the snapshot must not run ahead of the journal
-        _subscribers.Add(subscriber);
+        if (!_outbox.Subscribe(subscriber)) return; // watchers repeat Subscribe, so that a new coordinator learns of them
         Context.Watch(subscriber);
         foreach (var t in _state.Trials) subscriber.Tell(new SweepQueries.TrialUpdated(t));
         if (_state.Completed is { } done) subscriber.Tell(new SweepQueries.SweepCompleted(done));
@@ -171,21 +151,21 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
                 case SweepEffect.EpochRecorded e: _outbox.Epoch(e.Id, e.Result); break;
                 case SweepEffect.EpochsDropped d: _outbox.EpochsDropped(d.Id, d.After); break;
                 case SweepEffect.StopReasonSet s: _outbox.Meta("stop_reason", s.Reason); break;
-                case SweepEffect.Assign a when _workers.TryGetValue(a.Worker, out var worker):
+                case SweepEffect.Assign a when _workers.TryGet(a.Worker, out var worker):
                     _outbox.Send(worker, new WorkerCommands.AssignTrial(a.Trial.Config, a.Assignment, a.Trial.Checkpoint, _options.CheckpointDir,
                         _spec.Checkpoint.IntervalEpochs, _tracing.TraceParentOf(a.Trial), _spec.Crashes.MaxRetries, _spec.Crashes.BackoffSeconds,
                         _spec.Stability.Monitor, _actOn, _spec.Checkpoint.Keep));
                     break;
-                case SweepEffect.StopTrial s when _workers.TryGetValue(s.Worker, out var worker): _outbox.Send(worker, new WorkerCommands.StopTrial(s.Id, s.Reason)); break;
+                case SweepEffect.StopTrial s when _workers.TryGet(s.Worker, out var worker): _outbox.Send(worker, new WorkerCommands.StopTrial(s.Id, s.Reason)); break;
                 case SweepEffect.RequeueLater r: Timers.StartSingleTimer(("requeue", r.Id), new RequeueAfterBackoff(r.Id), r.Delay); break;
                 case SweepEffect.AwaitStart w: Timers.StartSingleTimer(("start", w.Id), new StartOverdue(w.Id, w.Assignment), w.Within); break;
                 case SweepEffect.SweepCompleted done:
                     _log.Info("Sweep {0} finished: {1} trial(s)", _spec.Name, done.Result.Trials.Count);
-                    _completedPending = true;
+                    _outbox.Completed(done.Result);
                     break;
             }
         }
-        if (!_outbox.IsEmpty || _completedPending) ScheduleFlush();
+        if (!_outbox.IsEmpty) ScheduleFlush();
     }
 
     private void ScheduleFlush()
@@ -198,39 +178,27 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     private void Flush(bool retry = false)
     {
         _flushScheduled = false;
-        if ((_failedWrites > 0 && !retry) || (_outbox.IsEmpty && !_completedPending)) return;
-        IReadOnlyList<TrialRecord> changed;
-        try { changed = _outbox.Flush(_journal, Self); }
-        catch (Exception ex)
+        if ((_failures.Count > 0 && !retry) || _outbox.IsEmpty) return;
+        try
         {
-            WriteFailed(ex);
-            return;
+            _outbox.Flush(_journal, Self);
+            _failures.Succeeded();
         }
-        _failedWrites = 0;
-        foreach (var s in _subscribers)
-        {
-            foreach (var t in changed) s.Tell(new SweepQueries.TrialUpdated(t));
-            if (_completedPending && _state.Completed is { } done) s.Tell(new SweepQueries.SweepCompleted(done));
-        }
-        _completedPending = false;
+        catch (Exception ex) { WriteFailed(ex); }
     }
 
     /// <summary>Retries later, or — the retries used up — fails the sweep: the host is told, the coordinator stops.</summary>
     private void WriteFailed(Exception ex)
     {
-        var retry = _options.JournalRetry;
-        var cause = $"{ex.GetType().Name}: {ex.Message}";
-        if (++_failedWrites < retry.Attempts)
+        if (_failures.Failed(ex, _journal?.Path, out var message) is { } delay)
         {
-            _log.Warning("Journal {0}: write {1} of {2} failed ({3}); trying again in {4:0.#} s", _journal?.Path, _failedWrites, retry.Attempts, cause, retry.DelayAfter(_failedWrites).TotalSeconds);
-            Timers.StartSingleTimer(RetryFlush.Instance, RetryFlush.Instance, retry.DelayAfter(_failedWrites));
+            _log.Warning(message);
+            Timers.StartSingleTimer(RetryFlush.Instance, RetryFlush.Instance, delay);
             return;
         }
-        var message = $"the journal {_journal?.Path} cannot be written ({_failedWrites} tries in {retry.Window.TotalSeconds:0.#} s): {cause}";
         if (_options.OnFatal is null) _log.Error("Sweep {0} failed: {1}", _spec.Name, message);
         else _log.Warning("Sweep {0} failed: {1}", _spec.Name, message); // its host reports it
-        _options.OnFatal?.Invoke(new CoordinatorFailure(message,
-            new SweepResult(_spec.Name, _spec.Objective, _state.Trials.ToList(), _state.StartedAt, DateTimeOffset.UtcNow) { StopReason = message }));
+        _options.OnFatal?.Invoke(new CoordinatorFailure(message, _state.SoFar(message)));
         Context.Stop(Self);
     }
 

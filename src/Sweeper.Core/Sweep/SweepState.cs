@@ -72,6 +72,10 @@ public sealed class SweepState
 
     public long? Total => _source.Total;
 
+    /// <summary>The trials as they are now, as a sweep that ended for <paramref name="reason"/> (a sweep that failed).</summary>
+    public SweepResult SoFar(string reason) =>
+        new(_spec.Name, _spec.Objective, Trials.ToList(), StartedAt, _clock()) { StopReason = reason };
+
     /// <summary>
     /// Starts the sweep: from nothing, or from the trials a journal kept (<paramref name="journaled"/>, with the time the
     /// sweep first started). Trials found running were interrupted: they are queued again, to continue from their
