@@ -106,4 +106,52 @@ public sealed partial class ClusterProcessTests : IDisposable
         Assert.Equal("the coordinator restarted", t2.GetProperty("reason").GetString());
         Assert.Equal(0, trials[0].GetProperty("resumes").GetArrayLength());
     }
+    /// <summary>
+    /// A worker frozen with SIGSTOP (a long GC pause, a frozen VM) is downed and its trials continue on another worker;
+    /// woken with SIGCONT it fences itself and exits 1 without touching the rescuer's checkpoint folders, and every
+    /// trial's epochs are in the results exactly once.
+    /// </summary>
+    [Fact]
+    public async Task WorkerPausedThenWoken_FencesItself_RescuerFilesUntouched_ResultsExactlyOnce()
+    {
+        var spec = WriteSpec(SyntheticSpec(epochs: 10, epochSeconds: 0.5, concurrent: 2));
+        var port = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var coordinator = SweeperProcess.Start(_dir, "run", spec, "--no-local-worker", "--port", port);
+        var runDir = RunDirectoryLine().Match(await coordinator.WaitForLineAsync(l => l.Contains("run directory "), TimeSpan.FromSeconds(60))).Groups[1].Value;
+        using var paused = SweeperProcess.Start(_dir, "worker", "--join", "127.0.0.1:" + port, "--slots", "2");
+        await coordinator.WaitForLineAsync(l => l.StartsWith("t0001 epoch 2/10", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+
+        paused.Signal("STOP");
+        var pausedAt = DateTime.UtcNow;
+        using var rescuer = SweeperProcess.Start(_dir, "worker", "--join", "127.0.0.1:" + port, "--slots", "2");
+        // Epoch 7 of t0001 can only come from the rescuer: the paused worker was at epoch 2 or 3.
+        await coordinator.WaitForLineAsync(l => l.StartsWith("t0001 epoch 7/10", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
+        var rescuerFolders = OwnedFolders(runDir, rescuer.Id);
+        Assert.NotEmpty(rescuerFolders);
+        var before = rescuerFolders.SelectMany(Directory.GetFiles).ToDictionary(f => f, File.GetLastWriteTimeUtc);
+
+        paused.Signal("CONT");
+        var fencedExit = await paused.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(1, fencedExit);
+        Assert.Contains("fenced itself", paused.Output);
+        // The woken worker claimed no new folder and wrote nothing into the rescuer's.
+        Assert.All(OwnedFolders(runDir, paused.Id), f =>
+            Assert.True(File.GetLastWriteTimeUtc(Path.Combine(f, "assignment.txt")) < pausedAt, $"{f} was claimed after the pause"));
+        foreach (var (file, written) in before)
+            if (File.Exists(file) && File.GetLastWriteTimeUtc(file) != written)
+                Assert.Fail($"{file} was rewritten after the paused worker woke up (the rescuer never rewrites a saved file)");
+        Assert.Equal(0, await coordinator.WaitForExitAsync(TimeSpan.FromMinutes(2)));
+        var trials = Trials(runDir);
+        Assert.Equal(["t0001", "t0002", "t0003", "t0004"], trials.Select(t => t.GetProperty("trial").GetString()));
+        Assert.All(trials, t => Assert.Equal("completed", t.GetProperty("state").GetString()));
+        Assert.All(trials, t => Assert.Equal(Enumerable.Range(1, 10), t.GetProperty("epochs").EnumerateArray().Select(e => e.GetProperty("epoch").GetInt32())));
+    }
+
+    /// <summary>The checkpoint folders (<c>&lt;trial&gt;/aNNNN</c>) claimed by the process <paramref name="pid"/>.</summary>
+    private static List<string> OwnedFolders(string runDir, int pid) =>
+        Directory.GetFiles(Path.Combine(runDir, "checkpoints"), "assignment.txt", SearchOption.AllDirectories)
+            .Where(f => File.ReadAllLines(f).Contains($"pid={pid}"))
+            .Select(f => Path.GetDirectoryName(f)!)
+            .ToList();
 }
