@@ -54,7 +54,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         Receive<Terminated>(m => OnGone(m.ActorRef));
         Receive<TrialEvents.TrialStarted>(m => Apply(_state.TrialStarted(m.Id, m.Assignment, m.Node)));
         Receive<TrialEvents.EpochCompleted>(m => Apply(_state.EpochCompleted(m.Id, m.Assignment, m.Result)));
-        Receive<TrialEvents.CheckpointSaved>(m => Apply(_state.CheckpointSaved(m.Id, m.Assignment, m.Checkpoint, m.Healthy)));
+        Receive<TrialEvents.CheckpointSaved>(m => Apply(_state.CheckpointSaved(m.Id, m.Assignment, m.Checkpoint, m.Healthy), ack: Sender));
         Receive<TrialEvents.TrialUnstable>(m => Apply(_state.TrialUnstable(m.Id, m.Assignment, m.Verdict, m.LastEpoch, m.Flips)));
         Receive<TrialEvents.TrialCompleted>(m => Apply(_state.TrialCompleted(m.Id, m.Assignment)));
         Receive<TrialEvents.TrialFailed>(m => Apply(_state.TrialFailed(m.Id, m.Assignment, m.Error)));
@@ -139,7 +139,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Carries out what the state decided: into the outbox, the trace, the timers.</summary>
-    private void Apply(IReadOnlyList<SweepEffect> effects)
+    private void Apply(IReadOnlyList<SweepEffect> effects, IActorRef? ack = null)
     {
         foreach (var effect in effects)
         {
@@ -147,7 +147,11 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
             switch (effect)
             {
                 case SweepEffect.TrialCreated c: _outbox.Created(new TrialRecord { Config = c.Config }); break;
-                case SweepEffect.TrialChanged c: _outbox.Changed(c.After); break;
+                case SweepEffect.TrialChanged c:
+                    _outbox.Changed(c.After);
+                    if (ack is not null && c.After.Checkpoint is { } saved) // sent after the journal holds it
+                        _outbox.Send(ack, new WorkerCommands.CheckpointRecorded(c.After.Id, c.After.Assignment, saved.Epoch));
+                    break;
                 case SweepEffect.EpochRecorded e: _outbox.Epoch(e.Id, e.Result); break;
                 case SweepEffect.EpochsDropped d: _outbox.EpochsDropped(d.Id, d.After); break;
                 case SweepEffect.StopReasonSet s: _outbox.Meta("stop_reason", s.Reason); break;

@@ -76,6 +76,7 @@ public sealed class TrialActor : ReceiveActor
             _coordinator.Tell(new TrialEvents.EpochCompleted(id, run.Assignment, m.Result));
         });
         Receive<CheckpointDone>(m => _coordinator.Tell(new TrialEvents.CheckpointSaved(id, run.Assignment, m.Checkpoint, m.Healthy)));
+        Receive<WorkerCommands.CheckpointRecorded>(m => { if (m.Id == id && m.Assignment == run.Assignment) _checkpoints.Recorded(id, m.Assignment, m.Epoch); });
         Receive<Unstable>(m =>
         {
             _attempt?.SetTag("sweeper.stability.verdict", m.Verdict.Kind.ToString().ToLowerInvariant());

@@ -165,6 +165,20 @@ public sealed partial class CheckpointStore
     }
 
     /// <summary>
+    /// The coordinator journaled the checkpoint of <paramref name="assignment"/> after <paramref name="epoch"/>: from now
+    /// on pruning may delete the assignment's older checkpoints, never that one or a newer one. Until the first such word
+    /// nothing is pruned: a worker cut off from its coordinator keeps the checkpoint the journal points at, for whoever
+    /// takes the trial over.
+    /// </summary>
+    public void Recorded(TrialId trial, int assignment, int epoch)
+    {
+        Owned? owned;
+        lock (_owned) _owned.TryGetValue((trial, assignment), out owned);
+        if (owned is null) return;
+        lock (owned) owned.Recorded = Math.Max(owned.Recorded, epoch);
+    }
+
+    /// <summary>
     /// Where an assignment continues: <paramref name="assigned"/> (the checkpoint the coordinator handed it), or a newer
     /// one this assignment saved through this store before it crashed. Files of other assignments — a stale attempt's, a
     /// writer's that was given up on — are never picked.
@@ -377,7 +391,10 @@ public sealed partial class CheckpointStore
         }
     }
 
-    /// <summary>Deletes this assignment's checkpoints newer than the one just saved, and those beyond the newest <see cref="Keep"/> but its newest healthy one.</summary>
+    /// <summary>
+    /// Deletes this assignment's checkpoints newer than the one just saved, and those beyond the newest <see cref="Keep"/>
+    /// but its newest healthy one and any the coordinator has not yet superseded in its journal (see <see cref="Recorded"/>).
+    /// </summary>
     private void Prune(Owned owned)
     {
         var files = ListIn(owned.Folder);
@@ -385,7 +402,7 @@ public sealed partial class CheckpointStore
         for (int i = files.Count - 1; i >= 0; i--)
         {
             var c = files[i];
-            bool keep = c.Epoch <= owned.Saved && (Keep == 0 || kept < Keep || c.Epoch == owned.Healthy);
+            bool keep = c.Epoch <= owned.Saved && (Keep == 0 || kept < Keep || c.Epoch == owned.Healthy || c.Epoch >= owned.Recorded);
             if (keep)
             {
                 kept++;
@@ -434,5 +451,7 @@ public sealed partial class CheckpointStore
         public int Saved { get; set; }
         /// <summary>The epoch of the newest healthy save, kept whatever <see cref="Keep"/> says.</summary>
         public int? Healthy { get; set; }
+        /// <summary>The newest epoch the coordinator journaled (0: none yet): it and newer ones are kept whatever <see cref="Keep"/> says.</summary>
+        public int Recorded { get; set; }
     }
 }

@@ -38,6 +38,12 @@ public static class WorkerCommands
         Core.Stability.StabilityOptions? Monitor = null, IReadOnlyList<StabilityKind>? ActOn = null,
         int CheckpointKeep = Journal.CheckpointStore.DefaultKeep) : ISweeperMessage;
 
+    /// <summary>
+    /// To a trial actor: the coordinator has journaled its checkpoint after <paramref name="Epoch"/> (the trial resumes
+    /// from it, or a newer one, if it moves): older checkpoints of the assignment may go, that one may not.
+    /// </summary>
+    public sealed record CheckpointRecorded(TrialId Id, int Assignment, int Epoch) : ISweeperMessage;
+
     /// <summary>Stop a running trial (the sweep is being cancelled).</summary>
     public sealed record StopTrial(TrialId Id, string Reason) : ISweeperMessage;
 }

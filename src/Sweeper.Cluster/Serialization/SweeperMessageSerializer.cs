@@ -38,6 +38,7 @@ public sealed class SweeperMessageSerializer : SerializerWithStringManifest
         ("worker-registered", typeof(WorkerCommands.WorkerRegistered), null),
         ("assign-trial", typeof(WorkerCommands.AssignTrial), null),
         ("stop-trial", typeof(WorkerCommands.StopTrial), null),
+        ("checkpoint-recorded", typeof(WorkerCommands.CheckpointRecorded), null),
         ("trial-started", typeof(TrialEvents.TrialStarted), null),
         ("epoch-completed", typeof(TrialEvents.EpochCompleted), null),
         ("checkpoint-saved", typeof(TrialEvents.CheckpointSaved), null),

@@ -19,6 +19,26 @@ public sealed class SweepCoordinatorActorTests() : TestKit("akka.actor.serialize
         new(n, new Dictionary<string, double> { [MetricNames.TestAccuracy] = acc }, TimeSpan.FromMilliseconds(5));
 
     [Fact]
+    public void CheckpointSaved_OfTheCurrentAssignment_RecordedBackToItsSender_StaleOneNot()
+    {
+        var spec = TestSpecs.Spec();
+        var coordinator = Sys.ActorOf(SweepCoordinatorActor.Props(spec, new FixedTrialSource(TestSpecs.Trials(spec, 0.1)), Options));
+        var worker = CreateTestProbe();
+        var trial = CreateTestProbe();
+        coordinator.Tell(new WorkerCommands.RegisterWorker("node-a", 1), worker);
+        worker.ExpectMsg<WorkerCommands.WorkerRegistered>(Wait);
+        var assign = worker.ExpectMsg<WorkerCommands.AssignTrial>(Wait);
+        var id = assign.Config.Id;
+        coordinator.Tell(new TrialEvents.TrialStarted(id, assign.Assignment, "node-a", 0), trial);
+
+        coordinator.Tell(new TrialEvents.CheckpointSaved(id, assign.Assignment, new CheckpointRef(1, "/c/1")), trial);
+        Assert.Equal(new WorkerCommands.CheckpointRecorded(id, assign.Assignment, 1), trial.ExpectMsg<WorkerCommands.CheckpointRecorded>(Wait));
+
+        coordinator.Tell(new TrialEvents.CheckpointSaved(id, assign.Assignment + 7, new CheckpointRef(2, "/c/2")), trial);
+        trial.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // not its assignment: nothing was journaled
+    }
+
+    [Fact]
     public void RegisterWorker_TwoSlots_AssignsTwoTrialsInOrder()
     {
         var spec = TestSpecs.Spec();

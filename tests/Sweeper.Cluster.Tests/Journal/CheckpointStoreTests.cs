@@ -81,6 +81,7 @@ public sealed class CheckpointStoreTests : IDisposable
         var paused = Store();          // the worker that was paused, downed, and its trial assigned elsewhere
         var rescuer = Store();
         var handedOver = Save(paused, 1, 1);
+        paused.Recorded(T3, 1, 1); // the coordinator journaled epoch 1; its word of epoch 2 never arrived
         Save(paused, 1, 2);
         var rescued = Save(rescuer, 2, 3, resumedFrom: handedOver);
         Save(rescuer, 2, 4);
@@ -95,7 +96,9 @@ public sealed class CheckpointStoreTests : IDisposable
 
         Assert.Equal(["a2 e3", "a2 e4"], rescuer.List(T3).Where(c => CheckpointStore.Locate(c.Path)!.Value.Assignment == "a0002").Select(c => File.ReadAllText(c.Path)));
         Assert.Equal(At("t0003", "a0002", "epoch-0003.ckpt"), rescued.Path);
-        Assert.Equal(["a0001/assignment.txt", "a0001/epoch-0005.ckpt", "a0001/epoch-0006.ckpt", "a0002/assignment.txt", "a0002/epoch-0003.ckpt", "a0002/epoch-0004.ckpt"],
+        // The woken writer pruned nothing the journal might point at (epoch 1 and newer), and touched no file of a0002.
+        Assert.Equal(["a0001/assignment.txt", "a0001/epoch-0001.ckpt", "a0001/epoch-0002.ckpt", "a0001/epoch-0003.ckpt", "a0001/epoch-0004.ckpt",
+            "a0001/epoch-0005.ckpt", "a0001/epoch-0006.ckpt", "a0002/assignment.txt", "a0002/epoch-0003.ckpt", "a0002/epoch-0004.ckpt"],
             FilesUnder(At("t0003")));
     }
 
@@ -104,10 +107,40 @@ public sealed class CheckpointStoreTests : IDisposable
     {
         var store = Store(keep: 2);
         Save(store, 1, 1);
+        store.Recorded(T3, 1, 1);
         Save(store, 1, 2, healthy: true);
-        foreach (var epoch in new[] { 3, 4, 5 }) Save(store, 1, epoch, healthy: false);
+        store.Recorded(T3, 1, 2);
+        foreach (var epoch in new[] { 3, 4, 5 })
+        {
+            Save(store, 1, epoch, healthy: false);
+            store.Recorded(T3, 1, epoch); // the coordinator journals each one soon after
+        }
 
         Assert.Equal([2, 4, 5], CheckpointStore.ListIn(store.FolderOf(T3, 1)!).Select(c => c.Epoch));
+    }
+
+    [Fact]
+    public void Save_KeepTwo_NothingOlderThanTheJournaledOneIsKeptButNothingFromItOnIsPruned()
+    {
+        var store = Store(keep: 2);
+        Save(store, 1, 1);
+        store.Recorded(T3, 1, 1);
+        foreach (var epoch in new[] { 2, 3, 4, 5 }) Save(store, 1, epoch); // cut off: the coordinator's word stops at epoch 1
+
+        Assert.Equal([1, 2, 3, 4, 5], CheckpointStore.ListIn(store.FolderOf(T3, 1)!).Select(c => c.Epoch));
+
+        store.Recorded(T3, 1, 5); // back in touch: the journal points at epoch 5
+        Save(store, 1, 6);
+
+        Assert.Equal([5, 6], CheckpointStore.ListIn(store.FolderOf(T3, 1)!).Select(c => c.Epoch));
+    }
+
+    [Fact]
+    public void Recorded_ForAnAssignmentNeverSaved_Ignored()
+    {
+        var store = Store(keep: 2);
+        store.Recorded(T3, 7, 3);
+        Assert.Empty(store.List(T3));
     }
 
     [Fact]

@@ -165,6 +165,7 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
         var probe = CreateTestProbe();
         first.Tell(SweepQueries.Subscribe.Instance, probe); // flushes: everything above is journaled
         probe.ReceiveN(3, Wait);
+        Assert.Equal(1, ExpectMsg<WorkerCommands.CheckpointRecorded>(Wait).Epoch); // to the checkpoint's sender, once journaled
         Watch(first);
         Sys.Stop(first);
         ExpectTerminated(first, Wait);
