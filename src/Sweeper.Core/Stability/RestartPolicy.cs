@@ -47,7 +47,7 @@ public sealed record RestartHistory
 
     public bool Equals(RestartHistory? other) => other is not null && Kinds.SequenceEqual(other.Kinds);
     public override int GetHashCode() => Kinds.Aggregate(Kinds.Length, (h, k) => HashCode.Combine(h, k));
-    public override string ToString() => Kinds.Length == 0 ? "no restarts" : string.Join(", ", Kinds.Select(StabilityParsing.Word));
+    public override string ToString() => Kinds.Length == 0 ? "no restarts" : string.Join(", ", Kinds.Select(k => k.Word()));
 }
 
 /// <summary>
@@ -118,7 +118,7 @@ public sealed class RestartPolicy
             return new(StabilityActionKind.Continue, verdict.Reason, kind, null, ChangeSet.Empty, 0, 0, TimeSpan.Zero, history);
 
         var rule = Policy.For(kind);
-        string name = StabilityParsing.Word(kind);
+        string name = kind.Word();
         string evidence = $"{name} at step {verdict.Step}: {verdict.Reason}";
         switch (rule.Action)
         {
@@ -185,7 +185,7 @@ public sealed class RestartPolicy
         {
             int n = perKind[kind] = perKind.GetValueOrDefault(kind) + 1;
             if (!state.ApplyOnce(Policy.For(kind).Changes, n, out var error))
-                throw new ArgumentException($"{StabilityParsing.Word(kind)}: {error}", nameof(originals));
+                throw new ArgumentException($"{kind.Word()}: {error}", nameof(originals));
         }
         return state.Values();
     }
@@ -202,12 +202,12 @@ public sealed class RestartPolicy
     {
         ArgumentNullException.ThrowIfNull(originals);
         var errors = new List<StabilityConfigError>();
-        foreach (var kind in StabilityParsing.Kinds)
+        foreach (var kind in StabilityKinds.Unhealthy)
         {
             var rule = Policy.For(kind);
             if (rule.Action != StabilityActionKind.Restart || rule.Changes.Count == 0) continue;
             if (rule.Changes.Check(originals, rule.MaxRestarts) is { } error)
-                errors.Add(new($"{StabilityParsing.Word(kind)}.changes", error));
+                errors.Add(new($"{kind.Word()}.changes", error));
         }
         return errors;
     }

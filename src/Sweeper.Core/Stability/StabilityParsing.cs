@@ -3,17 +3,12 @@ using Sweeper.Core.Model;
 namespace Sweeper.Core.Stability;
 
 /// <summary>
-/// The spec's words for stability verdicts, actions, restart origins and backoff types, and the duration format of
+/// The spec's words for stability actions, restart origins and backoff types, and the duration format of
 /// messages. The <c>stability:</c> section itself is read by the spec loader from the schema's key tables,
 /// like every other section (Spec's <c>SpecSchema</c>).
 /// </summary>
 public static class StabilityParsing
 {
-    /// <summary>The non-healthy verdict kinds, in the order rules are read and written.</summary>
-    public static IReadOnlyList<StabilityKind> Kinds => StabilityKinds.Unhealthy;
-
-    public static string Word(StabilityKind kind) => kind.Word();
-
     public static string Word(StabilityActionKind action) => action switch
     {
         StabilityActionKind.Restart => StabilityConstants.ActionRestart,

@@ -186,11 +186,11 @@ public sealed record StabilityPolicy
     public IReadOnlyList<StabilityConfigError> Validate()
     {
         var errors = new List<StabilityConfigError>();
-        foreach (var kind in StabilityParsing.Kinds)
+        foreach (var kind in StabilityKinds.Unhealthy)
         {
             var rule = For(kind);
-            if (rule is null) errors.Add(new(StabilityParsing.Word(kind), "must not be null"));
-            else errors.AddRange(rule.Validate(StabilityParsing.Word(kind)));
+            if (rule is null) errors.Add(new(kind.Word(), "must not be null"));
+            else errors.AddRange(rule.Validate(kind.Word()));
         }
         return errors;
     }
