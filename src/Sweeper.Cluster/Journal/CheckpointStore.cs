@@ -44,7 +44,7 @@ public sealed partial class CheckpointStore
     public const int DefaultKeep = 2;
 
     private const string EpochPrefix = "epoch-";
-    private const string TempExtension = ".tmp";
+    private const string TempExtension = AtomicFile.TempExtension;
 
     /// <summary>The folder each (trial, assignment) claimed through this store and what it saved there.</summary>
     private readonly Dictionary<(TrialId Trial, int Assignment), Owned> _owned = new();
@@ -259,27 +259,8 @@ public sealed partial class CheckpointStore
     /// </summary>
     public static void WriteAtomically(string path, Action<string> write)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        ArgumentNullException.ThrowIfNull(write);
-        var full = Path.GetFullPath(path);
-        var folder = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(folder);
-        var tmp = Path.Combine(folder, $"{Path.GetFileName(full)}.{Guid.NewGuid():N}{TempExtension}");
-        try
-        {
-            write(tmp);
-            using (var written = new FileStream(tmp, FileMode.Open, FileAccess.Write, FileShare.None))
-                written.Flush(flushToDisk: true);
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-            throw;
-        }
-        DirectorySync.Flush(folder);
+        AtomicFile.Write(path, write);
+        DirectorySync.Flush(Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
 
     /// <summary>The folder of (trial, assignment): claimed on first use.</summary>

@@ -149,22 +149,9 @@ public static class ReportWriter
     };
 
     /// <summary>
-    /// Writes to a temporary file in the same folder, then renames it into place: a reader, or a process killed
-    /// mid-write, sees the old file or the new one, never half of one. The temporary file is this process's own
-    /// (<c>sweeper report</c> may write the same files while the sweep's own process writes them).
+    /// <see cref="AtomicFile.WriteText"/>: a reader, or a process killed mid-write, sees the old file or the new one,
+    /// never half of one; the temporary file is this write's own (<c>sweeper report</c> may write the same files while
+    /// the sweep's own process writes them).
     /// </summary>
-    public static void WriteAtomically(string path, string content)
-    {
-        var tmp = $"{path}.{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}.tmp";
-        try
-        {
-            File.WriteAllText(tmp, content, new UTF8Encoding(false));
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(tmp);
-            throw;
-        }
-    }
+    public static void WriteAtomically(string path, string content) => AtomicFile.WriteText(path, content);
 }
