@@ -38,8 +38,13 @@ public sealed class WorkerFencingTests
     {
         var spec = TestSpecs.Spec(maxConcurrent: 1);
         await using var coordinator = await TestNode.CoordinatorAsync(spec, TestSpecs.Trials(spec, 0.1));
-        await using var worker = await TestNode.WorkerAsync(coordinator.Address, 1, new FakeTrainableFactory());
+        // The trial runs until stopped: a sweep that finished would take the coordinator's node out of the cluster
+        // before its member is read (seen in CI: status Removed).
+        var factory = new FakeTrainableFactory { Gate = new ManualResetEventSlim(false) };
+        await using var worker = await TestNode.WorkerAsync(coordinator.Address, 1, factory);
+        await Until(() => factory.Running == 1, TimeSpan.FromSeconds(20));
         var coordinatorMember = Akka.Cluster.Cluster.Get(coordinator.System).SelfMember;
+        Assert.Equal(MemberStatus.Up, coordinatorMember.Status);
         var fenced = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         // A second fence on the worker node, with a short wait, told of reachability changes as the cluster would.
         var fence = worker.System.ActorOf(WorkerFenceActor.Props(ActorRefs.Nobody, r => fenced.TrySetResult(r), TimeSpan.FromMilliseconds(300)));
