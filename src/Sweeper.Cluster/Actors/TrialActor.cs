@@ -125,7 +125,8 @@ public sealed class TrialActor : ReceiveActor
     {
         try
         {
-            var trainable = _factory.Create(_run.Config);
+            var context = new TrialContext(_checkpoints.FolderOf(_run.Config.Id), _run.Assignment);
+            var trainable = _factory.Create(_run.Config, context);
             using var disposeTrainable = new Disposer(() => trainable.Dispose());
             CheckpointRef? loaded = null;
             string? fellBack = null;
@@ -135,7 +136,7 @@ public sealed class TrialActor : ReceiveActor
                 var restored = CheckpointStore.Restore(_run.Config.Id, resume, path => ((ICheckpointable)trainable).LoadCheckpoint(path), () =>
                 {
                     trainable.Dispose();
-                    trainable = _factory.Create(_run.Config);
+                    trainable = _factory.Create(_run.Config, context);
                 }, token);
                 (loaded, fellBack) = (restored.Loaded, restored.FellBack);
             }

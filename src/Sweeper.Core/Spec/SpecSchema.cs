@@ -309,10 +309,14 @@ public static class SpecSchema
             (s, v) => s with { Trainable = s.Trainable with { Synthetic = s.Trainable.Synthetic with { EpochSeconds = (double)v! } } }, Range: ValueRange.Between(0, 3600), Default: "0"),
         new("trainable.synthetic.noise_std", SettingType.Number, "`synthetic` model: noise on the test accuracy.",
             (s, v) => s with { Trainable = s.Trainable with { Synthetic = s.Trainable.Synthetic with { NoiseStd = (double)v! } } }, Range: ValueRange.Between(0, 1), Default: "0.005"),
-        new("trainable.input_size", SettingType.Integer, "Input side length: 28, or 32 (the image zero-padded).",
-            (s, v) => s with { Trainable = s.Trainable with { InputSize = (int)(long)v! } }, Range: new("28 or 32", v => v is 28 or 32 ? null : $"must be 28 or 32, found {v}"), Default: "28"),
-        new("trainable.input_channels", SettingType.Integer, "Input channels: 1, or 3 (the grey image repeated).",
-            (s, v) => s with { Trainable = s.Trainable with { InputChannels = (int)(long)v! } }, Range: new("1 or 3", v => v is 1 or 3 ? null : $"must be 1 or 3, found {v}"), Default: "1"),
+        new("trainable.input_size", SettingType.Integer,
+            "Input side length the model sees (null: the images' own: 28 for the idx sets, 32 for CIFAR). A larger side zero-pads the image evenly " +
+            "(the difference must be even), a smaller one crops its centre.",
+            (s, v) => s with { Trainable = s.Trainable with { InputSize = v is null ? null : (int)(long)v } }, Nullable: true, Range: ValueRange.Between(4, 1024), Default: "the images' own"),
+        new("trainable.input_channels", SettingType.Integer,
+            "Input channels the model sees (null: the images' own): 3 from grey images repeats the grey channel; 1 from colour images takes their luminance.",
+            (s, v) => s with { Trainable = s.Trainable with { InputChannels = v is null ? null : (int)(long)v } }, Nullable: true,
+            Range: new("1 or 3", v => v is 1 or 3 ? null : $"must be 1 or 3, found {v}"), Default: "the images' own"),
         Q("method", SettingType.String, "`none`",
             "Weight quantizer. `legacy_auto_po2`: max-based start and five least-squares refits. `msqe_po2`: least-squares refits plus a line search over " +
             "neighbouring exponents, keeping the best, re-chosen every step. `learnable_po2`: a trainable log2 scale with straight-through rounding. " +

@@ -36,8 +36,19 @@ public sealed record SweepSpec
 /// <summary>The trainable's settings for one trial (after the trial's parameters are applied).</summary>
 public sealed record TrainableSpec
 {
-    /// <summary>Model name: <c>mobilenet_v1</c> (more in later versions).</summary>
+    /// <summary>
+    /// Model name: a built-in (<c>mobilenet_v1</c>, <c>mobilenet_v2</c>, <c>synthetic</c>), the type name of a plug-in
+    /// (<see cref="Plugin"/>), or <see cref="CommandModel"/> for a program trainable (<see cref="Command"/>).
+    /// </summary>
     public string Model { get; init; } = "mobilenet_v1";
+    /// <summary>The <see cref="Model"/> of a program trainable.</summary>
+    public const string CommandModel = "command";
+    /// <summary>A model plug-in (<c>trainable.model: {assembly, type}</c>): null for the built-ins.</summary>
+    public ModelPluginSpec? Plugin { get; init; }
+    /// <summary>A program run as the trial (<c>trainable.command</c>): null for TorchSharp and synthetic trainables.</summary>
+    public CommandSpec? Command { get; init; }
+    /// <summary>Free-form settings for a plug-in or a program (<c>trainable.args</c>), sweepable as <c>trainable.args.KEY</c>.</summary>
+    public TrainableArgs Args { get; init; } = TrainableArgs.Empty;
     /// <summary>Width multiplier of the network (channels × width).</summary>
     public double Width { get; init; } = 0.25;
     public required DatasetSpec Dataset { get; init; }
@@ -48,10 +59,16 @@ public sealed record TrainableSpec
     public string LrSchedule { get; init; } = "cosine";
     /// <summary>Settings of the <c>synthetic</c> model (a learning-curve simulator).</summary>
     public SyntheticSpec Synthetic { get; init; } = new();
-    /// <summary>Input side length the model sees: 28 (Fashion-MNIST as is) or 32 (zero-padded by 2 pixels).</summary>
-    public int InputSize { get; init; } = 28;
-    /// <summary>Input channels: 1, or 3 (the grey image repeated), as an RGB model would take it.</summary>
-    public int InputChannels { get; init; } = 1;
+    /// <summary>
+    /// Input side length the model sees (null: the images' own, e.g. 28 for Fashion-MNIST, 32 for CIFAR): a larger side
+    /// zero-pads the image evenly on every side, a smaller one crops its centre.
+    /// </summary>
+    public int? InputSize { get; init; }
+    /// <summary>
+    /// Input channels the model sees (null: the images' own): 3 from grey images repeats the grey channel, 1 from colour
+    /// images takes their luminance.
+    /// </summary>
+    public int? InputChannels { get; init; }
     /// <summary>How the weights of every Conv2d and Linear are quantized.</summary>
     public QuantizerSpec Quantizer { get; init; } = new();
 }
@@ -138,9 +155,17 @@ public sealed record SyntheticSpec
 
 public sealed record DatasetSpec
 {
-    /// <summary><c>fashion_mnist</c>.</summary>
+    /// <summary>
+    /// A known set (<c>fashion_mnist</c>, <c>mnist</c>, <c>kmnist</c>, <c>cifar10</c>, <c>cifar100</c>) or, with
+    /// <see cref="Format"/> given, any name the user likes (shown in reports).
+    /// </summary>
     public string Name { get; init; } = "fashion_mnist";
-    /// <summary>Folder holding the idx files (gzip or raw).</summary>
+    /// <summary>
+    /// How the files are laid out (<see cref="DatasetFormats"/>): <c>idx</c>, <c>cifar</c> or <c>npy</c>; null: the
+    /// format of the known set <see cref="Name"/> names.
+    /// </summary>
+    public string? Format { get; init; }
+    /// <summary>Folder holding the data set's files (absolute once loaded).</summary>
     public string Path { get; init; } = "/usr/share/datasets/fashion-mnist";
     /// <summary>Use only the first N training images (null: all).</summary>
     public int? TrainSubset { get; init; }
@@ -153,6 +178,115 @@ public sealed record DatasetSpec
     public double? Validation { get; init; }
     /// <summary>The seed that chooses the validation images: the sweep's <see cref="SweepSpec.Seed"/>, set by the loader (not a key).</summary>
     public long SplitSeed { get; init; }
+}
+
+/// <summary>The file layouts a data set may have, and the format of each known set.</summary>
+public static class DatasetFormats
+{
+    /// <summary>LeCun's idx files: <c>train-images-idx3-ubyte</c>, <c>train-labels-idx1-ubyte</c>, <c>t10k-…</c>, raw or <c>.gz</c>.</summary>
+    public const string Idx = "idx";
+    /// <summary>CIFAR binary batches: <c>data_batch_1..5.bin</c> + <c>test_batch.bin</c> (10 classes), or <c>train.bin</c> + <c>test.bin</c> (100 fine classes).</summary>
+    public const string Cifar = "cifar";
+    /// <summary>NumPy arrays: <c>x_train.npy</c>, <c>y_train.npy</c>, <c>x_test.npy</c>, <c>y_test.npy</c> (images N×H×W, N×H×W×C or N×C×H×W; integer labels).</summary>
+    public const string Npy = "npy";
+
+    public static IReadOnlyList<string> All { get; } = [Idx, Cifar, Npy];
+
+    /// <summary>The known sets and their formats.</summary>
+    public static IReadOnlyDictionary<string, string> Known { get; } = new Dictionary<string, string>
+    {
+        ["fashion_mnist"] = Idx, ["mnist"] = Idx, ["kmnist"] = Idx, ["cifar10"] = Cifar, ["cifar100"] = Cifar,
+    };
+
+    /// <summary>The format of <paramref name="spec"/>: its own, or its known set's (null: neither).</summary>
+    public static string? Of(DatasetSpec spec) => spec.Format ?? Known.GetValueOrDefault(spec.Name);
+}
+
+/// <summary>A model plug-in: a type in a .NET assembly (<c>trainable.model: {assembly, type}</c>).</summary>
+/// <param name="Assembly">The assembly's file (absolute once loaded; relative paths in the spec are relative to the spec's folder).</param>
+/// <param name="Type">The full name of the type (an <c>ISweeperModel</c> or an <c>ITrainable</c>).</param>
+public sealed record ModelPluginSpec(string Assembly, string Type);
+
+/// <summary>A program run as the trial (<c>trainable.command</c>).</summary>
+public sealed record CommandSpec
+{
+    /// <summary>
+    /// The program and its arguments. <c>${key}</c> in an argument is replaced by the trial's value of a trainable key
+    /// (<c>${trainable.optimizer.lr}</c>, <c>${trainable.args.depth}</c>) or of <c>${trial.id}</c>, <c>${trial.seed}</c>.
+    /// </summary>
+    public required IReadOnlyList<string> Argv { get; init; }
+    /// <summary>The program's working directory (absolute once loaded; default: the spec's folder).</summary>
+    public required string WorkingDirectory { get; init; }
+    /// <summary>After SIGTERM to a stopped program's process group, how long before SIGKILL.</summary>
+    public TimeSpan KillGrace { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>
+/// Free-form settings (<c>trainable.args</c>) of a plug-in or a program: dotted keys (nested mappings flattened) to a
+/// string, bool, long or double, in the spec's order.
+/// </summary>
+public sealed record TrainableArgs(IReadOnlyList<KeyValuePair<string, object>> Entries)
+{
+    public static TrainableArgs Empty { get; } = new([]);
+
+    public bool TryGet(string key, out object? value)
+    {
+        foreach (var (k, v) in Entries)
+            if (k == key) { value = v; return true; }
+        value = null;
+        return false;
+    }
+
+    /// <summary>The value of <paramref name="key"/> as an integer (a whole double counts), or <paramref name="fallback"/> when absent.</summary>
+    /// <exception cref="ArgumentException">The value is not an integer.</exception>
+    public long GetInt64(string key, long fallback) => !TryGet(key, out var v) ? fallback : v switch
+    {
+        long l => l,
+        double d when d == Math.Floor(d) && Math.Abs(d) < 9e15 => (long)d,
+        _ => throw Wrong(key, v, "an integer"),
+    };
+
+    public int GetInt32(string key, int fallback) => checked((int)GetInt64(key, fallback));
+
+    /// <summary>The value of <paramref name="key"/> as a number, or <paramref name="fallback"/> when absent.</summary>
+    public double GetDouble(string key, double fallback) => !TryGet(key, out var v) ? fallback : v switch
+    {
+        long l => l,
+        double d => d,
+        _ => throw Wrong(key, v, "a number"),
+    };
+
+    public bool GetBoolean(string key, bool fallback) => !TryGet(key, out var v) ? fallback : v is bool b ? b : throw Wrong(key, v, "true or false");
+
+    /// <summary>The value of <paramref name="key"/> as text (numbers and bools in their invariant spelling), or <paramref name="fallback"/>.</summary>
+    public string GetString(string key, string fallback) => !TryGet(key, out var v) ? fallback : Text(v);
+
+    /// <summary>A copy with <paramref name="key"/> set to <paramref name="value"/> (replaced in place, or added at the end).</summary>
+    public TrainableArgs With(string key, object value)
+    {
+        var list = Entries.ToList();
+        int i = list.FindIndex(e => e.Key == key);
+        if (i >= 0) list[i] = new(key, value); else list.Add(new(key, value));
+        return new TrainableArgs(list);
+    }
+
+    /// <summary>A value as a program argument or environment variable sees it.</summary>
+    public static string Text(object? value) => value switch
+    {
+        null => "",
+        bool b => b ? "true" : "false",
+        double d => d.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
+    public bool Equals(TrainableArgs? other) => other is not null && Entries.Count == other.Entries.Count
+        && Entries.Zip(other.Entries).All(p => p.First.Key == p.Second.Key && Equals(p.First.Value, p.Second.Value));
+
+    public override int GetHashCode() => Entries.Count;
+
+    private static ArgumentException Wrong(string key, object? value, string expected) =>
+        new($"trainable.args.{key}: expected {expected}, found '{Text(value)}'");
 }
 
 public sealed record OptimizerSpec

@@ -18,6 +18,24 @@ public interface ITrainable : IDisposable
 public interface ITrainableFactory
 {
     ITrainable Create(TrialConfig config);
+
+    /// <summary>Creates the trainable for one assignment of a trial, which may keep files in <paramref name="context"/>'s folders.</summary>
+    ITrainable Create(TrialConfig config, TrialContext context) => Create(config);
+}
+
+/// <summary>
+/// Where one assignment (attempt) of a trial may keep files: folders in the sweep's checkpoint directory, which every
+/// worker reaches.
+/// </summary>
+/// <param name="TrialFolder">The trial's folder (<c>&lt;checkpoints&gt;/&lt;trial&gt;</c>), shared by its assignments.</param>
+/// <param name="Assignment">The assignment's number (1, 2, ...).</param>
+public sealed record TrialContext(string TrialFolder, int Assignment)
+{
+    /// <summary>This assignment's scratch folder (<c>&lt;trial folder&gt;/work/aNNNN</c>); not created here.</summary>
+    public string AttemptFolder => Path.Combine(TrialFolder, "work", string.Create(System.Globalization.CultureInfo.InvariantCulture, $"a{Assignment:D4}"));
+
+    /// <summary>The trial's log file (<c>&lt;trial folder&gt;/trial.log</c>), appended to by every assignment.</summary>
+    public string LogPath => Path.Combine(TrialFolder, "trial.log");
 }
 
 /// <summary>The outcome of one epoch. Metric names are those of <see cref="MetricNames"/> (and any extra ones).</summary>

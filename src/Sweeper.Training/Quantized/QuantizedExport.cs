@@ -123,11 +123,11 @@ public static class QuantizedExport
         header.ExpectCompatible(checkpointPath, spec, header.Classes, checkOptimizer: false);
         using var scope = torch.NewDisposeScope();
         using var init = new Generator(0); // the weights are overwritten by the checkpoint; keep the global generator untouched
-        using var model = ModelFactory.Create(spec, spec.InputChannels, header.Classes, init, new QuantizationPlan(spec.Quantizer));
+        using var model = ModelFactory.Create(spec, header.InputChannels, header.Classes, init, new QuantizationPlan(spec.Quantizer));
         model.load(reader, strict: true);
         model.eval();
         var layers = ((IQuantizableModel)model).Layers;
-        return FromLayers(layers, spec, header.Classes) with { CompletedEpochs = header.CompletedEpochs };
+        return FromLayers(layers, spec with { InputSize = header.InputSize, InputChannels = header.InputChannels }, header.Classes) with { CompletedEpochs = header.CompletedEpochs };
     }
 
     /// <summary>Exports the quantized layers of a live model built from <paramref name="spec"/> (changes no quantizer state).</summary>
@@ -141,8 +141,8 @@ public static class QuantizedExport
             Format = Format,
             Model = spec.Model,
             Width = spec.Width,
-            InputSize = spec.InputSize,
-            InputChannels = spec.InputChannels,
+            InputSize = spec.InputSize ?? 0,
+            InputChannels = spec.InputChannels ?? 0,
             Classes = classes,
             Method = spec.Quantizer.Method,
             Bits = spec.Quantizer.Bits,

@@ -84,8 +84,8 @@ internal sealed record CheckpointHeader(
     {
         Expect(path, "model", Model, spec.Model);
         Expect(path, "width", Width, spec.Width);
-        Expect(path, "input channels", InputChannels, spec.InputChannels);
-        Expect(path, "input size", InputSize, spec.InputSize);
+        if (spec.InputChannels is { } channels) Expect(path, "input channels", InputChannels, channels);
+        if (spec.InputSize is { } size) Expect(path, "input size", InputSize, size);
         Expect(path, "classes", Classes, classes);
         if (checkOptimizer) Expect(path, "optimizer", Optimizer, spec.Optimizer.Name);
         Expect(path, "quantizer", Quantizer, DescribeQuantizer(spec.Quantizer));

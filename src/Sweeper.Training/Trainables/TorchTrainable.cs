@@ -82,7 +82,7 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
         Seed = config.Seed;
         shuffleSeed = config.Seed;
         this.data = data;
-        transform = new InputTransform(data.ImageSize, data.Channels, spec.InputSize, spec.InputChannels, data.ZeroPixelValue);
+        transform = new InputTransform(data.ImageSize, data.Channels, spec.InputSize ?? data.ImageSize, spec.InputChannels ?? data.Channels, data.ZeroPixelValue);
         UseOneThread();
         torch.manual_seed(config.Seed);
 
@@ -92,7 +92,7 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
         var plan = new QuantizationPlan(spec.Quantizer);
 
         using (var init = new Generator(MixSeed(config.Seed, stream: 1)))
-            model = ModelFactory.Create(spec, spec.InputChannels, data.Classes, init, plan);
+            model = ModelFactory.Create(spec, transform.Channels, data.Classes, init, plan);
         try
         {
             model.train();
@@ -239,7 +239,7 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         using var stream = new FileStream(full, FileMode.Create, FileAccess.Write, FileShare.None);
         using var writer = new BinaryWriter(stream);
-        new CheckpointHeader(spec.Model, spec.Width, spec.InputChannels, spec.InputSize, data.Classes, spec.Optimizer.Name,
+        new CheckpointHeader(spec.Model, spec.Width, transform.Channels, transform.Size, data.Classes, spec.Optimizer.Name,
             CheckpointHeader.DescribeQuantizer(spec.Quantizer), shuffleSeed, CompletedEpochs, StepsPerEpoch).Write(writer);
         model.save(writer);
         optimizer.save_state_dict(writer);
@@ -494,10 +494,6 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
             throw new ArgumentException($"trainable.optimizer.momentum must be in [0, 1) (got {spec.Optimizer.Momentum}).");
         if (!double.IsFinite(spec.Optimizer.WeightDecay) || spec.Optimizer.WeightDecay < 0)
             throw new ArgumentException($"trainable.optimizer.weight_decay must be ≥ 0 (got {spec.Optimizer.WeightDecay}).");
-        if (spec.InputSize is not (28 or 32))
-            throw new ArgumentException($"trainable.input_size must be 28 or 32 (got {spec.InputSize}).");
-        if (spec.InputChannels is not (1 or 3))
-            throw new ArgumentException($"trainable.input_channels must be 1 or 3 (got {spec.InputChannels}).");
     }
 
     private static void UseOneThread()
