@@ -1,17 +1,25 @@
 using Sweeper.Core.Trials;
 using Sweeper.Core.Trials.Synthetic;
+using Sweeper.Training.Plugins;
 using Sweeper.Training.Trainables;
 
 namespace Sweeper.Cli.Running;
 
-/// <summary>Picks each trial's trainable by its model: the learning-curve simulator for <c>synthetic</c>, TorchSharp otherwise.</summary>
+/// <summary>
+/// Picks each trial's trainable by its model: a plug-in's (<see cref="PluginTrainableFactory"/>) when
+/// <c>trainable.model</c> names one, the learning-curve simulator for <c>synthetic</c>, TorchSharp otherwise.
+/// </summary>
 public sealed class TrainableFactories : ITrainableFactory
 {
     public static readonly TrainableFactories Default = new();
 
     private readonly TorchTrainableFactory _torch = new();
+    private readonly PluginTrainableFactory _plugins = new();
 
-    public ITrainable Create(TrialConfig config) => config.Trainable.Model == "synthetic"
+    public ITrainable Create(TrialConfig config, TrialContext context) =>
+        config.Trainable.Plugin is not null ? _plugins.Create(config, context) : Create(config);
+
+    public ITrainable Create(TrialConfig config) => config.Trainable.Plugin is not null ? _plugins.Create(config) : config.Trainable.Model == "synthetic"
         ? new SyntheticTrainable(config, new SyntheticTrainableOptions
         {
             EpochDuration = TimeSpan.FromSeconds(config.Trainable.Synthetic.EpochSeconds),

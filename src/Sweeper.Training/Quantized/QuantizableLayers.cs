@@ -31,6 +31,7 @@ public static class QuantizableLayers
             switch (layer)
             {
                 case ConvBn conv: conv.LayerName = names[layer]; break;
+                case QuantConv2d conv: conv.LayerName = names[layer]; break;
                 case QuantLinear linear: linear.LayerName = names[layer]; break;
             }
         }
@@ -52,6 +53,9 @@ public static class QuantizableLayers
             {
                 case ConvBn conv:
                     UniformFanIn(conv.Weight, null, generator);
+                    break;
+                case QuantConv2d conv:
+                    UniformFanIn(conv.Weight, conv.Bias, generator);
                     break;
                 case QuantLinear linear:
                     UniformFanIn(linear.Weight, linear.Bias, generator);
@@ -160,6 +164,7 @@ public static class QuantizableLayers
             switch (layer)
             {
                 case ConvBn conv: conv.UseCachedWeight(weight); break;
+                case QuantConv2d conv: conv.UseCachedWeight(weight); break;
                 case QuantLinear linear: linear.UseCachedWeight(weight); break;
             }
         }

@@ -123,7 +123,7 @@ public static class QuantizedExport
         header.ExpectCompatible(checkpointPath, spec, header.Classes, checkOptimizer: false);
         using var scope = torch.NewDisposeScope();
         using var init = new Generator(0); // the weights are overwritten by the checkpoint; keep the global generator untouched
-        using var model = ModelFactory.Create(spec, header.InputChannels, header.Classes, init, new QuantizationPlan(spec.Quantizer));
+        using var model = ModelFactory.Create(spec, header.InputChannels, header.InputSize, header.Classes, init, new QuantizationPlan(spec.Quantizer));
         model.load(reader, strict: true);
         model.eval();
         var layers = ((IQuantizableModel)model).Layers;
@@ -215,7 +215,7 @@ public static class QuantizedExport
         var export = new QuantizedLayerExport
         {
             Name = layer.LayerName,
-            Kind = layer is ConvBn ? "conv2d" : "linear",
+            Kind = layer is ConvBn or QuantConv2d ? "conv2d" : "linear",
             Shape = shape,
             Bits = q.Bits,
             ChannelAxis = q.ChannelAxis,
@@ -236,6 +236,13 @@ public static class QuantizedExport
                 BatchNorm = conv.FoldsBatchNorm ? null : new BatchNormExport(
                     Floats(conv.BatchNorm.weight), Floats(conv.BatchNorm.bias!), Floats(conv.BatchNorm.running_mean!),
                     Floats(conv.BatchNorm.running_var!), conv.BatchNorm.eps),
+            },
+            QuantConv2d conv => export with
+            {
+                Stride = (int)conv.Stride,
+                Padding = (int)conv.Padding,
+                Groups = (int)conv.Groups,
+                Bias = conv.Bias is { } bias ? Floats(bias) : null,
             },
             QuantLinear linear => export with { Bias = Floats(linear.Bias) },
             _ => export,

@@ -92,7 +92,7 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
         var plan = new QuantizationPlan(spec.Quantizer);
 
         using (var init = new Generator(MixSeed(config.Seed, stream: 1)))
-            model = ModelFactory.Create(spec, transform.Channels, data.Classes, init, plan);
+            model = ModelFactory.Create(spec, transform.Channels, transform.Size, data.Classes, init, plan);
         try
         {
             model.train();
