@@ -250,7 +250,8 @@ public static class SpecSchema
     [
         new("objective", "What \"better\" means.", Required: true),
         new("trainable", "What one trial trains.", Required: true),
-        new(ModelKey, "The model: a built-in name, or a plug-in `{assembly, type}`. Required unless `command` is given.", Shorthand: "name"),
+        new(ModelKey, "The model: a built-in name, or a plug-in `{assembly, type}`. Required unless `command` is given.", Shorthand: "name",
+            Default: "required unless `command`"),
         new(ArgsKey, "Free-form settings handed to a plug-in or a program (see below).", Default: "none", Separate: true),
         new("trainable.dataset"), new("trainable.optimizer"), new("trainable.synthetic"), new("trainable.quantizer"),
         new("search", "How configurations are chosen.", Default: "grid"),
