@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Sweeper.Cli.Tests;
+
+/// <summary>
+/// End-to-end: <c>sweeper run configs/examples/plugin.yaml</c> sweeps the TinyResNet model plug-in (samples/TinyResNet,
+/// built here once per test run) with msqe_po2 at 4 bits on Fashion-MNIST, and <c>sweeper export</c> reads its best trial.
+/// </summary>
+public sealed class PluginSweepTests : IDisposable
+{
+    private static readonly string[] BodyLayers = ["blocks.0.body.0", "blocks.0.body.3", "blocks.1.body.0", "blocks.1.body.3", "blocks.1.shortcut.0"];
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("sweeper-plugin-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Run_PluginExample_TrainsWithPerLayerExponentsAndExportsTheBestTrial()
+    {
+        TinyResNetBuild.EnsureBuilt();
+        var spec = Path.Combine(TinyResNetBuild.RepositoryRoot, "configs", "examples", "plugin.yaml");
+        var runs = Path.Combine(_dir, "runs");
+
+        var run = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(6), "run", spec, "--output", runs);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var runDir = Assert.Single(Directory.GetDirectories(runs));
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "results.json")));
+        var trials = json.RootElement.GetProperty("trials").EnumerateArray().ToList();
+        Assert.Equal(2, trials.Count);
+        foreach (var trial in trials)
+        {
+            Assert.Equal("completed", trial.GetProperty("state").GetString());
+            var metrics = trial.GetProperty("epochs").EnumerateArray().Single().GetProperty("metrics");
+            foreach (var layer in BodyLayers)
+            {
+                var exponent = metrics.GetProperty($"quant.{layer}.exponent_mean").GetDouble();
+                Assert.InRange(exponent, -40.0, 10.0);
+                Assert.True(metrics.TryGetProperty($"quant.{layer}.flips", out _), layer);
+            }
+            Assert.False(metrics.TryGetProperty("quant.stem.0.exponent_mean", out _), "the stem stays in float");
+            Assert.InRange(metrics.GetProperty("val_accuracy").GetDouble(), 0.0, 1.0);
+        }
+
+        var best = trials.OrderByDescending(t => t.GetProperty("objective").GetDouble()).First().GetProperty("trial").GetString()!;
+        var checkpoint = Directory.GetFiles(runDir, "epoch-0001.ckpt", SearchOption.AllDirectories).Single(p => p.Contains($"{Path.DirectorySeparatorChar}{best}{Path.DirectorySeparatorChar}"));
+        var output = Path.Combine(_dir, "best.json");
+
+        var export = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(2), "export", checkpoint, "--output", output);
+
+        Assert.True(export.ExitCode == 0, export.ToString());
+        var exported = JsonNode.Parse(File.ReadAllText(output))!;
+        Assert.Equal("TinyResNet.TinyResNetModel", (string?)exported["model"]);
+        Assert.Equal("msqe_po2", (string?)exported["method"]);
+        var layers = exported["layers"]!.AsArray();
+        Assert.Equal(BodyLayers, layers.Select(l => (string)l!["name"]!));
+        foreach (var layer in layers)
+        {
+            var shape = layer!["shape"]!.AsArray().Select(d => (long)d!).ToList();
+            Assert.All(layer["codes"]!.AsArray().Select(c => (int)c!), c => Assert.InRange(c, -7, 7));
+            Assert.Equal(shape[0], layer["exponents"]!.AsArray().Count);
+            Assert.True((bool)layer["bn_folded"]!);
+        }
+        Assert.Equal(["stem.0", "classifier"], exported["float_layers"]!.AsArray().Select(n => (string)n!));
+    }
+
+    /// <summary>samples/TinyResNet built once per test run (other processes wait on a lock file while one builds).</summary>
+    private static class TinyResNetBuild
+    {
+        private static readonly Lazy<bool> Built = new(Build, LazyThreadSafetyMode.ExecutionAndPublication);
+
+        public static string RepositoryRoot { get; } = FindRoot();
+
+        public static void EnsureBuilt() => _ = Built.Value;
+
+        private static bool Build()
+        {
+            var project = Path.Combine(RepositoryRoot, "samples", "TinyResNet");
+            Directory.CreateDirectory(Path.Combine(project, "obj"));
+            using var buildLock = Lock(Path.Combine(project, "obj", "sweeper-tests.lock"));
+            var start = new ProcessStartInfo("dotnet", ["build", project, "-c", "Release", "-nologo", "-v", "q", "-clp:ErrorsOnly"])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
+            using var process = Process.Start(start)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+            {
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException("dotnet build samples/TinyResNet took more than 5 minutes.");
+            }
+            if (process.ExitCode != 0)
+                throw new InvalidOperationException($"dotnet build samples/TinyResNet failed ({process.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
+            return true;
+        }
+
+        private static FileStream Lock(string path)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(10);
+            while (true)
+            {
+                try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+                catch (IOException) when (DateTime.UtcNow < deadline) { Thread.Sleep(200); }
+            }
+        }
+
+        private static string FindRoot()
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "Sweeper.sln"))) return dir.FullName;
+            throw new DirectoryNotFoundException($"No Sweeper.sln above {AppContext.BaseDirectory}.");
+        }
+    }
+}
