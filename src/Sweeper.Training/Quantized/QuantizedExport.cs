@@ -124,7 +124,14 @@ public static class QuantizedExport
         using var scope = torch.NewDisposeScope();
         using var init = new Generator(0); // the weights are overwritten by the checkpoint; keep the global generator untouched
         using var model = ModelFactory.Create(spec, header.InputChannels, header.InputSize, header.Classes, init, new QuantizationPlan(spec.Quantizer));
-        model.load(reader, strict: true);
+        try
+        {
+            model.load(reader, strict: true);
+        }
+        catch (ArgumentException e) // e.g. a plug-in built with other trainable.args: other layers or shapes
+        {
+            throw new InvalidDataException($"Checkpoint '{checkpointPath}' does not fit the model {spec.Model} of these settings: {e.Message}", e);
+        }
         model.eval();
         var layers = ((IQuantizableModel)model).Layers;
         return FromLayers(layers, spec with { InputSize = header.InputSize, InputChannels = header.InputChannels }, header.Classes) with { CompletedEpochs = header.CompletedEpochs };

@@ -107,6 +107,11 @@ public sealed class TinyResNetPluginTests
             Assert.All(layer.Codes, c => Assert.InRange(c, -7, 7));
             Assert.Equal(live.EvalWeight().reshape(-1).data<float>().ToArray(), layer.Dequantize());
         }
+
+        // A plug-in built with other args has other shapes: the export says the checkpoint does not fit.
+        var wider = config.Trainable with { Args = config.Trainable.Args.With("channels", 8L) };
+        var e = Assert.Throws<InvalidDataException>(() => QuantizedExport.FromCheckpoint(checkpoint, wider));
+        Assert.Contains($"does not fit the model {SamplePlugin.Type} of these settings", e.Message);
     }
 
     [Fact]
