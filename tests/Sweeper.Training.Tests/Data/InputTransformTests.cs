@@ -53,8 +53,10 @@ public sealed class InputTransformTests
 
     [Theory]
     [InlineData(28, 1, 29, 1)]   // odd padding
-    [InlineData(28, 1, 24, 1)]   // smaller
-    [InlineData(28, 3, 28, 1)]   // colour to grey
+    [InlineData(28, 1, 25, 1)]   // odd crop
+    [InlineData(28, 3, 28, 2)]   // colour to two channels
+    [InlineData(28, 1, 28, 2)]   // grey to two channels
+    [InlineData(28, 1, 0, 1)]    // nothing left
     public void Constructor_UnsupportedTransform_ThrowsArgument(int imageSize, int imageChannels, int size, int channels)
     {
         Assert.Throws<ArgumentException>(() => new InputTransform(imageSize, imageChannels, size, channels, 0));
@@ -65,8 +67,8 @@ public sealed class InputTransformTests
     {
         var data = FashionMnist.GetShared(FashionMnist.DefaultPath, 64, 16);
 
-        Assert.Equal(Zero, (float)data.ZeroPixelValue);
-        Assert.Equal(data.Train.Images.min().item<float>(), (float)data.ZeroPixelValue); // Fashion-MNIST has black pixels
+        Assert.Equal(Zero, (float)data.ZeroPixelValues[0]);
+        Assert.Equal(data.Train.Images.min().item<float>(), (float)data.ZeroPixelValues[0]); // Fashion-MNIST has black pixels
         Assert.Equal(28, data.ImageSize);
     }
 }
