@@ -79,7 +79,19 @@ internal static class DatasetBuilder
         if (train.Bytes is { } bytes)
         {
             var histogram = new long[c, 256];
-            for (long i = 0; i < bytes.LongLength; i++) histogram[ChannelOf(i), bytes[i]]++;
+            if (train.ChannelsLast && c > 1)
+            {
+                for (long i = 0; i < bytes.LongLength; i++) histogram[(int)(i % c), bytes[i]]++;
+            }
+            else
+            {
+                // CHW: whole planes of one channel at a time.
+                for (long start = 0; start < bytes.LongLength; start += plane)
+                {
+                    int ch = (int)(start / plane % c);
+                    foreach (var v in bytes.AsSpan((int)start, (int)plane)) histogram[ch, v]++;
+                }
+            }
             for (int ch = 0; ch < c; ch++)
             {
                 double sum = 0, sumSquares = 0;
