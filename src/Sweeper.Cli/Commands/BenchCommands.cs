@@ -107,7 +107,7 @@ public sealed class TelemetryBenchCommand : AsyncCommand<TelemetryBenchSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, TelemetryBenchSettings settings, CancellationToken cancellationToken)
     {
         Core.Spec.SweepSpec spec;
-        try { spec = Core.Spec.SpecLoader.LoadFile(settings.Spec); }
+        try { spec = Core.Spec.SpecLoader.LoadFile(settings.Spec, Running.SpecChecks.Options); }
         catch (Core.Spec.SpecException ex) { return Errors.Report(ex); }
         var off = new List<double>();
         var on = new List<double>();

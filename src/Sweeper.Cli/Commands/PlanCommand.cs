@@ -32,7 +32,7 @@ public sealed class PlanCommand : Command<PlanSettings>
     public override int Execute(CommandContext context, PlanSettings settings, CancellationToken cancellationToken)
     {
         SweepSpec spec;
-        try { spec = SpecLoader.LoadFile(settings.Spec); }
+        try { spec = SpecLoader.LoadFile(settings.Spec, Running.SpecChecks.Options); }
         catch (SpecException ex) { return Errors.Report(ex); }
 
         var source = new SpecTrialSource(spec);

@@ -53,7 +53,7 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
             return Errors.Report(ex.Message, Errors.InvalidInput);
         }
         SweepSpec spec;
-        try { spec = SpecLoader.LoadText(state.SpecText, state.SpecPath, Path.GetDirectoryName(state.SpecPath) ?? runDir.Path); }
+        try { spec = SpecLoader.LoadText(state.SpecText, state.SpecPath, Path.GetDirectoryName(state.SpecPath) ?? runDir.Path, Running.SpecChecks.Options); }
         catch (SpecException ex) { return Errors.Report(ex); }
 
         int finished = state.Trials.Count(t => t.State.IsTerminal());

@@ -38,7 +38,7 @@ public sealed class RunCommand : AsyncCommand<RunSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, RunSettings settings, CancellationToken cancellationToken)
     {
         SweepSpec spec;
-        try { spec = SpecLoader.LoadFile(settings.Spec); }
+        try { spec = SpecLoader.LoadFile(settings.Spec, Running.SpecChecks.Options); }
         catch (SpecException ex) { return Errors.Report(ex); }
         Errors.Warn(spec);
 

@@ -21,7 +21,7 @@ public sealed class ValidateCommand : Command<ValidateSettings>
     {
         try
         {
-            var spec = SpecLoader.LoadFile(settings.Spec);
+            var spec = SpecLoader.LoadFile(settings.Spec, Running.SpecChecks.Options);
             Errors.Warn(spec);
             var total = new SpecTrialSource(spec).Total;
             AnsiConsole.MarkupLine($"[green]ok[/]: {Markup.Escape(settings.Spec)} is valid: sweep [bold]{Markup.Escape(spec.Name)}[/], {(total is { } n ? $"{n} trial(s)" : "trials until a stop condition")}");
