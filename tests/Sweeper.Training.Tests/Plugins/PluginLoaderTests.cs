@@ -1,6 +1,7 @@
 using Sweeper.Core.Model;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
+using Sweeper.Training.Models;
 using Sweeper.Training.Plugins;
 using Sweeper.Training.Quantized;
 using Sweeper.Training.Tests.Plugins.Fixtures;
@@ -185,5 +186,30 @@ public sealed class PluginLoaderTests
 
         Assert.Equal(Weights(1, 100), Weights(1, 200));
         Assert.NotEqual(Weights(1, 100), Weights(2, 100));
+    }
+
+    [Fact]
+    public void ModelFactory_BuildThrows_NamesThePluginAndTheMessage()
+    {
+        var spec = Config(Plugin(nameof(BuildThrowsModel))).Trainable;
+        using var init = new Generator(1);
+
+        var e = Assert.Throws<InvalidOperationException>(() => ModelFactory.Create(spec, 1, 28, 10, init));
+
+        Assert.StartsWith($"{Ns}BuildThrowsModel.Build threw ArgumentOutOfRangeException: trainable.args.depth must be ≥ 1.", e.Message);
+    }
+
+    [Fact]
+    public void ModelFactory_Plugin_IsAQuantizedModelNamedAfterTheType()
+    {
+        var spec = Config(Plugin(nameof(SmallModel))).Trainable with { Quantizer = new QuantizerSpec { Method = "lsq" } };
+        using var init = new Generator(1);
+
+        using var model = ModelFactory.Create(spec, 3, 16, 10, init);
+
+        var quantized = Assert.IsType<QuantizedModel>(model);
+        Assert.Equal(Ns + nameof(SmallModel), quantized.GetName());
+        Assert.Equal([4L, 3, 3, 3], quantized.Layers[0].WeightShape); // built for 3 input channels
+        Assert.All(quantized.Layers, l => Assert.Null(l.Quantizer)); // the only conv is the stem, the only Linear the classifier
     }
 }

@@ -68,3 +68,9 @@ public sealed class WrongConstructorTrainable(string name) : CountingTrainable(n
 {
     Id = new TrialId(0), Seed = name.Length, Parameters = [], Trainable = new Core.Spec.TrainableSpec { Dataset = new() },
 });
+
+public sealed class BuildThrowsModel : ISweeperModel
+{
+    public nn.Module<Tensor, Tensor> Build(ModelContext context) =>
+        throw new ArgumentOutOfRangeException(nameof(context), "trainable.args.depth must be ≥ 1.");
+}

@@ -97,6 +97,21 @@ public sealed class ModuleSurgeryTests
         public override Tensor forward(Tensor input) => forgotten.forward(fc.forward(input));
     }
 
+    private sealed class Heads : Module<Tensor, Tensor>
+    {
+        private readonly ModuleDict<Module<Tensor, Tensor>> heads;
+
+        public Heads() : base(nameof(Heads))
+        {
+            heads = ModuleDict<Module<Tensor, Tensor>>(("a", Linear(3, 3)), ("b", Linear(3, 2)));
+            RegisterComponents();
+        }
+
+        public Module<Tensor, Tensor> this[string name] => heads[name];
+
+        public override Tensor forward(Tensor input) => heads["b"].forward(heads["a"].forward(input));
+    }
+
     private static QuantizationPlan Plan(string method, string bnFold = "none", bool firstLast = false, bool depthwisePerChannel = true) =>
         new(new QuantizerSpec { Method = method, Bits = 4, BnFold = bnFold, QuantizeFirstLast = firstLast, DepthwisePerChannel = depthwisePerChannel });
 
@@ -301,5 +316,19 @@ public sealed class ModuleSurgeryTests
 
         Assert.Contains("Layer 'conv'", e.Message);
         Assert.Contains("dilation (2, 2)", e.Message);
+    }
+
+    [Fact]
+    public void Apply_ModuleDict_ReplacesTheValuesItsForwardReads()
+    {
+        torch.manual_seed(4);
+        var heads = new Heads();
+        using var model = ModuleSurgery.Apply(heads, Plan("msqe_po2", firstLast: true));
+
+        Assert.Equal(["heads.a", "heads.b"], model.Layers.Select(l => l.LayerName));
+        Assert.Same(model.Layers[0], heads["a"]);
+        Assert.Same(model.Layers[1], heads["b"]);
+        using var scope = torch.NewDisposeScope();
+        Assert.Equal([2L, 2], model.forward(torch.ones(2, 3)).shape);
     }
 }
