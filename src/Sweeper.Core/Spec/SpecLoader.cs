@@ -13,7 +13,17 @@ public static class SpecLoader
     {
         /// <summary>Check that dataset folders exist (on by default; a worker on another machine may turn it off).</summary>
         public bool CheckPaths { get; init; } = true;
+
+        /// <summary>
+        /// Checks that need more than the spec (e.g. that a plug-in's type loads, that a data set's files are there),
+        /// run with <see cref="CheckPaths"/> once the spec is otherwise valid: each problem is a dotted key path and a
+        /// message, reported at that key's place in the file.
+        /// </summary>
+        public IReadOnlyList<Func<SweepSpec, IEnumerable<SpecProblem>>> Checks { get; init; } = [];
     }
+
+    /// <summary>A problem a <see cref="Options.Checks"/> check found: the key it is about and what is wrong.</summary>
+    public sealed record SpecProblem(string KeyPath, string Message);
 
     /// <summary>Largest spec accepted, in bytes (1 MiB); a sweep spec is a page or two of YAML.</summary>
     public const int MaxBytes = 1 << 20;
@@ -58,6 +68,9 @@ public static class SpecLoader
         if (root is YMapping map)
         {
             spec = binder.BindSection(map, "", spec);
+            if ((map["trainable"] as YMapping)?["args"] is { } args && !(args is YScalar { IsNull: true }))
+                spec = binder.BindArgs(args, spec);
+            binder.CheckTrainable(map, spec);
             var parameters = map[SpecSchema.ParametersKey];
             if (parameters is not null && !(parameters is YScalar { IsNull: true }))
                 spec = spec with { Parameters = binder.BindParameters(parameters) };
@@ -70,6 +83,10 @@ public static class SpecLoader
             if (errors.Count == 0) spec = CheckObjective(spec, map, file, errors);
             if (options.CheckPaths && errors.Count == 0 && !SpecSchema.DataFreeModels.Contains(spec.Trainable.Model))
                 CheckDatasetPaths(spec, map, file, errors);
+            if (options.CheckPaths && errors.Count == 0)
+                foreach (var check in options.Checks)
+                    foreach (var problem in check(spec))
+                        errors.Add(new SpecError(file, Locate(map, problem.KeyPath), problem.KeyPath, problem.Message));
         }
         else if (root is not null)
         {
@@ -110,15 +127,20 @@ public static class SpecLoader
     {
         SettingType.Number => Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture),
         SettingType.Integer => Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture),
+        SettingType.Any => value switch { int i => (long)i, float f => (double)f, _ => value },
         _ => value,
     };
 
+    /// <summary>Relative paths of the data set, a plug-in's assembly and a program's working directory, against the spec's folder.</summary>
     private static SweepSpec ResolvePaths(SweepSpec spec, string baseDirectory)
     {
-        var path = spec.Trainable.Dataset.Path;
-        if (path.Length > 0 && !Path.IsPathRooted(path))
-            spec = spec with { Trainable = spec.Trainable with { Dataset = spec.Trainable.Dataset with { Path = Path.GetFullPath(Path.Combine(baseDirectory, path)) } } };
-        return spec;
+        string Full(string path) => path.Length > 0 && !Path.IsPathRooted(path) ? Path.GetFullPath(Path.Combine(baseDirectory, path)) : path;
+        var t = spec.Trainable;
+        t = t with { Dataset = t.Dataset with { Path = Full(t.Dataset.Path) } };
+        if (t.Plugin is { } plugin) t = t with { Plugin = plugin with { Assembly = Full(plugin.Assembly) } };
+        if (t.Command is { } command)
+            t = t with { Command = command with { WorkingDirectory = command.WorkingDirectory.Length == 0 ? Path.GetFullPath(baseDirectory) : Full(command.WorkingDirectory) } };
+        return spec with { Trainable = t };
     }
 
     /// <summary>
@@ -233,6 +255,11 @@ public static class SpecLoader
                     continue;
                 }
                 var setting = SpecSchema.Find(path)!;
+                if (setting.Type == SettingType.StringList)
+                {
+                    if (BindStrings(value, path, setting) is { } strings) spec = setting.Apply(spec, strings);
+                    continue;
+                }
                 if (setting.Type == SettingType.Changes)
                 {
                     if (BindChanges(value, path, setting) is { } changes) spec = setting.Apply(spec, changes);
@@ -551,7 +578,7 @@ public static class SpecLoader
                 bool integer = kind == "int_uniform";
                 if (setting.Type == SettingType.Integer && !integer)
                     errors.Add(new SpecError(file, kindNode.Location, bodyPath, $"{key} takes integers: use int_uniform or values"));
-                else if (setting.Type is not (SettingType.Number or SettingType.Integer))
+                else if (setting.Type is not (SettingType.Number or SettingType.Integer or SettingType.Any))
                     errors.Add(new SpecError(file, kindNode.Location, bodyPath, $"{key} takes {setting.Expected}: use values"));
                 else if (Pair(body, bodyPath) is var (a, b))
                 {
@@ -567,7 +594,7 @@ public static class SpecLoader
                     else
                     {
                         foreach (var bound in new[] { a, b })
-                            if (setting.Check(setting.Type == SettingType.Integer ? (object)(long)bound : bound) is { } rangeError)
+                            if (setting.Check(setting.Type == SettingType.Integer || (integer && setting.Type == SettingType.Any) ? (object)(long)bound : bound) is { } rangeError)
                                 errors.Add(new SpecError(file, body.Location, bodyPath, $"bound {bound}: {rangeError}"));
                         if (errors.Count == before)
                             domain = kind switch
@@ -610,11 +637,132 @@ public static class SpecLoader
             return new Search.ParameterCondition(clauses);
         }
 
-        private static object Raw(YScalar s) =>
-            !s.Quoted && long.TryParse(s.Value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var l) ? l
-            : !s.Quoted && double.TryParse(s.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) ? d
-            : !s.Quoted && s.Value is "true" or "false" ? s.Value == "true"
-            : s.Value;
+        private static object Raw(YScalar s) => Setting.Plain(s);
+
+        /// <summary>A list of strings (a program's arguments); numbers and booleans in it are taken as written.</summary>
+        private IReadOnlyList<string>? BindStrings(YNode node, string path, Setting setting)
+        {
+            if (node is not YSequence list || list.Items.Count == 0)
+            {
+                errors.Add(new SpecError(file, node.Location, path, $"expected {setting.Expected}, found {(node is YSequence ? "an empty list" : Found(node))}"));
+                return null;
+            }
+            var result = new List<string>();
+            for (int i = 0; i < list.Items.Count; i++)
+            {
+                if (list.Items[i] is YScalar { IsNull: false } item) result.Add(item.Value);
+                else errors.Add(new SpecError(file, list.Items[i].Location, $"{path}[{i}]", $"expected a string, found {Found(list.Items[i])}"));
+            }
+            return result.Count == list.Items.Count ? result : null;
+        }
+
+        /// <summary>
+        /// <c>trainable.args</c>: a mapping of names to strings, numbers and booleans; nested mappings give dotted names
+        /// (<c>block: {depth: 2}</c> is <c>block.depth</c>). A null value is as if the key were not written.
+        /// </summary>
+        public SweepSpec BindArgs(YNode node, SweepSpec spec)
+        {
+            if (node is not YMapping map)
+            {
+                errors.Add(new SpecError(file, node.Location, SpecSchema.ArgsKey, $"expected a mapping of names to values, such as '{{depth: 2, activation: relu}}', found {Found(node)}"));
+                return spec;
+            }
+            var args = spec.Trainable.Args;
+            void Walk(YMapping m, string prefix)
+            {
+                foreach (var (keyNode, value) in m.Entries)
+                {
+                    var name = prefix + keyNode.Value;
+                    var path = SpecSchema.ArgsKey + "." + name;
+                    if (!SpecSchema.IsArgName(keyNode.Value) || keyNode.Value.Contains('.'))
+                    {
+                        errors.Add(new SpecError(file, keyNode.Location, path, $"'{keyNode.Value}' is not a valid name: use letters, digits, '_' and '-', starting with a letter or '_'"));
+                        continue;
+                    }
+                    if (args.TryGet(name, out _))
+                    {
+                        errors.Add(new SpecError(file, keyNode.Location, path, $"'{name}' is given twice; give it once"));
+                        continue;
+                    }
+                    switch (value)
+                    {
+                        case YMapping nested: Walk(nested, name + "."); break;
+                        case YScalar { IsNull: true }: break;
+                        case YScalar scalar: args = args.With(name, Setting.Plain(scalar)); break;
+                        default:
+                            errors.Add(new SpecError(file, value.Location, path, $"expected a string, number, boolean or a mapping of further names, found {Found(value)}"));
+                            break;
+                    }
+                }
+            }
+            Walk(map, "");
+            return spec with { Trainable = spec.Trainable with { Args = args } };
+        }
+
+        /// <summary>
+        /// What a trainable must be: a built-in model, a plug-in (assembly and type, both) or a program (<c>command</c>),
+        /// exactly one; program keys only with a program; every <c>${key}</c> of a program's arguments known; a data set
+        /// that is known or has a format, and a folder for any set but the default one.
+        /// </summary>
+        public void CheckTrainable(YMapping root, SweepSpec spec)
+        {
+            if (root["trainable"] is not YMapping trainable) return;
+            var t = spec.Trainable;
+            var modelNode = trainable["model"];
+            var commandNode = trainable["command"];
+            if (modelNode is null && commandNode is null)
+                errors.Add(new SpecError(file, trainable.Location, SpecSchema.ModelKey, "missing required key 'model' (a built-in name or a plug-in {assembly, type}), or 'command' to run a program"));
+            if (modelNode is not null && commandNode is not null)
+                errors.Add(new SpecError(file, commandNode.Location, SpecSchema.CommandKey, "give either 'model' or 'command', not both: a trial runs one of them"));
+            if (modelNode is YMapping model)
+            {
+                bool name = model["name"] is not null, assembly = model["assembly"] is not null, type = model["type"] is not null;
+                if (name && (assembly || type))
+                    errors.Add(new SpecError(file, model.Location, SpecSchema.ModelKey, "give either 'name' (a built-in model) or 'assembly' and 'type' (a plug-in), not both"));
+                else if (!name && !(assembly && type))
+                    errors.Add(new SpecError(file, model.Location, SpecSchema.ModelKey,
+                        $"a plug-in needs both 'assembly' (the .dll) and 'type' (the full type name); missing '{(assembly ? "type" : "assembly")}'"));
+                if (t.Plugin is { } plugin && (plugin.Type.Length == 0 || plugin.Assembly.Length == 0) && (assembly && type))
+                    errors.Add(new SpecError(file, model.Location, SpecSchema.ModelKey, "'assembly' and 'type' must not be empty"));
+            }
+            if (commandNode is null)
+                foreach (var key in new[] { "workdir", "kill_grace" })
+                    if (trainable.Entries.FirstOrDefault(e => e.Key.Value == key).Key is { } k)
+                        errors.Add(new SpecError(file, k.Location, "trainable." + key, $"applies only to a program trainable ('command'); this trainable has none"));
+            if (t.Command is { Argv.Count: > 0 } command && commandNode is YSequence argv)
+            {
+                var parameterKeys = root[SpecSchema.ParametersKey] is YMapping p ? p.Entries.Select(e => e.Key.Value).ToHashSet() : [];
+                for (int i = 0; i < command.Argv.Count && i < argv.Items.Count; i++)
+                {
+                    var keys = CommandPlaceholders.Keys(command.Argv[i], out var syntax);
+                    foreach (var key in keys)
+                    {
+                        if (CommandPlaceholders.IsTrialKey(key)) continue;
+                        bool known = SpecSchema.IsArgKey(key)
+                            ? t.Args.TryGet(key[(SpecSchema.ArgsKey.Length + 1)..], out _) || parameterKeys.Contains(key) || VariantSets(root, key)
+                            : SpecSchema.Find(key) is { Sweepable: true };
+                        if (!known)
+                            errors.Add(new SpecError(file, argv.Items[i].Location, $"{SpecSchema.CommandKey}[{i}]", SpecSchema.IsArgKey(key)
+                                ? $"'${{{key}}}' has no value: set {key[("trainable.".Length)..]} under trainable.args, or sweep {key}"
+                                : $"'${{{key}}}' names no trainable key{(SpecSchema.Nearest(key, SpecSchema.Settings.Where(s => s.Sweepable).Select(s => s.Path).Concat(CommandPlaceholders.TrialKeys)) is { } near ? $"; did you mean '{near}'?" : "")}"));
+                    }
+                    if (syntax is not null) errors.Add(new SpecError(file, argv.Items[i].Location, $"{SpecSchema.CommandKey}[{i}]", syntax));
+                }
+            }
+            if (SpecSchema.DataFreeModels.Contains(t.Model)) return;
+            var dataset = trainable["dataset"] as YMapping;
+            var d = t.Dataset;
+            if (d.Format is null && !DatasetFormats.Known.ContainsKey(d.Name))
+                errors.Add(new SpecError(file, (dataset?["name"] ?? (YNode?)dataset ?? trainable).Location, "trainable.dataset.name",
+                    $"unknown data set '{d.Name}' (known: {string.Join(", ", DatasetFormats.Known.Keys)}); for files of your own, set trainable.dataset.format ({string.Join(", ", DatasetFormats.All)})"));
+            else if (dataset?["path"] is null && (d.Name != "fashion_mnist" || d.Format is not (null or DatasetFormats.Idx)))
+                errors.Add(new SpecError(file, (dataset ?? trainable).Location, "trainable.dataset.path",
+                    $"missing required key 'path': the folder of the data set's files (only fashion_mnist has a default, {new DatasetSpec().Path})"));
+        }
+
+        /// <summary>Whether a variant sets <paramref name="key"/>.</summary>
+        private static bool VariantSets(YMapping root, string key) =>
+            root[SpecSchema.VariantsKey] is YMapping variants && variants.Entries.Any(v => v.Value is YMapping m && m.Entries.Any(e => e.Key.Value == key));
 
         private (double, double)? Pair(YNode node, string path)
         {

@@ -105,6 +105,8 @@ public static partial class SpecReference
                 SettingType.Boolean => "bool",
                 SettingType.Duration => "duration",
                 SettingType.Changes => "list of `key: change`",
+                SettingType.StringList => "list of strings",
+                SettingType.Any => "string, number or bool",
                 _ => "string",
             };
         if (s.Range is { Text.Length: > 0 } range) type += " " + range.Text;

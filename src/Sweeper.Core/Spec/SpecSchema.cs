@@ -7,9 +7,10 @@ namespace Sweeper.Core.Spec;
 /// <summary>
 /// The kinds of value a setting takes. <see cref="Duration"/>: a number of seconds, or text with a unit (<c>500ms</c>,
 /// <c>30s</c>, <c>1.5m</c>, <c>2h</c>). <see cref="Changes"/>: a list of <c>key: change</c> entries (see
-/// <see cref="ParameterChange"/>), or one mapping of them.
+/// <see cref="ParameterChange"/>), or one mapping of them. <see cref="StringList"/>: a list of strings (a program's
+/// arguments). <see cref="Any"/>: a string, number or boolean, typed as YAML reads it (<c>trainable.args.*</c>).
 /// </summary>
-public enum SettingType { String, Number, Integer, Boolean, Duration, Changes }
+public enum SettingType { String, Number, Integer, Boolean, Duration, Changes, StringList, Any }
 
 /// <summary>
 /// The allowed numbers of a numeric setting (seconds for a duration): <see cref="Text"/> for the reference
@@ -65,7 +66,7 @@ public sealed record Setting(
     string? Alias = null)
 {
     /// <summary>Trainable settings can be swept by <c>parameters</c>.</summary>
-    public bool Sweepable => Path.StartsWith("trainable.", StringComparison.Ordinal);
+    public bool Sweepable => Path.StartsWith("trainable.", StringComparison.Ordinal) && Type != SettingType.StringList;
 
     /// <summary>The last segment of <see cref="Path"/>.</summary>
     public string Key => Path[(Path.LastIndexOf('.') + 1)..];
@@ -80,6 +81,8 @@ public sealed record Setting(
             SettingType.Boolean => "true or false",
             SettingType.Duration => "a duration such as 500ms, 30s, 5m or 1h (or a number of seconds)",
             SettingType.Changes => "a list of 'key: change' entries, such as - trainable.optimizer.lr: \"*0.5\"",
+            SettingType.StringList => "a list of strings, such as [python3, train.py, --lr, \"${trainable.optimizer.lr}\"]",
+            SettingType.Any => "a string, number or boolean",
             _ => "a string",
         } + (Nullable ? " or null" : "");
 
@@ -113,6 +116,9 @@ public sealed record Setting(
             case SettingType.Duration:
                 if (SpecDuration.TryParseSeconds(scalar.Value, out var seconds)) value = seconds;
                 break;
+            case SettingType.Any:
+                value = Plain(scalar);
+                break;
         }
         if (value is null)
         {
@@ -135,6 +141,13 @@ public sealed record Setting(
             return Range.Check(t.TotalSeconds);
         return null;
     }
+
+    /// <summary>A scalar typed as YAML reads it: an integer (long), a number (double), true/false, or else text.</summary>
+    public static object Plain(YScalar s) =>
+        !s.Quoted && long.TryParse(s.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) ? l
+        : !s.Quoted && double.TryParse(s.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) ? d
+        : !s.Quoted && s.Value is "true" or "false" ? s.Value == "true"
+        : s.Value;
 
     internal static string Describe(YScalar scalar) => scalar.Quoted ? $"the string \"{scalar.Value}\"" : $"'{scalar.Value}'";
 }
@@ -198,10 +211,10 @@ public static class SpecSchema
 {
     public static readonly IReadOnlyList<string> Models = ["mobilenet_v1", "mobilenet_v2", "synthetic"];
     /// <summary>Models that need no dataset.</summary>
-    public static readonly IReadOnlyList<string> DataFreeModels = ["synthetic"];
+    public static readonly IReadOnlyList<string> DataFreeModels = ["synthetic", TrainableSpec.CommandModel];
     public static readonly IReadOnlyList<string> Algorithms = ["grid", "random", "tpe"];
     public static readonly IReadOnlyList<string> Schedulers = ["fifo", "asha", "median_stopping"];
-    public static readonly IReadOnlyList<string> Datasets = ["fashion_mnist"];
+    public static readonly IReadOnlyList<string> Datasets = [.. DatasetFormats.Known.Keys];
     public static readonly IReadOnlyList<string> Optimizers = ["sgd", "adam"];
     public static readonly IReadOnlyList<string> LrSchedules = ["cosine", "constant"];
     public static readonly IReadOnlyList<string> Modes = ["max", "min"];
@@ -218,6 +231,12 @@ public static class SpecSchema
     private static readonly ValueRange Positive = ValueRange.AtLeast(1);
 
     public const string ParametersKey = "parameters";
+    /// <summary>The model section: a built-in's name (its shorthand), or a plug-in's assembly and type.</summary>
+    public const string ModelKey = "trainable.model";
+    /// <summary>Free-form settings of a plug-in or program; <c>trainable.args.KEY</c> names one (sweepable, changeable).</summary>
+    public const string ArgsKey = "trainable.args";
+    /// <summary>A program run as the trial.</summary>
+    public const string CommandKey = "trainable.command";
     public const string StabilityKey = "stability";
     /// <summary>The root section of named bundles of settings (<see cref="SweepSpec.Variants"/>).</summary>
     public const string VariantsKey = "variants";
@@ -231,6 +250,9 @@ public static class SpecSchema
     [
         new("objective", "What \"better\" means.", Required: true),
         new("trainable", "What one trial trains.", Required: true),
+        new(ModelKey, "The model: a built-in name, or a plug-in `{assembly, type}`. Required unless `command` is given.", Shorthand: "name",
+            Default: "required unless `command`"),
+        new(ArgsKey, "Free-form settings handed to a plug-in or a program (see below).", Default: "none", Separate: true),
         new("trainable.dataset"), new("trainable.optimizer"), new("trainable.synthetic"), new("trainable.quantizer"),
         new("search", "How configurations are chosen.", Default: "grid"),
         new("scheduler", "Whether weak trials are stopped early.", Default: "fifo"),
@@ -267,10 +289,27 @@ public static class SpecSchema
             (s, v) => s with { Objective = s.Objective with { Metric = (string)v! } }, Required: true, Choices: ObjectiveMetrics),
         new("objective.mode", SettingType.String, "Whether larger (`max`) or smaller (`min`) is better.",
             (s, v) => s with { Objective = s.Objective with { Mode = (string)v! == "min" ? ObjectiveMode.Min : ObjectiveMode.Max } }, Choices: Modes, Default: "`max`"),
-        new("trainable.model", SettingType.String,
-            "Network architecture. `mobilenet_v1`: a depthwise-separable MobileNetV1 in TorchSharp. `mobilenet_v2`: MobileNetV2 (inverted residuals) in TorchSharp. " +
-            "`synthetic`: a learning-curve simulator (no TorchSharp, no data) for dry runs, scheduler tests and cluster tests.",
-            (s, v) => s with { Trainable = s.Trainable with { Model = (string)v! } }, Required: true, Choices: Models),
+        new(ModelKey + ".name", SettingType.String,
+            "A built-in network. `mobilenet_v1`: a depthwise-separable MobileNetV1 in TorchSharp. `mobilenet_v2`: MobileNetV2 (inverted residuals) in TorchSharp. " +
+            "`synthetic`: a learning-curve simulator (no TorchSharp, no data) for dry runs, scheduler tests and cluster tests. " +
+            "`model: mobilenet_v1` is short for `model: {name: mobilenet_v1}`; a swept `trainable.model` sweeps this key.",
+            (s, v) => s with { Trainable = s.Trainable with { Model = (string)v!, Plugin = null } }, Choices: Models,
+            Default: "required, unless `assembly` and `type` or `command` are given"),
+        new(ModelKey + ".assembly", SettingType.String,
+            "A model plug-in: the .NET assembly (`.dll`) holding `type`, relative to the spec's folder. Every worker must reach the same path. See \"Sweep your own model\" in the README.",
+            (s, v) => s with { Trainable = s.Trainable with { Plugin = new ModelPluginSpec((string)v!, s.Trainable.Plugin?.Type ?? "") } }, Default: "none"),
+        new(ModelKey + ".type", SettingType.String,
+            "A model plug-in: the full name of a public type implementing `Sweeper.Training.Plugins.ISweeperModel` (a TorchSharp module; the quantizer, monitor and " +
+            "export work as for the built-ins) or `Sweeper.Core.Trials.ITrainable` (a whole training loop).",
+            (s, v) => s with { Trainable = s.Trainable with { Plugin = new ModelPluginSpec(s.Trainable.Plugin?.Assembly ?? "", (string)v!), Model = (string)v! } }, Default: "none"),
+        new(CommandKey, SettingType.StringList,
+            "A program run as the trial: its path and arguments. `${trainable.optimizer.lr}`, `${trainable.args.KEY}` (any trainable key), `${trial.id}`, `${trial.seed}` " +
+            "and `${trial.epochs}` are replaced by the trial's values (`$${` is a literal `${`). It reports metrics as JSON lines on stdout; see \"Any program as a trial\" in the README.",
+            (s, v) => s with { Trainable = s.Trainable with { Model = TrainableSpec.CommandModel, Command = CommandOf(s) with { Argv = (IReadOnlyList<string>)v! } } }, Default: "none"),
+        new("trainable.workdir", SettingType.String, "`command`: the program's working directory, relative to the spec's folder.",
+            (s, v) => s with { Trainable = s.Trainable with { Command = CommandOf(s) with { WorkingDirectory = (string)v! } } }, Default: "the spec's folder"),
+        new("trainable.kill_grace", SettingType.Duration, "`command`: after SIGTERM to a stopped program's process group, the wait before SIGKILL.",
+            (s, v) => s with { Trainable = s.Trainable with { Command = CommandOf(s) with { KillGrace = (TimeSpan)v! } } }, Range: SpecDuration.Range(TimeSpan.FromHours(1)), Default: "10s"),
         new("trainable.width", SettingType.Number, "Width multiplier of the network's channels.",
             (s, v) => s with { Trainable = s.Trainable with { Width = (double)v! } }, Range: ValueRange.In(0, 4, lowOpen: true, highOpen: false), Default: "0.25"),
         new("trainable.epochs", SettingType.Integer, "Training epochs per trial.",
@@ -279,16 +318,23 @@ public static class SpecSchema
             (s, v) => s with { Trainable = s.Trainable with { BatchSize = (int)(long)v! } }, Range: ValueRange.Between(1, 65536), Default: "64"),
         new("trainable.lr_schedule", SettingType.String, "`cosine`: the learning rate decays per step from `optimizer.lr` to 0 over all epochs. `constant`: it stays at `optimizer.lr`.",
             (s, v) => s with { Trainable = s.Trainable with { LrSchedule = (string)v! } }, Choices: LrSchedules, Default: "`cosine`"),
-        new("trainable.dataset.name", SettingType.String, "The dataset.",
-            (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { Name = (string)v! } } }, Choices: Datasets, Default: "`fashion_mnist`"),
+        new("trainable.dataset.name", SettingType.String,
+            "A known dataset (`fashion_mnist`, `mnist`, `kmnist`: idx files; `cifar10`, `cifar100`: CIFAR binary batches), or with `format` any name (shown in reports).",
+            (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { Name = (string)v! } } }, Default: "`fashion_mnist`"),
+        new("trainable.dataset.format", SettingType.String,
+            "How the files are laid out. `idx`: `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte` (raw or `.gz`). " +
+            "`cifar`: `data_batch_1.bin` … `data_batch_5.bin` and `test_batch.bin` (CIFAR-10), or `train.bin` and `test.bin` (CIFAR-100, fine labels). " +
+            "`npy`: `x_train.npy`, `y_train.npy`, `x_test.npy`, `y_test.npy` (images N×H×W, N×H×W×C or N×C×H×W; integer labels).",
+            (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { Format = (string?)v } } }, Nullable: true, Choices: DatasetFormats.All,
+            Default: "the known set's"),
         new("trainable.dataset.path", SettingType.String,
-            "Folder of the dataset's idx files (`train-images-idx3-ubyte[.gz]` ...), gzip or raw. Relative paths are relative to the spec file. " +
-            "Debian: `apt-get install dataset-fashion-mnist`. Not checked for `synthetic`.",
+            "Folder of the dataset's files (see `format`). Relative paths are relative to the spec file. Required for every set but `fashion_mnist` " +
+            "(Debian: `apt-get install dataset-fashion-mnist`). Not checked for `synthetic` and `command`.",
             (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { Path = (string)v! } } }, Default: "`/usr/share/datasets/fashion-mnist`"),
-        new("trainable.dataset.train_subset", SettingType.Integer, "Train on the first N training images (null: all 60000).",
-            (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { TrainSubset = v is null ? null : (int)(long)v } } }, Nullable: true, Range: Positive, Default: "all (60000)"),
-        new("trainable.dataset.test_subset", SettingType.Integer, "Evaluate on the first N test images, every epoch (null: all 10000).",
-            (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { TestSubset = v is null ? null : (int)(long)v } } }, Nullable: true, Range: Positive, Default: "all (10000)"),
+        new("trainable.dataset.train_subset", SettingType.Integer, "Train on the first N training images (null: all).",
+            (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { TrainSubset = v is null ? null : (int)(long)v } } }, Nullable: true, Range: Positive, Default: "all"),
+        new("trainable.dataset.test_subset", SettingType.Integer, "Evaluate on the first N test images, every epoch (null: all).",
+            (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { TestSubset = v is null ? null : (int)(long)v } } }, Nullable: true, Range: Positive, Default: "all"),
         new("trainable.dataset.validation", SettingType.Number,
             "Hold this many of the training images (after `train_subset`) out of training, as the validation split: `val_loss` and `val_accuracy` every epoch. " +
             "A count (integer ≥ 1) or a fraction in (0, 1); null: none. The images are chosen by a seeded Fisher–Yates sample (SplitMix64 of the sweep `seed`): " +
@@ -443,8 +489,33 @@ public static class SpecSchema
 
     private static readonly Dictionary<string, Setting> ByPath = Settings.ToDictionary(s => s.Path);
     private static readonly Dictionary<string, Section> SectionsByPath = Sections.ToDictionary(s => s.Path);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Setting> ArgSettings = new();
 
-    public static Setting? Find(string path) => ByPath.GetValueOrDefault(path);
+    /// <summary>
+    /// The setting a dotted key names: one of <see cref="Settings"/>; a section written as its shorthand
+    /// (<c>trainable.model</c> is <c>trainable.model.name</c>); or a free-form <c>trainable.args.KEY</c>.
+    /// </summary>
+    public static Setting? Find(string path) =>
+        ByPath.GetValueOrDefault(path)
+        ?? (SectionsByPath.GetValueOrDefault(path) is { Shorthand: { } shorthand } ? ByPath.GetValueOrDefault(path + "." + shorthand) : null)
+        ?? (IsArgKey(path) ? ArgSettings.GetOrAdd(path, ArgSetting) : null);
+
+    /// <summary>Whether <paramref name="path"/> is <c>trainable.args.KEY</c> with a well-formed key (dotted words of letters, digits, <c>_</c> and <c>-</c>).</summary>
+    public static bool IsArgKey(string path) =>
+        path.StartsWith(ArgsKey + ".", StringComparison.Ordinal) && IsArgName(path[(ArgsKey.Length + 1)..]);
+
+    /// <summary>Dotted words, each starting with a letter or <c>_</c>, then letters, digits, <c>_</c> or <c>-</c>.</summary>
+    public static bool IsArgName(string key) => key.Length is > 0 and <= 200 && key.Split('.').All(w =>
+        w.Length > 0 && (char.IsAsciiLetter(w[0]) || w[0] == '_') && w.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'));
+
+    private static Setting ArgSetting(string path)
+    {
+        var key = path[(ArgsKey.Length + 1)..];
+        return new(path, SettingType.Any, "A free-form setting of the plug-in or program.",
+            (s, v) => s with { Trainable = s.Trainable with { Args = s.Trainable.Args.With(key, v!) } });
+    }
+
+    private static CommandSpec CommandOf(SweepSpec s) => s.Trainable.Command ?? new CommandSpec { Argv = [], WorkingDirectory = "" };
 
     public static Section? FindSection(string path) => SectionsByPath.GetValueOrDefault(path);
 

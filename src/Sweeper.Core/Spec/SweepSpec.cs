@@ -219,6 +219,11 @@ public sealed record CommandSpec
     public required string WorkingDirectory { get; init; }
     /// <summary>After SIGTERM to a stopped program's process group, how long before SIGKILL.</summary>
     public TimeSpan KillGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    public bool Equals(CommandSpec? other) => other is not null && Argv.SequenceEqual(other.Argv)
+        && WorkingDirectory == other.WorkingDirectory && KillGrace == other.KillGrace;
+
+    public override int GetHashCode() => HashCode.Combine(Argv.Count, WorkingDirectory, KillGrace);
 }
 
 /// <summary>

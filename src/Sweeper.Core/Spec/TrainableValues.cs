@@ -17,6 +17,7 @@ public static class TrainableValues
                 if (k == key) { value = v; return true; }
             value = null;
             if (!key.StartsWith("trainable.", StringComparison.Ordinal)) return false;
+            if (SpecSchema.IsArgKey(key)) return trainable.Args.TryGet(key[(SpecSchema.ArgsKey.Length + 1)..], out value);
             JsonNode? node = json;
             foreach (var part in key["trainable.".Length..].Split('.')) node = node?[part];
             // A known setting left at null (e.g. stable_from_epoch) exists: a change may set it.

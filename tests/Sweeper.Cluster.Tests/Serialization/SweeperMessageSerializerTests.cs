@@ -76,6 +76,28 @@ public sealed class SweeperMessageSerializerTests() : TestKit(SweeperMessageSeri
     }
 
     [Fact]
+    public void RoundTrip_AssignTrial_PluginCommandAndArgsKept()
+    {
+        var config = Config with
+        {
+            Trainable = Config.Trainable with
+            {
+                Model = "My.Net",
+                Plugin = new ModelPluginSpec("/shared/My.dll", "My.Net"),
+                Command = new CommandSpec { Argv = ["python3", "train.py", "${trial.id}"], WorkingDirectory = "/shared", KillGrace = TimeSpan.FromSeconds(2.5) },
+                Args = new TrainableArgs([new("depth", 3L), new("rate", 1.0), new("act", "relu"), new("deep", true)]),
+                Dataset = new DatasetSpec { Name = "mine", Format = DatasetFormats.Npy, Path = "/data/mine" },
+                InputSize = 32,
+            },
+        };
+        var message = new WorkerCommands.AssignTrial(config, 1, null, "/c", 1);
+        var serializer = (SerializerWithStringManifest)Sys.Serialization.FindSerializerFor(message);
+        var back = (WorkerCommands.AssignTrial)serializer.FromBinary(serializer.ToBinary(message), serializer.Manifest(message));
+        Assert.Equal(config.Trainable, back.Config.Trainable);
+        Assert.Equal([typeof(long), typeof(double), typeof(string), typeof(bool)], back.Config.Trainable.Args.Entries.Select(e => e.Value.GetType()));
+    }
+
+    [Fact]
     public void RoundTrip_Singletons_SameInstance()
     {
         var s = (SerializerWithStringManifest)Sys.Serialization.FindSerializerFor(SweepQueries.Subscribe.Instance);
