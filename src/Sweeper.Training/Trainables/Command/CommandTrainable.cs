@@ -366,7 +366,7 @@ public sealed class CommandTrainable : ITrainable, ICheckpointable, IReportsStep
         json.WriteNumber("seed", _config.Seed);
         json.WriteNumber("epochs", TotalEpochs);
         json.WriteStartObject("parameters");
-        foreach (var (key, value) in _config.Parameters) WriteValue(json, key, value);
+        foreach (var (key, value) in CommandArguments.CurrentParameters(_config)) WriteValue(json, key, value);
         json.WriteEndObject();
         json.WriteStartObject("args");
         foreach (var (key, value) in Args) WriteValue(json, key, value);

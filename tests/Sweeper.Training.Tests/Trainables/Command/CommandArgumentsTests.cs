@@ -17,11 +17,23 @@ public class CommandArgumentsTests
     public void For_Placeholders_AreReplaced(string argument, string expected)
     {
         using var kit = new CommandTestKit();
-        var config = kit.Config(["prog", argument], epochs: 4, parameters: [new("trainable.optimizer.lr", 0.1)],
-            args: new TrainableArgs([new("depth", 3L), new("model.name", "mlp")]));
-        config = config with { Parameters = [.. config.Parameters, new("trainable.args.depth", 2L)] };
+        // As the search hands it over: the swept values are in the parameters and applied to the settings.
+        var config = kit.Config(["prog", argument], epochs: 4, lr: 0.1,
+            parameters: [new("trainable.optimizer.lr", 0.1), new("trainable.args.depth", 2L)],
+            args: new TrainableArgs([new("depth", 2L), new("model.name", "mlp")]));
 
         Assert.Equal(["prog", expected], CommandArguments.For(config));
+    }
+
+    [Fact]
+    public void For_SettingChangedByARestart_WinsOverTheSweptParameter()
+    {
+        using var kit = new CommandTestKit();
+        var config = kit.Config(["prog", "${trainable.optimizer.lr}", "${trainable.args.depth}"], lr: 0.1,
+            parameters: [new("trainable.optimizer.lr", 1.0), new("trainable.args.depth", 8L)], args: new TrainableArgs([new("depth", 3L)]));
+
+        Assert.Equal(["prog", "0.1", "3"], CommandArguments.For(config));
+        Assert.Equal([new("trainable.optimizer.lr", 0.1), new("trainable.args.depth", 3L)], CommandArguments.CurrentParameters(config));
     }
 
     [Theory]
@@ -41,12 +53,12 @@ public class CommandArgumentsTests
     [Theory]
     [InlineData("${trial.id")]
     [InlineData("a${}")]
-    public void Expand_Malformed_Throws(string argument) =>
-        Assert.Throws<ArgumentException>(() => CommandArguments.Expand(argument, k => k));
+    public void For_MalformedPlaceholder_Throws(string argument)
+    {
+        using var kit = new CommandTestKit();
 
-    [Fact]
-    public void Keys_ListsEveryPlaceholderButEscapes() =>
-        Assert.Equal(["trainable.optimizer.lr", "trial.id"], CommandArguments.Keys("${trainable.optimizer.lr}:$${x}:${trial.id}"));
+        Assert.Throws<ArgumentException>(() => CommandArguments.For(kit.Config(["prog", argument])));
+    }
 
     [Theory]
     [InlineData("depth", "SWEEPER_ARG_DEPTH")]

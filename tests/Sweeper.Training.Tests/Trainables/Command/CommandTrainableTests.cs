@@ -342,7 +342,7 @@ public class CommandTrainableTests
             """);
         var config = kit.Config([.. argv, "--lr", "${trainable.optimizer.lr}", "--depth=${trainable.args.depth}", "$${literal}", "${trial.id}", "${trial.seed}", "${trial.epochs}"],
             epochs: 1, parameters: [new("trainable.optimizer.lr", 0.1), new("trainable.args.depth", 4L)],
-            args: new TrainableArgs([new("depth", 2L), new("model.width-mult", 0.5), new("use_bn", true)]), lr: 0.1);
+            args: new TrainableArgs([new("depth", 4L), new("model.width-mult", 0.5), new("use_bn", true)]), lr: 0.1);
         using var trainable = kit.Trainable(config);
 
         await Bounded(() => trainable.RunEpoch(1, CancellationToken.None));
