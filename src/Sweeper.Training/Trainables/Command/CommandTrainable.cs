@@ -62,7 +62,7 @@ public sealed class CommandTrainable : ITrainable, ICheckpointable, IReportsStep
     private Thread? _stdoutThread, _stderrThread;
     private StreamWriter? _log;
     private volatile bool _discard;
-    private bool _stopped, _disposed, _noCheckpointNoted;
+    private bool _disposed, _noCheckpointNoted, _groupGone;
     private Exception? _failure;
     private Action<StepObservation>? _observer;
 
@@ -93,6 +93,7 @@ public sealed class CommandTrainable : ITrainable, ICheckpointable, IReportsStep
         WorkingDirectory = command.WorkingDirectory;
     }
 
+    /// <inheritdoc/>
     public int TotalEpochs => _config.Trainable.Epochs;
 
     /// <summary>The program and its arguments, placeholders replaced.</summary>
@@ -122,6 +123,7 @@ public sealed class CommandTrainable : ITrainable, ICheckpointable, IReportsStep
     /// <summary>The program's process id (also its process group's id), once started; else null.</summary>
     public int? ProcessId => _process is null ? null : _pid;
 
+    /// <summary>Sets the observer of the program's step lines; it is called on the thread that calls <see cref="RunEpoch"/>.</summary>
     public void ObserveSteps(Action<StepObservation>? observer) => _observer = observer;
 
     /// <summary>
@@ -396,7 +398,7 @@ public sealed class CommandTrainable : ITrainable, ICheckpointable, IReportsStep
             _log = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true };
             _log.WriteLine();
             _log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"==== sweeper: trial {_config.Id}, attempt {_context.Assignment}, {DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ssZ}: {string.Join(' ', Arguments)} (in {WorkingDirectory})" +
+                $"==== sweeper: trial {_config.Id}, assignment {_context.Assignment}, {DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ssZ}: {string.Join(' ', Arguments)} (in {WorkingDirectory})" +
                 $"{(_resumeFile is null ? "" : $", resuming after epoch {_resumeEpoch}")} ===="));
         }
     }
@@ -497,23 +499,37 @@ public sealed class CommandTrainable : ITrainable, ICheckpointable, IReportsStep
     {
         if (_process is null) return;
         _discard = true;
-        if (_stopped && !Alive()) return;
-        _stopped = true;
-        if (Alive())
+        if (!Alive()) return;
+        Log($"sweeper: stopping {ProgramName} ({reason}): SIGTERM to process group {_pid}");
+        Signal(ProcessGroup.SigTerm);
+        if (!WaitGone(KillGrace))
         {
-            Log($"sweeper: stopping {ProgramName} ({reason}): SIGTERM to process group {_pid}");
-            if (!ProcessGroup.Signal(_pid, ProcessGroup.SigTerm)) ProcessGroup.SignalProcess(_pid, ProcessGroup.SigTerm);
-            if (!WaitGone(KillGrace))
-            {
-                Log($"sweeper: {ProgramName} still runs {KillGrace.TotalSeconds:0.###} s after SIGTERM: SIGKILL to process group {_pid}");
-                if (!ProcessGroup.Signal(_pid, ProcessGroup.SigKill)) ProcessGroup.SignalProcess(_pid, ProcessGroup.SigKill);
-                if (!WaitGone(KilledWait)) Log($"sweeper: process group {_pid} still has live members after SIGKILL");
-            }
+            Log($"sweeper: {ProgramName} still runs {KillGrace.TotalSeconds:0.###} s after SIGTERM: SIGKILL to process group {_pid}");
+            Signal(ProcessGroup.SigKill);
+            if (!WaitGone(KilledWait)) Log($"sweeper: process group {_pid} still has live members {KilledWait.TotalSeconds:0} s after SIGKILL");
         }
         _process.WaitForExit(KilledWait);
     }
 
-    private bool Alive() => ProcessGroup.HasLiveMembers(_pid) || ProcessGroup.IsAlive(_pid);
+    private void Signal(int signal)
+    {
+        int errno = ProcessGroup.Signal(_pid, signal);
+        // No group yet (setsid has not made it): the program alone, while it is surely ours (not yet reaped).
+        if (errno == ProcessGroup.Esrch && !_process!.HasExited) errno = ProcessGroup.SignalProcess(_pid, signal) ? 0 : errno;
+        if (errno is not (0 or ProcessGroup.Esrch)) Log($"sweeper: kill(-{_pid}, {signal}) failed with errno {errno}");
+    }
+
+    /// <summary>
+    /// Whether the program or a process of its group runs. Once all are gone, never again: the group's id could then be
+    /// reused by another process group, which must never be signalled.
+    /// </summary>
+    private bool Alive()
+    {
+        if (_groupGone) return false;
+        if (!_process!.HasExited || ProcessGroup.HasLiveMembers(_pid)) return true;
+        _groupGone = true;
+        return false;
+    }
 
     private bool WaitGone(TimeSpan timeout)
     {

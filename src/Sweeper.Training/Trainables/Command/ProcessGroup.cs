@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 
@@ -13,16 +12,16 @@ internal static class ProcessGroup
 {
     public const int SigKill = 9;
     public const int SigTerm = 15;
-    private const int Esrch = 3;
+    public const int Esrch = 3;
 
-    /// <summary>Sends <paramref name="signal"/> to every process of group <paramref name="pgid"/>; false when the group has no member.</summary>
-    public static bool Signal(int pgid, int signal)
+    /// <summary>
+    /// Sends <paramref name="signal"/> to every process of group <paramref name="pgid"/>; returns 0, or the errno of the
+    /// failure (<see cref="Esrch"/>: the group has no member).
+    /// </summary>
+    public static int Signal(int pgid, int signal)
     {
         if (pgid <= 1) throw new ArgumentOutOfRangeException(nameof(pgid), pgid, "not a program's process group");
-        if (Kill(-pgid, signal) == 0) return true;
-        int errno = Marshal.GetLastPInvokeError();
-        if (errno == Esrch) return false;
-        throw new InvalidOperationException($"kill(-{pgid}, {signal}) failed with errno {errno}");
+        return Kill(-pgid, signal) == 0 ? 0 : Marshal.GetLastPInvokeError();
     }
 
     /// <summary>Sends <paramref name="signal"/> to process <paramref name="pid"/> alone; false when it does not exist.</summary>
@@ -40,11 +39,6 @@ internal static class ProcessGroup
         }
         return false;
     }
-
-    /// <summary>Whether process <paramref name="pid"/> exists and is not a zombie (Linux: from <c>/proc</c>).</summary>
-    public static bool IsAlive(int pid) => OperatingSystem.IsLinux()
-        ? Stat(Path.Combine("/proc", pid.ToString(CultureInfo.InvariantCulture))) is { State: not ('Z' or 'X' or 'x') }
-        : Kill(pid, 0) == 0;
 
     /// <summary>The state and process group of a process from <c>/proc/&lt;pid&gt;/stat</c>, or null when it is gone.</summary>
     public static (char State, int Ppid, int Pgrp)? Stat(string procDir)
@@ -66,18 +60,6 @@ internal static class ProcessGroup
         return int.TryParse(fields[1], CultureInfo.InvariantCulture, out int ppid) && int.TryParse(fields[2], CultureInfo.InvariantCulture, out int pgrp)
             ? (fields[0][0], ppid, pgrp)
             : null;
-    }
-
-    /// <summary>Waits until no member of <paramref name="pgid"/> is alive, polling; false when <paramref name="timeout"/> passed first.</summary>
-    public static bool WaitUntilGone(int pgid, TimeSpan timeout)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            if (!HasLiveMembers(pgid)) return true;
-            if (clock.Elapsed >= timeout) return false;
-            Thread.Sleep(TimeSpan.FromMilliseconds(Math.Clamp((timeout - clock.Elapsed).TotalMilliseconds, 1, 25)));
-        }
     }
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]

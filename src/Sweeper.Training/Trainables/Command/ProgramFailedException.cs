@@ -3,6 +3,7 @@ namespace Sweeper.Training.Trainables.Command;
 /// <summary>A program trainable ended before reporting its epoch (a crash): its exit code and the last lines of its stderr.</summary>
 public sealed class ProgramFailedException : Exception
 {
+    /// <summary>A crash described by <paramref name="message"/>, with the program's exit code (null: still running) and last stderr lines.</summary>
     public ProgramFailedException(string message, int? exitCode, IReadOnlyList<string> stderrTail) : base(message)
     {
         ExitCode = exitCode;

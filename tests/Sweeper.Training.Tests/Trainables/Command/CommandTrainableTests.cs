@@ -38,7 +38,7 @@ public class CommandTrainableTests
         Assert.Equal(0.75, second.Get(MetricNames.ValAccuracy));
         Assert.Equal([1L, 2L], steps.Select(s => s.Step));
         Assert.Equal(1.5, steps[0].GradNorm);
-        Assert.Contains("==== sweeper: trial t0007, attempt 1", kit.Log);
+        Assert.Contains("==== sweeper: trial t0007, assignment 1", kit.Log);
         Assert.Contains("warming up", kit.Log);
         Assert.Contains("a warning", kit.Log);
         Assert.DoesNotContain("\"epoch\"", kit.Log);
@@ -269,7 +269,7 @@ public class CommandTrainableTests
         Assert.Equal(200, third.Get("restored"));
         Assert.Equal("state_2.txt", Path.GetFileName(Directory.GetFiles(second.ResumeFolder).Single()));
         Assert.Contains("resuming from state_2.txt", kit.Log);
-        Assert.Contains("==== sweeper: trial t0007, attempt 2", kit.Log);
+        Assert.Contains("==== sweeper: trial t0007, assignment 2", kit.Log);
     }
 
     [Fact]
