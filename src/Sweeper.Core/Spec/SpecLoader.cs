@@ -743,7 +743,7 @@ public static class SpecLoader
                             : SpecSchema.Find(key) is { Sweepable: true };
                         if (!known)
                             errors.Add(new SpecError(file, argv.Items[i].Location, $"{SpecSchema.CommandKey}[{i}]", SpecSchema.IsArgKey(key)
-                                ? $"'${{{key}}}' has no value: set {key[("trainable.".Length)..]} under trainable.args, or sweep {key}"
+                                ? $"'${{{key}}}' has no value: set {key[(SpecSchema.ArgsKey.Length + 1)..]} under trainable.args, or sweep {key}"
                                 : $"'${{{key}}}' names no trainable key{(SpecSchema.Nearest(key, SpecSchema.Settings.Where(s => s.Sweepable).Select(s => s.Path).Concat(CommandPlaceholders.TrialKeys)) is { } near ? $"; did you mean '{near}'?" : "")}"));
                     }
                     if (syntax is not null) errors.Add(new SpecError(file, argv.Items[i].Location, $"{SpecSchema.CommandKey}[{i}]", syntax));

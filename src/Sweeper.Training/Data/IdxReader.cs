@@ -4,13 +4,22 @@ using System.IO.Compression;
 namespace Sweeper.Training.Data;
 
 /// <summary>The images of an idx3 file: <see cref="Count"/> images of <see cref="Rows"/>×<see cref="Columns"/> bytes, row-major.</summary>
-public sealed record IdxImages(int Count, int Rows, int Columns, byte[] Pixels);
+public sealed record IdxImages(int Count, int Rows, int Columns, byte[] Pixels)
+{
+    /// <summary>How many images the file's header declares (≥ <see cref="Count"/> when only the first were read).</summary>
+    public int FileCount { get; init; } = Count;
+}
 
 /// <summary>
 /// Reads the unsigned-byte idx files of MNIST-style data sets: labels (magic 0x00000801) and images
 /// (magic 0x00000803). A file is gzip-compressed when it starts with the gzip magic 1f 8b, whatever its name.
 /// Every malformed file is reported as an <see cref="InvalidDataException"/> that names the file.
 /// </summary>
+/// <remarks>
+/// A header cannot make the reader allocate more than the file holds: the size an uncompressed file's header declares is
+/// checked against the file's length before anything is read, and a compressed file is read into a buffer that grows
+/// (doubling) only as decompressed data arrives.
+/// </remarks>
 public static class IdxReader
 {
     public const int LabelsMagic = 0x00000801;
@@ -23,6 +32,7 @@ public static class IdxReader
         using var stream = OpenDecompressed(path);
         var header = ReadHeader(stream, path, LabelsMagic, dimensions: 1);
         int count = header[0];
+        CheckLength(stream, path, 8, count, $"{count} labels");
         int take = Take(count, limit, path);
         var labels = ReadExactly(stream, path, take, $"{count} labels");
         if (take == count) EnsureEnd(stream, path);
@@ -38,13 +48,14 @@ public static class IdxReader
         int count = header[0], rows = header[1], columns = header[2];
         if (rows == 0 || columns == 0)
             throw new InvalidDataException($"idx file '{path}' declares empty images ({rows}×{columns}).");
+        CheckLength(stream, path, 16, (Int128)count * rows * columns, $"{count} images of {rows}×{columns} bytes");
         int take = Take(count, limit, path);
         long bytes = (long)take * rows * columns;
         if (bytes > Array.MaxLength)
             throw new InvalidDataException($"idx file '{path}' declares {take} images of {rows}×{columns}, more than one array can hold.");
         var pixels = ReadExactly(stream, path, (int)bytes, $"{count} images of {rows}×{columns} bytes");
         if (take == count) EnsureEnd(stream, path);
-        return new IdxImages(take, rows, columns, pixels);
+        return new IdxImages(take, rows, columns, pixels) { FileCount = count };
     });
 
     /// <summary>True when the file starts with the gzip magic bytes 1f 8b.</summary>
@@ -96,6 +107,22 @@ public static class IdxReader
         return sizes;
     }
 
+    /// <summary>
+    /// For an uncompressed file: its length must be the header's plus the <paramref name="dataBytes"/> the header
+    /// declares. (A compressed file's length says nothing about its content; <see cref="ReadExactly"/> covers it.)
+    /// </summary>
+    private static void CheckLength(Stream stream, string path, int headerBytes, Int128 dataBytes, string declared)
+    {
+        if (stream is not FileStream file) return;
+        long available = file.Length - headerBytes;
+        if (dataBytes > available)
+            throw new InvalidDataException(
+                $"idx file '{path}' is truncated: its header declares {declared} ({dataBytes} bytes), but only {available} bytes follow the header.");
+        if (dataBytes < available)
+            throw new InvalidDataException(
+                $"idx file '{path}' has more data than its header declares (count mismatch): {declared} take {dataBytes} bytes, but {available} bytes follow the header.");
+    }
+
     private static int Take(int count, int? limit, string path)
     {
         if (limit is not { } n) return count;
@@ -105,10 +132,20 @@ public static class IdxReader
         return n;
     }
 
+    /// <summary>
+    /// Reads <paramref name="length"/> bytes into a buffer that starts at 1 MiB and doubles as data arrives, so a header
+    /// that lies about its size costs at most twice what the stream really holds.
+    /// </summary>
     private static byte[] ReadExactly(Stream stream, string path, int length, string declared)
     {
-        var buffer = new byte[length];
-        int read = stream.ReadAtLeast(buffer, length, throwOnEndOfStream: false);
+        var buffer = new byte[Math.Min(length, 1 << 20)];
+        int read = 0;
+        while (true)
+        {
+            read += stream.ReadAtLeast(buffer.AsSpan(read), buffer.Length - read, throwOnEndOfStream: false);
+            if (read < buffer.Length || buffer.Length == length) break;
+            Array.Resize(ref buffer, (int)Math.Min(length, 2L * buffer.Length));
+        }
         if (read < length)
             throw new InvalidDataException(
                 $"idx file '{path}' is truncated: its header declares {declared}, but the data ends after {read} of the {length} bytes needed.");

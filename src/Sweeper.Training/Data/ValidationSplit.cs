@@ -89,6 +89,6 @@ public static class ValidationSplit
         var val = new ImageSplit(
             data.Train.Images.index_select(0, valIndex).DetachFromDisposeScope(),
             data.Train.Labels.index_select(0, valIndex).DetachFromDisposeScope());
-        return new ImageDataset(data.Name, data.Path, train, data.Test, data.Channels, data.Classes, data.ZeroPixelValue, val);
+        return data.WithSplits(train, data.Test, val);
     }
 }

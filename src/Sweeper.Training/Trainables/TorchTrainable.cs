@@ -82,7 +82,7 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
         Seed = config.Seed;
         shuffleSeed = config.Seed;
         this.data = data;
-        transform = new InputTransform(data.ImageSize, data.Channels, spec.InputSize ?? data.ImageSize, spec.InputChannels ?? data.Channels, data.ZeroPixelValue);
+        transform = InputTransform.For(data, spec.InputSize, spec.InputChannels);
         UseOneThread();
         torch.manual_seed(config.Seed);
 

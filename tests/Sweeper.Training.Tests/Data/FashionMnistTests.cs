@@ -126,10 +126,31 @@ public sealed class FashionMnistTests
     [Fact]
     public void DatasetFactory_UnknownName_ThrowsListingValidNames()
     {
-        var e = Assert.Throws<ArgumentException>(() => DatasetFactory.GetShared(new DatasetSpec { Name = "cifar10" }));
+        var e = Assert.Throws<ArgumentException>(() => DatasetFactory.GetShared(new DatasetSpec { Name = "imagenet" }));
 
-        Assert.Contains("cifar10", e.Message);
+        Assert.Contains("imagenet", e.Message);
         Assert.Contains(FashionMnist.Name, e.Message);
+        Assert.Contains("cifar100", e.Message);
+        Assert.Contains("trainable.dataset.format", e.Message);
+    }
+
+    [Fact]
+    public void Load_RealFolder_PixelsBitIdenticalToEarlierVersions()
+    {
+        // SHA-256 of the float32 train (3000) then test (700) images as loaded before idx loading was generalized:
+        // the quickstart's results depend on these exact values.
+        var data = FashionMnist.Load(RealPath, trainSubset: 3000, testSubset: 700);
+        var train = data.Train.Images.data<float>().ToArray();
+        var test = data.Test.Images.data<float>().ToArray();
+        var bytes = new byte[(train.Length + test.Length) * sizeof(float)];
+        Buffer.BlockCopy(train, 0, bytes, 0, train.Length * sizeof(float));
+        Buffer.BlockCopy(test, 0, bytes, train.Length * sizeof(float), test.Length * sizeof(float));
+
+        Assert.Equal("58B207928CF027934DF2CCAD095D46EBA8F964EDEC5163734CC1FD795FB19D15",
+            Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes)));
+        Assert.Equal(-0.8101983666419983, data.ZeroPixelValues[0]);
+        Assert.Equal([FashionMnist.Mean], data.Mean);
+        Assert.Equal([FashionMnist.Std], data.Std);
     }
 
     private static void WriteSynthetic(TempDirectory dir, bool gzip, bool testImages = true)

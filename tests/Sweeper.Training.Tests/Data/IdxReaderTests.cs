@@ -137,3 +137,42 @@ public sealed class IdxReaderTests : IDisposable
         Assert.Contains(path, e.Message);
     }
 }
+
+public sealed class IdxReaderHostileTests : IDisposable
+{
+    private readonly TempDirectory dir = new();
+
+    public void Dispose() => dir.Dispose();
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ReadImages_HeaderClaimsBillionsOfPixels_ThrowsTruncatedWithoutAllocatingThem(bool gzip)
+    {
+        // 2·10^9 images of 1×1 (just under one array's limit): 2 GB if believed.
+        var bytes = IdxFiles.Concat(IdxFiles.Header(0x00000803, 2_000_000_000, 1, 1), new byte[100]);
+        var path = dir.File("hostile");
+        File.WriteAllBytes(path, gzip ? IdxFiles.Gzip(bytes) : bytes);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+
+        var e = Assert.Throws<InvalidDataException>(() => IdxReader.ReadImages(path));
+
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20, "no large allocation");
+        Assert.Contains(path, e.Message);
+        Assert.Contains("truncated", e.Message);
+    }
+
+    [Fact]
+    public void ReadLabels_HeaderClaims2Pow31Minus1Labels_ThrowsTruncatedBeforeReading()
+    {
+        var path = dir.File("hostile-labels");
+        File.WriteAllBytes(path, IdxFiles.Concat(IdxFiles.Header(0x00000801, int.MaxValue), [1, 2, 3]));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+
+        var e = Assert.Throws<InvalidDataException>(() => IdxReader.ReadLabels(path, limit: 2));
+
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20, "no large allocation");
+        Assert.Contains("2147483647 labels", e.Message);
+        Assert.Contains("only 3 bytes follow", e.Message);
+    }
+}
