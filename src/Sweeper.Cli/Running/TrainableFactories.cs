@@ -1,6 +1,7 @@
 using Sweeper.Core.Trials;
 using Sweeper.Core.Trials.Synthetic;
 using Sweeper.Training.Trainables;
+using Sweeper.Training.Trainables.Command;
 
 namespace Sweeper.Cli.Running;
 
@@ -10,8 +11,12 @@ public sealed class TrainableFactories : ITrainableFactory
     public static readonly TrainableFactories Default = new();
 
     private readonly TorchTrainableFactory _torch = new();
+    private readonly CommandTrainableFactory _command = new();
 
-    public ITrainable Create(TrialConfig config) => config.Trainable.Model == "synthetic"
+    /// <summary>A program (<c>trainable.command</c>) keeps its files in the assignment's folders; the others need none.</summary>
+    public ITrainable Create(TrialConfig config, TrialContext context) => config.Trainable.Command is not null ? _command.Create(config, context) : Create(config);
+
+    public ITrainable Create(TrialConfig config) => config.Trainable.Command is not null ? _command.Create(config) : config.Trainable.Model == "synthetic"
         ? new SyntheticTrainable(config, new SyntheticTrainableOptions
         {
             EpochDuration = TimeSpan.FromSeconds(config.Trainable.Synthetic.EpochSeconds),
