@@ -55,15 +55,16 @@ public static class ModelFactory
         var factory = PluginLoader.CreateModel(plugin);
         using var own = generator is null ? new Generator(0) : null;
         var context = new ModelContext(inputChannels, inputSize, classes, spec.Args, generator ?? own!);
-        nn.Module<Tensor, Tensor> module;
+        nn.Module<Tensor, Tensor>? module;
         try
         {
-            module = factory.Build(context) ?? throw new InvalidOperationException($"{plugin.Type}.Build returned null.");
+            module = factory.Build(context);
         }
-        catch (Exception e) when (e is not InvalidOperationException)
+        catch (Exception e)
         {
             throw new InvalidOperationException($"{plugin.Type}.Build threw {e.GetType().Name}: {e.Message}", e);
         }
+        if (module is null) throw new InvalidOperationException($"{plugin.Type}.Build returned null.");
         try
         {
             return ModuleSurgery.Apply(module, plan, spec.Model);
