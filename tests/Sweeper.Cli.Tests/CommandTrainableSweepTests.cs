@@ -78,6 +78,37 @@ public sealed class CommandTrainableSweepTests : IDisposable
         Assert.Empty(ProcessesMentioning(_dir));
     }
 
+    [Fact]
+    public async Task Run_ProgramPrintingAMalformedLine_TrialFailsNamingTheLine_SweepEndsAndNoProgramIsLeft()
+    {
+        // Epoch 1 is fine; its second protocol line is not JSON; a child sleeps on in the background.
+        var script = Path.Combine(_dir, "bad.sh");
+        File.WriteAllText(script, "#!/bin/sh\nsleep 600 &\necho 'starting'\necho '{\"epoch\": 1, \"val_accuracy\": 0.5}'\necho '{\"epoch\": 2, \"val_accuracy\": oops}'\nsleep 600\n");
+        var spec = Path.Combine(_dir, "bad.yaml");
+        File.WriteAllText(spec, $$"""
+            name: malformed
+            objective: {metric: val_accuracy, mode: max}
+            trainable:
+              command: [/bin/sh, {{script}}]
+              epochs: 3
+              kill_grace: 1s
+            crashes: {max_retries: 1, backoff_seconds: 0.1}
+            """);
+
+        var outcome = await SweeperProcess.RunAsync(_dir, TimeSpan.FromSeconds(60), "run", spec, "--output", Path.Combine(_dir, "runs"));
+
+        Assert.DoesNotContain("   at ", outcome.Stderr + outcome.Stdout); // no stack trace
+        var runDir = Directory.GetDirectories(Path.Combine(_dir, "runs")).Single();
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "results.json")));
+        var trial = doc.RootElement.GetProperty("trials").EnumerateArray().Single();
+        Assert.Equal("failed", trial.GetProperty("state").GetString());
+        var reason = trial.GetProperty("reason").GetString();
+        Assert.Contains("stdout line 3", reason); // "starting" is line 1
+        Assert.Contains("oops", reason);
+        Assert.Contains("starting", File.ReadAllText(Path.Combine(runDir, "checkpoints", "t0001", "trial.log")));
+        Assert.Empty(ProcessesMentioning(script));
+    }
+
     /// <summary>Live (non-zombie) processes whose command line contains <paramref name="marker"/>.</summary>
     private static List<string> ProcessesMentioning(string marker)
     {

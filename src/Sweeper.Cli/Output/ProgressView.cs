@@ -37,9 +37,8 @@ public sealed class ProgressView(IAnsiConsole console, SweepSpec spec, long? tot
         int seen = before is null ? trial.Resumes.LastOrDefault()?.FromEpoch ?? 0 : before.Epochs.Count == 0 ? 0 : before.Epochs[^1].Epoch;
         foreach (var e in trial.Epochs.Where(e => e.Epoch > seen))
             _lines.Enqueue($"{trial.Id} epoch {e.Epoch}/{trial.Config.Trainable.Epochs} {Params(trial)} " +
-                           $"train_loss={F(e.Get(MetricNames.TrainLoss))} " +
-                           (e.Metrics.ContainsKey(MetricNames.ValAccuracy) ? $"val_accuracy={F(e.Get(MetricNames.ValAccuracy))} " : "") +
-                           $"test_loss={F(e.Get(MetricNames.TestLoss))} test_accuracy={F(e.Get(MetricNames.TestAccuracy))} ({e.Duration.TotalSeconds:F1} s)");
+                           string.Concat(EpochMetrics.Where(e.Metrics.ContainsKey).Select(m => $"{m}={F(e.Get(m))} ")) +
+                           $"({e.Duration.TotalSeconds:F1} s)");
         if (trial.State.IsTerminal() && before?.State != trial.State)
         {
             _lines.Enqueue($"{trial.Id} {trial.State.ToString().ToLowerInvariant()}{(trial.Reason is null ? "" : ": " + trial.Reason)}");
@@ -125,6 +124,9 @@ public sealed class ProgressView(IAnsiConsole console, SweepSpec spec, long? tot
         TrialState.Stopped => "[yellow]stopped[/]",
         _ => "[grey]pending[/]",
     };
+
+    /// <summary>The metrics an epoch's line shows, those the epoch has (a program trainable reports what it likes).</summary>
+    private static readonly string[] EpochMetrics = [MetricNames.TrainLoss, MetricNames.ValAccuracy, MetricNames.TestLoss, MetricNames.TestAccuracy];
 
     private static string F(double? v) => v is { } d && !double.IsNaN(d) ? d.ToString("F4", CultureInfo.InvariantCulture) : "";
 }

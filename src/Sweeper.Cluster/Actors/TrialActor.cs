@@ -44,8 +44,18 @@ public sealed class TrialActor : ReceiveActor
     /// <summary>To the worker: this trial's run is over and needs no further restart.</summary>
     public sealed record RunEnded(TrialId Id, int Assignment) : INoSerializationVerificationNeeded;
 
-    /// <summary>Thrown to the supervisor when the trainable crashed, so Akka's backoff restarts the actor.</summary>
-    public sealed class TrialCrashedException(string message) : Exception(message);
+    /// <summary>To the worker: this run crashed with <paramref name="Error"/> (it may be retried, or given up on).</summary>
+    public sealed record RunCrashedNote(TrialId Id, int Assignment, string Error) : INoSerializationVerificationNeeded;
+
+    /// <summary>
+    /// Thrown to the supervisor when the trainable crashed, so Akka's backoff restarts the actor. It carries the
+    /// trainable's error as its message and no stack trace of its own: Akka logs it, and the place in this actor that
+    /// threw it tells a user nothing.
+    /// </summary>
+    public sealed class TrialCrashedException(string message) : Exception(message)
+    {
+        public override string? StackTrace => null;
+    }
 
     public static string NameOf(TrialId id) => $"trial-{id}";
 
@@ -96,6 +106,7 @@ public sealed class TrialActor : ReceiveActor
             _attempt?.SetStatus(ActivityStatusCode.Error, m.Error);
             _attempt?.AddEvent(new ActivityEvent("trial.crash", tags: new ActivityTagsCollection { [SweeperTelemetry.Tags.Reason] = m.Error }));
             _coordinator.Tell(new TrialEvents.TrialCrashed(id, run.Assignment, m.Error, _lastEpoch));
+            _worker.Tell(new RunCrashedNote(id, run.Assignment, m.Error));
             throw new TrialCrashedException(m.Error); // the backoff supervisor restarts this actor, or gives up
         });
     }

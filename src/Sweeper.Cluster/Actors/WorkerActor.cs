@@ -28,6 +28,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly string _node;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<IActorRef, (WorkerCommands.AssignTrial Assign, IActorRef Coordinator)> _running = new();
+    /// <summary>Each running assignment's latest crash, for the reason it fails with once its retries are spent.</summary>
+    private readonly Dictionary<(TrialId, int), string> _lastCrash = new();
     private readonly Dictionary<TrialId, (WorkerCommands.AssignTrial Assign, IActorRef Coordinator)> _waiting = new();
     private readonly HashSet<(TrialId, int)> _ended = new(); // runs over on purpose (finished, unstable, stopped): no TrialFailed
     private string? _coordinator;
@@ -79,13 +81,15 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             StopRun(child);
         });
         Receive<TrialActor.RunEnded>(m => _ended.Add((m.Id, m.Assignment)));
+        Receive<TrialActor.RunCrashedNote>(m => _lastCrash[(m.Id, m.Assignment)] = m.Error);
         Receive<Terminated>(m =>
         {
             if (!_running.Remove(m.ActorRef, out var run)) return;
             var id = run.Assign.Config.Id;
+            _lastCrash.Remove((id, run.Assign.Assignment), out var lastError);
             if (!_ended.Remove((id, run.Assign.Assignment)))
                 run.Coordinator.Tell(new TrialEvents.TrialFailed(id, run.Assign.Assignment,
-                    $"crashed {run.Assign.CrashRetries + 1} time(s); gave up (see the trial's crashes)"));
+                    $"crashed {run.Assign.CrashRetries + 1} time(s); gave up" + (lastError is null ? " (see the trial's crashes)" : "; last: " + lastError)));
             if (_waiting.Remove(id, out var next)) Start(next.Assign, next.Coordinator);
         });
         Receive<WorkerCommands.StopTrial>(m =>
