@@ -65,4 +65,16 @@ build_cli() {
   dotnet build "$SWEEPER_ROOT/src/Sweeper.Cli/Sweeper.Cli.csproj" -c "$SWEEPER_CONFIGURATION" -nologo -v q -clp:ErrorsOnly
 }
 
+# Builds the sample plug-ins (samples/*/*.csproj) a spec names, e.g. configs/examples/plugin.yaml's TinyResNet.
+build_samples_for() {
+  local spec="$1" project
+  for project in "$SWEEPER_ROOT"/samples/*/*.csproj; do
+    [ -f "$project" ] || continue
+    if grep -q "samples/$(basename "$(dirname "$project")")/" "$spec" 2>/dev/null; then
+      say "building the sample plug-in $(basename "$project" .csproj) the spec uses"
+      dotnet build "$project" -c "$SWEEPER_CONFIGURATION" -nologo -v q -clp:ErrorsOnly
+    fi
+  done
+}
+
 sweeper_dll() { echo "$SWEEPER_ROOT/src/Sweeper.Cli/bin/$SWEEPER_CONFIGURATION/net10.0/sweeper.dll"; }

@@ -66,6 +66,41 @@ public sealed class PluginSweepTests : IDisposable
         Assert.Equal(["stem.0", "classifier"], exported["float_layers"]!.AsArray().Select(n => (string)n!));
     }
 
+    [Fact]
+    public async Task ValidateAndRun_BadPluginSpecs_Exit2AtTheKeyWithNothingWritten()
+    {
+        TinyResNetBuild.EnsureBuilt();
+        var dll = Path.Combine(TinyResNetBuild.RepositoryRoot, "samples", "TinyResNet", "bin", "Release", "net10.0", "TinyResNet.dll");
+        string Spec(string name, string model)
+        {
+            var path = Path.Combine(_dir, name + ".yaml");
+            File.WriteAllText(path, $$"""
+                name: {{name}}
+                objective: {metric: test_accuracy}
+                trainable:
+                  model: {{model}}
+                  epochs: 1
+                output: {dir: runs}
+                """);
+            return path;
+        }
+
+        var typo = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(1), "validate", Spec("typo", $"{{assembly: {dll}, type: TinyResNet.TinyResNetModl}}"));
+        var missing = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(1), "run", Spec("missing", "{assembly: plugins/Nowhere.dll, type: My.Net}"));
+        var notAModel = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(1), "run", Spec("kind", $"{{assembly: {dll}, type: TinyResNet.ResidualBlock}}"));
+
+        Assert.Equal(2, typo.ExitCode);
+        Assert.Contains("typo.yaml:4:", typo.Stderr);
+        Assert.Contains("trainable.model.type: no type 'TinyResNet.TinyResNetModl'", typo.Stderr);
+        Assert.Contains("did you mean 'TinyResNet.TinyResNetModel'?", typo.Stderr);
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains($"trainable.model.assembly: file '{Path.Combine(_dir, "plugins", "Nowhere.dll")}' does not exist", missing.Stderr);
+        Assert.Equal(2, notAModel.ExitCode);
+        Assert.Contains("trainable.model.type:", notAModel.Stderr);
+        foreach (var outcome in new[] { typo, missing, notAModel }) Assert.DoesNotContain("   at ", outcome.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "runs")), "a refused spec writes nothing");
+    }
+
     /// <summary>samples/TinyResNet built once per test run (other processes wait on a lock file while one builds).</summary>
     private static class TinyResNetBuild
     {
