@@ -82,7 +82,9 @@ public sealed partial class ClusterProcessTests : IDisposable
     [Fact]
     public async Task CoordinatorKilled_ResumeCompletesEveryTrialExactlyOnce()
     {
-        var spec = WriteSpec(SyntheticSpec(epochs: 4, epochSeconds: 0.3, concurrent: 1));
+        // Epochs of a second: the kill lands while t0002 runs even when a loaded machine delays it (0.3 s was seen to
+        // let t0002 finish first under the whole suite).
+        var spec = WriteSpec(SyntheticSpec(epochs: 4, epochSeconds: 1.0, concurrent: 1));
         string runDir;
         using (var first = SweeperProcess.Start(_dir, "run", spec))
         {

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Sweeper.Core.Model;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Stability;
+using Sweeper.Core.Trials;
 using Sweeper.Training.Trainables.Command;
 using static Sweeper.Training.Tests.Trainables.Command.CommandTestKit;
 
@@ -261,13 +262,17 @@ public class CommandTrainableTests
             Assert.False(File.Exists(Path.Combine(first.CheckpointFolder, "state_1.txt"))); // superseded, Sweeper kept its own copy
         }
 
-        using var second = kit.Trainable(kit.Config(argv, epochs: 3), assignment: 2);
-        int epoch = second.LoadCheckpoint(saved);
-        var third = await Bounded(() => second.RunEpoch(3, CancellationToken.None));
+        int epoch;
+        EpochResult third;
+        using (var second = kit.Trainable(kit.Config(argv, epochs: 3), assignment: 2))
+        {
+            epoch = second.LoadCheckpoint(saved);
+            third = await Bounded(() => second.RunEpoch(3, CancellationToken.None));
+            Assert.Equal("state_2.txt", Path.GetFileName(Directory.GetFiles(second.ResumeFolder).Single()));
+        } // disposed: its stderr reader has written every line to the log (it runs beside the stdout reader)
 
         Assert.Equal(2, epoch);
         Assert.Equal(200, third.Get("restored"));
-        Assert.Equal("state_2.txt", Path.GetFileName(Directory.GetFiles(second.ResumeFolder).Single()));
         Assert.Contains("resuming from state_2.txt", kit.Log);
         Assert.Contains("==== sweeper: trial t0007, assignment 2", kit.Log);
     }
