@@ -33,7 +33,7 @@ public sealed class PluginSweepTests : IDisposable
         foreach (var trial in trials)
         {
             Assert.Equal("completed", trial.GetProperty("state").GetString());
-            var metrics = trial.GetProperty("epochs").EnumerateArray().Single().GetProperty("metrics");
+            var metrics = trial.GetProperty("epochs").EnumerateArray().Last().GetProperty("metrics");
             foreach (var layer in BodyLayers)
             {
                 var exponent = metrics.GetProperty($"quant.{layer}.exponent_mean").GetDouble();
@@ -44,8 +44,10 @@ public sealed class PluginSweepTests : IDisposable
             Assert.InRange(metrics.GetProperty("val_accuracy").GetDouble(), 0.0, 1.0);
         }
 
+        // 5000 images, 2 epochs: the quantized plug-in learns (chance is 0.10; about 0.7 was seen).
+        Assert.InRange(trials.Max(t => t.GetProperty("objective").GetDouble()), 0.4, 1.0);
         var best = trials.OrderByDescending(t => t.GetProperty("objective").GetDouble()).First().GetProperty("trial").GetString()!;
-        var checkpoint = Directory.GetFiles(runDir, "epoch-0001.ckpt", SearchOption.AllDirectories).Single(p => p.Contains($"{Path.DirectorySeparatorChar}{best}{Path.DirectorySeparatorChar}"));
+        var checkpoint = Directory.GetFiles(runDir, "epoch-0002.ckpt", SearchOption.AllDirectories).Single(p => p.Contains($"{Path.DirectorySeparatorChar}{best}{Path.DirectorySeparatorChar}"));
         var output = Path.Combine(_dir, "best.json");
 
         var export = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(2), "export", checkpoint, "--output", output);
