@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Sweeper.Tests.Shared;
 
 namespace Sweeper.Cli.Tests;
 
@@ -19,8 +19,8 @@ public sealed class PluginSweepTests : IDisposable
     [Fact]
     public async Task Run_PluginExample_TrainsWithPerLayerExponentsAndExportsTheBestTrial()
     {
-        TinyResNetBuild.EnsureBuilt();
-        var spec = Path.Combine(TinyResNetBuild.RepositoryRoot, "configs", "examples", "plugin.yaml");
+        _ = SamplePlugin.AssemblyPath; // built
+        var spec = Path.Combine(SamplePlugin.RepositoryRoot, "configs", "examples", "plugin.yaml");
         var runs = Path.Combine(_dir, "runs");
 
         var run = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(6), "run", spec, "--output", runs);
@@ -71,8 +71,7 @@ public sealed class PluginSweepTests : IDisposable
     [Fact]
     public async Task ValidateAndRun_BadPluginSpecs_Exit2AtTheKeyWithNothingWritten()
     {
-        TinyResNetBuild.EnsureBuilt();
-        var dll = Path.Combine(TinyResNetBuild.RepositoryRoot, "samples", "TinyResNet", "bin", "Release", "net10.0", "TinyResNet.dll");
+        var dll = SamplePlugin.AssemblyPath;
         string Spec(string name, string model)
         {
             var path = Path.Combine(_dir, name + ".yaml");
@@ -101,56 +100,5 @@ public sealed class PluginSweepTests : IDisposable
         Assert.Contains("trainable.model.type:", notAModel.Stderr);
         foreach (var outcome in new[] { typo, missing, notAModel }) Assert.DoesNotContain("   at ", outcome.Stderr);
         Assert.False(Directory.Exists(Path.Combine(_dir, "runs")), "a refused spec writes nothing");
-    }
-
-    /// <summary>samples/TinyResNet built once per test run (other processes wait on a lock file while one builds).</summary>
-    private static class TinyResNetBuild
-    {
-        private static readonly Lazy<bool> Built = new(Build, LazyThreadSafetyMode.ExecutionAndPublication);
-
-        public static string RepositoryRoot { get; } = FindRoot();
-
-        public static void EnsureBuilt() => _ = Built.Value;
-
-        private static bool Build()
-        {
-            var project = Path.Combine(RepositoryRoot, "samples", "TinyResNet");
-            Directory.CreateDirectory(Path.Combine(project, "obj"));
-            using var buildLock = Lock(Path.Combine(project, "obj", "sweeper-tests.lock"));
-            var start = new ProcessStartInfo("dotnet", ["build", project, "-c", "Release", "-nologo", "-v", "q", "-clp:ErrorsOnly"])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
-            {
-                process.Kill(entireProcessTree: true);
-                throw new TimeoutException("dotnet build samples/TinyResNet took more than 5 minutes.");
-            }
-            if (process.ExitCode != 0)
-                throw new InvalidOperationException($"dotnet build samples/TinyResNet failed ({process.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
-            return true;
-        }
-
-        private static FileStream Lock(string path)
-        {
-            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(10);
-            while (true)
-            {
-                try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
-                catch (IOException) when (DateTime.UtcNow < deadline) { Thread.Sleep(200); }
-            }
-        }
-
-        private static string FindRoot()
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "Sweeper.sln"))) return dir.FullName;
-            throw new DirectoryNotFoundException($"No Sweeper.sln above {AppContext.BaseDirectory}.");
-        }
     }
 }

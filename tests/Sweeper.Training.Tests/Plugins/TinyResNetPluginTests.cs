@@ -9,6 +9,8 @@ using Sweeper.Training.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
+using Sweeper.Tests.Shared;
+
 namespace Sweeper.Training.Tests.Plugins;
 
 /// <summary>

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace Sweeper.Training.Tests.Plugins;
+namespace Sweeper.Tests.Shared;
 
 /// <summary>
-/// samples/TinyResNet, built once per test run (<c>dotnet build samples/TinyResNet -c Release</c>; other test processes
+/// samples/TinyResNet, built once per test run (one source linked into the test projects that need it) (<c>dotnet build samples/TinyResNet -c Release</c>; other test processes
 /// wait on a lock file while one builds).
 /// </summary>
 internal static class SamplePlugin
