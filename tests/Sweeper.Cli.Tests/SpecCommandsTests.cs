@@ -30,6 +30,28 @@ public sealed partial class SpecCommandsTests(ITestOutputHelper output) : IDispo
         search: {"{"}algorithm: {algorithm}, repeat: 2{(algorithm == "grid" ? "" : ", num_samples: 6")}{"}"}
         """;
 
+    [Fact]
+    public async Task Validate_EnvironmentReference_UnsetIsExit2AtLineAndColumn_SetIsValid()
+    {
+        var spec = Write("env.yaml", """
+            name: env
+            objective: {metric: test_accuracy}
+            trainable:
+              model: synthetic
+              epochs: 2
+              optimizer: {lr: "${env:SWEEPER_TEST_LR}"}
+            """);
+
+        var unset = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(1), "validate", spec);
+        using var set = SweeperProcess.Start(_dir, new Dictionary<string, string> { ["SWEEPER_TEST_LR"] = "0.3" }, "validate", spec);
+        var setExit = await set.WaitForExitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.Equal(2, unset.ExitCode);
+        Assert.Contains("env.yaml:6:19: trainable.optimizer.lr: environment variable SWEEPER_TEST_LR is not set", unset.Stderr);
+        Assert.DoesNotContain("expected a number", unset.Stderr); // reported once, at its place
+        Assert.True(setExit == 0, set.Output);
+    }
+
     [GeneratedRegex(@"^\s*t\d{4}\s", RegexOptions.Multiline)]
     private static partial Regex TrialRow();
 

@@ -20,6 +20,9 @@ public static class SpecLoader
         /// message, reported at that key's place in the file.
         /// </summary>
         public IReadOnlyList<Func<SweepSpec, IEnumerable<SpecProblem>>> Checks { get; init; } = [];
+
+        /// <summary>Where <c>${env:NAME}</c> in values is looked up (default: the process's environment).</summary>
+        public Func<string, string?> Environment { get; init; } = System.Environment.GetEnvironmentVariable;
     }
 
     /// <summary>A problem a <see cref="Options.Checks"/> check found: the key it is about and what is wrong.</summary>
@@ -56,6 +59,10 @@ public static class SpecLoader
         if (bytes > MaxBytes) throw TooLarge(file, bytes);
         var errors = new List<SpecError>();
         var root = YamlTreeReader.Read(text, file, errors);
+        int before = errors.Count;
+        if (root is not null) root = SpecEnvironment.Interpolate(root, options.Environment, file, errors);
+        // A value whose ${env:...} could not be replaced is reported once, not again by its key's type check.
+        var unreplaced = errors.Skip(before).ToList();
         var binder = new Binder(file, errors);
         var spec = new SweepSpec
         {
@@ -92,6 +99,7 @@ public static class SpecLoader
         {
             errors.Add(new SpecError(file, root.Location, "", "expected a mapping of keys (name, objective, trainable, ...) at the top level"));
         }
+        errors.RemoveAll(e => !unreplaced.Contains(e) && unreplaced.Any(u => u.Location == e.Location && u.KeyPath == e.KeyPath));
         if (errors.Count > 0)
             throw new SpecException(errors.OrderBy(e => e.Location.Line).ThenBy(e => e.Location.Column).ToList());
         return spec;
