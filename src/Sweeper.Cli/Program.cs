@@ -6,6 +6,11 @@ namespace Sweeper.Cli;
 
 public static class Program
 {
+    /// <summary>The program's version (Directory.Build.props), with the commit it was built from when known.</summary>
+    public static string Version { get; } =
+        System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(Program).Assembly)?.InformationalVersion
+        ?? "unknown";
+
     public static async Task<int> Main(string[] args)
     {
         // Redirected output (CI, pipes, tests) gets wide tables instead of 80-column wrapping.
@@ -14,6 +19,7 @@ public static class Program
         app.Configure(config =>
         {
             config.SetApplicationName("sweeper");
+            config.SetApplicationVersion(Version);
             config.PropagateExceptions();
             config.AddCommand<RunCommand>("run").WithDescription("Run a sweep: expand the spec into trials, train them, write the results.")
                 .WithExample("run", "configs/quickstart.yaml");

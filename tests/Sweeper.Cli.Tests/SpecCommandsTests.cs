@@ -31,6 +31,16 @@ public sealed partial class SpecCommandsTests(ITestOutputHelper output) : IDispo
         """;
 
     [Fact]
+    public async Task Version_PrintsTheProgramsVersion()
+    {
+        var outcome = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(1), "--version");
+
+        Assert.True(outcome.ExitCode == 0, outcome.ToString());
+        Assert.Matches(@"^\d+\.\d+\.\d+(\+[0-9a-f]+)?\s*$", outcome.Stdout);
+        Assert.StartsWith(typeof(Sweeper.Cli.Program).Assembly.GetName().Version!.ToString(3), outcome.Stdout);
+    }
+
+    [Fact]
     public async Task Validate_EnvironmentReference_UnsetIsExit2AtLineAndColumn_SetIsValid()
     {
         var spec = Write("env.yaml", """
