@@ -20,7 +20,6 @@ public sealed class OrchestrationBenchmarkTests(ITestOutputHelper output)
 
         Assert.Equal(trials, factory.Created);
         Assert.Equal(trials * epochs, figures.Results);
-        Assert.True(figures.Elapsed > TimeSpan.Zero);
         output.WriteLine($"{trials} trials x {epochs} epochs, journal {journal}: {figures.Elapsed.TotalMilliseconds:F0} ms, {figures.TrialsPerSecond:F0} trials/s, {figures.ResultsPerSecond:F0} results/s");
     }
 }
