@@ -74,7 +74,7 @@ public sealed partial class CheckpointStore
     }
 
     /// <summary>The name of an assignment's folder: <c>a0003</c> (<c>a0003-2</c>... when that one is claimed already).</summary>
-    public static string AssignmentFolderName(int assignment) => string.Create(CultureInfo.InvariantCulture, $"a{assignment:D4}");
+    public static string AssignmentFolderName(int assignment) => TrialContext.AssignmentName(assignment);
 
     /// <summary>The file name of the checkpoint after <paramref name="epoch"/>: <c>epoch-0004.ckpt</c>.</summary>
     public static string FileName(int epoch) => string.Create(CultureInfo.InvariantCulture, $"{EpochPrefix}{epoch:D4}{Extension}");

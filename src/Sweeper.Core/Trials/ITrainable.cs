@@ -32,7 +32,10 @@ public interface ITrainableFactory
 public sealed record TrialContext(string TrialFolder, int Assignment)
 {
     /// <summary>This assignment's scratch folder (<c>&lt;trial folder&gt;/work/aNNNN</c>); not created here.</summary>
-    public string AttemptFolder => Path.Combine(TrialFolder, "work", string.Create(System.Globalization.CultureInfo.InvariantCulture, $"a{Assignment:D4}"));
+    public string AttemptFolder => Path.Combine(TrialFolder, "work", AssignmentName(Assignment));
+
+    /// <summary>The name of an assignment's folders: <c>a0003</c> (its scratch folder here, its checkpoint folder in the sweep's store).</summary>
+    public static string AssignmentName(int assignment) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"a{assignment:D4}");
 
     /// <summary>The trial's log file (<c>&lt;trial folder&gt;/trial.log</c>), appended to by every assignment.</summary>
     public string LogPath => Path.Combine(TrialFolder, "trial.log");
