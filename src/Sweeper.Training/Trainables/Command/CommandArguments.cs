@@ -12,8 +12,8 @@ namespace Sweeper.Training.Trainables.Command;
 /// </summary>
 public static class CommandArguments
 {
-    /// <summary>The prefix of a key naming a free-form setting (<c>trainable.args</c>).</summary>
-    public const string ArgsPrefix = "trainable.args.";
+    /// <summary>The prefix of a key naming a free-form setting (<c>trainable.args.</c>).</summary>
+    private const string ArgsPrefix = SpecSchema.ArgsKey + ".";
 
     /// <summary>The program's arguments for <paramref name="config"/>'s trial (<c>trainable.command</c> with every placeholder replaced).</summary>
     /// <exception cref="ArgumentException">The trial has no command, a placeholder names an unknown key, or one is malformed.</exception>
@@ -60,11 +60,9 @@ public static class CommandArguments
     public static ParameterLookup Lookup(TrialConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var settings = TrainableValues.Lookup(config.Trainable);
-        var args = config.Trainable.Args;
+        var settings = TrainableValues.Lookup(config.Trainable); // trainable.args.* included
         return (string key, out object? value) =>
         {
-            if (key.StartsWith(ArgsPrefix, StringComparison.Ordinal) && args.TryGet(key[ArgsPrefix.Length..], out value) && value is not null) return true;
             if (settings(key, out value) && value is not null) return true;
             foreach (var (k, v) in config.Parameters)
                 if (k == key) { value = v; return true; }
