@@ -34,7 +34,14 @@ public static class SpecChecks
     private static IEnumerable<SpecLoader.SpecProblem> Dataset(SweepSpec spec)
     {
         if (SpecSchema.DataFreeModels.Contains(spec.Trainable.Model)) return [];
-        if (spec.Trainable.Plugin is { } plugin && PluginLoader.Check(plugin) is null && PluginLoader.KindOf(plugin) == PluginKind.Trainable) return [];
+        if (spec.Trainable.Plugin is { } plugin && IsTrainingLoop(plugin)) return [];
         return DatasetFactory.Check(spec.Trainable.Dataset).Select(problem => new SpecLoader.SpecProblem("trainable.dataset.path", problem));
+    }
+
+    /// <summary>Whether the plug-in is a whole training loop (false when it does not load: <see cref="Plugin"/> says why).</summary>
+    private static bool IsTrainingLoop(Sweeper.Core.Spec.ModelPluginSpec plugin)
+    {
+        try { return PluginLoader.KindOf(plugin) == PluginKind.Trainable; }
+        catch (PluginLoadException) { return false; }
     }
 }

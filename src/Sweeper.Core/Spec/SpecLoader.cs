@@ -456,7 +456,7 @@ public static class SpecLoader
         {
             YScalar s when s.IsNull => null,
             YScalar s when !s.Quoted && s.Value.Length > 1 && s.Value[0] is '+' or '-' => s.Value,
-            YScalar s => Raw(s),
+            YScalar s => Setting.Plain(s),
             _ => new List<object?>(),
         };
 
@@ -636,7 +636,7 @@ public static class SpecLoader
                 {
                     if (item is not YScalar scalar) { errors.Add(new SpecError(file, item.Location, path + "." + k.Value, $"expected a value or a list of values, found {Found(item)}")); continue; }
                     var setting = SpecSchema.Find(k.Value);
-                    object? value = setting is null ? Raw(scalar) : setting.Convert(scalar, out var error);
+                    object? value = setting is null ? Setting.Plain(scalar) : setting.Convert(scalar, out var error);
                     if (setting is not null && value is null) errors.Add(new SpecError(file, item.Location, path + "." + k.Value, $"expected {setting.Expected}, found {Found(item)}"));
                     else if (value is not null) values.Add(value);
                 }
@@ -644,8 +644,6 @@ public static class SpecLoader
             }
             return new Search.ParameterCondition(clauses);
         }
-
-        private static object Raw(YScalar s) => Setting.Plain(s);
 
         /// <summary>A list of strings (a program's arguments); numbers and booleans in it are taken as written.</summary>
         private IReadOnlyList<string>? BindStrings(YNode node, string path, Setting setting)
