@@ -3,8 +3,8 @@ using System.Diagnostics;
 namespace Sweeper.Tests.Shared;
 
 /// <summary>
-/// samples/TinyResNet, built once per test run (one source linked into the test projects that need it) (<c>dotnet build samples/TinyResNet -c Release</c>; other test processes
-/// wait on a lock file while one builds).
+/// samples/TinyResNet, built once per test run (<c>dotnet build samples/TinyResNet -c Release</c>; other test processes
+/// wait on a lock file while one builds). One source, linked into the test projects that need it.
 /// </summary>
 internal static class SamplePlugin
 {
@@ -12,15 +12,12 @@ internal static class SamplePlugin
 
     private static readonly Lazy<string> Built = new(Build, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    /// <summary>The repository's root (the folder with Sweeper.sln) above the test's output folder.</summary>
-    public static string RepositoryRoot { get; } = FindRoot();
-
     /// <summary>The built plug-in's assembly (absolute path).</summary>
     public static string AssemblyPath => Built.Value;
 
     private static string Build()
     {
-        var project = Path.Combine(RepositoryRoot, "samples", "TinyResNet");
+        var project = Repository.Path("samples", "TinyResNet");
         var output = Path.Combine(project, "bin", "Release", "net10.0", "TinyResNet.dll");
         Directory.CreateDirectory(Path.Combine(project, "obj"));
         using var buildLock = Lock(Path.Combine(project, "obj", "sweeper-tests.lock"));
@@ -58,14 +55,5 @@ internal static class SamplePlugin
                 Thread.Sleep(200);
             }
         }
-    }
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Sweeper.sln"))) return dir.FullName;
-        }
-        throw new DirectoryNotFoundException($"No Sweeper.sln above {AppContext.BaseDirectory}.");
     }
 }

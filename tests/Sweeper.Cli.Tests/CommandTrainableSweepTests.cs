@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Sweeper.Tests.Shared;
 
 namespace Sweeper.Cli.Tests;
 
@@ -37,7 +38,7 @@ public sealed class CommandTrainableSweepTests : IDisposable
     public async Task Run_PythonProgramUnderAsha_CrashResumesFromCheckpointNaNRestartsWithLowerLrAndNoProgramOutlivesTheSweep()
     {
         // The program's copy in this test's own folder: every process of this run has that path on its command line.
-        File.Copy(Path.Combine(RepositoryRoot(), "examples", "python", "train.py"), Path.Combine(_dir, "train.py"));
+        File.Copy(Path.Combine(Repository.Root, "examples", "python", "train.py"), Path.Combine(_dir, "train.py"));
         var spec = Path.Combine(_dir, "spec.yaml");
         File.WriteAllText(spec, Spec.Replace("PROGRAM", Path.Combine(_dir, "train.py")));
         var output = Path.Combine(_dir, "runs");
@@ -127,12 +128,5 @@ public sealed class CommandTrainableSweepTests : IDisposable
             catch (UnauthorizedAccessException) { }
         }
         return found;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Sweeper.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("Sweeper.sln not found above " + AppContext.BaseDirectory);
     }
 }

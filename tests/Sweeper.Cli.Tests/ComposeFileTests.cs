@@ -1,6 +1,7 @@
 using Sweeper.Core.Spec;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
+using Sweeper.Tests.Shared;
 
 namespace Sweeper.Cli.Tests;
 
@@ -11,16 +12,9 @@ namespace Sweeper.Cli.Tests;
 /// </summary>
 public sealed class ComposeFileTests
 {
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Sweeper.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("Sweeper.sln not found above " + AppContext.BaseDirectory);
-    }
-
     private static Dictionary<string, Dictionary<object, object>> Services()
     {
-        using var reader = new StringReader(File.ReadAllText(Path.Combine(RepositoryRoot(), "docker-compose.yml")));
+        using var reader = new StringReader(File.ReadAllText(Path.Combine(Repository.Root, "docker-compose.yml")));
         var root = new DeserializerBuilder().Build().Deserialize<Dictionary<object, object>>(new MergingParser(new Parser(reader)));
         return ((Dictionary<object, object>)root["services"]).ToDictionary(e => (string)e.Key, e => (Dictionary<object, object>)e.Value);
     }
@@ -63,7 +57,7 @@ public sealed class ComposeFileTests
 
         Assert.All(services.Where(s => s.Key != "coordinator" && s.Value.ContainsKey("volumes")),
             s => Assert.DoesNotContain(Strings(s.Value["volumes"]), v => v.StartsWith(journalVolume + ":", StringComparison.Ordinal)));
-        var spec = SpecLoader.LoadFile(Path.Combine(RepositoryRoot(), "configs", "examples", "compose.yaml"), new SpecLoader.Options { CheckPaths = false });
+        var spec = SpecLoader.LoadFile(Path.Combine(Repository.Root, "configs", "examples", "compose.yaml"), new SpecLoader.Options { CheckPaths = false });
         Assert.Equal("/work/checkpoints", spec.Checkpoint.Dir);
         Assert.Equal("/work/configs/examples/compose.yaml", coordinator[1]);
     }

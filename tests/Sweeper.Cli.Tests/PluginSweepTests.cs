@@ -20,7 +20,7 @@ public sealed class PluginSweepTests : IDisposable
     public async Task Run_PluginExample_TrainsWithPerLayerExponentsAndExportsTheBestTrial()
     {
         _ = SamplePlugin.AssemblyPath; // built
-        var spec = Path.Combine(SamplePlugin.RepositoryRoot, "configs", "examples", "plugin.yaml");
+        var spec = Repository.Path("configs", "examples", "plugin.yaml");
         var runs = Path.Combine(_dir, "runs");
 
         var run = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(6), "run", spec, "--output", runs);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Sweeper.Tests.Shared;
 
 namespace Sweeper.Cli.Tests;
 
@@ -64,7 +65,7 @@ public sealed class StabilityTests : IDisposable
     [Fact]
     public async Task Run_UnstableExample_DivergenceRestartsWithHalvedLrOscillationSteadiesWithStableScaleNoWorseThanLeftAlone()
     {
-        var text = File.ReadAllText(Path.Combine(RepositoryRoot(), "configs", "examples", "unstable.yaml"));
+        var text = File.ReadAllText(Path.Combine(Repository.Root, "configs", "examples", "unstable.yaml"));
         var alone = text[..text.IndexOf("  oscillating:\n", StringComparison.Ordinal)] + "  oscillating: {action: continue}\n" + text[text.IndexOf("resources:", StringComparison.Ordinal)..];
         var trials = await RunAsync(text);
         static bool Is(JsonElement trial, string variant) => trial.GetProperty("parameters").GetProperty("variant").GetString() == variant;
@@ -101,13 +102,6 @@ public sealed class StabilityTests : IDisposable
         Assert.True(flipsTreated < flipsAlone, $"epoch-3 flips: restarted {flipsTreated}, left alone {flipsAlone}");
         double treated = Metric(oscillating, 3, "val_accuracy"), left = Metric(untreated, 3, "val_accuracy");
         Assert.True(treated >= left, $"val_accuracy: restarted with the stable scale {treated}, left alone {left}");
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Sweeper.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("Sweeper.sln not found above " + AppContext.BaseDirectory);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Sweeper.Core.Spec;
+using Sweeper.Tests.Shared;
 
 namespace Sweeper.Core.Tests.Spec;
 
@@ -15,14 +16,8 @@ public sealed class SpecReferenceTests
     private const string HowToRegenerate =
         $"{UpdateVariable}=1 dotnet test tests/Sweeper.Core.Tests -c Release --filter \"FullyQualifiedName~SpecReferenceTests\"";
 
-    /// <summary>docs/spec.md, found from the test's folder by walking up to the folder that holds Sweeper.sln.</summary>
-    private static string DocPath()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Sweeper.sln")))
-                return Path.Combine(dir.FullName, "docs", "spec.md");
-        throw new InvalidOperationException($"no folder above {AppContext.BaseDirectory} holds Sweeper.sln");
-    }
+    /// <summary>docs/spec.md of the repository the test runs from.</summary>
+    private static string DocPath() => Repository.Path("docs", "spec.md");
 
     [Fact]
     public void SpecMd_GeneratedTables_AreWhatTheSchemaRenders()
