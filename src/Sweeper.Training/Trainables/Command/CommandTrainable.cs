@@ -245,12 +245,12 @@ public sealed class CommandTrainable : ITrainable, ICheckpointable, IReportsStep
             (_resumeEpoch, _resumeFile, _lastEpoch) = (0, null, 0);
             return 0;
         }
-        Directory.CreateDirectory(ResumeFolder);
         string target = Path.Combine(ResumeFolder, header.FileName);
-        string temp = target + ".part";
-        using (var output = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+        AtomicFile.Write(target, temp =>
+        {
+            using var output = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
             CommandCheckpoint.CopyExactly(input, output, header.Length, path);
-        File.Move(temp, target, overwrite: true);
+        });
         (_resumeEpoch, _resumeFile, _lastEpoch) = (header.Epoch, target, header.Epoch);
         return header.Epoch;
     }
