@@ -119,7 +119,7 @@ public static class SpecJsonSchema
             }
         }
         var schema = new JsonObject { ["type"] = "object" };
-        if (section is not null) Describe(schema, section);
+        if (section is not null) schema = Describe(schema, section);
         schema["properties"] = properties;
         if (required.Count > 0) schema["required"] = required;
         schema["additionalProperties"] = false;
