@@ -69,6 +69,33 @@ public sealed class JsonSchemaTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(meta.IsValid, Describe(meta));
     }
 
+    [Fact]
+    public void Schema_DescribesEverySettingAndSection_WithItsDefault()
+    {
+        var root = JsonNode.Parse(SpecJsonSchema.Text())!;
+        var descriptions = new List<string>();
+        void Collect(JsonNode? node)
+        {
+            if (node is JsonObject o)
+                foreach (var (k, v) in o)
+                {
+                    if (k == "description" && v is JsonValue text) descriptions.Add(text.GetValue<string>());
+                    Collect(v);
+                }
+            else if (node is JsonArray a)
+                foreach (var item in a) Collect(item);
+        }
+        Collect(root);
+
+        Assert.All(SpecSchema.Sections.Where(s => s.Description.Length > 0), s => Assert.Contains(descriptions, d => d.StartsWith(s.Description, StringComparison.Ordinal)));
+        var defs = root["$defs"]!;
+        Assert.All(SpecSchema.Settings, s => Assert.StartsWith(s.Description, defs[s.Path]!["description"]!.GetValue<string>(), StringComparison.Ordinal));
+        Assert.Equal(0.05, defs["trainable.optimizer.lr"]!["default"]!.GetValue<double>());
+        Assert.Equal("0s", defs["stability.diverged.backoff.delay"]!["default"]!.GetValue<string>());
+        Assert.Equal("last_healthy", defs["stability.drifting.from"]!["default"]!.GetValue<string>());
+        Assert.Null(defs["trainable.epochs"]!["default"]); // required: no default
+    }
+
     [Theory]
     [MemberData(nameof(SpecPrinterTests.Configs), MemberType = typeof(SpecPrinterTests))]
     public void Schema_AcceptsEveryConfig_AndItsResolvedForm(string config)
