@@ -51,6 +51,8 @@ public static class Program
             config.AddCommand<ReportCommand>("report").WithDescription("Rebuild a run's results without running anything; add groups.csv and report.html.").WithExample("report", "runs/quickstart-20261126-101500", "--group-by", "trainable.optimizer.lr");
             config.AddCommand<ValidateCommand>("validate").WithDescription("Check a spec and list every problem (exit 0 or 2).")
                 .WithExample("validate", "configs/quickstart.yaml");
+            config.AddCommand<SchemaCommand>("schema").WithDescription("Print the JSON Schema of a sweep spec, for editors that complete and check keys.")
+                .WithExample("schema", "--output", "sweep.schema.json");
         });
         try
         {

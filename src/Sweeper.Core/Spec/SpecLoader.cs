@@ -577,6 +577,7 @@ public static class SpecLoader
                         var v = setting.Convert(scalar, out var error);
                         if (error is not null) errors.Add(new SpecError(file, item.Location, $"{bodyPath}[{i}]", error));
                         else if (v is not null) typed.Add(v);
+                        else errors.Add(new SpecError(file, item.Location, $"{bodyPath}[{i}]", $"a swept value cannot be null: expected {setting.Expected.Replace(" or null", "", StringComparison.Ordinal)}"));
                     }
                     if (typed.Count == seq.Items.Count) domain = Try(() => Search.ParameterDomain.Values([.. typed]), body, bodyPath);
                 }

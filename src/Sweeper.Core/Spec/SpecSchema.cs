@@ -19,27 +19,41 @@ public enum SettingType { String, Number, Integer, Boolean, Duration, Changes, S
 /// </summary>
 public sealed record ValueRange(string Text, Func<double, string?> Check)
 {
+    /// <summary>The lower bound, for a JSON Schema (null: none, or not a plain bound); see <see cref="LowOpen"/>.</summary>
+    public double? Low { get; init; }
+    /// <summary>Whether <see cref="Low"/> itself is excluded.</summary>
+    public bool LowOpen { get; init; }
+    /// <summary>The upper bound, for a JSON Schema (null: none); see <see cref="HighOpen"/>.</summary>
+    public double? High { get; init; }
+    /// <summary>Whether <see cref="High"/> itself is excluded.</summary>
+    public bool HighOpen { get; init; }
+
     /// <summary>lo ≤ v ≤ hi: "must be between lo and hi".</summary>
     public static ValueRange Between(double lo, double hi) =>
-        new($"{N(lo)}..{N(hi)}", v => v >= lo && v <= hi ? null : $"must be between {N(lo)} and {N(hi)}, found {v}");
+        new($"{N(lo)}..{N(hi)}", v => v >= lo && v <= hi ? null : $"must be between {N(lo)} and {N(hi)}, found {v}") { Low = lo, High = hi };
 
     /// <summary>An interval with open or closed ends: "must be in (lo, hi]".</summary>
     public static ValueRange In(double lo, double hi, bool lowOpen, bool highOpen)
     {
         var text = $"{(lowOpen ? '(' : '[')}{N(lo)}, {N(hi)}{(highOpen ? ')' : ']')}";
-        return new("in " + text, v => (lowOpen ? v > lo : v >= lo) && (highOpen ? v < hi : v <= hi) ? null : $"must be in {text}, found {v}");
+        return new("in " + text, v => (lowOpen ? v > lo : v >= lo) && (highOpen ? v < hi : v <= hi) ? null : $"must be in {text}, found {v}")
+        {
+            Low = lo, LowOpen = lowOpen, High = hi, HighOpen = highOpen,
+        };
     }
 
     /// <summary>v ≥ lo: "must be at least lo".</summary>
-    public static ValueRange AtLeast(double lo) => new($"≥ {N(lo)}", v => v >= lo ? null : $"must be at least {N(lo)}, found {v}");
+    public static ValueRange AtLeast(double lo) => new($"≥ {N(lo)}", v => v >= lo ? null : $"must be at least {N(lo)}, found {v}") { Low = lo };
 
     /// <summary>v &gt; lo: "must be greater than lo".</summary>
-    public static ValueRange Above(double lo) => new($"> {N(lo)}", v => v > lo ? null : $"must be greater than {N(lo)}, found {v}");
+    public static ValueRange Above(double lo) => new($"> {N(lo)}", v => v > lo ? null : $"must be greater than {N(lo)}, found {v}") { Low = lo, LowOpen = true };
 
     /// <summary>The same range, and within 32-bit integers (for settings held as <see cref="int"/>).</summary>
     public ValueRange Int32() => this with
     {
         Check = v => Check(v) ?? (v is >= int.MinValue and <= int.MaxValue ? null : $"must be between {int.MinValue} and {int.MaxValue}, found {v}"),
+        Low = Math.Max(Low ?? int.MinValue, int.MinValue),
+        High = Math.Min(High ?? int.MaxValue, int.MaxValue),
     };
 
     internal static string N(double x) => x.ToString("0.#########", CultureInfo.InvariantCulture);
@@ -201,7 +215,7 @@ public static class SpecDuration
     public static ValueRange Range(TimeSpan max) => new($"0..{Format(max)}", v =>
         v < 0 ? $"must not be negative, found {FormatSeconds(v)}"
         : v > max.TotalSeconds ? $"must be at most {Format(max)}, found {FormatSeconds(v)}"
-        : null);
+        : null) { Low = 0, High = max.TotalSeconds };
 
     private static string FormatSeconds(double v) => Math.Abs(v) < 1e12 ? Format(FromSeconds(v)) : DurationText.Number(v) + "s";
 }
@@ -341,7 +355,7 @@ public static class SpecSchema
             "the same for every trial of a sweep and for a rerun of it, disjoint from the images trained on. A fraction is rounded to the nearest image; " +
             "at least one image must stay for training. Test metrics are still reported.",
             (s, v) => s with { Trainable = s.Trainable with { Dataset = s.Trainable.Dataset with { Validation = (double?)v } } }, Nullable: true,
-            Range: new("(a count ≥ 1, or a fraction in (0, 1))", v => v > 0 && (v < 1 || v == Math.Floor(v)) ? null : $"must be a count (an integer ≥ 1) or a fraction in (0, 1), found {v}"),
+            Range: new("(a count ≥ 1, or a fraction in (0, 1))", v => v > 0 && (v < 1 || v == Math.Floor(v)) ? null : $"must be a count (an integer ≥ 1) or a fraction in (0, 1), found {v}") { Low = 0, LowOpen = true },
             Default: "null"),
         new("trainable.optimizer.name", SettingType.String, "SGD with momentum, or Adam.",
             (s, v) => s with { Trainable = s.Trainable with { Optimizer = s.Trainable.Optimizer with { Name = (string)v! } } }, Choices: Optimizers, Default: "`sgd`"),
@@ -362,7 +376,7 @@ public static class SpecSchema
         new("trainable.input_channels", SettingType.Integer,
             "Input channels the model sees (null: the images' own): 3 from grey images repeats the grey channel; 1 from colour images takes their luminance.",
             (s, v) => s with { Trainable = s.Trainable with { InputChannels = v is null ? null : (int)(long)v } }, Nullable: true,
-            Range: new("1 or 3", v => v is 1 or 3 ? null : $"must be 1 or 3, found {v}"), Default: "the images' own"),
+            Range: new("1 or 3", v => v is 1 or 3 ? null : $"must be 1 or 3, found {v}") { Low = 1, High = 3 }, Default: "the images' own"),
         Q("method", SettingType.String, "`none`",
             "Weight quantizer. `legacy_auto_po2`: max-based start and five least-squares refits. `msqe_po2`: least-squares refits plus a line search over " +
             "neighbouring exponents, keeping the best, re-chosen every step. `learnable_po2`: a trainable log2 scale with straight-through rounding. " +
@@ -456,7 +470,7 @@ public static class SpecSchema
             (s, v) => s with { Output = s.Output with { Dir = (string)v! } }, Default: "`runs`"),
         M("warmup_steps", SettingType.Integer, StabilityConstants.DefaultWarmupSteps,
             "The first steps are judged only for NaN/±∞ loss and gradient norm: the first exponents come from random weights, which move most in the first steps.",
-            (o, v) => o with { WarmupSteps = (int)(long)v! }, new ValueRange("≥ 0", v => v >= 0 ? null : $"must not be negative, found {v}").Int32()),
+            (o, v) => o with { WarmupSteps = (int)(long)v! }, new ValueRange("≥ 0", v => v >= 0 ? null : $"must not be negative, found {v}") { Low = 0 }.Int32()),
         M("flip_window", SettingType.Integer, StabilityConstants.DefaultFlipWindow,
             "Oscillating: the sliding window, in steps, over which a channel's exponent changes are counted (judged once a layer has been seen over a full window).",
             (o, v) => o with { FlipWindow = (int)(long)v! }, ValueRange.Between(2, StabilityConstants.MaxWindow)),
@@ -480,10 +494,10 @@ public static class SpecSchema
             (o, v) => o with { SpikeWindow = (int)(long)v! }, ValueRange.Between(2, StabilityConstants.MaxWindow)),
         M("loss_spike_factor", SettingType.Number, StabilityConstants.DefaultLossSpikeFactor,
             "Diverged: a loss above factor × its running median.",
-            (o, v) => o with { LossSpikeFactor = (double)v! }, new ValueRange("> 1", v => v > 1 ? null : $"must be a finite number greater than 1, found {StabilityOptions.F(v)}")),
+            (o, v) => o with { LossSpikeFactor = (double)v! }, new ValueRange("> 1", v => v > 1 ? null : $"must be a finite number greater than 1, found {StabilityOptions.F(v)}") { Low = 1, LowOpen = true }),
         M("grad_norm_factor", SettingType.Number, StabilityConstants.DefaultGradNormFactor,
             "Diverged: a gradient norm above factor × its running median.",
-            (o, v) => o with { GradNormFactor = (double)v! }, new ValueRange("> 1", v => v > 1 ? null : $"must be a finite number greater than 1, found {StabilityOptions.F(v)}")),
+            (o, v) => o with { GradNormFactor = (double)v! }, new ValueRange("> 1", v => v > 1 ? null : $"must be a finite number greater than 1, found {StabilityOptions.F(v)}") { Low = 1, LowOpen = true }),
         .. StabilityKinds.Unhealthy.SelectMany(Rule),
     ];
 
@@ -595,7 +609,7 @@ public static class SpecSchema
             "Restart only: restarts for this verdict before the trial is stopped instead, saying so.",
             (s, v) => With(s, r => r with { MaxRestarts = (int)(long)v! }),
             Range: new($"1..{StabilityConstants.MaxRestartsLimit}", v => v is >= 1 and <= StabilityConstants.MaxRestartsLimit ? null
-                : $"must be between 1 and {StabilityConstants.MaxRestartsLimit}, found {v} (to never restart, use action: stop)"),
+                : $"must be between 1 and {StabilityConstants.MaxRestartsLimit}, found {v} (to never restart, use action: stop)") { Low = 1, High = StabilityConstants.MaxRestartsLimit },
             Default: StabilityConstants.DefaultMaxRestarts.ToString(CultureInfo.InvariantCulture));
         var b = p + "backoff.";
         yield return new(b + "type", SettingType.String, "How the wait grows from one restart to the next: d, d, d … (`constant`), d, 2d, 3d … (`linear`), d, 2d, 4d … (`exponential`).",

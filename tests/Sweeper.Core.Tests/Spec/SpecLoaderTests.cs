@@ -238,6 +238,7 @@ public sealed class SpecLoaderTests : IDisposable
     [InlineData("  trainable.width: {values: [0.25, 0.5, 1.0]}", "  trainable.width: {values: [0.25, wide]}", 20, 36, "parameters.trainable.width.values[1]", "expected a number, found 'wide'")]
     [InlineData("  trainable.width: {values: [0.25, 0.5, 1.0]}", "  trainable.width: {values: []}", 20, 29, "parameters.trainable.width.values", "expected at least one value, found an empty list")]
     [InlineData("  trainable.width: {values: [0.25, 0.5, 1.0]}", "  trainable.width: {valuez: [1]}", 20, 21, "parameters.trainable.width.valuez", "unknown key 'valuez'; did you mean 'values'?")]
+    [InlineData("  trainable.width: {values: [0.25, 0.5, 1.0]}", "  trainable.input_size: {values: [null, 32]}", 20, 35, "parameters.trainable.input_size.values[0]", "a swept value cannot be null: expected an integer")]
     public void LoadText_OneMistake_OneErrorWithLocationAndKey(string good, string bad, int line, int column, string key, string message)
     {
         Assert.Contains(good, Valid);
