@@ -94,12 +94,16 @@ public sealed class SweepJournal : IDisposable
     /// Opens the journal of a run directory for reading only (<c>sweeper status</c>, <c>sweeper ls</c>): the file is
     /// opened read-only and nothing is migrated, so a sweep running in another process right now is never disturbed
     /// (in WAL mode a reader neither blocks the writer nor is blocked by it). <see cref="Load"/> reads one snapshot.
+    /// A journal without its <c>-wal</c> file has no connection open (the last one to close checkpointed everything into
+    /// the file and removed it): it is read as an immutable file, which takes no lock and, unlike a read-only WAL
+    /// connection, leaves no <c>-wal</c> and <c>-shm</c> files behind in someone else's run directory.
     /// </summary>
     public static SweepJournal OpenReadOnly(string runDirectory)
     {
         var path = System.IO.Path.Combine(runDirectory, FileName);
         if (!File.Exists(path)) throw new FileNotFoundException($"no journal in {runDirectory} (expected {FileName}); is this a Sweeper run directory?", path);
-        var journal = new SweepJournal(Connect(path, readOnly: true));
+        var source = File.Exists(path + "-wal") ? path : new Uri(System.IO.Path.GetFullPath(path)).AbsoluteUri + "?immutable=1";
+        var journal = new SweepJournal(Connect(source, readOnly: true));
         try { journal._noAssignment = journal.LacksAssignment(); }
         catch { journal.Dispose(); throw; }
         return journal;
