@@ -156,6 +156,29 @@ public sealed partial class StatusCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Status_RunKilledHard_InterruptedWithTheTrialsItCutOffAndHowToResume()
+    {
+        using var run = SweeperProcess.Start(_dir, "run", Spec("killed", 40, 0.5));
+        var runDir = RunDirectoryLine().Match(await run.WaitForLineAsync(l => l.Contains("run directory "), Startup)).Groups[1].Value;
+        await run.WaitForLineAsync(l => l.Contains(" epoch 1/40 "), Startup);
+
+        run.KillHard(); // its lock dies with it; the lock file still names its pid
+
+        var text = await Sweeper("status", runDir);
+        var json = Json(await Sweeper("status", runDir, "--json"));
+        Assert.True(text.ExitCode == 0, text.ToString());
+        Assert.Contains("sweep killed: interrupted (no process runs it)", text.Stdout);
+        Assert.Contains($"continue it with: sweeper resume {runDir}", text.Stdout);
+        Assert.Contains("trials cut off while running (2;", text.Stdout);
+        Assert.Equal("interrupted", json.GetProperty("state").GetString());
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("pid").ValueKind);
+        Assert.Equal(2, json.GetProperty("running").GetArrayLength());
+        Assert.Contains(json.GetProperty("running").EnumerateArray(), t => t.GetProperty("epoch").GetInt32() >= 1);
+        var ls = Json(await Sweeper("ls", "--json"));
+        Assert.Equal("interrupted", Assert.Single(ls.GetProperty("runs").EnumerateArray()).GetProperty("state").GetString());
+    }
+
+    [Fact]
     public async Task StatusAndLs_FinishedRun_FinishedWithEveryTrialAndTheBest()
     {
         var runDir = await FinishedRunAsync("done");

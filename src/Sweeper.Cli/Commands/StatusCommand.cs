@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -17,25 +18,38 @@ public sealed class StatusSettings : CommandSettings
 
     [CommandArgument(0, "[run-dir]")]
     [Description("The run directory (it holds journal.db). Default: the newest run in --dir (newest by the sweep's start).")]
-    public string? RunDirectory { get; init; }
+    public string? Given { get; init; }
 
     [CommandOption("--dir <DIR>")]
     [Description("The output folder to take the newest run from when no run directory is given (default: runs).")]
     public string? Dir { get; init; }
 
+    // Read as text: `status --watch runs/x` hands the run directory to --watch, which takes it back (see RunDirectory).
     [CommandOption("--watch [SECONDS]")]
     [Description("Refresh every SECONDS (default 2) until the sweep is no longer running, or Ctrl+C (exit 0).")]
-    public FlagValue<double>? Watch { get; init; }
+    public FlagValue<string>? Watch { get; init; }
 
     [CommandOption("--json")]
     [Description("Print one JSON document (with --watch: one JSON document per line, per refresh).")]
     public bool Json { get; init; }
 
+    /// <summary>The run directory given, also when it came right after a --watch without seconds.</summary>
+    public string? RunDirectory => Given ?? (WatchText is { } text && !IsNumber(text) ? text : null);
+
+    /// <summary>Whether to refresh, and how often (null: show once).</summary>
+    public TimeSpan? WatchInterval => Watch is not { IsSet: true }
+        ? null
+        : TimeSpan.FromSeconds(WatchText is { } text && IsNumber(text) ? double.Parse(text, CultureInfo.InvariantCulture) : DefaultWatchSeconds);
+
+    private string? WatchText => Watch is { IsSet: true, Value: { Length: > 0 } text } ? text : null;
+
+    private static bool IsNumber(string text) => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+
     public override ValidationResult Validate()
     {
+        if (WatchText is { } text && (IsNumber(text) ? !(double.Parse(text, CultureInfo.InvariantCulture) is > 0 and <= 86400) : Given is not null))
+            return ValidationResult.Error($"--watch takes a number of seconds (more than 0, at most 86400), got '{text}'");
         if (RunDirectory is not null && Dir is not null) return ValidationResult.Error("give a run directory or --dir, not both");
-        if (Watch is { IsSet: true, Value: var seconds } && (seconds < 0 || !double.IsFinite(seconds) || seconds > 24 * 3600))
-            return ValidationResult.Error("--watch takes a number of seconds between 0 (the default, 2) and 86400");
         return ValidationResult.Success();
     }
 }
@@ -63,14 +77,13 @@ public sealed class StatusCommand : AsyncCommand<StatusSettings>
         }
 
         var console = AnsiConsole.Console;
-        if (settings.Watch is not { IsSet: true } watch)
+        if (settings.WatchInterval is not { } interval)
         {
             if (!TryRead(run, out var snapshot, out var error)) return error;
             Show(console, snapshot, settings.Json, oneLine: false);
             return Errors.Ok;
         }
 
-        var interval = TimeSpan.FromSeconds(watch.Value > 0 ? watch.Value : StatusSettings.DefaultWatchSeconds);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // Ctrl+C (and SIGTERM) end the watch, not the sweep being watched: exit 0.
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });

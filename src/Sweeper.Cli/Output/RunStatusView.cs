@@ -32,7 +32,7 @@ public static class RunStatusView
         console.MarkupLine($"run directory: {Markup.Escape(s.Run.Path)}");
         var timing = $"started {Time(s.StartedAt)}; elapsed {Clock(s.Elapsed)}";
         if (s.State == RunState.Running) timing += $"; ETA {(s.Eta is { } eta ? Clock(eta) : "unknown")}";
-        else if (s.EndedAt is { } ended) timing += $"; {(s.State == RunState.Finished ? "ended" : "last activity")} {Time(ended)}";
+        else if (s.EndedAt is { } ended) timing += $"; {(s.State == RunState.Finished ? "ended" : "last recorded event")} {Time(ended)}";
         console.MarkupLine(Markup.Escape(timing));
         var states = string.Join(", ", p.ByState.Select(kv => $"{kv.Value} {kv.Key.ToString().ToLowerInvariant()}"));
         console.MarkupLine(Markup.Escape($"trials: {p.Finished}/{Total(p)} finished ({states}); {s.Concurrency} at once"));
@@ -47,7 +47,8 @@ public static class RunStatusView
 
         var running = p.Running;
         if (running.Count == 0) return;
-        var table = new Table().Border(TableBorder.Rounded).Title($"running trials ({running.Count})");
+        var title = s.State == RunState.Running ? $"running trials ({running.Count})" : $"trials cut off while running ({running.Count}; sweeper resume continues them)";
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(title));
         foreach (var c in new[] { "trial", "epoch", "worker", "attempt", "restarts", "crashes", objective.Metric, "parameters" })
             table.AddColumn(new TableColumn(Markup.Escape(c)));
         foreach (var t in running)

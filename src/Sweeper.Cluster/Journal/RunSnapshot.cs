@@ -42,7 +42,7 @@ public sealed record RunSnapshot
     /// <summary>How many trials run at once: those running now, and at least the spec's <c>resources.max_concurrent_trials</c>.</summary>
     public required int Concurrency { get; init; }
 
-    /// <summary>When the sweep ended (finished: results.json's end, else its last trial's; interrupted: its last trial's end), or null while it runs.</summary>
+    /// <summary>When the sweep ended (finished: results.json's end, else its last trial's; interrupted: the newest event its journal holds), or null while it runs.</summary>
     public DateTimeOffset? EndedAt { get; init; }
 
     /// <summary>When this snapshot was taken.</summary>
@@ -173,7 +173,8 @@ public sealed record RunSnapshot
         {
             RunState.Running => null,
             RunState.Finished when resultsWritten => header!.FinishedAt,
-            _ => lastTrialEnd,
+            RunState.Finished => lastTrialEnd,
+            _ => LastRecorded(journal),
         };
 
         var progress = new SweepProgress(new SweepResult(name, objective, trials, journal.StartedAt, endedAt ?? now) { StopReason = journal.StopReason }, total);
@@ -191,6 +192,12 @@ public sealed record RunSnapshot
             EndedAt = endedAt, TakenAt = now, Eta = eta, Notes = notes,
         };
     }
+
+    /// <summary>The time of the newest event the journal holds (a trial started, restarted, crashed, resumed or ended): when an interrupted sweep was last heard of.</summary>
+    private static DateTimeOffset LastRecorded(JournalState journal) =>
+        journal.Trials.SelectMany(t => new[] { t.StartedAt ?? default, t.FinishedAt ?? default }
+                .Concat(t.Attempts.Select(a => a.StartedAt)).Concat(t.Resumes.Select(r => r.At)).Concat(t.Crashes.Select(c => c.At)))
+            .Append(journal.StartedAt).Max();
 
     /// <summary>The header of the run's results.json when it is there and readable (it says when the sweep ended).</summary>
     private static ResultsJsonHeader? ResultsHeader(RunDirectory run)

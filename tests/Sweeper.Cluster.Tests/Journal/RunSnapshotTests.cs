@@ -95,6 +95,18 @@ public sealed class RunSnapshotTests : IDisposable
     }
 
     [Fact]
+    public void Read_LockFileNamingALiveProcessButNoLockHeld_NotRunning()
+    {
+        // What a holder wrote stays in the file after it ends; the system's lock table, not the file, says who holds it.
+        if (!OperatingSystem.IsLinux()) return; // the lock table is asked on Linux only (elsewhere the file is all there is)
+        var run = Run("a", T0, null, TrialState.Completed, TrialState.Running);
+        File.WriteAllText(run.PathOf(RunDirectoryLock.FileName), $"{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)} {Environment.MachineName}\n");
+
+        Assert.Null(RunDirectoryLock.Probe(run));
+        Assert.Equal(RunState.Interrupted, RunSnapshot.Read(run).State);
+    }
+
+    [Fact]
     public void Read_EveryPlannedTrialFinished_Finished()
     {
         var s = RunSnapshot.Read(Run("a", T0, null, TrialState.Completed, TrialState.Failed, TrialState.Completed));
