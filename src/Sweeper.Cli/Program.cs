@@ -49,6 +49,8 @@ public static class Program
                 bench.AddCommand<TelemetryBenchCommand>("telemetry").WithDescription("A sweep with telemetry off and on: wall times and overhead.");
             });
             config.AddCommand<ReportCommand>("report").WithDescription("Rebuild a run's results without running anything; add groups.csv and report.html.").WithExample("report", "runs/quickstart-20261126-101500", "--group-by", "trainable.optimizer.lr");
+            config.AddCommand<StatusCommand>("status").WithDescription("Where a sweep stands (running, finished or interrupted), read without disturbing it.").WithExample("status", "runs/quickstart-20261126-101500", "--watch", "5");
+            config.AddCommand<LsCommand>("ls").WithDescription("List the run directories in a folder: name, start, state, trials, best.").WithExample("ls", "runs");
             config.AddCommand<ValidateCommand>("validate").WithDescription("Check a spec and list every problem (exit 0 or 2).")
                 .WithExample("validate", "configs/quickstart.yaml");
             config.AddCommand<SchemaCommand>("schema").WithDescription("Print the JSON Schema of a sweep spec, for editors that complete and check keys.")

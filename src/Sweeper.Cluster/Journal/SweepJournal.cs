@@ -90,30 +90,59 @@ public sealed class SweepJournal : IDisposable
         return journal;
     }
 
+    /// <summary>
+    /// Opens the journal of a run directory for reading only (<c>sweeper status</c>, <c>sweeper ls</c>): the file is
+    /// opened read-only and nothing is migrated, so a sweep running in another process right now is never disturbed
+    /// (in WAL mode a reader neither blocks the writer nor is blocked by it). <see cref="Load"/> reads one snapshot.
+    /// A journal without its <c>-wal</c> file has no connection open (the last one to close checkpointed everything into
+    /// the file and removed it): it is read as an immutable file, which takes no lock and, unlike a read-only WAL
+    /// connection, leaves no <c>-wal</c> and <c>-shm</c> files behind in someone else's run directory.
+    /// </summary>
+    public static SweepJournal OpenReadOnly(string runDirectory)
+    {
+        var path = System.IO.Path.Combine(runDirectory, FileName);
+        if (!File.Exists(path)) throw new FileNotFoundException($"no journal in {runDirectory} (expected {FileName}); is this a Sweeper run directory?", path);
+        var source = File.Exists(path + "-wal") ? path : new Uri(System.IO.Path.GetFullPath(path)).AbsoluteUri + "?immutable=1";
+        var journal = new SweepJournal(Connect(source, readOnly: true));
+        try { journal._noAssignment = journal.LacksAssignment(); }
+        catch { journal.Dispose(); throw; }
+        return journal;
+    }
+
     /// <summary>Brings a journal written by an older version up to date (columns added since; their defaults fit old rows).</summary>
     private void Migrate()
+    {
+        if (!LacksAssignment()) return;
+        try { Exec("ALTER TABLE trials ADD COLUMN assignment INTEGER NOT NULL DEFAULT 0"); }
+        catch (SqliteException) { _noAssignment = true; } // read-only (a report of someone else's run): read it as 0
+    }
+
+    /// <summary>
+    /// Whether the trials table lacks the trial's newest assignment number (journals from before it was kept: their
+    /// trials start again at 1).
+    /// </summary>
+    private bool LacksAssignment()
     {
         var columns = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         using (var cmd = Command("SELECT name FROM pragma_table_info('trials')"))
         using (var r = cmd.ExecuteReader())
             while (r.Read()) columns.Add(r.GetString(0));
-        // The trial's newest assignment number (0 for journals from before it was kept: their trials start again at 1).
-        if (columns.Count == 0 || columns.Contains("assignment")) return;
-        try { Exec("ALTER TABLE trials ADD COLUMN assignment INTEGER NOT NULL DEFAULT 0"); }
-        catch (SqliteException) { _noAssignment = true; } // read-only (a report of someone else's run): read it as 0
+        return columns.Count > 0 && !columns.Contains("assignment");
     }
 
     public JournalState Load()
     {
+        // One read transaction: the three tables as of one commit, even while another process writes them.
+        using var snapshot = _db.BeginTransaction(deferred: true);
         var meta = new Dictionary<string, string>();
-        using (var cmd = Command("SELECT key, value FROM meta"))
+        using (var cmd = Command("SELECT key, value FROM meta", snapshot))
         using (var r = cmd.ExecuteReader())
             while (r.Read()) meta[r.GetString(0)] = r.GetString(1);
         if (!meta.TryGetValue("format", out var format) || format != FormatVersion.ToString(CultureInfo.InvariantCulture))
             throw new InvalidDataException($"{Path}: unsupported journal format '{format}'");
 
         var epochs = new Dictionary<int, List<EpochResult>>();
-        using (var cmd = Command("SELECT trial, epoch, metrics, duration_ms FROM epochs ORDER BY trial, epoch"))
+        using (var cmd = Command("SELECT trial, epoch, metrics, duration_ms FROM epochs ORDER BY trial, epoch", snapshot))
         using (var r = cmd.ExecuteReader())
             while (r.Read())
             {
@@ -123,7 +152,7 @@ public sealed class SweepJournal : IDisposable
             }
 
         var trials = new List<TrialRecord>();
-        using (var cmd = Command($"SELECT id, config, state, worker, started_at, finished_at, reason, checkpoint, resumes, rung, crashes, attempts, healthy_checkpoint, {(_noAssignment ? "0" : "assignment")} FROM trials ORDER BY id"))
+        using (var cmd = Command($"SELECT id, config, state, worker, started_at, finished_at, reason, checkpoint, resumes, rung, crashes, attempts, healthy_checkpoint, {(_noAssignment ? "0" : "assignment")} FROM trials ORDER BY id", snapshot))
         using (var r = cmd.ExecuteReader())
             while (r.Read())
             {
@@ -148,6 +177,15 @@ public sealed class SweepJournal : IDisposable
             }
         return new JournalState(meta["spec_text"], meta["spec_path"], DateTimeOffset.Parse(meta["started_at"], CultureInfo.InvariantCulture), trials,
             meta.GetValueOrDefault("trace_parent")) { StopReason = meta.GetValueOrDefault("stop_reason") };
+    }
+
+    /// <summary>When the sweep first started (the journal's <c>started_at</c>), without reading its trials.</summary>
+    public DateTimeOffset StartedAt()
+    {
+        using var cmd = Command("SELECT value FROM meta WHERE key = 'started_at'");
+        return cmd.ExecuteScalar() is string text
+            ? DateTimeOffset.Parse(text, CultureInfo.InvariantCulture)
+            : throw new InvalidDataException($"{Path}: no start time in the journal");
     }
 
     /// <summary>
@@ -259,9 +297,12 @@ public sealed class SweepJournal : IDisposable
         SqliteConnection.ClearPool(_db);
     }
 
-    private static SqliteConnection Connect(string path)
+    private static SqliteConnection Connect(string path, bool readOnly = false)
     {
-        var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        var db = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = path, Pooling = false, Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
+        }.ToString());
         db.Open();
         using var cmd = db.CreateCommand();
         cmd.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;";
@@ -269,10 +310,13 @@ public sealed class SweepJournal : IDisposable
         return db;
     }
 
-    private SqliteCommand Command(string sql, params string[] parameters)
+    private SqliteCommand Command(string sql, params string[] parameters) => Command(sql, null, parameters);
+
+    private SqliteCommand Command(string sql, SqliteTransaction? transaction, params string[] parameters)
     {
         var cmd = _db.CreateCommand();
         cmd.CommandText = sql;
+        cmd.Transaction = transaction;
         foreach (var p in parameters) cmd.Parameters.Add(new SqliteParameter { ParameterName = p });
         return cmd;
     }

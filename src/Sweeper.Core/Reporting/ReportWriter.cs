@@ -137,7 +137,8 @@ public static class ReportWriter
         return doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
     }
 
-    private static JsonNode? Scalar(object? value) => value switch
+    /// <summary>A parameter value as JSON: strings, booleans and numbers as themselves, a non-finite number as its text.</summary>
+    public static JsonNode? Scalar(object? value) => value switch
     {
         null => null,
         string s => JsonValue.Create(s),

@@ -45,7 +45,7 @@ public sealed record ResultTable(IReadOnlyList<string> Columns, IReadOnlyList<IR
             row.Add(Metric(t, MetricNames.TrainLoss));
             row.Add(t.Duration is { } d ? d.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) : "");
             row.Add(string.Join(" ", t.Resumes.Select(r => "epoch " + r.FromEpoch.ToString(CultureInfo.InvariantCulture))));
-            var restarts = t.Attempts.Count(a => a.Verdict is not null && a.Number < t.Attempts.Count);
+            var restarts = t.Restarts;
             row.Add(restarts == 0 && t.Crashes.Count == 0 ? "" : string.Join(", ", new[]
             {
                 restarts > 0 ? $"{restarts} unstable" : null, t.Crashes.Count > 0 ? $"{t.Crashes.Count} crash(es)" : null,

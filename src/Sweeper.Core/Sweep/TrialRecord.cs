@@ -36,6 +36,12 @@ public sealed record TrialRecord
     /// <summary>healthy, or the verdict that ended the trial's last attempt.</summary>
     [JsonIgnore] public string FinalVerdict => Attempts.Count > 0 && Attempts[^1].Verdict is { } v ? v.Word() : StabilityKind.Healthy.Word();
 
+    /// <summary>How many times the trial was restarted for instability (attempts ended by a verdict and followed by another).</summary>
+    [JsonIgnore] public int Restarts => Attempts.Count(a => a.Verdict is not null && a.Number < Attempts.Count);
+
+    /// <summary>The number of the trial's current (or last) attempt: 1, and one more per restart for instability.</summary>
+    [JsonIgnore] public int Attempt => Attempts.Count > 0 ? Attempts[^1].Number : 1;
+
     [JsonIgnore] public TrialId Id => Config.Id;
     [JsonIgnore] public EpochResult? Last => Epochs.Count > 0 ? Epochs[^1] : null;
 
