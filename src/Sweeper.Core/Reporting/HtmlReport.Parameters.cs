@@ -13,8 +13,8 @@ public static partial class HtmlReport
     /// <summary>Best trial's line in the parallel coordinates.</summary>
     private const string BestLineColor = "#d62728";
 
-    /// <summary>Worse to better objective (pale to dark blue): the parallel coordinates' colour scale.</summary>
-    private static readonly (byte R, byte G, byte B)[] ObjectiveRamp = [(0xc6, 0xdb, 0xef), (0x6b, 0xae, 0xd6), (0x21, 0x71, 0xb5), (0x08, 0x30, 0x6b)];
+    /// <summary>Worse to better objective (light to dark blue, the lightest still visible on white): the parallel coordinates' colour scale.</summary>
+    private static readonly (byte R, byte G, byte B)[] ObjectiveRamp = [(0xa6, 0xc8, 0xe4), (0x5a, 0x9b, 0xd0), (0x21, 0x71, 0xb5), (0x08, 0x30, 0x6b)];
 
     /// <summary>The trials the parameter plots place: those with a finite value of the objective.</summary>
     private static List<TrialRecord> WithObjective(SweepResult result) =>
@@ -36,11 +36,13 @@ public static partial class HtmlReport
         sb.Append("<section id=\"parameters\">\n<h2>").Append(Html.Escape(objective.Metric)).Append(" against each parameter</h2>\n");
         sb.Append("<p class=\"note\">").Append(Html.Escape($"Each trial's {objective.Metric} at its last epoch (the value the results table ranks by) against its value of each swept parameter. " +
                                                            "Log-uniform parameters on a log axis; choices one column each, the points spread sideways so that none hides another. "))
-          .Append("<span class=\"key\"><span style=\"color:").Append(StateColor(TrialState.Completed)).Append("\">●</span> completed</span> ")
-          .Append("<span class=\"key\"><span style=\"color:").Append(StateColor(TrialState.Stopped)).Append("\">○</span> stopped early</span> ")
-          .Append("<span class=\"key\"><span style=\"color:").Append(StateColor(TrialState.Failed)).Append("\">○</span> failed</span> ")
-          .Append("<span class=\"key\"><span style=\"color:").Append(StateColor(TrialState.Running)).Append("\">○</span> unfinished</span> ")
-          .Append("<span class=\"key\"><b>◉</b> best trial</span>");
+          .Append(string.Concat(new[]
+          {
+              (TrialState.Completed, "●", "completed"), (TrialState.Stopped, "○", "stopped early"), (TrialState.Failed, "○", "failed"),
+              (TrialState.Running, "○", "unfinished"),
+          }.Where(k => trials.Any(t => t.State == k.Item1 || (k.Item1 == TrialState.Running && !t.State.IsTerminal())))
+           .Select(k => $"<span class=\"key\"><span style=\"color:{StateColor(k.Item1)}\">{k.Item2}</span> {k.Item3}</span> ")))
+          .Append(best is null ? "" : "<span class=\"key\"><b>◉</b> best trial</span>");
         var without = result.Trials.Count - trials.Count;
         if (without > 0) sb.Append(' ').Append(Html.Escape($"{without} trial(s) without a value of {objective.Metric} are left out."));
         sb.Append("</p>\n<div class=\"param-plots\">\n");
@@ -103,15 +105,20 @@ public static partial class HtmlReport
           .Append(string.Join(", ", ObjectiveRamp.Select(c => $"rgb({c.R},{c.G},{c.B})"))).Append(")\"></span> ")
           .Append(Html.Escape(G(top))).Append(Html.Escape(" (better is darker). "))
           .Append("<span class=\"key\"><span style=\"color:").Append(BestLineColor).Append("\"><b>━</b></span> best trial</span> ");
-        var leftOut = result.Trials.Count - trials.Count;
-        if (leftOut > 0)
-            sb.Append(Html.Escape($"{leftOut} trial(s) are left out: {all.Count - trials.Count} stopped early, failed or unfinished (their last value is not comparable) and {result.Trials.Count - all.Count} without a value."));
+        var unfinished = all.Count - trials.Count;
+        var without = result.Trials.Count - all.Count;
+        if (unfinished > 0)
+            sb.Append(Html.Escape($"{unfinished} trial(s) that stopped early, failed or did not finish are left out (their last value is not comparable). "));
+        if (without > 0) sb.Append(Html.Escape($"{without} trial(s) without a value of {objective.Metric} are left out."));
         sb.Append("</p>\n");
 
         int k = axes.Count + 1;
         const double left = 72, right = 72;
         var spacing = (PlotWidth - left - right) / (k - 1);
-        var plot = new SvgPlot(PlotWidth, 420, AxisScale.Linear(new AxisRange(0, k - 1)), AxisScale.Linear(new AxisRange(0, 1)), new Margin(40, right, 18, left));
+        // A trial without a value of a numeric parameter (a conditional one not active) passes below that axis.
+        bool notSet = axes.Any(a => a.Kind != ParameterAxisKind.Categorical && trials.Any(t => !double.IsFinite(a.Position(t))));
+        const double notSetAt = -0.09;
+        var plot = new SvgPlot(PlotWidth, notSet ? 450 : 420, AxisScale.Linear(new AxisRange(0, k - 1)), AxisScale.Linear(new AxisRange(notSet ? -0.15 : 0, 1)), new Margin(40, right, 18, left));
         var css = trials.Count > 60 ? "series pc many" : "series pc";
         // Worst first, so that the better lines, and the best last, are drawn on top.
         foreach (var t in trials.OrderBy(t => IsBest(t, best) ? 1 : 0).ThenBy(t => objective.Score(t.Objective(objective))).ThenBy(t => t.Id.Index))
@@ -120,6 +127,7 @@ public static partial class HtmlReport
             var points = axes.Select((a, i) =>
             {
                 var position = a.Position(t);
+                if (!double.IsFinite(position)) return ((double)i, notSetAt);
                 if (a.Kind == ParameterAxisKind.Categorical) position += Jitter(t, 0.12);
                 return ((double)i, a.Scale.Fraction(position));
             }).Append((k - 1.0, objectiveScale.Fraction(v)));
@@ -130,8 +138,11 @@ public static partial class HtmlReport
         for (int i = 0; i < axes.Count; i++)
         {
             var a = axes[i];
-            var name = a.Key.Length * 6.8 <= spacing - 8 ? a.Key : ShortKey(a.Key);
-            plot.VAxis(i, a.Scale, a.Kind == ParameterAxisKind.Log ? name + " (log)" : name, a.Key, spacing - 8, cssClass: "vaxis vaxis-" + a.Kind.ToString().ToLowerInvariant());
+            var suffix = a.Kind == ParameterAxisKind.Log ? " (log)" : "";
+            var name = (a.Key + suffix).Length * 6.8 <= spacing - 8 ? a.Key + suffix : ShortKey(a.Key) + suffix;
+            plot.VAxis(i, a.Scale, name, a.Key + suffix, spacing - 8, cssClass: "vaxis vaxis-" + a.Kind.ToString().ToLowerInvariant());
+            if (a.Kind != ParameterAxisKind.Categorical && trials.Any(t => !double.IsFinite(a.Position(t))))
+                plot.Text(plot.Px(i) - 6, plot.Py(notSetAt) + 3.5, ParameterAxis.NotSet, "end", "tick halo not-set");
         }
         plot.VAxis(k - 1, objectiveScale, objective.Metric, $"{objective.Metric} ({objective.Mode.ToString().ToLowerInvariant()})", spacing - 8, cssClass: "vaxis vaxis-objective");
         sb.Append(plot.Render("plot plot-parallel", $"parallel coordinates: {string.Join(", ", axes.Select(a => a.Key))} and {objective.Metric}", "parallel-plot")).Append('\n');

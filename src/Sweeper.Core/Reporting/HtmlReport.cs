@@ -306,7 +306,7 @@ public static partial class HtmlReport
         var table = ResultTable.From(result);
         var best = result.Best?.Id.ToString();
         sb.Append("<section id=\"results\">\n<h2>All trials</h2>\n<p class=\"note\">")
-          .Append(Html.Escape($"The rows of summary.md and results.csv, best first by {result.Objective.Metric}."))
+          .Append(Html.Escape($"The rows of summary.md and results.csv, best first by {result.Objective.Metric}, rounded for reading (results.csv and epochs.csv hold every number at full precision)."))
           .Append("</p>\n");
         int trialColumn = table.Columns.ToList().IndexOf("trial");
         Table(sb, table, "table-results", row => trialColumn >= 0 && row[trialColumn] == best ? "best" : null);

@@ -269,28 +269,31 @@ public sealed class SvgPlot
     }
 
     /// <summary>
-    /// A vertical axis at data x <paramref name="px"/> (parallel coordinates): a line across the plotting area, the ticks
-    /// of <paramref name="scale"/> placed by their <see cref="AxisScale.Fraction"/> along this plot's y range, and
-    /// <paramref name="title"/> above it (cut to <paramref name="titleWidth"/> pixels; <paramref name="tooltip"/> names it in full).
+    /// A vertical axis at data x <paramref name="px"/> (parallel coordinates, whose y data are each axis's
+    /// <see cref="AxisScale.Fraction"/>: 0 at the start of its range, 1 at its end): a line across the plotting area, the
+    /// ticks of <paramref name="scale"/> at their fractions, and <paramref name="title"/> above it (cut to
+    /// <paramref name="titleWidth"/> pixels; <paramref name="tooltip"/> names it in full).
     /// </summary>
     public SvgPlot VAxis(double px, AxisScale scale, string title, string? tooltip, double titleWidth, int ticks = 5, string cssClass = "vaxis")
     {
         var cx = Px(px);
         double top = _margin.Top, bottom = _height - _margin.Bottom;
-        double At(double fraction) => Py(Y.Min + fraction * (Y.Max - Y.Min));
         _body.Append(CultureInfo.InvariantCulture, $"<g class=\"{Html.Escape(cssClass)}\">");
         _body.Append(CultureInfo.InvariantCulture, $"<line class=\"axis\" x1=\"{Html.Num(cx)}\" x2=\"{Html.Num(cx)}\" y1=\"{Html.Num(top)}\" y2=\"{Html.Num(bottom)}\"/>");
         foreach (var (t, label) in scale.Ticks(ticks))
         {
             var f = scale.Fraction(t);
             if (!double.IsFinite(f) || f < -1e-9 || f > 1 + 1e-9) continue;
-            var py = At(f);
+            var py = Py(f);
             _body.Append(CultureInfo.InvariantCulture, $"<line class=\"axis\" x1=\"{Html.Num(cx - 4)}\" x2=\"{Html.Num(cx)}\" y1=\"{Html.Num(py)}\" y2=\"{Html.Num(py)}\"/>");
             TickLabel(cx - 6, py + 3.5, label, "end", null, "tick halo");
         }
         var chars = Math.Max(4, (int)(titleWidth / 6.8));
         var shown = title.Length > chars ? title[..(chars - 1)] + "…" : title;
-        _body.Append(CultureInfo.InvariantCulture, $"<text class=\"axis-title\" x=\"{Html.Num(cx)}\" y=\"{Html.Num(top - 10)}\" text-anchor=\"middle\">");
+        // Centred over the axis, but kept inside the picture (the first and last axes stand near its edges).
+        var half = shown.Length * 6.8 / 2;
+        var tx = Math.Max(half + 2, Math.Min(_width - half - 2, cx));
+        _body.Append(CultureInfo.InvariantCulture, $"<text class=\"axis-title\" x=\"{Html.Num(tx)}\" y=\"{Html.Num(top - 10)}\" text-anchor=\"middle\">");
         if (!string.IsNullOrEmpty(tooltip)) _body.Append("<title>").Append(Html.Escape(tooltip)).Append("</title>");
         _body.Append(Html.Escape(shown)).Append("</text></g>");
         return this;

@@ -173,7 +173,7 @@ public partial class ParameterPlotsTests
         var svg = Svg(html, "parallel-plot");
         var lines = svg.Descendants(Name("polyline")).ToList();
         Assert.Equal(4, lines.Count); // the failed trial is left out, and said so
-        Assert.Contains("1 trial(s) are left out: 1 stopped early, failed or unfinished", html);
+        Assert.Contains("1 trial(s) that stopped early, failed or did not finish are left out", html);
         Assert.All(lines, l => Assert.Equal(3, l.Attribute("points")!.Value.Split(' ').Length));
         var axes = svg.Descendants(Name("g")).Where(g => ((string?)g.Attribute("class"))?.StartsWith("vaxis", StringComparison.Ordinal) == true).ToList();
         Assert.Equal(["vaxis vaxis-log", "vaxis vaxis-categorical", "vaxis vaxis-objective"], axes.Select(a => (string)a.Attribute("class")!));
@@ -192,6 +192,32 @@ public partial class ParameterPlotsTests
         Assert.InRange(Point(best, 1).Y, methodTicks["none"] - 20, methodTicks["none"] + 20);
         Assert.Contains("href=\"#parallel\"", html);
         Assert.Contains("href=\"#parameters\"", html);
+    }
+
+    [Fact]
+    public void Render_ConditionalNumericParameter_ParallelLinesPassBelowItsAxisAtNotSet()
+    {
+        const string Momentum = "trainable.optimizer.momentum";
+        string[] names = ["sgd", "adam"];
+        var result = SweepOf(Enumerable.Range(1, 6).Select(i => Trial(i, i - 1, 0, 0.5 + 0.05 * i,
+            parameters: i % 2 == 0 ? [("trainable.optimizer.name", "adam")] : [("trainable.optimizer.name", "sgd"), (Momentum, 0.5 + 0.1 * i)])));
+
+        var html = HtmlReport.Render(result, GroupTable.From(result), "journal.db",
+            [new ParameterDefinition("trainable.optimizer.name", ParameterDomain.Values(names)), new ParameterDefinition(Momentum, ParameterDomain.Uniform(0.5, 0.99), ParameterCondition.On("trainable.optimizer.name", "sgd"))]);
+
+        var svg = Svg(html, "parallel-plot");
+        var lines = svg.Descendants(Name("polyline")).Select(l => Points(l.Attribute("points")!.Value).ToList()).ToList();
+        Assert.Equal(6, lines.Count);
+        Assert.All(lines, l => Assert.Equal(3, l.Count)); // no line breaks at the missing momentum
+        var notSet = svg.Descendants(Name("text")).Single(t => (string?)t.Attribute("class") == "tick halo not-set");
+        Assert.Equal(ParameterAxis.NotSet, notSet.Value);
+        var belowAxis = (double)notSet.Attribute("y")! - 3.5;
+        var momentumTicks = TickLabels(svg.Descendants(Name("g")).Single(g => (string?)g.Attribute("class") == "vaxis vaxis-linear"), horizontal: false);
+        Assert.All(momentumTicks.Values, y => Assert.True(y < belowAxis - 10, "the momentum ticks are above (not set)"));
+        Assert.Equal(3, lines.Count(l => Math.Abs(l[1].Y - belowAxis) < 0.02));
+        // The scatter of momentum leaves the adam trials out, and says so.
+        Assert.Equal(3, Dots(Svg(html, "param-" + Momentum)).Count);
+        Assert.Contains($"{Momentum}: 3 trial(s) without this parameter (not active) are left out.", html);
     }
 
     [Fact]
