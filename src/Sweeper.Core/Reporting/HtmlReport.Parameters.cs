@@ -113,7 +113,9 @@ public static partial class HtmlReport
         sb.Append("</p>\n");
 
         int k = axes.Count + 1;
-        const double left = 72, right = 72;
+        // Room left of the first axis for its tick labels (they stand left of every axis).
+        var left = Math.Max(72, axes[0].Scale.Ticks(5).Select(t => SvgPlot.LabelWidth(t.Label)).DefaultIfEmpty(0).Max() + 14);
+        const double right = 72;
         var spacing = (PlotWidth - left - right) / (k - 1);
         // A trial without a value of a numeric parameter (a conditional one not active) passes below that axis.
         bool notSet = axes.Any(a => a.Kind != ParameterAxisKind.Categorical && trials.Any(t => !double.IsFinite(a.Position(t))));

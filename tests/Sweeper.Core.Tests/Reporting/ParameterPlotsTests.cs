@@ -179,6 +179,7 @@ public partial class ParameterPlotsTests
         Assert.Equal(["vaxis vaxis-log", "vaxis vaxis-categorical", "vaxis vaxis-objective"], axes.Select(a => (string)a.Attribute("class")!));
         Assert.Contains("0.001", axes[0].Value);
         Assert.Contains("learnable_po2", axes[1].Value);
+
         // The best trial's line is drawn last, in its own colour, through the top of the objective axis.
         var best = svg.Descendants(Name("g")).Last(g => ((string?)g.Attribute("class"))?.Contains("pc") == true);
         Assert.Equal("series pc best", (string)best.Attribute("class")!);
@@ -292,6 +293,11 @@ public partial class ParameterPlotsTests
         Assert.Equal(8, labels.Count);
         Assert.All(labels, l => Assert.EndsWith("…", l.Nodes().OfType<XText>().Single().Value));
         Assert.Equal(names, labels.Select(l => l.Element(Name("title"))!.Value));
+        // In the parallel coordinates every tick label starts inside the picture (they stand left of their axis, the first one's too).
+        var parallel = Svg(html, "parallel-plot");
+        var ends = parallel.Descendants(Name("text")).Where(t => (string?)t.Attribute("text-anchor") == "end").ToList();
+        Assert.Contains(ends, t => t.Value.EndsWith("…", StringComparison.Ordinal));
+        Assert.All(ends, t => Assert.True((double)t.Attribute("x")! - SvgPlot.LabelWidth(t.Nodes().OfType<XText>().Single().Value) >= 0, $"'{t.Value}' reaches out of the picture"));
     }
 
     private static XName Name(string local) => XName.Get(local, "http://www.w3.org/2000/svg");
