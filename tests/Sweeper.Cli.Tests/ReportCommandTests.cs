@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Sweeper.Core.Reporting;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
@@ -11,7 +12,7 @@ namespace Sweeper.Cli.Tests;
 /// <summary><c>sweeper report</c> through the real program, and its page in headless Chromium.</summary>
 public sealed class ReportCommandTests(ITestOutputHelper output) : IDisposable
 {
-    private static readonly string[] RunFiles = ["summary.md", "results.csv", "results.json"];
+    private static readonly string[] RunFiles = ["summary.md", "results.csv", "epochs.csv", "results.json"];
     private readonly string _dir = Directory.CreateTempSubdirectory("sweeper-report-cli-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -41,14 +42,15 @@ public sealed class ReportCommandTests(ITestOutputHelper output) : IDisposable
     private static readonly DateTime LongAgo = new(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc);
 
     /// <summary>
-    /// Keeps copies of the run's files, deletes summary.md and results.csv and ages results.json (it holds when the
-    /// sweep ended, which the journal does not), so that the report has to write all three again.
+    /// Keeps copies of the run's files, deletes summary.md, results.csv and epochs.csv and ages results.json (it holds
+    /// when the sweep ended, which the journal does not), so that the report has to write all four again.
     /// </summary>
     private static Dictionary<string, string> TakeAway(string runDir)
     {
         var copies = RunFiles.ToDictionary(f => f, f => File.ReadAllText(Path.Combine(runDir, f)));
         File.Delete(Path.Combine(runDir, "summary.md"));
         File.Delete(Path.Combine(runDir, "results.csv"));
+        File.Delete(Path.Combine(runDir, "epochs.csv"));
         File.SetLastWriteTimeUtc(Path.Combine(runDir, "results.json"), LongAgo);
         return copies;
     }
@@ -125,6 +127,124 @@ public sealed class ReportCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(3, groups.Length);
         Assert.All(groups.Skip(1), row => Assert.Contains(",3,3,3,", row));
         Assert.Contains("groups by trainable.width", report.Stdout);
+    }
+
+    /// <summary>Random search over a log-uniform learning rate and a choice of optimizer: 14 synthetic trials of 3 epochs.</summary>
+    private const string SearchSpec = """
+        name: search
+        seed: 21
+        objective: {metric: test_accuracy, mode: max}
+        trainable: {model: synthetic, epochs: 3}
+        parameters:
+          trainable.optimizer.name: {values: [sgd, adam]}
+          trainable.optimizer.lr: {log_uniform: [0.0001, 1.0]}
+        search: {algorithm: random, num_samples: 14}
+        resources: {max_concurrent_trials: 4}
+        checkpoint: {interval_epochs: 0}
+        output: {dir: runs}
+        """;
+
+    [Fact]
+    public async Task Report_RandomSearchOverLogUniformAndChoice_FullPrecisionCsvsAndParameterPlotsChromiumRenders()
+    {
+        File.WriteAllText(Path.Combine(_dir, "spec.yaml"), SearchSpec);
+        var run = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(2), "run", "spec.yaml");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("epochs.csv", run.Stdout);
+        var runDir = Assert.Single(Directory.GetDirectories(Path.Combine(_dir, "runs")));
+
+        // The run's CSVs hold exactly the numbers of results.json.
+        using (var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "results.json"))))
+        {
+            var trials = json.RootElement.GetProperty("trials").EnumerateArray().ToDictionary(t => t.GetProperty("trial").GetString()!);
+            Assert.Equal(14, trials.Count);
+            var results = Csv(File.ReadAllText(Path.Combine(runDir, "results.csv")));
+            foreach (var row in results)
+            {
+                var t = trials[row["trial"]];
+                if (t.GetProperty("objective").ValueKind == System.Text.Json.JsonValueKind.Null) Assert.Equal("", row["test_accuracy"]);
+                else Assert.Equal(t.GetProperty("objective").GetDouble(), Number(row["test_accuracy"]));
+                Assert.Equal(t.GetProperty("parameters").GetProperty("trainable.optimizer.lr").GetDouble(), Number(row["trainable.optimizer.lr"]));
+            }
+            var epochs = Csv(File.ReadAllText(Path.Combine(runDir, "epochs.csv")));
+            Assert.Equal(["trial", "state", "attempt", "trainable.optimizer.name", "trainable.optimizer.lr", "epoch"], epochs[0].Keys.Take(6));
+            Assert.Equal("duration_s", epochs[0].Keys.Last());
+            Assert.Equal(trials.Values.Sum(t => t.GetProperty("epochs").GetArrayLength()), epochs.Count);
+            int checkedValues = 0;
+            foreach (var row in epochs)
+            {
+                var t = trials[row["trial"]];
+                Assert.Equal(t.GetProperty("state").GetString(), row["state"]);
+                Assert.InRange(int.Parse(row["attempt"], CultureInfo.InvariantCulture), 1, t.GetProperty("attempts").GetArrayLength());
+                Assert.Equal(t.GetProperty("parameters").GetProperty("trainable.optimizer.name").GetString(), row["trainable.optimizer.name"]);
+                var epoch = t.GetProperty("epochs")[int.Parse(row["epoch"], CultureInfo.InvariantCulture) - 1];
+                Assert.Equal(epoch.GetProperty("duration_s").GetDouble(), Number(row["duration_s"]));
+                foreach (var metric in epoch.GetProperty("metrics").EnumerateObject().Where(m => m.Value.ValueKind == System.Text.Json.JsonValueKind.Number))
+                {
+                    Assert.Equal(metric.Value.GetDouble(), Number(row[metric.Name]));
+                    checkedValues++;
+                }
+            }
+            Assert.True(checkedValues >= epochs.Count * 2, $"{checkedValues} metric values compared");
+        }
+
+        var before = TakeAway(runDir);
+        var report = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(1), "report", runDir);
+        Assert.True(report.ExitCode == 0, report.ToString());
+        AssertWrittenAgain(runDir, before);
+
+        var page = Path.Combine(runDir, HtmlReport.FileName);
+        var rendered = await Chromium.DumpDomAsync(page, _dir);
+        Assert.True(rendered.ConsoleMessages.Count == 0, "console messages:\n" + string.Join('\n', rendered.ConsoleMessages));
+        Assert.Contains("data-report-ready=\"1\"", rendered.Dom);
+        Assert.Contains("<section id=\"parameters\">", rendered.Dom);
+        Assert.Contains("<section id=\"parallel\">", rendered.Dom);
+        Assert.Contains("id=\"param-trainable.optimizer.lr\"", rendered.Dom);
+        Assert.Contains("id=\"param-trainable.optimizer.name\"", rendered.Dom);
+        Assert.Contains("trainable.optimizer.lr (log scale)", rendered.Dom);
+        var parallel = System.Text.RegularExpressions.Regex.Match(rendered.Dom, "<svg[^>]* id=\"parallel-plot\".*?</svg>", System.Text.RegularExpressions.RegexOptions.Singleline).Value;
+        var completed = File.ReadAllLines(Path.Combine(runDir, "results.csv")).Count(l => l.Contains(",completed,", StringComparison.Ordinal));
+        Assert.True(completed >= 2, "enough completed trials for the parallel coordinates");
+        Assert.Equal(completed, System.Text.RegularExpressions.Regex.Matches(parallel, "<polyline ").Count);
+        Assert.Contains(">sgd<", parallel);
+        Assert.Contains(">adam<", parallel);
+
+        var screenshot = Path.Combine(_dir, "search-report.png");
+        await Chromium.ScreenshotAsync(page, screenshot, _dir, "--window-size=1200,2600");
+        Assert.True(new FileInfo(screenshot).Length > 20_000, "a screenshot with plots");
+        if (Environment.GetEnvironmentVariable("SWEEPER_PARAMETER_PLOTS_SCREENSHOT") is { Length: > 0 } keep) File.Copy(screenshot, keep, overwrite: true);
+    }
+
+    private static double Number(string cell) => double.Parse(cell, NumberStyles.Float, CultureInfo.InvariantCulture);
+
+    /// <summary>A CSV (RFC 4180: quoted cells may hold commas, doubled quotes and line breaks) as rows of header → cell.</summary>
+    private static List<Dictionary<string, string>> Csv(string text)
+    {
+        var rows = new List<List<string>> { new() };
+        var cell = new System.Text.StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            if (quoted)
+            {
+                if (c != '"') cell.Append(c);
+                else if (i + 1 < text.Length && text[i + 1] == '"') { cell.Append('"'); i++; }
+                else quoted = false;
+            }
+            else if (c == '"') quoted = true;
+            else if (c == ',') { rows[^1].Add(cell.ToString()); cell.Clear(); }
+            else if (c == '\n') { rows[^1].Add(cell.ToString()); cell.Clear(); rows.Add([]); }
+            else cell.Append(c);
+        }
+        Assert.Empty(rows[^1]);
+        rows.RemoveAt(rows.Count - 1);
+        var header = rows[0];
+        return rows.Skip(1).Select(cells =>
+        {
+            Assert.Equal(header.Count, cells.Count);
+            return header.Zip(cells).ToDictionary(p => p.First, p => p.Second);
+        }).ToList();
     }
 
     [Theory]
@@ -300,9 +420,9 @@ public sealed class ReportCommandTests(ITestOutputHelper output) : IDisposable
             return new Rendered(stdout, console);
         }
 
-        public static async Task ScreenshotAsync(string htmlFile, string png, string workDir)
+        public static async Task ScreenshotAsync(string htmlFile, string png, string workDir, string windowSize = "--window-size=1400,2000")
         {
-            await RunAsync(workDir, $"--screenshot={png}", "--window-size=1400,2000", "--hide-scrollbars", new Uri(htmlFile).AbsoluteUri);
+            await RunAsync(workDir, $"--screenshot={png}", windowSize, "--hide-scrollbars", new Uri(htmlFile).AbsoluteUri);
             Assert.True(File.Exists(png), $"Chromium wrote no screenshot to {png}");
         }
 

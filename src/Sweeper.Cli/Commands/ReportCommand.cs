@@ -6,6 +6,7 @@ using Spectre.Console.Cli;
 using Sweeper.Cli.Output;
 using Sweeper.Cluster.Journal;
 using Sweeper.Core.Reporting;
+using Sweeper.Core.Search;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
 using Sweeper.Core.Sweep;
@@ -26,7 +27,7 @@ public sealed class ReportSettings : CommandSettings
 
 /// <summary>
 /// <c>sweeper report run-dir</c>: rebuilds a run's results without running anything. Reads the journal (or, without
-/// one, results.json and spec.yaml), writes summary.md, results.csv and results.json exactly as <c>sweeper run</c>
+/// one, results.json and spec.yaml), writes summary.md, results.csv, epochs.csv and results.json exactly as <c>sweeper run</c>
 /// does, and adds groups.csv and report.html. Exit 0, or 2 when the directory is not a readable run directory.
 /// </summary>
 public sealed class ReportCommand : Command<ReportSettings>
@@ -77,7 +78,7 @@ public sealed class ReportCommand : Command<ReportSettings>
 
         ReportWriter.WriteAll(result, runDir, groups);
         ReportWriter.WriteAtomically(Path.Combine(runDir, GroupTable.CsvFile), groups.Csv());
-        ReportWriter.WriteAtomically(Path.Combine(runDir, HtmlReport.FileName), HtmlReport.Render(result, groups, loaded.Source));
+        ReportWriter.WriteAtomically(Path.Combine(runDir, HtmlReport.FileName), HtmlReport.Render(result, groups, loaded.Source, loaded.Parameters));
         var claims = PaperClaims.Judge(result);
         if (claims.Count > 0) ReportWriter.WriteAtomically(Path.Combine(runDir, PaperClaims.FileName), PaperClaims.Markdown(claims));
 
@@ -115,7 +116,8 @@ public sealed class ReportCommand : Command<ReportSettings>
 
     /// <param name="Source">Where the results came from, for the console and the page.</param>
     /// <param name="Notes">What the reader had to assume.</param>
-    private sealed record Loaded(SweepResult Result, string Source, IReadOnlyList<string> Notes);
+    /// <param name="Parameters">The spec's swept parameters (their domains draw the parameter plots' axes), when the spec loads.</param>
+    private sealed record Loaded(SweepResult Result, string Source, IReadOnlyList<string> Notes, IReadOnlyList<ParameterDefinition>? Parameters);
 
     private sealed class ReportInputException(string message) : Exception(message);
 
@@ -146,10 +148,11 @@ public sealed class ReportCommand : Command<ReportSettings>
 
         string name;
         ObjectiveSpec objective;
+        IReadOnlyList<ParameterDefinition>? parameters = null;
         try
         {
             var spec = SpecLoader.LoadText(state.SpecText, state.SpecPath, Path.GetDirectoryName(state.SpecPath) ?? runDir, new SpecLoader.Options { CheckPaths = false });
-            (name, objective) = (spec.Name, spec.Objective);
+            (name, objective, parameters) = (spec.Name, spec.Objective, spec.Parameters.Select(p => p.Definition).ToList());
         }
         catch (SpecException ex) when (header is not null)
         {
@@ -174,7 +177,7 @@ public sealed class ReportCommand : Command<ReportSettings>
         }
         if (trials.Any(t => !t.State.IsTerminal()))
             notes.Add($"{trials.Count(t => !t.State.IsTerminal())} trial(s) had not finished when the journal was last written (interrupted, or still running)");
-        return new Loaded(new SweepResult(name, objective, trials, state.StartedAt, finishedAt) { StopReason = state.StopReason }, RunDirectory.JournalFile, notes);
+        return new Loaded(new SweepResult(name, objective, trials, state.StartedAt, finishedAt) { StopReason = state.StopReason }, RunDirectory.JournalFile, notes, parameters);
     }
 
     private static Loaded FromResultsJson(RunDirectory run)
@@ -191,6 +194,6 @@ public sealed class ReportCommand : Command<ReportSettings>
         SweepResult result;
         try { result = ResultsJsonReader.Read(File.ReadAllText(jsonPath), parameters => SpecLoader.Apply(spec, parameters).Trainable); }
         catch (ArgumentException ex) { throw new ReportInputException($"{jsonPath} does not match {specPath}: {ex.Message}"); }
-        return new Loaded(result, ReportWriter.JsonFile, [$"no {RunDirectory.JournalFile}: read {ReportWriter.JsonFile} and {RunDirectory.SpecFile}"]);
+        return new Loaded(result, ReportWriter.JsonFile, [$"no {RunDirectory.JournalFile}: read {ReportWriter.JsonFile} and {RunDirectory.SpecFile}"], spec.Parameters.Select(p => p.Definition).ToList());
     }
 }

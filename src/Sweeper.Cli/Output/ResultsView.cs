@@ -21,6 +21,6 @@ public static class ResultsView
         if (result.StopReason is { } why) console.MarkupLine($"the sweep stopped early: {Markup.Escape(why)}");
         var (run, planned) = result.EpochTotals;
         console.MarkupLine($"epochs run: {run} of {planned} ({result.Trials.Count(t => t.State == TrialState.Stopped)} trial(s) stopped early)");
-        console.MarkupLine($"results: [link]{Markup.Escape(runDirectory)}[/] ({ReportWriter.SummaryFile}, {ReportWriter.CsvFile}, {ReportWriter.JsonFile})");
+        console.MarkupLine($"results: [link]{Markup.Escape(runDirectory)}[/] ({ReportWriter.SummaryFile}, {ReportWriter.CsvFile}, {ReportWriter.EpochsCsvFile}, {ReportWriter.JsonFile})");
     }
 }

@@ -3,16 +3,18 @@ using System.Text;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
 using Sweeper.Core.Model;
+using Sweeper.Core.Search;
 using Sweeper.Core.Sweep;
 
 namespace Sweeper.Core.Reporting;
 
 /// <summary>
 /// <c>report.html</c>: one self-contained page (inline CSS, inline SVG, a few lines of inline script; nothing is
-/// fetched) with the sweep's header, the grouped comparison, the objective of every trial, the learning curves, the
-/// quantizers' per-layer exponents with flips and resumes, and the results table. All text from the run is escaped.
+/// fetched) with the sweep's header, the grouped comparison, the objective of every trial, the objective against each
+/// swept parameter and parallel coordinates over them, the learning curves, the quantizers' per-layer exponents with
+/// flips and resumes, and the results table. All text from the run is escaped.
 /// </summary>
-public static class HtmlReport
+public static partial class HtmlReport
 {
     public const string FileName = "report.html";
     /// <summary>Trials whose quantizer panels are drawn (best first); the rest are named in a note.</summary>
@@ -34,7 +36,9 @@ public static class HtmlReport
     private const double PlotWidth = 960;
 
     /// <param name="source">Where the results were read from (shown in the header), e.g. <c>journal.db</c>.</param>
-    public static string Render(SweepResult result, GroupTable groups, string source)
+    /// <param name="parameters">The spec's swept parameters, for their domains (log axes for log-uniform ones); without
+    /// them the parameter plots read the kind of each axis from the values (see <see cref="ParameterAxis"/>).</param>
+    public static string Render(SweepResult result, GroupTable groups, string source, IReadOnlyList<ParameterDefinition>? parameters = null)
     {
         var sb = new StringBuilder();
         var colors = GroupColors(groups);
@@ -47,11 +51,17 @@ public static class HtmlReport
         sb.Append("<nav>");
         if (claims.Count > 0) sb.Append("<a href=\"#claims\">claims</a> ");
         if (groups.PoolsTrials) sb.Append("<a href=\"#groups\">groups</a> ");
-        sb.Append("<a href=\"#objective\">objective per trial</a> <a href=\"#curves\">learning curves</a> <a href=\"#quantizers\">quantizer exponents</a> <a href=\"#results\">all trials</a></nav>\n");
+        var axes = ParameterAxis.For(result, parameters);
+        sb.Append("<a href=\"#objective\">objective per trial</a> ");
+        if (HasParameterPlots(result, axes)) sb.Append("<a href=\"#parameters\">objective per parameter</a> ");
+        if (HasParallelPlot(result, axes)) sb.Append("<a href=\"#parallel\">parallel coordinates</a> ");
+        sb.Append("<a href=\"#curves\">learning curves</a> <a href=\"#quantizers\">quantizer exponents</a> <a href=\"#results\">all trials</a></nav>\n");
         if (claims.Count > 0) ClaimsSection(sb, claims);
         if (groups.PoolsTrials) GroupsSection(sb, result, groups, colors);
         DiagnosticsSection(sb, groups);
         ObjectiveSection(sb, result);
+        ParametersSection(sb, result, axes);
+        ParallelSection(sb, result, axes);
         CurvesSection(sb, result, groups, colors);
         QuantSection(sb, result);
         ResultsSection(sb, result);
@@ -296,7 +306,7 @@ public static class HtmlReport
         var table = ResultTable.From(result);
         var best = result.Best?.Id.ToString();
         sb.Append("<section id=\"results\">\n<h2>All trials</h2>\n<p class=\"note\">")
-          .Append(Html.Escape($"The rows of summary.md and results.csv, best first by {result.Objective.Metric}."))
+          .Append(Html.Escape($"The rows of summary.md and results.csv, best first by {result.Objective.Metric}, rounded for reading (results.csv and epochs.csv hold every number at full precision)."))
           .Append("</p>\n");
         int trialColumn = table.Columns.ToList().IndexOf("trial");
         Table(sb, table, "table-results", row => trialColumn >= 0 && row[trialColumn] == best ? "best" : null);
@@ -414,6 +424,13 @@ public static class HtmlReport
         .row-label { font-size: 11.5px; fill: #1d2330; }
         .marker-label { font-size: 11px; }
         .small-title { font-size: 11px; fill: #303846; font-weight: 600; }
+        .param-plots { display: flex; flex-wrap: wrap; gap: 10px; }
+        .param-plots svg.plot { margin: 0; }
+        .halo { paint-order: stroke; stroke: #fff; stroke-width: 3px; stroke-linejoin: round; }
+        .pc polyline { stroke-opacity: 0.7; }
+        .pc.many polyline { stroke-opacity: 0.45; }
+        .pc.best polyline { stroke-opacity: 1; }
+        .colorbar { display: inline-block; width: 90px; height: 10px; border-radius: 2px; vertical-align: -1px; }
         .smalls { display: flex; flex-wrap: wrap; gap: 6px; }
         .smalls svg.plot { margin: 0; border: 1px solid #eceef1; border-radius: 4px; }
         .chooser { font-size: 13px; }

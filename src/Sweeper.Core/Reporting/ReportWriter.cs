@@ -9,22 +9,69 @@ using Sweeper.Core.Model;
 
 namespace Sweeper.Core.Reporting;
 
-/// <summary>Writes <c>summary.md</c>, <c>results.csv</c> and <c>results.json</c> of a sweep. Each file is written whole or not at all.</summary>
+/// <summary>
+/// Writes <c>summary.md</c>, <c>results.csv</c>, <c>epochs.csv</c> and <c>results.json</c> of a sweep. Each file is
+/// written whole or not at all. The CSV files and results.json hold every number at full precision; summary.md rounds.
+/// </summary>
 public static class ReportWriter
 {
     public const string SummaryFile = "summary.md";
     public const string CsvFile = "results.csv";
+    public const string EpochsCsvFile = "epochs.csv";
     public const string JsonFile = "results.json";
 
     public static void WriteAll(SweepResult result, string runDirectory) => WriteAll(result, runDirectory, GroupTable.From(result));
 
-    /// <summary>Writes the three files; <c>summary.md</c> ends with the grouped comparison when a group pools trials (repeats).</summary>
+    /// <summary>Writes the four files; <c>summary.md</c> ends with the grouped comparison when a group pools trials (repeats).</summary>
     public static void WriteAll(SweepResult result, string runDirectory, GroupTable groups)
     {
-        var table = ResultTable.From(result);
-        WriteAtomically(Path.Combine(runDirectory, SummaryFile), Markdown(result, table) + (groups.PoolsTrials ? groups.Markdown() : ""));
-        WriteAtomically(Path.Combine(runDirectory, CsvFile), Csv(table));
+        WriteAtomically(Path.Combine(runDirectory, SummaryFile), Markdown(result, ResultTable.From(result)) + (groups.PoolsTrials ? groups.Markdown() : ""));
+        WriteAtomically(Path.Combine(runDirectory, CsvFile), Csv(ResultTable.From(result, exact: true)));
+        WriteAtomically(Path.Combine(runDirectory, EpochsCsvFile), Csv(EpochTable(result)));
         WriteAtomically(Path.Combine(runDirectory, JsonFile), Json(result));
+    }
+
+    /// <summary>The fixed columns of <c>epochs.csv</c> before the swept parameters, and between them and the metrics.</summary>
+    public static readonly IReadOnlyList<string> EpochLeadColumns = ["trial", "state", "attempt"];
+
+    /// <summary>
+    /// The rows of <c>epochs.csv</c>: one per trial per epoch it kept (trial order, then epoch order). Columns:
+    /// <c>trial,state,attempt</c>, the swept parameters (as in results.csv), <c>epoch</c>, every metric any epoch
+    /// reported (ordinal order of the names; a name that is already a column is written <c>metric:NAME</c>), and
+    /// <c>duration_s</c> (the epoch's wall time). Numbers are round-trippable (<see cref="ResultTable.Exact"/>); a metric
+    /// an epoch did not report is empty, a reported NaN is <c>NaN</c>. <c>attempt</c> is the attempt that trained the
+    /// epoch (1, or more after restarts for instability), empty when the record has no attempts.
+    /// </summary>
+    public static ResultTable EpochTable(SweepResult result)
+    {
+        var paramKeys = GroupTable.ParameterKeys(result);
+        var metricNames = result.Trials.SelectMany(t => t.Epochs).SelectMany(e => e.Metrics.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
+        var columns = new List<string>(EpochLeadColumns);
+        columns.AddRange(paramKeys);
+        columns.Add("epoch");
+        var taken = new HashSet<string>(columns, StringComparer.Ordinal) { "duration_s" };
+        columns.AddRange(metricNames.Select(m => taken.Contains(m) ? "metric:" + m : m));
+        columns.Add("duration_s");
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var t in result.Trials.OrderBy(t => t.Id.Index))
+        {
+            var parameters = paramKeys.Select(k => ResultTable.Exact(t.Config.Parameters.FirstOrDefault(p => p.Key == k).Value)).ToList();
+            foreach (var e in t.Epochs)
+            {
+                var row = new List<string>(columns.Count)
+                {
+                    t.Id.ToString(),
+                    t.State.ToString().ToLowerInvariant(),
+                    TrialLineage.AttemptOf(t, e.Epoch)?.ToString(CultureInfo.InvariantCulture) ?? "",
+                };
+                row.AddRange(parameters);
+                row.Add(e.Epoch.ToString(CultureInfo.InvariantCulture));
+                row.AddRange(metricNames.Select(m => e.Metrics.TryGetValue(m, out var v) ? ResultTable.Exact(v) : ""));
+                row.Add(ResultTable.Exact(e.Duration.TotalSeconds));
+                rows.Add(row);
+            }
+        }
+        return new ResultTable(columns, rows);
     }
 
     /// <summary>

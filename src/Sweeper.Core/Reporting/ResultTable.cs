@@ -7,11 +7,16 @@ namespace Sweeper.Core.Reporting;
 
 /// <summary>
 /// The results of a sweep as rows of text cells, best first: the one table behind the console,
-/// Markdown and CSV outputs, so they always agree.
+/// Markdown and CSV outputs, so they always agree on rows and columns. For reading (console, Markdown, HTML) numbers
+/// are rounded; for <c>results.csv</c> (<paramref name="exact"/>) they are written round-trippable.
 /// </summary>
 public sealed record ResultTable(IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<string>> Rows)
 {
-    public static ResultTable From(SweepResult result)
+    /// <param name="exact">
+    /// Every number at full precision (<see cref="Exact"/>: parameters, metrics, durations), as <c>results.csv</c> holds
+    /// them; otherwise rounded for reading (parameters to 6 significant digits, metrics to 4 decimals, durations to 0.1 s).
+    /// </param>
+    public static ResultTable From(SweepResult result, bool exact = false)
     {
         var paramKeys = result.Trials.SelectMany(t => t.Config.Parameters.Select(p => p.Key)).Distinct().ToList();
         var columns = new List<string> { "rank", "trial", "state" };
@@ -33,17 +38,17 @@ public sealed record ResultTable(IReadOnlyList<string> Columns, IReadOnlyList<IR
                 t.State.ToString().ToLowerInvariant(),
             };
             foreach (var key in paramKeys)
-                row.Add(Format(t.Config.Parameters.FirstOrDefault(p => p.Key == key).Value));
+                row.Add(exact ? Exact(t.Config.Parameters.FirstOrDefault(p => p.Key == key).Value) : Format(t.Config.Parameters.FirstOrDefault(p => p.Key == key).Value));
             row.Add(t.Epochs.Count.ToString(CultureInfo.InvariantCulture));
             if (validation)
             {
-                row.Add(Metric(t, MetricNames.ValAccuracy));
-                row.Add(Metric(t, MetricNames.ValLoss));
+                row.Add(Metric(t, MetricNames.ValAccuracy, exact));
+                row.Add(Metric(t, MetricNames.ValLoss, exact));
             }
-            row.Add(Metric(t, MetricNames.TestAccuracy));
-            row.Add(Metric(t, MetricNames.TestLoss));
-            row.Add(Metric(t, MetricNames.TrainLoss));
-            row.Add(t.Duration is { } d ? d.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) : "");
+            row.Add(Metric(t, MetricNames.TestAccuracy, exact));
+            row.Add(Metric(t, MetricNames.TestLoss, exact));
+            row.Add(Metric(t, MetricNames.TrainLoss, exact));
+            row.Add(t.Duration is { } d ? exact ? Exact(d.TotalSeconds) : d.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) : "");
             row.Add(string.Join(" ", t.Resumes.Select(r => "epoch " + r.FromEpoch.ToString(CultureInfo.InvariantCulture))));
             var restarts = t.Restarts;
             row.Add(restarts == 0 && t.Crashes.Count == 0 ? "" : string.Join(", ", new[]
@@ -66,9 +71,20 @@ public sealed record ResultTable(IReadOnlyList<string> Columns, IReadOnlyList<IR
         _ => value.ToString() ?? "",
     };
 
-    private static string Metric(TrialRecord t, string name)
+    /// <summary>
+    /// A value at full precision, invariant: numbers round-trippable (the shortest text that parses back to the same
+    /// double, <c>0.123456789012345</c>, <c>1E-05</c>, <c>Infinity</c>), booleans and text as <see cref="Format"/> writes them.
+    /// </summary>
+    public static string Exact(object? value) => value switch
+    {
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        float f => f.ToString("R", CultureInfo.InvariantCulture),
+        _ => Format(value),
+    };
+
+    private static string Metric(TrialRecord t, string name, bool exact)
     {
         var v = t.Last?.Get(name) ?? double.NaN;
-        return double.IsNaN(v) ? "" : v.ToString("F4", CultureInfo.InvariantCulture);
+        return double.IsNaN(v) ? "" : exact ? Exact(v) : v.ToString("F4", CultureInfo.InvariantCulture);
     }
 }

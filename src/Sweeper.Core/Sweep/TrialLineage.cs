@@ -35,4 +35,16 @@ public static class TrialLineage
     public static IReadOnlyList<TrialAttempt> EndLast(TrialRecord trial) =>
         trial.Attempts.Count == 0 ? trial.Attempts
             : [.. trial.Attempts.Take(trial.Attempts.Count - 1), trial.Attempts[^1] with { LastEpoch = trial.Last?.Epoch ?? 0, Flips = FlipsAfter(trial.Epochs, trial.Attempts[^1].FromEpoch) }];
+
+    /// <summary>
+    /// The number of the attempt that trained <paramref name="epoch"/>: the newest attempt that started before it (a
+    /// restart from epoch k trains k+1 onwards again and replaces those epochs); null when the trial has no attempts.
+    /// </summary>
+    public static int? AttemptOf(TrialRecord trial, int epoch)
+    {
+        int? number = null;
+        foreach (var a in trial.Attempts)
+            if (a.FromEpoch < epoch && (number is null || a.Number > number)) number = a.Number;
+        return number;
+    }
 }
