@@ -68,7 +68,13 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
             try { spec = SpecLoader.LoadText(state.SpecText, Path.Combine(state.SpecDirectory, Path.GetFileName(state.SpecPath)), state.SpecDirectory, Running.SpecChecks.Options); }
             catch (SpecException ex) { return Errors.Report(ex); }
             var request = new ResumeRequest(settings.RerunFailed, settings.Extend ?? 0);
-            try { plan = ResumePlan.Create(spec, state.Trials, request, new SpecTrialSource(spec, state.TrialLimit).Total, state.StopReason, DateTimeOffset.UtcNow); }
+            // A checkpoint.dir relative to a spec folder that moved: the journal's checkpoints outside the run are there now.
+            var checkpoints = new PathMove(runDir.CheckpointDir(spec with { SourcePath = state.SpecPath }), runDir.CheckpointDir(spec));
+            try
+            {
+                plan = ResumePlan.Create(spec, state.Trials, request, new SpecTrialSource(spec, state.TrialLimit).Total, state.StopReason, DateTimeOffset.UtcNow,
+                    checkpoints.From == checkpoints.To ? null : checkpoints);
+            }
             catch (ResumePlanException ex) { return Errors.Report(ex.Message, Errors.InvalidInput); }
             journal.Apply(plan);
         }

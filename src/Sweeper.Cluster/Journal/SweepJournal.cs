@@ -14,6 +14,8 @@ namespace Sweeper.Cluster.Journal;
 public abstract record JournalEntry
 {
     public sealed record NewTrial(TrialConfig Config) : JournalEntry;
+    /// <summary>A trial's settings replaced (a resume relocated their paths); otherwise a trial's config is written once.</summary>
+    public sealed record TrialConfigRow(TrialConfig Config) : JournalEntry;
     public sealed record TrialRow(TrialRecord Result) : JournalEntry;
     public sealed record EpochRow(TrialId Id, EpochResult Result) : JournalEntry;
     public sealed record DropEpochsAfter(TrialId Id, int After) : JournalEntry;
@@ -200,18 +202,16 @@ public sealed class SweepJournal : IDisposable
     }
 
     /// <summary>
-    /// Journals what a resume changes before its coordinator starts, in one transaction: each rerun trial's row (its old
-    /// epochs dropped), the extended trial limit, a restarted time budget and a target the sweep goes beyond (whose stop
-    /// reason is then no longer the sweep's).
+    /// Journals what a resume changes before its coordinator starts, in one transaction: relocated trials' settings and
+    /// rows, each rerun trial's row (its old epochs dropped), the extended trial limit, a restarted time budget and a
+    /// target the sweep goes beyond (whose stop reason is then no longer the sweep's).
     /// </summary>
     public void Apply(ResumePlan plan)
     {
         var batch = new List<JournalEntry>();
-        foreach (var t in plan.Rerun)
-        {
-            batch.Add(new JournalEntry.DropEpochsAfter(t.Id, 0));
-            batch.Add(new JournalEntry.TrialRow(t));
-        }
+        foreach (var t in plan.Relocated) batch.Add(new JournalEntry.TrialConfigRow(t.Config));
+        foreach (var t in plan.Rerun) batch.Add(new JournalEntry.DropEpochsAfter(t.Id, 0));
+        foreach (var t in plan.Relocated.Concat(plan.Rerun).DistinctBy(t => t.Id)) batch.Add(new JournalEntry.TrialRow(t));
         if (plan.TrialLimit is { } limit) batch.Add(new JournalEntry.MetaValue(TrialLimitKey, limit.ToString(CultureInfo.InvariantCulture)));
         if (plan.BudgetFrom is { } from) batch.Add(new JournalEntry.MetaValue(BudgetFromKey, from.ToString("O", CultureInfo.InvariantCulture)));
         if (plan.IgnoreTarget && plan.EndsStop is { } reached) batch.Add(new JournalEntry.MetaValue(TargetReachedKey, reached));
@@ -293,6 +293,13 @@ public sealed class SweepJournal : IDisposable
                     {
                         meta.Transaction = tx;
                         Run(meta, key, value);
+                    }
+                    break;
+                case JournalEntry.TrialConfigRow(var config):
+                    using (var update = Command("UPDATE trials SET config=$config WHERE id=$id", "$config", "$id"))
+                    {
+                        update.Transaction = tx;
+                        Run(update, JsonSerializer.Serialize(config, SweeperMessageSerializer.Options), config.Id.Index);
                     }
                     break;
                 case JournalEntry.MetaRemoved(var key):

@@ -1,5 +1,6 @@
 using Sweeper.Core.Search;
 using Sweeper.Core.Spec;
+using Sweeper.Core.Trials;
 
 namespace Sweeper.Core.Sweep;
 
@@ -8,12 +9,26 @@ namespace Sweeper.Core.Sweep;
 /// <param name="Extend">How many trials to add beyond the sweep's limit (0: none).</param>
 public sealed record ResumeRequest(bool RerunFailed = false, int Extend = 0);
 
+/// <summary>A folder that moved: paths under <see cref="From"/> are now under <see cref="To"/> (full paths).</summary>
+public sealed record PathMove(string From, string To)
+{
+    /// <summary><paramref name="path"/> moved, when it is under <see cref="From"/>; else as it is.</summary>
+    public string Apply(string path) =>
+        path.StartsWith(From.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal)
+            ? To.TrimEnd(Path.DirectorySeparatorChar) + path[From.TrimEnd(Path.DirectorySeparatorChar).Length..]
+            : path;
+}
+
 /// <summary>A resume that cannot be done as asked (e.g. extending a grid): nothing was changed.</summary>
 public sealed class ResumePlanException(string message) : Exception(message);
 
 /// <summary>
 /// How a resumed sweep starts, worked out from its journaled trials before the coordinator's <see cref="SweepState.Start"/>:
 /// <list type="bullet">
+/// <item><b>Relocate</b> (always): a journaled trial's settings hold the paths its spec resolved when it was created; they
+/// are taken again from the spec as loaded now (against where its folder is now: a run directory moved or copied
+/// with its spec's folder runs with the files next to it), and checkpoints in a moved checkpoint folder are found there
+/// (<see cref="Relocated"/>).</item>
 /// <item><b>Rerun</b> (<see cref="ResumeRequest.RerunFailed"/>): every trial that failed, or that stability supervision
 /// stopped (its reason starts with <see cref="TrialRecord.StabilityReasonPrefix"/>; not trials stopped by the scheduler,
 /// a target, a time budget or the user), is queued again as a new attempt from epoch 0 with its original config
@@ -37,6 +52,9 @@ public sealed record ResumePlan
 
     /// <summary>The trials queued again as reruns (their changed records), in trial order.</summary>
     public IReadOnlyList<TrialRecord> Rerun { get; init; } = [];
+
+    /// <summary>The trials whose settings' paths or checkpoints moved (their changed records, reruns included), in trial order.</summary>
+    public IReadOnlyList<TrialRecord> Relocated { get; init; } = [];
 
     /// <summary>The number of trials the sweep may create in all, when extended (null: unchanged).</summary>
     public long? TrialLimit { get; init; }
@@ -94,15 +112,36 @@ public sealed record ResumePlan
     /// <param name="journaled">The trials as the journal holds them.</param>
     /// <param name="trialLimit">The sweep's trial limit so far: the journal's (an earlier extension) or the spec's (<see cref="Trials.ITrialSource.Total"/>).</param>
     /// <param name="stopReason">Why the sweep stopped early, as journaled (null: it did not).</param>
-    public static ResumePlan Create(SweepSpec spec, IReadOnlyList<TrialRecord> journaled, ResumeRequest request, long? trialLimit, string? stopReason, DateTimeOffset now)
+    /// <param name="checkpoints">The checkpoint folder, when it moved (a <c>checkpoint.dir</c> relative to a moved spec folder).</param>
+    public static ResumePlan Create(SweepSpec spec, IReadOnlyList<TrialRecord> journaled, ResumeRequest request, long? trialLimit, string? stopReason,
+        DateTimeOffset now, PathMove? checkpoints = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(request.Extend);
-        var plan = new ResumePlan { Trials = journaled };
+        var relocated = journaled.Select(t => Relocate(spec, t, checkpoints)).ToList();
+        var moved = relocated.Where((t, i) => !ReferenceEquals(t, journaled[i])).Select(t => t.Id).ToHashSet();
+        var plan = new ResumePlan { Trials = relocated };
         if (request.Extend > 0) plan = Extended(spec, plan, request.Extend, trialLimit, stopReason, now);
-        if (!request.RerunFailed) return plan;
-        var rerun = journaled.Where(Qualifies).OrderBy(t => t.Id.Index).Select(t => RerunOf(t, now)).ToList();
+        var rerun = request.RerunFailed ? relocated.Where(Qualifies).OrderBy(t => t.Id.Index).Select(t => RerunOf(t, now)).ToList() : [];
         var byId = rerun.ToDictionary(t => t.Id);
-        return plan with { Trials = journaled.Select(t => byId.GetValueOrDefault(t.Id) ?? t).ToList(), Rerun = rerun };
+        var trials = relocated.Select(t => byId.GetValueOrDefault(t.Id) ?? t).ToList();
+        return plan with { Trials = trials, Rerun = rerun, Relocated = trials.Where(t => moved.Contains(t.Id)).ToList() };
+    }
+
+    /// <summary>
+    /// <paramref name="trial"/> with the paths of its settings as <paramref name="spec"/> (loaded where its folder is now)
+    /// gives them for its parameters, and its checkpoints moved with <paramref name="checkpoints"/>; the same instance when nothing moved.
+    /// </summary>
+    public static TrialRecord Relocate(SweepSpec spec, TrialRecord trial, PathMove? checkpoints = null)
+    {
+        var trainable = SpecLoader.WithPathsOf(trial.Config.Trainable, SpecLoader.Apply(spec, trial.Config.Parameters).Trainable);
+        CheckpointRef? Moved(CheckpointRef? c) => c is null || checkpoints is null ? c : checkpoints.Apply(c.Path) is var p && p != c.Path ? c with { Path = p } : c;
+        var checkpoint = Moved(trial.Checkpoint);
+        var healthy = Moved(trial.HealthyCheckpoint);
+        var attempts = trial.Attempts.Select(a => a.ParentCheckpoint is { } p && checkpoints?.Apply(p) is { } q && q != p ? a with { ParentCheckpoint = q } : a).ToList();
+        if (ReferenceEquals(trainable, trial.Config.Trainable) && ReferenceEquals(checkpoint, trial.Checkpoint) && ReferenceEquals(healthy, trial.HealthyCheckpoint)
+            && attempts.SequenceEqual(trial.Attempts, ReferenceEqualityComparer.Instance))
+            return trial;
+        return trial with { Config = trial.Config with { Trainable = trainable }, Checkpoint = checkpoint, HealthyCheckpoint = healthy, Attempts = attempts };
     }
 
     private static ResumePlan Extended(SweepSpec spec, ResumePlan plan, int extend, long? trialLimit, string? stopReason, DateTimeOffset now)

@@ -402,6 +402,59 @@ public sealed class ResumePlanTests
         Assert.NotEqual(pinnedOnOwn.Create(10)!.Parameters, resumed.Create(10)!.Parameters);
     }
 
+    private static SweepSpec ProgramSpec(string folder) => SpecLoader.LoadText("""
+        name: program
+        objective: {metric: val_accuracy, mode: max}
+        trainable:
+          command: [sh, train.sh]
+          workdir: ../programs
+          dataset: {path: ../data}
+          epochs: 2
+        parameters:
+          trainable.optimizer.lr: {values: [0.1, 0.01]}
+        checkpoint: {dir: ../checkpoints}
+        """, Path.Combine(folder, "spec.yaml"), folder, new SpecLoader.Options { CheckPaths = false });
+
+    [Fact]
+    public void Create_SpecFolderMoved_TrialSettingsAndCheckpointsRelocatedRerunsToo()
+    {
+        var (a, b) = ("/work/A/configs", "/data/B/configs");
+        var before = ProgramSpec(a);
+        var configs = SpecTrialSource.Preview(before, 2);
+        var checkpoint = new CheckpointRef(1, "/work/A/checkpoints/run-1/t0001/a0001/epoch-0001.ckpt");
+        var journaled = new List<TrialRecord>
+        {
+            Ended(configs[0], 0.5, TrialState.Running) with { Checkpoint = checkpoint, HealthyCheckpoint = checkpoint, FinishedAt = null },
+            Ended(configs[1], 0.5, TrialState.Failed, "boom"),
+        };
+        Assert.Equal("/work/A/programs", configs[0].Trainable.Command!.WorkingDirectory);
+
+        var plan = ResumePlan.Create(ProgramSpec(b), journaled, new ResumeRequest(RerunFailed: true), 2, null, Later,
+            new PathMove("/work/A/checkpoints/run-1", "/data/B/checkpoints/run-1"));
+
+        Assert.Equal([1, 2], plan.Relocated.Select(t => t.Id.Index));
+        Assert.All(plan.Trials, t => Assert.Equal(("/data/B/programs", "/data/B/data"), (t.Config.Trainable.Command!.WorkingDirectory, t.Config.Trainable.Dataset.Path)));
+        Assert.Equal("/data/B/checkpoints/run-1/t0001/a0001/epoch-0001.ckpt", plan.Trials[0].Checkpoint!.Path);
+        Assert.Equal(plan.Trials[0].Checkpoint, plan.Trials[0].HealthyCheckpoint);
+        Assert.Equal(configs[0].Parameters, plan.Trials[0].Config.Parameters);
+        Assert.Equal(configs[0].Trainable with { Command = plan.Trials[0].Config.Trainable.Command, Dataset = plan.Trials[0].Config.Trainable.Dataset },
+            plan.Trials[0].Config.Trainable); // nothing else changed
+        Assert.Same(plan.Rerun[0], plan.Relocated[1]);
+        Assert.Equal(TrialState.Pending, plan.Relocated[1].State);
+    }
+
+    [Fact]
+    public void Create_NothingMoved_NothingRelocated()
+    {
+        var spec = ProgramSpec("/work/A/configs");
+        var journaled = SpecTrialSource.Preview(spec, 2).Select(c => Ended(c, 0.5)).ToList();
+
+        var plan = ResumePlan.Create(spec, journaled, new ResumeRequest(), 2, null, Later, new PathMove("/work/A/checkpoints/run-1", "/data/B/checkpoints/run-1"));
+
+        Assert.Empty(plan.Relocated);
+        Assert.Equal(journaled, plan.Trials);
+    }
+
     /// <summary>Passes through to a source; keeps what the coordinator reports to the searcher.</summary>
     private sealed class RecordingSource(ITrialSource inner) : ITrialSource
     {
