@@ -193,6 +193,49 @@ public sealed partial class ResumeRerunTests : IDisposable
     }
 
     [Fact]
+    public async Task Extend_SweepThatReachedItsTarget_RunsNMoreToTheEnd_ALaterPlainResumeAddsNone()
+    {
+        var spec = Path.Combine(_dir, "target.yaml");
+        File.WriteAllText(spec, """
+            name: target
+            seed: 2
+            objective: {metric: val_accuracy, mode: max}
+            trainable: {model: synthetic, epochs: 2}
+            parameters:
+              trainable.optimizer.lr: {log_uniform: [0.001, 0.5]}
+            search: {algorithm: random, num_samples: 6}
+            stop: {target: 0.3, max_minutes: 30}
+            resources: {max_concurrent_trials: 1}
+            """);
+        var first = await SweeperProcess.RunAsync(_dir, Timeout, "run", spec, "--output", Path.Combine(_dir, "runs"));
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var runDir = RunDirectoryOf(first.Stdout);
+        Assert.Equal(["t0001"], Trials(runDir).Keys); // t0001 reached 0.3: the sweep stopped
+
+        var extended = await SweeperProcess.RunAsync(_dir, Timeout, "resume", runDir, "--extend", "2");
+
+        Assert.True(extended.ExitCode == 0, extended.ToString());
+        Assert.Contains("the sweep had stopped early (target val_accuracy >= 0.3 reached by t0001): it runs 2 more trial(s)", extended.Stdout);
+        Assert.Contains("extending by 2 trial(s): t0002–t0003 (3 in all)", extended.Stdout);
+        Assert.Contains("the time budget of 30 min counts from now", extended.Stdout);
+        var trials = Trials(runDir);
+        Assert.Equal(["t0001", "t0002", "t0003"], trials.Keys);
+        Assert.All(trials.Values, t => Assert.Equal("completed", State(t)));
+        Assert.True(trials.Values.Count(t => (double)t["objective"]! >= 0.3) >= 2, "a new trial reached the target too, and the sweep went on");
+        Assert.Null(JsonNode.Parse(File.ReadAllText(Path.Combine(runDir, "results.json")))!["stop_reason"]);
+
+        var plain = await SweeperProcess.RunAsync(_dir, Timeout, "resume", runDir);
+
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+        Assert.Equal(3, Trials(runDir).Count); // the extended total is kept, not the spec's 6
+        using var journal = SweepJournal.Open(runDir);
+        var state = journal.Load();
+        Assert.Equal(3, state.TrialLimit);
+        Assert.Equal("target val_accuracy >= 0.3 reached by t0001", state.TargetReached);
+        Assert.Null(state.StopReason);
+    }
+
+    [Fact]
     public async Task Extend_GridSweep_RefusedExitTwoNothingChanged()
     {
         var spec = Path.Combine(_dir, "grid.yaml");
