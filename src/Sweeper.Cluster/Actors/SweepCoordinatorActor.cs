@@ -91,7 +91,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         Apply(_state.Start(journaled?.Trials, journaled?.StartedAt));
         if (journaled is not null)
             _log.Info("Resumed sweep {0} from {1}: {2} of {3} trial(s) already finished", _spec.Name, _journal!.Path, _state.Finished, _state.Created);
-        if (SweepStops.BudgetLeft(_spec, _state.StartedAt, DateTimeOffset.UtcNow) is { } left) // used up: fires at once
+        if (SweepStops.BudgetLeft(_spec, journaled?.BudgetFrom ?? _state.StartedAt, DateTimeOffset.UtcNow) is { } left) // used up: fires at once
             Timers.StartSingleTimer(BudgetExpired.Instance, BudgetExpired.Instance, left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1));
         Flush();
     }

@@ -14,10 +14,13 @@ namespace Sweeper.Cluster.Journal;
 public abstract record JournalEntry
 {
     public sealed record NewTrial(TrialConfig Config) : JournalEntry;
+    /// <summary>A trial's settings replaced (a resume relocated their paths); otherwise a trial's config is written once.</summary>
+    public sealed record TrialConfigRow(TrialConfig Config) : JournalEntry;
     public sealed record TrialRow(TrialRecord Result) : JournalEntry;
     public sealed record EpochRow(TrialId Id, EpochResult Result) : JournalEntry;
     public sealed record DropEpochsAfter(TrialId Id, int After) : JournalEntry;
     public sealed record MetaValue(string Key, string Value) : JournalEntry;
+    public sealed record MetaRemoved(string Key) : JournalEntry;
 }
 
 /// <summary>What a journal holds: the spec as written and every trial with its epochs.</summary>
@@ -26,6 +29,26 @@ public sealed record JournalState(string SpecText, string SpecPath, DateTimeOffs
 {
     /// <summary>Why the sweep stopped early, if it did.</summary>
     public string? StopReason { get; init; }
+
+    /// <summary>
+    /// The folder relative paths in the spec resolve against: the spec's folder found from the run directory where it is
+    /// now (journals record it relative to the run directory, so a run directory moved together with its spec's folder
+    /// resumes with the files next to it), else the spec's original folder (journals from before, or when only the run
+    /// directory was moved).
+    /// </summary>
+    public string SpecDirectory { get; init; } = "";
+
+    /// <summary>Whether <see cref="SpecDirectory"/> was found relative to the run directory (false: the spec's original folder).</summary>
+    public bool SpecDirectoryMoved { get; init; }
+
+    /// <summary>The number of trials the sweep may create, once extended (<c>sweeper resume --extend</c>); null: as the spec plans.</summary>
+    public long? TrialLimit { get; init; }
+
+    /// <summary>When the time budget counts from, once an extension restarted it; null: from <see cref="StartedAt"/>.</summary>
+    public DateTimeOffset? BudgetFrom { get; init; }
+
+    /// <summary>The stop reason of a sweep that reached its target and was extended after it: the target no longer stops it.</summary>
+    public string? TargetReached { get; init; }
 }
 
 /// <summary>
@@ -41,6 +64,10 @@ public sealed record JournalState(string SpecText, string SpecPath, DateTimeOffs
 public sealed class SweepJournal : IDisposable
 {
     public const string FileName = "journal.db";
+
+    /// <summary>Metadata keys: the spec's folder relative to the run directory, and what resumes with --extend changed.</summary>
+    public const string SpecDirKey = "spec_dir", TrialLimitKey = "trial_limit", BudgetFromKey = "budget_from", TargetReachedKey = "target_reached",
+        StopReasonKey = "stop_reason";
     private const int FormatVersion = 1;
 
     private readonly SqliteConnection _db;
@@ -73,7 +100,9 @@ public sealed class SweepJournal : IDisposable
                                 PRIMARY KEY(trial, epoch));
             """);
         using var tx = journal._db.BeginTransaction();
-        foreach (var (k, v) in new[] { ("format", FormatVersion.ToString(CultureInfo.InvariantCulture)), ("spec_text", spec.SourceText), ("spec_path", spec.SourcePath), ("started_at", startedAt.ToString("O", CultureInfo.InvariantCulture)) })
+        var meta = new List<(string, string)> { ("format", FormatVersion.ToString(CultureInfo.InvariantCulture)), ("spec_text", spec.SourceText), ("spec_path", spec.SourcePath), ("started_at", startedAt.ToString("O", CultureInfo.InvariantCulture)) };
+        if (SpecDirectoryFrom(journal._runDirectory, spec.SourcePath) is { } specDir) meta.Add((SpecDirKey, specDir));
+        foreach (var (k, v) in meta)
             journal.Exec("INSERT INTO meta(key, value) VALUES ($k, $v)", ("$k", k), ("$v", v));
         tx.Commit();
         return journal;
@@ -175,8 +204,48 @@ public sealed class SweepJournal : IDisposable
                     Epochs = epochs.GetValueOrDefault(r.GetInt32(0)) ?? [],
                 });
             }
+        var original = System.IO.Path.GetDirectoryName(meta["spec_path"]) is { Length: > 0 } folder ? folder : _runDirectory;
+        var moved = meta.TryGetValue(SpecDirKey, out var relative) ? System.IO.Path.GetFullPath(relative, _runDirectory) : null;
+        bool useMoved = moved is not null && (Directory.Exists(moved) || !Directory.Exists(original));
         return new JournalState(meta["spec_text"], meta["spec_path"], DateTimeOffset.Parse(meta["started_at"], CultureInfo.InvariantCulture), trials,
-            meta.GetValueOrDefault("trace_parent")) { StopReason = meta.GetValueOrDefault("stop_reason") };
+            meta.GetValueOrDefault("trace_parent"))
+        {
+            StopReason = meta.GetValueOrDefault(StopReasonKey),
+            SpecDirectory = useMoved ? moved! : original,
+            SpecDirectoryMoved = useMoved,
+            TrialLimit = meta.TryGetValue(TrialLimitKey, out var limit) ? long.Parse(limit, CultureInfo.InvariantCulture) : null,
+            BudgetFrom = meta.TryGetValue(BudgetFromKey, out var from) ? DateTimeOffset.Parse(from, CultureInfo.InvariantCulture) : null,
+            TargetReached = meta.GetValueOrDefault(TargetReachedKey),
+        };
+    }
+
+    /// <summary>
+    /// The folder of the spec at <paramref name="specPath"/> relative to the run directory (with <c>/</c>), as
+    /// <see cref="Create"/> records it; the full path when there is no relative one (another drive); null without a file.
+    /// </summary>
+    internal static string? SpecDirectoryFrom(string runDirectory, string specPath)
+    {
+        if (!System.IO.Path.IsPathRooted(specPath) || System.IO.Path.GetDirectoryName(specPath) is not { Length: > 0 } folder) return null;
+        var relative = System.IO.Path.GetRelativePath(runDirectory, folder);
+        return System.IO.Path.IsPathRooted(relative) ? relative : relative.Replace(System.IO.Path.DirectorySeparatorChar, '/');
+    }
+
+    /// <summary>
+    /// Journals what a resume changes before its coordinator starts, in one transaction: relocated trials' settings and
+    /// rows, each rerun trial's row (its old epochs dropped), the extended trial limit, a restarted time budget and a
+    /// target the sweep goes beyond (whose stop reason is then no longer the sweep's).
+    /// </summary>
+    public void Apply(ResumePlan plan)
+    {
+        var batch = new List<JournalEntry>();
+        foreach (var t in plan.Relocated) batch.Add(new JournalEntry.TrialConfigRow(t.Config));
+        foreach (var t in plan.Rerun) batch.Add(new JournalEntry.DropEpochsAfter(t.Id, 0));
+        foreach (var t in plan.Relocated.Concat(plan.Rerun).DistinctBy(t => t.Id)) batch.Add(new JournalEntry.TrialRow(t));
+        if (plan.TrialLimit is { } limit) batch.Add(new JournalEntry.MetaValue(TrialLimitKey, limit.ToString(CultureInfo.InvariantCulture)));
+        if (plan.BudgetFrom is { } from) batch.Add(new JournalEntry.MetaValue(BudgetFromKey, from.ToString("O", CultureInfo.InvariantCulture)));
+        if (plan.IgnoreTarget && plan.EndsStop is { } reached) batch.Add(new JournalEntry.MetaValue(TargetReachedKey, reached));
+        if (plan.EndsStop is not null) batch.Add(new JournalEntry.MetaRemoved(StopReasonKey));
+        Write(batch);
     }
 
     /// <summary>When the sweep first started (the journal's <c>started_at</c>), without reading its trials.</summary>
@@ -262,6 +331,20 @@ public sealed class SweepJournal : IDisposable
                     {
                         meta.Transaction = tx;
                         Run(meta, key, value);
+                    }
+                    break;
+                case JournalEntry.TrialConfigRow(var config):
+                    using (var update = Command("UPDATE trials SET config=$config WHERE id=$id", "$config", "$id"))
+                    {
+                        update.Transaction = tx;
+                        Run(update, JsonSerializer.Serialize(config, SweeperMessageSerializer.Options), config.Id.Index);
+                    }
+                    break;
+                case JournalEntry.MetaRemoved(var key):
+                    using (var meta = Command("DELETE FROM meta WHERE key=$k", "$k"))
+                    {
+                        meta.Transaction = tx;
+                        Run(meta, key);
                     }
                     break;
             }

@@ -249,7 +249,7 @@ public sealed record GroupTable(ObjectiveSpec Objective, IReadOnlyList<string> K
             flips.Count == 0 ? double.NaN : flips.Sum() / flips.Count)
         {
             Test = test is null ? SeedStats.Empty : SeedStats.Of(finished.Select(t => t.Last!.Get(test))),
-            Restarts = trials.Sum(t => Math.Max(0, t.Attempts.Count - 1)),
+            Restarts = trials.Sum(t => t.Restarts),
             FlipsPerEpoch = perEpoch.Count == 0 ? double.NaN : perEpoch.Average(),
             Clipped = clipped.Count == 0 ? double.NaN : clipped.Average(),
         };

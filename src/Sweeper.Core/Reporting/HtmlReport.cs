@@ -29,8 +29,9 @@ public static partial class HtmlReport
     /// <summary>Where a trial's lineage turned: resumes (worker gone, coordinator restarted) and restarts for instability.</summary>
     private static IEnumerable<(int Epoch, string Color, string Label, string Title, string Css)> Turns(TrialRecord t) =>
         t.Resumes.Select(r => (r.FromEpoch, ResumeColor, "resumed", $"resumed from epoch {r.FromEpoch}: {r.Reason}", "resume"))
-         .Concat(t.Attempts.Where(a => a.Number > 1).Select(a =>
-            (a.FromEpoch, RestartColor, "restart", $"restart: attempt {a.Number} from epoch {a.FromEpoch} after {t.Attempts[a.Number - 2].Verdict?.Word()}"
+         .Concat(t.Attempts.Where(a => a.Number > 1).Select(a => a.Rerun
+            ? (0, RestartColor, "rerun", $"rerun: attempt {a.Number} from scratch with the original config after {t.Attempts[a.Number - 2].Outcome}", "restart")
+            : (a.FromEpoch, RestartColor, "restart", $"restart: attempt {a.Number} from epoch {a.FromEpoch} after {t.Attempts[a.Number - 2].Verdict?.Word()}"
                 + (a.Changes.Count == 0 ? "" : " with " + string.Join(", ", a.Changes.Select(c => $"{c.Key}={c.Value}"))), "restart")));
     private const string FlipColor = "#d62728";
     private const double PlotWidth = 960;
@@ -85,7 +86,7 @@ public static partial class HtmlReport
         var (run, planned) = result.EpochTotals;
         Fact(sb, "epochs run", $"{run} of {planned} ({result.Trials.Count(t => t.State == TrialState.Stopped)} trial(s) stopped early)");
         Fact(sb, "resumes", $"{result.Trials.Sum(t => t.Resumes.Count)} in {result.Trials.Count(t => t.Resumes.Count > 0)} trial(s)");
-        Fact(sb, "restarts", $"{result.Trials.Sum(t => Math.Max(0, t.Attempts.Count - 1))} for instability in {result.Trials.Count(t => t.Attempts.Count > 1)} trial(s)");
+        Fact(sb, "restarts", $"{result.Trials.Sum(t => t.Restarts)} for instability in {result.Trials.Count(t => t.Restarts > 0)} trial(s)");
         Fact(sb, "wall time", $"{(result.FinishedAt - result.StartedAt).TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s, started {result.StartedAt.ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture)}");
         Fact(sb, "read from", source);
         sb.Append("</dl>\n</header>\n");

@@ -165,6 +165,7 @@ public static class ReportWriter
                     ["attempt"] = a.Number, ["from_epoch"] = a.FromEpoch, ["parent_checkpoint"] = a.ParentCheckpoint,
                     ["changes"] = new JsonObject(a.Changes.Select(c => new KeyValuePair<string, JsonNode?>(c.Key, Scalar(c.Value)))),
                     ["verdict"] = a.Verdict?.Word(), ["reason"] = a.Reason, ["step"] = a.Step, ["last_epoch"] = a.LastEpoch, ["flips"] = a.Flips,
+                    ["rerun"] = a.Rerun, ["outcome"] = a.Outcome,
                 }).ToArray()),
                 ["epochs"] = epochs,
             });

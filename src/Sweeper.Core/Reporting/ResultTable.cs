@@ -51,9 +51,11 @@ public sealed record ResultTable(IReadOnlyList<string> Columns, IReadOnlyList<IR
             row.Add(t.Duration is { } d ? exact ? Exact(d.TotalSeconds) : d.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) : "");
             row.Add(string.Join(" ", t.Resumes.Select(r => "epoch " + r.FromEpoch.ToString(CultureInfo.InvariantCulture))));
             var restarts = t.Restarts;
-            row.Add(restarts == 0 && t.Crashes.Count == 0 ? "" : string.Join(", ", new[]
+            var reruns = t.Attempts.Count(a => a.Rerun);
+            row.Add(restarts == 0 && t.Crashes.Count == 0 && reruns == 0 ? "" : string.Join(", ", new[]
             {
                 restarts > 0 ? $"{restarts} unstable" : null, t.Crashes.Count > 0 ? $"{t.Crashes.Count} crash(es)" : null,
+                reruns > 0 ? $"{reruns} rerun(s)" : null,
             }.Where(x => x is not null)));
             row.Add(t.FinalVerdict);
             row.Add(t.Rung is { } rung ? $"rung {rung}: {t.Reason}" : t.Reason ?? "");

@@ -65,6 +65,8 @@ public static class ResultsJsonReader
                     Step = a.TryGetProperty("step", out var st) && st.ValueKind == JsonValueKind.Number ? st.GetInt64() : null,
                     LastEpoch = Int(a, "last_epoch") ?? 0,
                     Flips = a.TryGetProperty("flips", out var fl) && fl.ValueKind == JsonValueKind.Number ? fl.GetInt64() : 0,
+                    Rerun = a.TryGetProperty("rerun", out var rr) && rr.ValueKind == JsonValueKind.True,
+                    Outcome = String(a, "outcome"),
                 }).ToList()
                 : [];
             trials.Add(new TrialRecord

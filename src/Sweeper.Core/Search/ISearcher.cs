@@ -50,6 +50,14 @@ public interface ISearcher
     /// Throws <see cref="ArgumentOutOfRangeException"/> when <paramref name="index"/> was never suggested.
     /// </summary>
     void Observe(int index, double objective);
+
+    /// <summary>
+    /// Records that configuration <paramref name="index"/> was proposed with <paramref name="parameters"/> (a journaled
+    /// trial's): <see cref="Suggest"/> returns them from now on, and an adaptive searcher learns their objective for
+    /// them. A resumed coordinator restores its journal's configurations before replaying their results: an adaptive
+    /// searcher, asked again, might propose something else than what ran.
+    /// </summary>
+    void Restore(int index, IReadOnlyList<KeyValuePair<string, object>> parameters);
 }
 
 /// <summary>Caching, bookkeeping and validation shared by the searchers.</summary>
@@ -87,6 +95,13 @@ public abstract class SearcherBase : ISearcher
         if (!_suggestions.TryGetValue(index, out var s) || s is null)
             throw new ArgumentOutOfRangeException(nameof(index), index, "no configuration was suggested with this index");
         _observations[index] = objective;
+    }
+
+    public void Restore(int index, IReadOnlyList<KeyValuePair<string, object>> parameters)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentNullException.ThrowIfNull(parameters);
+        _suggestions[index] = new Suggestion(index, parameters);
     }
 
     /// <summary>The suggestion made for <paramref name="index"/>, if any.</summary>

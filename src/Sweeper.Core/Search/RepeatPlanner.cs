@@ -52,6 +52,14 @@ public sealed class RepeatPlanner
         return new PlannedTrial(new TrialId(trialIndex + 1), trialIndex, config, repeat, Seeds.ForTrial(SweepSeed, config, repeat), suggestion.Parameters);
     }
 
+    /// <summary>Records that trial <paramref name="trialIndex"/> ran with <paramref name="parameters"/> (a journaled trial's; see <see cref="ISearcher.Restore"/>).</summary>
+    public void Restore(int trialIndex, IReadOnlyList<KeyValuePair<string, object>> parameters)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(trialIndex);
+        Searcher.Restore(trialIndex / Repeat, parameters);
+        _reports.TryAdd(trialIndex / Repeat, new double?[Repeat]);
+    }
+
     /// <summary>
     /// Records trial <paramref name="trialIndex"/>'s final objective (NaN/±∞ allowed; report NaN for
     /// a trial that failed). Returns true when this completed its configuration and the searcher was

@@ -152,6 +152,21 @@ public static class SpecLoader
     }
 
     /// <summary>
+    /// <paramref name="trainable"/> with the paths <see cref="LoadText"/> resolves against the spec's folder (data set,
+    /// plug-in assembly, program working directory) taken from <paramref name="from"/>: e.g. a journaled trial's settings
+    /// with the paths of the same trial from its spec loaded where the spec's folder is now. The same instance when equal.
+    /// </summary>
+    public static TrainableSpec WithPathsOf(TrainableSpec trainable, TrainableSpec from)
+    {
+        var t = trainable;
+        if (t.Dataset.Path != from.Dataset.Path) t = t with { Dataset = t.Dataset with { Path = from.Dataset.Path } };
+        if (t.Plugin is { } plugin && from.Plugin is { } other && plugin.Assembly != other.Assembly) t = t with { Plugin = plugin with { Assembly = other.Assembly } };
+        if (t.Command is { } command && from.Command is { } its && command.WorkingDirectory != its.WorkingDirectory)
+            t = t with { Command = command with { WorkingDirectory = its.WorkingDirectory } };
+        return t;
+    }
+
+    /// <summary>
     /// A validation metric needs a validation split (models that read no data set report one anyway); a test metric is
     /// allowed but selecting on it leaks the test set into every choice the sweep makes: a warning.
     /// </summary>

@@ -204,7 +204,7 @@ public sealed class SweepState
     {
         if (!Current(id, assignment)) return [];
         var trial = _trials[id];
-        var history = RestartHistory.Of(trial.Attempts.Where(a => a.Verdict is not null).Select(a => a.Verdict!.Value));
+        var history = RestartHistory.Of(TrialLineage.SinceRerun(trial.Attempts).Where(a => a.Verdict is not null).Select(a => a.Verdict!.Value));
         var action = _restartPolicy.Decide(verdict, history, trial.HealthyCheckpoint is not null, trial.Checkpoint is not null);
         foreach (var w in _workers.Values) w.Running.Remove(id);
         var now = _clock();
@@ -218,7 +218,7 @@ public sealed class SweepState
         Emit(new SweepEffect.StabilityJudged(id, verdict.Kind, verdict.Step, action));
         if (!action.IsRestart)
         {
-            Change(id, t => t.MoveTo(TrialState.Stopped) with { Attempts = attempts, FinishedAt = now, Reason = "stability: " + action.Reason });
+            Change(id, t => t.MoveTo(TrialState.Stopped) with { Attempts = attempts, FinishedAt = now, Reason = TrialRecord.StabilityReasonPrefix + action.Reason });
             Ended(id);
             return Drain();
         }

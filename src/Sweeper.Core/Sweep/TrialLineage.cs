@@ -27,6 +27,18 @@ public static class TrialLineage
         Name = "", Objective = new ObjectiveSpec("", ObjectiveMode.Max), Trainable = new TrainableSpec { Dataset = new DatasetSpec() },
     };
 
+    /// <summary>
+    /// The attempts from the newest rerun on (all of them when the trial was never rerun): a rerun starts from scratch with
+    /// the original config, so the restart policy's history (and the changes it declares) start again there.
+    /// </summary>
+    public static IEnumerable<TrialAttempt> SinceRerun(IReadOnlyList<TrialAttempt> attempts)
+    {
+        int from = 0;
+        for (int i = attempts.Count - 1; i > 0 && from == 0; i--)
+            if (attempts[i].Rerun) from = i;
+        return attempts.Skip(from);
+    }
+
     /// <summary>Exponent changes the epochs after <paramref name="fromEpoch"/> counted (<see cref="EpochFlips.Total"/>; 0 when none did).</summary>
     public static long FlipsAfter(IReadOnlyList<EpochResult> epochs, int fromEpoch) =>
         EpochFlips.Total(epochs, fromEpoch) is var total && double.IsFinite(total) ? (long)total : 0;

@@ -8,6 +8,9 @@ namespace Sweeper.Core.Sweep;
 /// <summary>What is known of one trial: its config, state, every epoch's metrics, where and when it ran.</summary>
 public sealed record TrialRecord
 {
+    /// <summary>How the reason of a trial stopped by stability supervision (its restart policy gave up) begins.</summary>
+    public const string StabilityReasonPrefix = "stability: ";
+
     public required TrialConfig Config { get; init; }
     public TrialState State { get; init; } = TrialState.Pending;
     public IReadOnlyList<EpochResult> Epochs { get; init; } = [];
@@ -24,7 +27,7 @@ public sealed record TrialRecord
     public IReadOnlyList<TrialResume> Resumes { get; init; } = [];
     /// <summary>Each time the trainable threw and Akka supervision restarted it.</summary>
     public IReadOnlyList<TrialCrash> Crashes { get; init; } = [];
-    /// <summary>The attempts (lineage): one, plus one per restart for instability.</summary>
+    /// <summary>The attempts (lineage): one, plus one per restart for instability and one per rerun (<see cref="TrialAttempt.Rerun"/>).</summary>
     public IReadOnlyList<TrialAttempt> Attempts { get; init; } = [];
     /// <summary>
     /// The number of the trial's newest assignment to a worker (0: never assigned). Journaled, so a coordinator started
@@ -36,10 +39,10 @@ public sealed record TrialRecord
     /// <summary>healthy, or the verdict that ended the trial's last attempt.</summary>
     [JsonIgnore] public string FinalVerdict => Attempts.Count > 0 && Attempts[^1].Verdict is { } v ? v.Word() : StabilityKind.Healthy.Word();
 
-    /// <summary>How many times the trial was restarted for instability (attempts ended by a verdict and followed by another).</summary>
-    [JsonIgnore] public int Restarts => Attempts.Count(a => a.Verdict is not null && a.Number < Attempts.Count);
+    /// <summary>Restarts for instability: the attempts after the first that are not reruns.</summary>
+    [JsonIgnore] public int Restarts => Attempts.Count(a => a.Number > 1 && !a.Rerun);
 
-    /// <summary>The number of the trial's current (or last) attempt: 1, and one more per restart for instability.</summary>
+    /// <summary>The number of the trial's current (or last) attempt: 1, and one more per restart for instability or rerun.</summary>
     [JsonIgnore] public int Attempt => Attempts.Count > 0 ? Attempts[^1].Number : 1;
 
     [JsonIgnore] public TrialId Id => Config.Id;
@@ -89,7 +92,8 @@ public sealed record TrialCrash(string Error, int AfterEpoch, DateTimeOffset At)
 
 /// <summary>
 /// One attempt of a trial: attempt 1 is the first run; each restart for instability starts a new one from a checkpoint
-/// (or the start) with the declared changes applied cumulatively.
+/// (or the start) with the declared changes applied cumulatively; a rerun (<c>sweeper resume --rerun-failed</c>) starts
+/// one from scratch with the trial's original config.
 /// </summary>
 public sealed record TrialAttempt
 {
@@ -109,6 +113,13 @@ public sealed record TrialAttempt
     public int LastEpoch { get; init; }
     /// <summary>Exponent flips counted over this attempt's epochs (quant.flips_epoch).</summary>
     public long Flips { get; init; }
+    /// <summary>
+    /// A rerun of a trial that had failed or been stopped by stability supervision: from epoch 0 with the original config;
+    /// the restart policy counts this attempt's restarts afresh (see <see cref="TrialLineage.SinceRerun"/>).
+    /// </summary>
+    public bool Rerun { get; init; }
+    /// <summary>How the trial ended after this attempt when a later one reran it (e.g. <c>failed: out of memory</c>); null otherwise.</summary>
+    public string? Outcome { get; init; }
 }
 
 /// <summary>Writes a verdict as its word (<c>diverged</c>, ...), as journals and results.json always held it.</summary>

@@ -15,6 +15,8 @@ public static class TrialStateMachine
         (TrialState.Running, TrialState.Failed) => true,
         (TrialState.Running, TrialState.Stopped) => true,
         (TrialState.Running, TrialState.Pending) => true,   // its worker went away: queued again
+        (TrialState.Failed, TrialState.Pending) => true,    // run again as a new attempt (sweeper resume --rerun-failed)
+        (TrialState.Stopped, TrialState.Pending) => true,   // stopped by stability supervision: run again likewise
         _ => false,
     };
 }

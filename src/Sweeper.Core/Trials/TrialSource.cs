@@ -19,22 +19,32 @@ public interface ITrialSource
     void Report(TrialConfig trial, double objective);
 }
 
-/// <summary>The trials of a spec: its searcher over its parameters, each configuration repeated, capped by <c>stop.max_trials</c>.</summary>
+/// <summary>
+/// The trials of a spec: its searcher over its parameters, each configuration repeated, capped by <c>stop.max_trials</c>
+/// or, once the sweep was extended (<c>sweeper resume --extend</c>), by the extended trial limit.
+/// </summary>
 public sealed class SpecTrialSource : ITrialSource
 {
     private readonly SweepSpec _spec;
     private readonly RepeatPlanner _planner;
+    private readonly long? _limit;
 
-    public SpecTrialSource(SweepSpec spec)
+    /// <param name="trialLimit">
+    /// The number of trials in all of an extended sweep (its journal's <c>trial_limit</c>): a random or TPE searcher then
+    /// proposes configurations up to it, past <c>search.num_samples</c> and <c>stop.max_trials</c>. Ignored for a grid.
+    /// </param>
+    public SpecTrialSource(SweepSpec spec, long? trialLimit = null)
     {
         _spec = spec;
         if (!Searchers.TryParse(spec.Search.Algorithm, out var algorithm))
             throw new ArgumentException($"unknown search algorithm '{spec.Search.Algorithm}'", nameof(spec));
+        _limit = algorithm == SearchAlgorithm.Grid ? null : trialLimit;
         var space = new SearchSpace(spec.Parameters.Select(p => p.Definition));
-        _planner = new RepeatPlanner(Searchers.Create(algorithm, space, spec.Objective.Mode, spec.Seed, spec.Search.NumSamples), spec.Seed, spec.Search.Repeat);
+        var numSamples = _limit is null ? spec.Search.NumSamples : null; // the limit caps them; suggestions do not depend on the count
+        _planner = new RepeatPlanner(Searchers.Create(algorithm, space, spec.Objective.Mode, spec.Seed, numSamples), spec.Seed, spec.Search.Repeat);
     }
 
-    public long? Total => (_planner.TotalTrials, _spec.Stop.MaxTrials) switch
+    public long? Total => _limit ?? (_planner.TotalTrials, _spec.Stop.MaxTrials) switch
     {
         ({ } t, { } m) => Math.Min(t, m),
         (var t, var m) => t ?? m,
@@ -58,8 +68,18 @@ public sealed class SpecTrialSource : ITrialSource
 
     public void Report(TrialConfig trial, double objective)
     {
-        _planner.Plan(trial.Id.Index - 1); // after a restart the planner learns of journaled trials here (Plan is idempotent)
+        // The trial's own parameters: after a restart the planner learns of journaled trials here (see Restore).
+        _planner.Restore(trial.Id.Index - 1, trial.Parameters);
         _planner.Report(trial.Id.Index - 1, objective);
+    }
+
+    /// <summary>
+    /// Restores the configurations of journaled trials (<see cref="ISearcher.Restore"/>) before a resumed coordinator
+    /// replays their results or creates trials after them: a configuration whose repeats are still to run is proposed as it ran.
+    /// </summary>
+    public void Restore(IEnumerable<TrialConfig> trials)
+    {
+        foreach (var t in trials) _planner.Restore(t.Id.Index - 1, t.Parameters);
     }
 
     /// <summary>The first <paramref name="limit"/> trials a spec would run, as planned before any result.</summary>

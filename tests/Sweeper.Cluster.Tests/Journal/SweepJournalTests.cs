@@ -94,6 +94,112 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
     }
 
     [Fact]
+    public void Create_SpecFolderKeptRelativeToTheRun_MovedTogetherResolvedWhereTheyAreNow()
+    {
+        var a = Path.Combine(_dir, "A");
+        Directory.CreateDirectory(Path.Combine(a, "configs"));
+        var run = Path.Combine(a, "runs", "sweep-1");
+        Directory.CreateDirectory(run);
+        var spec = TestSpecs.Spec() with { SourceText = "name: test\n", SourcePath = Path.Combine(a, "configs", "spec.yaml") };
+        using (SweepJournal.Create(run, spec, DateTimeOffset.UnixEpoch)) { }
+        var b = Path.Combine(_dir, "B");
+        Directory.Move(a, b);
+
+        using var moved = SweepJournal.Open(Path.Combine(b, "runs", "sweep-1"));
+        var state = moved.Load();
+
+        Assert.Equal(Path.Combine(b, "configs"), state.SpecDirectory);
+        Assert.True(state.SpecDirectoryMoved);
+        Assert.Equal(Path.Combine(a, "configs", "spec.yaml"), state.SpecPath); // as written, for the record
+        Assert.Equal("../../configs", SweepJournal.SpecDirectoryFrom(run, spec.SourcePath));
+    }
+
+    [Fact]
+    public void Load_RunMovedWithoutItsSpecFolder_TheOriginalFolder()
+    {
+        var configs = Directory.CreateDirectory(Path.Combine(_dir, "A", "configs")).FullName;
+        var run = Directory.CreateDirectory(Path.Combine(_dir, "A", "runs", "sweep-1")).FullName;
+        var spec = TestSpecs.Spec() with { SourceText = "name: test\n", SourcePath = Path.Combine(configs, "spec.yaml") };
+        using (SweepJournal.Create(run, spec, DateTimeOffset.UnixEpoch)) { }
+        var elsewhere = Path.Combine(_dir, "elsewhere", "sweep-1");
+        Directory.CreateDirectory(Path.GetDirectoryName(elsewhere)!);
+        Directory.Move(run, elsewhere);
+
+        using var journal = SweepJournal.Open(elsewhere);
+        var state = journal.Load();
+
+        Assert.Equal(configs, state.SpecDirectory);
+        Assert.False(state.SpecDirectoryMoved);
+    }
+
+    [Fact]
+    public void Load_JournalFromBeforeSpecDir_TheSpecsOriginalFolder()
+    {
+        var spec = TestSpecs.Spec() with { SourceText = "name: test\n", SourcePath = Path.Combine(_dir, "configs", "spec.yaml") };
+        using (SweepJournal.Create(_dir, spec, DateTimeOffset.UnixEpoch)) { }
+        using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_dir, SweepJournal.FileName)};Pooling=False"))
+        {
+            db.Open();
+            using var cmd = db.CreateCommand();
+            cmd.CommandText = $"DELETE FROM meta WHERE key='{SweepJournal.SpecDirKey}'";
+            Assert.Equal(1, cmd.ExecuteNonQuery());
+        }
+
+        using var journal = SweepJournal.Open(_dir);
+        var state = journal.Load();
+
+        Assert.Equal(Path.Combine(_dir, "configs"), state.SpecDirectory);
+        Assert.False(state.SpecDirectoryMoved);
+        Assert.Null(state.TrialLimit);
+        Assert.Null(state.BudgetFrom);
+    }
+
+    [Fact]
+    public void Apply_ResumePlan_RerunRowRewrittenItsEpochsDroppedLimitBudgetAndTargetKeptStopReasonCleared()
+    {
+        var spec = TestSpecs.Spec() with { SourceText = "name: test\n", SourcePath = "/x/spec.yaml" };
+        var trials = TestSpecs.Trials(spec, 0.1, 0.01);
+        var at = DateTimeOffset.Parse("2026-11-26T10:00:00Z");
+        TrialRecord Ended(TrialConfig c, TrialState state, string? reason) => new()
+        {
+            Config = c, State = state, Reason = reason, Assignment = 2, StartedAt = at, FinishedAt = at,
+            Attempts = [new TrialAttempt { Number = 1, StartedAt = at, LastEpoch = 2 }], Crashes = [new TrialCrash("boom", 1, at)],
+        };
+        var failed = Ended(trials[1], TrialState.Failed, "boom");
+        using (var journal = SweepJournal.Create(_dir, spec, at))
+        {
+            journal.Write([.. trials.Select(t => (JournalEntry)new JournalEntry.NewTrial(t)), new JournalEntry.TrialRow(Ended(trials[0], TrialState.Completed, null)),
+                new JournalEntry.TrialRow(failed), new JournalEntry.MetaValue(SweepJournal.StopReasonKey, "target reached by t0001"),
+                .. new[] { 1, 2 }.SelectMany(e => trials.Select(t => (JournalEntry)new JournalEntry.EpochRow(t.Id, Epoch(e, 0.5))))]);
+            var rerun = ResumePlan.RerunOf(failed, at.AddDays(1));
+            journal.Apply(new ResumePlan
+            {
+                Trials = [], Rerun = [rerun], TrialLimit = 5, FirstNewTrial = 3, BudgetFrom = at.AddDays(1),
+                EndsStop = "target reached by t0001", IgnoreTarget = true,
+            });
+        }
+
+        using var reopened = SweepJournal.Open(_dir);
+        var state = reopened.Load();
+
+        var back = state.Trials[1];
+        Assert.Equal(TrialState.Pending, back.State);
+        Assert.Empty(back.Epochs);
+        Assert.Equal([false, true], back.Attempts.Select(a => a.Rerun));
+        Assert.Equal("failed: boom", back.Attempts[0].Outcome);
+        Assert.Equal(failed.Crashes, back.Crashes);
+        Assert.Equal(2, back.Assignment);
+        Assert.Null(back.Reason);
+        Assert.Equal(trials[1].Trainable, back.Config.Trainable);
+        Assert.Equal([1, 2], state.Trials[0].Epochs.Select(e => e.Epoch)); // the others untouched
+        Assert.Equal(TrialState.Completed, state.Trials[0].State);
+        Assert.Equal(5, state.TrialLimit);
+        Assert.Equal(at.AddDays(1), state.BudgetFrom);
+        Assert.Equal("target reached by t0001", state.TargetReached);
+        Assert.Null(state.StopReason);
+    }
+
+    [Fact]
     public void EpochDurations_MillisecondsTheLoaderTruncates_ToTheTick()
     {
         var spec = TestSpecs.Spec() with { SourceText = "name: test\n", SourcePath = "/x/spec.yaml" };
