@@ -59,6 +59,6 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
         int finished = state.Trials.Count(t => t.State.IsTerminal());
         int interrupted = state.Trials.Count - finished;
         AnsiConsole.MarkupLine($"resuming sweep [bold]{Markup.Escape(spec.Name)}[/] in {Markup.Escape(runDir.Path)}: {finished} trial(s) finished, {interrupted} interrupted (they continue from their checkpoints)");
-        return await SweepSession.RunAsync(spec, new SpecTrialSource(spec), runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots, settings.Tls), cancellationToken);
+        return await SweepSession.RunAsync(spec, new SpecTrialSource(spec), runDir, settings.Node(!settings.NoLocalWorker, settings.Slots), cancellationToken);
     }
 }
