@@ -31,8 +31,8 @@ public static class SweeperHosting
     /// <param name="seedNodes">Addresses to join, e.g. <c>akka.tcp://sweeper@127.0.0.1:4053</c>; empty: the node joins itself.</param>
     /// <param name="tls">Mutual TLS for remoting; null: plain TCP.</param>
     /// <param name="management">
-    /// Akka.Management (health endpoints, contact point); with its discovery, the node neither joins itself nor a seed:
-    /// Cluster Bootstrap joins the cluster a contact point belongs to.
+    /// The health checks of the management endpoint (started by <see cref="SweeperManagement.StartAsync"/>); with its
+    /// discovery, the node neither joins itself nor a seed: Akka Cluster Bootstrap joins the cluster a contact point belongs to.
     /// </param>
     public static AkkaConfigurationBuilder AddSweeperCluster(this AkkaConfigurationBuilder builder, string hostname, int port, IReadOnlyList<string> roles, IReadOnlyList<string> seedNodes, TlsOptions? tls = null,
         ManagementOptions? management = null)
@@ -115,7 +115,7 @@ public static class SweeperHosting
     public static Microsoft.Extensions.Hosting.IHost BuildHost(Action<AkkaConfigurationBuilder> configure)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new Microsoft.Extensions.Hosting.HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Services.AddHealthChecks(); // the service behind the management endpoint's health routes (HealthRoutes)
+        builder.Services.AddHealthChecks(); // the service behind the management endpoint's health routes (ManagementEndpoint)
         builder.Services.AddAkka(SystemName, (akka, _) => configure(akka));
         // Not the default ConsoleLifetime: it takes SIGINT and SIGTERM while the host runs, cancels them and only asks the
         // application to stop, which nothing here waits on (SIGTERM was ignored). The program decides what a signal does.
