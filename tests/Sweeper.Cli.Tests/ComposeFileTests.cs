@@ -1,3 +1,5 @@
+using Sweeper.Cli.Commands;
+using Sweeper.Cluster.Hosting;
 using Sweeper.Core.Spec;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
@@ -8,7 +10,8 @@ namespace Sweeper.Cli.Tests;
 /// <summary>
 /// docker-compose.yml is kept by hand (no Docker engine on CI): these checks keep its promises — Jaeger v2 pinned,
 /// one build block for every sweeper service, TLS or an explicit --insecure, the journal on the coordinator's own
-/// volume and checkpoints on the shared one.
+/// volume and checkpoints on the shared one, and workers that scale (<c>--scale worker=N</c>) because they find the
+/// coordinator through config discovery of its management port, with arguments the program accepts.
 /// </summary>
 public sealed class ComposeFileTests
 {
@@ -34,7 +37,7 @@ public sealed class ComposeFileTests
     {
         var sweepers = Services().Where(s => s.Key != "jaeger").ToList();
 
-        Assert.Equal(["coordinator", "worker1", "worker2"], sweepers.Select(s => s.Key).Order());
+        Assert.Equal(["coordinator", "worker"], sweepers.Select(s => s.Key).Order());
         var builds = sweepers.Select(s => (Dictionary<object, object>)s.Value["build"]).ToList();
         Assert.All(builds, b => Assert.Equal("ops/Dockerfile", b["dockerfile"]));
         Assert.Single(sweepers.Select(s => (string)s.Value["image"]).Distinct());
@@ -60,5 +63,41 @@ public sealed class ComposeFileTests
         var spec = SpecLoader.LoadFile(Path.Combine(Repository.Root, "configs", "examples", "compose.yaml"), new SpecLoader.Options { CheckPaths = false });
         Assert.Equal("/work/checkpoints", spec.Checkpoint.Dir);
         Assert.Equal("/work/configs/examples/compose.yaml", coordinator[1]);
+    }
+
+    [Fact]
+    public void Compose_Worker_ScalesThroughConfigDiscoveryOfTheCoordinatorsManagementPort()
+    {
+        var services = Services();
+        var coordinator = Assert.IsType<RunSettings>(CommandLine.Parse(Strings(services["coordinator"]["command"])));
+        var workerService = services["worker"];
+        var worker = Assert.IsType<WorkerSettings>(CommandLine.Parse(Strings(workerService["command"])));
+
+        // A scaled service has no fixed name or port of its own: each replica advertises its container's address.
+        Assert.False(workerService.ContainsKey("hostname") || workerService.ContainsKey("container_name") || workerService.ContainsKey("ports"));
+        Assert.Equal(NodeSettings.AutoHostname, worker.Hostname);
+        Assert.Equal("", worker.Join);
+        Assert.Equal(WorkerSettings.ConfigMethod, worker.Discovery);
+        Assert.Equal($"{coordinator.Hostname}:{coordinator.ManagementPort}", worker.DiscoveryEndpoints);
+        Assert.Equal(coordinator.Hostname, (string)services["coordinator"]["hostname"]);
+        Assert.NotNull(worker.ManagementPort);
+        Assert.True(coordinator.NoLocalWorker);
+        Assert.Equal("2", ((Dictionary<object, object>)workerService["deploy"])["replicas"]);
+    }
+
+    [Fact]
+    public void Compose_WorkerArgs_ValidateAsTheProgramValidatesThem()
+    {
+        var worker = (WorkerSettings)CommandLine.Parse(Strings(Services()["worker"]["command"]));
+        var result = worker.Validate();
+
+        // 'auto' is resolved on the machine that runs it; here it either resolves (valid, with --insecure) or says why not.
+        if (NodeSettings.NonLoopbackAddress() is { } address)
+        {
+            Assert.True(result.Successful, result.Message);
+            Assert.Equal(address, worker.Host);
+            Assert.IsType<ConfigDiscovery>(worker.DiscoveryOptions);
+        }
+        else Assert.Contains("--hostname auto", result.Message);
     }
 }

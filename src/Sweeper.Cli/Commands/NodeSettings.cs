@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Net;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using Sweeper.Cli.Running;
 using Sweeper.Cluster.Hosting;
 
 namespace Sweeper.Cli.Commands;
@@ -17,7 +18,7 @@ public abstract class NodeSettings : CommandSettings
     public const string PasswordVariable = "SWEEPER_TLS_PASSWORD";
 
     [CommandOption("--hostname <HOST>")]
-    [Description("Address remoting binds to and is reached at (default 127.0.0.1). Anything but loopback needs --tls-cert or --insecure.")]
+    [Description("Address remoting binds to and is reached at (default 127.0.0.1; 'auto': this machine's first non-loopback IPv4 address, e.g. a container's). Anything but loopback needs --tls-cert or --insecure.")]
     [DefaultValue("127.0.0.1")]
     public string Hostname { get; init; } = "127.0.0.1";
 
@@ -25,6 +26,14 @@ public abstract class NodeSettings : CommandSettings
     [Description("Remoting port (default 0: any free port).")]
     [DefaultValue(0)]
     public int Port { get; init; }
+
+    [CommandOption("--management-port <PORT>")]
+    [Description("Serve Akka.Management on this port: health checks (/health/alive, /health/ready) and the contact point workers find with --discovery.")]
+    public int? ManagementPort { get; init; }
+
+    [CommandOption("--management-hostname <HOST>")]
+    [Description("Address the management endpoint binds to and is reached at (default: --hostname).")]
+    public string? ManagementHostname { get; init; }
 
     [CommandOption("--tls-cert <PFX>")]
     [Description("Mutual TLS: the sweep's PKCS#12 certificate with its key; every node must hold the same one.")]
@@ -46,7 +55,23 @@ public abstract class NodeSettings : CommandSettings
     [Description("Allow remoting off loopback without TLS: anyone who reaches the port can join the cluster.")]
     public bool Insecure { get; init; }
 
+    /// <summary>What <c>--hostname auto</c> stands for: this machine's first non-loopback IPv4 address (a container's own).</summary>
+    public const string AutoHostname = "auto";
+
     private string? _passwordFromFile;
+    private string? _resolvedHostname;
+
+    /// <summary>The address remoting binds to and advertises: <see cref="Hostname"/>, with <c>auto</c> resolved.</summary>
+    public string Host => _resolvedHostname ?? Hostname;
+
+    /// <summary>This node as the sweep host runs it: remoting, TLS and Akka.Management (with <c>--management-port</c>).</summary>
+    public NodeOptions Node(bool localWorker = true, int? slots = null, DiscoveryOptions? discovery = null) =>
+        new(Host, Port, localWorker, slots, Tls, ManagementPort is { } port ? new ManagementOptions(ManagementHostname ?? Host, port, discovery) : null);
+
+    /// <summary>"management http://host:port (/health/alive, /health/ready); " or nothing.</summary>
+    public string DescribeManagement(NodeOptions node) => node.Management is { } m
+        ? $"management http://{m.Hostname}:{m.Port} ({SweeperManagement.AlivePath}, {SweeperManagement.ReadyPath}); "
+        : "";
 
     public TlsOptions? Tls => TlsCertificate is null ? null
         : new TlsOptions(Path.GetFullPath(TlsCertificate), TlsPassword ?? _passwordFromFile ?? Environment.GetEnvironmentVariable(PasswordVariable),
@@ -57,9 +82,26 @@ public abstract class NodeSettings : CommandSettings
         string.Equals(hostname, "localhost", StringComparison.OrdinalIgnoreCase)
         || (IPAddress.TryParse(hostname, out var address) && IPAddress.IsLoopback(address));
 
+    /// <summary>The first non-loopback IPv4 address of an interface that is up, or null.</summary>
+    public static string? NonLoopbackAddress() =>
+        System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up && n.NetworkInterfaceType != System.Net.NetworkInformation.NetworkInterfaceType.Loopback)
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+            .Select(a => a.Address)
+            .FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && !IPAddress.IsLoopback(a))?.ToString();
+
     public override ValidationResult Validate()
     {
         if (Port is < 0 or > 65535) return ValidationResult.Error("--port must be between 0 and 65535");
+        if (ManagementPort is < 1 or > 65535) return ValidationResult.Error("--management-port must be between 1 and 65535");
+        if (ManagementHostname is not null && ManagementPort is null) return ValidationResult.Error("--management-hostname goes with --management-port");
+        if (ManagementPort == Port && (ManagementHostname ?? Hostname) == Hostname)
+            return ValidationResult.Error($"--management-port {ManagementPort} is the remoting port too; give them different ports");
+        if (string.Equals(Hostname, AutoHostname, StringComparison.OrdinalIgnoreCase))
+        {
+            _resolvedHostname = NonLoopbackAddress();
+            if (_resolvedHostname is null) return ValidationResult.Error("--hostname auto: this machine has no non-loopback IPv4 address; give --hostname explicitly");
+        }
         if (TlsCertificate is not null && !File.Exists(TlsCertificate)) return ValidationResult.Error($"--tls-cert: no file '{TlsCertificate}'");
         if (TlsCertificate is null && (TlsPassword ?? TlsPasswordFile ?? TlsCa) is not null) return ValidationResult.Error("--tls-password, --tls-password-file and --tls-ca go with --tls-cert");
         if (TlsCa is not null && !File.Exists(TlsCa)) return ValidationResult.Error($"--tls-ca: no file '{TlsCa}'");
@@ -70,13 +112,13 @@ public abstract class NodeSettings : CommandSettings
             try { _passwordFromFile = File.ReadLines(TlsPasswordFile).FirstOrDefault() ?? ""; }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return ValidationResult.Error($"--tls-password-file: {ex.Message}"); }
         }
-        if (TlsCertificate is null && !IsLoopback(Hostname) && !Insecure)
-            return ValidationResult.Error($"--hostname {Hostname} opens remoting to other machines without TLS; give --tls-cert (see README, TLS) or, on a network you trust, --insecure");
+        if (TlsCertificate is null && !IsLoopback(Host) && !Insecure)
+            return ValidationResult.Error($"--hostname {Host} opens remoting to other machines without TLS; give --tls-cert (see README, TLS) or, on a network you trust, --insecure");
         // Warnings go to standard error before anything starts.
         if (TlsPassword is not null)
             Console.Error.WriteLine($"warning: --tls-password is visible to every user of this machine (ps, /proc); use --tls-password-file or {PasswordVariable}");
-        if (TlsCertificate is null && !IsLoopback(Hostname))
-            Console.Error.WriteLine($"warning: --insecure: remoting on {Hostname} without TLS; anyone who reaches this port can join the cluster and send it work");
+        if (TlsCertificate is null && !IsLoopback(Host))
+            Console.Error.WriteLine($"warning: --insecure: remoting on {Host} without TLS; anyone who reaches this port can join the cluster and send it work");
         return ValidationResult.Success();
     }
 }

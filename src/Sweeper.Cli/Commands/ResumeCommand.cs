@@ -109,6 +109,6 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
         }
         var source = new SpecTrialSource(spec, plan.TrialLimit ?? state.TrialLimit);
         source.Restore(plan.Trials.Select(t => t.Config));
-        return await SweepSession.RunAsync(spec, source, runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots, settings.Tls), cancellationToken);
+        return await SweepSession.RunAsync(spec, source, runDir, settings.Node(!settings.NoLocalWorker, settings.Slots), cancellationToken);
     }
 }

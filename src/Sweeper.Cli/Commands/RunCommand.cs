@@ -50,6 +50,6 @@ public sealed class RunCommand : AsyncCommand<RunSettings>
         using var _ = owner;
         var count = source.Total is { } total ? $"{total} trial(s)" : "trials until a stop condition";
         AnsiConsole.MarkupLine($"sweep [bold]{Markup.Escape(spec.Name)}[/]: {count}, {spec.Search.Algorithm} search, {spec.Scheduler.Name} scheduler; run directory {Markup.Escape(runDir.Path)}");
-        return await SweepSession.RunAsync(spec, source, runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots, settings.Tls), cancellationToken);
+        return await SweepSession.RunAsync(spec, source, runDir, settings.Node(!settings.NoLocalWorker, settings.Slots), cancellationToken);
     }
 }

@@ -14,7 +14,9 @@ namespace Sweeper.Cli.Running;
 /// <param name="LocalWorker">Run a worker in this process too (off: a coordinator only; workers join with <c>sweeper worker</c>).</param>
 /// <param name="Slots">Trial slots of the local worker (null: the spec's max_concurrent_trials).</param>
 /// <param name="Tls">Mutual TLS for remoting (null: plain TCP).</param>
-public sealed record NodeOptions(string Hostname = "127.0.0.1", int Port = 0, bool LocalWorker = true, int? Slots = null, TlsOptions? Tls = null);
+/// <param name="Management">Akka.Management: health endpoints, contact point, and for a worker its discovery (null: none).</param>
+public sealed record NodeOptions(string Hostname = "127.0.0.1", int Port = 0, bool LocalWorker = true, int? Slots = null, TlsOptions? Tls = null,
+    ManagementOptions? Management = null);
 
 /// <summary>Hosts a sweep's coordinator node (and, by default, a worker in the same process) until the sweep ends.</summary>
 public static class SweepHost
@@ -29,13 +31,14 @@ public static class SweepHost
         string[] roles = node.LocalWorker ? [SweeperRoles.Coordinator, SweeperRoles.Worker] : [SweeperRoles.Coordinator];
         using var host = SweeperHosting.BuildHost(akka =>
         {
-            akka.AddSweeperCluster(node.Hostname, node.Port, roles, [], node.Tls).AddSweeperCoordinator(spec, source, coordinator);
+            akka.AddSweeperCluster(node.Hostname, node.Port, roles, [], node.Tls, node.Management).AddSweeperCoordinator(spec, source, coordinator);
             if (node.LocalWorker) akka.AddSweeperWorker(node.Slots ?? spec.Resources.MaxConcurrentTrials, factory);
         });
         await host.StartAsync(CancellationToken.None);
         try
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
+            await StartManagementAsync(system, host.Services, node);
             var registry = host.Services.GetRequiredService<ActorRegistry>();
             var proxy = await registry.GetAsync<CoordinatorProxy>();
             onStarted?.Invoke(((ExtendedActorSystem)system).Provider.DefaultAddress.ToString());
@@ -50,19 +53,21 @@ public static class SweepHost
     }
 
     /// <summary>
-    /// Runs a worker-only node that joins <paramref name="seed"/> and serves until the coordinator leaves,
-    /// <paramref name="cancel"/> fires, or the worker fences itself (cut off from the coordinator: returns why).
+    /// Runs a worker-only node that joins <paramref name="seed"/> (null: the cluster its management's discovery finds) and
+    /// serves until the coordinator leaves, <paramref name="cancel"/> fires, or the worker fences itself (cut off from the
+    /// coordinator: returns why).
     /// </summary>
-    public static async Task<string?> RunWorkerAsync(string seed, int slots, ITrainableFactory factory, NodeOptions node, Action<string>? onStarted, CancellationToken cancel)
+    public static async Task<string?> RunWorkerAsync(string? seed, int slots, ITrainableFactory factory, NodeOptions node, Action<string>? onStarted, CancellationToken cancel)
     {
         var fenced = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var host = SweeperHosting.BuildHost(akka => akka
-            .AddSweeperCluster(node.Hostname, node.Port, [SweeperRoles.Worker], [seed], node.Tls)
+            .AddSweeperCluster(node.Hostname, node.Port, [SweeperRoles.Worker], seed is null ? [] : [seed], node.Tls, node.Management)
             .AddSweeperWorker(slots, factory, leaveWithCoordinator: true, onFenced: reason => fenced.TrySetResult(reason)));
         await host.StartAsync(CancellationToken.None);
         try
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
+            await StartManagementAsync(system, host.Services, node);
             onStarted?.Invoke(((ExtendedActorSystem)system).Provider.DefaultAddress.ToString());
             await Task.WhenAny(system.WhenTerminated, fenced.Task).WaitAsync(cancel).ContinueWith(_ => { }, TaskScheduler.Default);
             return fenced.Task.IsCompleted ? fenced.Task.Result : null;
@@ -72,4 +77,18 @@ public static class SweepHost
             await host.StopAsync(CancellationToken.None);
         }
     }
+
+    /// <summary>Starts the node's management endpoint (and Cluster Bootstrap), if it has one.</summary>
+    private static async Task StartManagementAsync(ActorSystem system, IServiceProvider services, NodeOptions node)
+    {
+        if (node.Management is not { } management) return;
+        try { await SweeperManagement.StartAsync(system, services, management); }
+        catch (InvalidOperationException ex)
+        {
+            throw new ManagementStartException($"the management endpoint {management.Hostname}:{management.Port} could not start: {(ex.InnerException ?? ex).Message}", ex);
+        }
+    }
 }
+
+/// <summary>The node's Akka.Management endpoint could not start (its port is taken, its address is not this machine's).</summary>
+public sealed class ManagementStartException(string message, Exception inner) : Exception(message, inner);

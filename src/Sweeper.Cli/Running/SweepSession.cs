@@ -2,6 +2,7 @@ using Spectre.Console;
 using Sweeper.Cli.Output;
 using Sweeper.Cli.Telemetry;
 using Sweeper.Cluster.Actors;
+using Sweeper.Cluster.Hosting;
 using Sweeper.Cluster.Journal;
 using Sweeper.Core.Reporting;
 using Sweeper.Core.Spec;
@@ -32,9 +33,13 @@ public static class SweepSession
                 console.MarkupLine($"node [bold]{Markup.Escape(address)}[/] ({roles}); traces: {Markup.Escape(telemetry.Describe())}");
                 if (!node.LocalWorker)
                     console.MarkupLine($"workers join with: [bold]sweeper worker --join {Markup.Escape(address[(address.IndexOf('@') + 1)..])}[/]");
+                if (node.Management is { } m)
+                    console.MarkupLine($"management http://{Markup.Escape(m.Hostname)}:{m.Port} ({SweeperManagement.AlivePath}, {SweeperManagement.ReadyPath}); workers may find this node with: "
+                        + $"[bold]sweeper worker --discovery config --discovery-endpoints {Markup.Escape(m.Hostname)}:{m.Port} --management-port PORT[/]");
             }, linked.Token);
         SweepResult result;
         try { result = await view.ShowWhile(run); }
+        catch (ManagementStartException ex) { return Errors.Report(ex.Message); }
         catch (CoordinatorFailedException ex)
         {
             // The sweep cannot go on (its journal cannot be written, ...): keep what is known, say why in one line.

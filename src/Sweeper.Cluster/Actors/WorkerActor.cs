@@ -40,6 +40,13 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     public static Props Props(int slots, ITrainableFactory factory, IActorRef coordinatorProxy) =>
         Akka.Actor.Props.Create(() => new WorkerActor(slots, factory, coordinatorProxy));
 
+    /// <summary>Asks whether the coordinator has confirmed this worker's registration; answered with a <see cref="bool"/>.</summary>
+    public sealed record RegistrationQuery : INoSerializationVerificationNeeded
+    {
+        public static readonly RegistrationQuery Instance = new();
+        private RegistrationQuery() { }
+    }
+
     /// <summary>Stop every run and take no more: this node is cut off from the coordinator (see <see cref="WorkerFenceActor"/>).</summary>
     public sealed record Fence(string Reason) : INoSerializationVerificationNeeded;
 
@@ -51,6 +58,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _node = ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString();
 
         Receive<Register>(_ => _coordinatorProxy.Tell(new WorkerCommands.RegisterWorker(_node, _slots)));
+        Receive<RegistrationQuery>(_ => Sender.Tell(_coordinator is not null && !_fenced));
         Receive<WorkerCommands.WorkerRegistered>(m =>
         {
             if (m.Coordinator == _coordinator) return;

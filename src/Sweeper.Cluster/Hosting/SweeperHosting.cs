@@ -30,8 +30,15 @@ public static class SweeperHosting
     /// <summary>Remoting on <paramref name="hostname"/>:<paramref name="port"/> (0: any free port) and clustering with the given roles.</summary>
     /// <param name="seedNodes">Addresses to join, e.g. <c>akka.tcp://sweeper@127.0.0.1:4053</c>; empty: the node joins itself.</param>
     /// <param name="tls">Mutual TLS for remoting; null: plain TCP.</param>
-    public static AkkaConfigurationBuilder AddSweeperCluster(this AkkaConfigurationBuilder builder, string hostname, int port, IReadOnlyList<string> roles, IReadOnlyList<string> seedNodes, TlsOptions? tls = null)
+    /// <param name="management">
+    /// The health checks of the management endpoint (started by <see cref="SweeperManagement.StartAsync"/>); with its
+    /// discovery, the node neither joins itself nor a seed: Akka Cluster Bootstrap joins the cluster a contact point belongs to.
+    /// </param>
+    public static AkkaConfigurationBuilder AddSweeperCluster(this AkkaConfigurationBuilder builder, string hostname, int port, IReadOnlyList<string> roles, IReadOnlyList<string> seedNodes, TlsOptions? tls = null,
+        ManagementOptions? management = null)
     {
+        if (management?.Discovery is not null && seedNodes.Count > 0)
+            throw new ArgumentException("a node joins either its seed nodes or the cluster discovery finds, not both", nameof(seedNodes));
         builder
             .AddHocon("""
                 akka.loglevel = ERROR
@@ -55,7 +62,8 @@ public static class SweeperHosting
             .AddHocon(SweeperMessageSerializer.Hocon, HoconAddMode.Prepend)
             .WithRemoting(RemoteOptionsFor(hostname, port, tls))
             .WithClustering(new ClusterOptions { Roles = roles.ToArray(), SeedNodes = seedNodes.ToArray() });
-        if (seedNodes.Count == 0)
+        if (management is not null) builder.AddSweeperManagement(management);
+        if (seedNodes.Count == 0 && management?.Discovery is null)
             builder.AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress));
         return builder;
     }
@@ -107,6 +115,7 @@ public static class SweeperHosting
     public static Microsoft.Extensions.Hosting.IHost BuildHost(Action<AkkaConfigurationBuilder> configure)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new Microsoft.Extensions.Hosting.HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddHealthChecks(); // the service behind the management endpoint's health routes (ManagementEndpoint)
         builder.Services.AddAkka(SystemName, (akka, _) => configure(akka));
         // Not the default ConsoleLifetime: it takes SIGINT and SIGTERM while the host runs, cancels them and only asks the
         // application to stop, which nothing here waits on (SIGTERM was ignored). The program decides what a signal does.
@@ -130,7 +139,7 @@ public static class SweeperHosting
     /// <param name="onFenced">Called with the reason when the worker fenced itself; its host should exit.</param>
     public static AkkaConfigurationBuilder AddSweeperWorker(this AkkaConfigurationBuilder builder, int slots, ITrainableFactory factory, bool leaveWithCoordinator = false,
         Action<string>? onFenced = null) =>
-        builder.AddSweeperCoordinatorProxy().WithActors((system, registry) =>
+        builder.AddSweeperCoordinatorProxy().AddWorkerReadiness().WithActors((system, registry) =>
         {
             var worker = system.ActorOf(WorkerActor.Props(slots, factory, registry.Get<CoordinatorProxy>()), WorkerActor.Name);
             registry.Register<WorkerActor>(worker);

@@ -19,6 +19,7 @@ public sealed class TestNode : IAsyncDisposable
 
     public ActorSystem System => _host.Services.GetRequiredService<ActorSystem>();
     public ActorRegistry Registry => _host.Services.GetRequiredService<ActorRegistry>();
+    public IServiceProvider Services => _host.Services;
     public string Address => ((ExtendedActorSystem)System).Provider.DefaultAddress.ToString();
 
     public static async Task<TestNode> StartAsync(Action<AkkaConfigurationBuilder> configure)
