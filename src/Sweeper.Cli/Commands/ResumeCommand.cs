@@ -26,8 +26,9 @@ public sealed class ResumeSettings : NodeSettings
 }
 
 /// <summary>
-/// <c>sweeper resume run-dir</c>: continues a sweep whose coordinator died. Finished trials are kept as journaled;
-/// interrupted ones continue from their newest checkpoint; the results hold every trial once. Refused (exit 2) while
+/// <c>sweeper resume run-dir</c>: continues a sweep that was interrupted (<c>sweeper stop</c>, Ctrl+C, SIGTERM) or whose
+/// coordinator died. Finished trials are kept as journaled; interrupted ones (running, queued, or stopped by the
+/// interruption) continue from their newest checkpoint; the results hold every trial once. Refused (exit 2) while
 /// another process runs or resumes the same run directory (<see cref="RunDirectoryLock"/>).
 /// </summary>
 public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
@@ -56,8 +57,8 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
         try { spec = SpecLoader.LoadText(state.SpecText, state.SpecPath, Path.GetDirectoryName(state.SpecPath) ?? runDir.Path, Running.SpecChecks.Options); }
         catch (SpecException ex) { return Errors.Report(ex); }
 
-        int finished = state.Trials.Count(t => t.State.IsTerminal());
-        int interrupted = state.Trials.Count - finished;
+        int interrupted = state.Trials.Count(t => !t.State.IsTerminal() || t.Interrupted);
+        int finished = state.Trials.Count - interrupted;
         AnsiConsole.MarkupLine($"resuming sweep [bold]{Markup.Escape(spec.Name)}[/] in {Markup.Escape(runDir.Path)}: {finished} trial(s) finished, {interrupted} interrupted (they continue from their checkpoints)");
         return await SweepSession.RunAsync(spec, new SpecTrialSource(spec), runDir, new NodeOptions(settings.Hostname, settings.Port, !settings.NoLocalWorker, settings.Slots, settings.Tls), cancellationToken);
     }

@@ -7,7 +7,8 @@ public static class TrialStateMachine
 {
     public static bool IsTerminal(this TrialState state) => state is TrialState.Completed or TrialState.Failed or TrialState.Stopped;
 
-    public static bool CanMove(TrialState from, TrialState to) => (from, to) switch
+    /// <param name="interrupted">The trial was stopped because the sweep was interrupted (<see cref="TrialRecord.Interrupted"/>): only such a stopped trial may be queued again.</param>
+    public static bool CanMove(TrialState from, TrialState to, bool interrupted = false) => (from, to) switch
     {
         (TrialState.Pending, TrialState.Running) => true,
         (TrialState.Pending, TrialState.Stopped) => true,   // the sweep ended before it ran
@@ -15,6 +16,7 @@ public static class TrialStateMachine
         (TrialState.Running, TrialState.Failed) => true,
         (TrialState.Running, TrialState.Stopped) => true,
         (TrialState.Running, TrialState.Pending) => true,   // its worker went away: queued again
+        (TrialState.Stopped, TrialState.Pending) => interrupted, // the interrupted sweep is resumed: it continues
         _ => false,
     };
 }
