@@ -20,8 +20,12 @@ public sealed partial class StopCommandTests : IDisposable
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    /// <summary>3 synthetic trials of 8 epochs of 0.5 s, 2 at a time, checkpoints every 3 epochs (so a graceful stop's checkpoint is usually off the interval).</summary>
-    private string Spec(double epochSeconds = 0.5, int interval = 3)
+    /// <summary>
+    /// 3 synthetic trials of 8 epochs of 0.8 s, 2 at a time, checkpoints every 3 epochs (so a graceful stop's checkpoint
+    /// is usually off the interval). Long enough that the first two still run when a 'sweeper stop' started on a busy
+    /// machine (seconds to start) reaches them.
+    /// </summary>
+    private string Spec(double epochSeconds = 0.8, int interval = 3)
     {
         var path = Path.Combine(_dir, "spec.yaml");
         File.WriteAllText(path, $$"""
@@ -151,6 +155,28 @@ public sealed partial class StopCommandTests : IDisposable
         Assert.Contains(trials, t => t.Interrupted && t.Checkpoint >= 2);
 
         await ResumeToTheEnd(runDir, trials);
+    }
+
+    [Fact]
+    public async Task Stop_CoordinatorWithARemoteWorker_TheWorkersTrialsCheckpointTheirEpochAndTheWorkerLeaves()
+    {
+        var port = TestPorts.Free().ToString(CultureInfo.InvariantCulture);
+        using var run = SweeperProcess.Start(_dir, "run", Spec(epochSeconds: 1.2), "--no-local-worker", "--port", port);
+        var runDir = await RunDirectoryOf(run);
+        using var worker = SweeperProcess.Start(_dir, "worker", "--join", "127.0.0.1:" + port, "--slots", "2");
+        await run.WaitForLineAsync(l => l.Contains(" epoch 1/8 "), Startup);
+
+        var stop = await SweeperProcess.RunAsync(_dir, Finish, "stop", runDir);
+
+        Assert.True(stop.ExitCode == 0, stop.ToString());
+        Assert.Equal(130, await run.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60))); // leaves with the coordinator
+        var (_, trials) = Results(runDir);
+        var ran = trials.Where(t => t.Interrupted && t.Epochs.Length > 0).ToList();
+        Assert.NotEmpty(ran);
+        Assert.All(ran, t => Assert.Equal(t.Epochs[^1], t.Checkpoint)); // the worker saved the epoch it finished
+        Assert.DoesNotContain("TrialFailed", worker.Output);
+        Assert.All(trials, t => Assert.NotEqual("failed", t.State));
     }
 
     [Fact]
