@@ -158,7 +158,7 @@ public sealed partial class StopCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Stop_CoordinatorWithARemoteWorker_TheWorkersTrialsCheckpointTheirEpochAndTheWorkerLeaves()
+    public async Task StopNoWait_CoordinatorWithARemoteWorker_TheWorkersTrialsCheckpointTheirEpochAndTheWorkerLeaves()
     {
         var port = TestPorts.Free().ToString(CultureInfo.InvariantCulture);
         using var run = SweeperProcess.Start(_dir, "run", Spec(epochSeconds: 1.2), "--no-local-worker", "--port", port);
@@ -166,17 +166,46 @@ public sealed partial class StopCommandTests : IDisposable
         using var worker = SweeperProcess.Start(_dir, "worker", "--join", "127.0.0.1:" + port, "--slots", "2");
         await run.WaitForLineAsync(l => l.Contains(" epoch 1/8 "), Startup);
 
-        var stop = await SweeperProcess.RunAsync(_dir, Finish, "stop", runDir);
+        var stop = await SweeperProcess.RunAsync(_dir, Finish, "stop", runDir, "--no-wait");
 
         Assert.True(stop.ExitCode == 0, stop.ToString());
+        Assert.Contains("not waiting", stop.Stdout);
         Assert.Equal(130, await run.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60))); // leaves with the coordinator
+        Assert.False(File.Exists(Path.Combine(runDir, "stop.request"))); // taken by the sweep
         var (_, trials) = Results(runDir);
         var ran = trials.Where(t => t.Interrupted && t.Epochs.Length > 0).ToList();
         Assert.NotEmpty(ran);
         Assert.All(ran, t => Assert.Equal(t.Epochs[^1], t.Checkpoint)); // the worker saved the epoch it finished
         Assert.DoesNotContain("TrialFailed", worker.Output);
         Assert.All(trials, t => Assert.NotEqual("failed", t.State));
+    }
+
+    [Fact]
+    public async Task Stop_TrialsThatCannotFinishTheirEpoch_TimesOutWithExit1_ThenStopNowEndsTheSweep()
+    {
+        // The only worker is frozen (SIGSTOP) mid-epoch: a graceful stop waits for epochs that never end.
+        var port = TestPorts.Free().ToString(CultureInfo.InvariantCulture);
+        using var run = SweeperProcess.Start(_dir, "run", Spec(), "--no-local-worker", "--port", port);
+        var runDir = await RunDirectoryOf(run);
+        using var worker = SweeperProcess.Start(_dir, "worker", "--join", "127.0.0.1:" + port, "--slots", "2");
+        await run.WaitForLineAsync(l => l.Contains(" epoch 1/8 "), Startup);
+        worker.Signal("STOP");
+
+        var waited = await SweeperProcess.RunAsync(_dir, Finish, "stop", runDir, "--timeout", "3");
+
+        Assert.True(waited.ExitCode == 1, waited.ToString());
+        Assert.Contains("the sweep took the request", waited.Stdout);
+        Assert.Contains($"error: the sweep in {runDir} (pid {run.Id.ToString(CultureInfo.InvariantCulture)}) is still running after 3 s; it is stopping", waited.Stderr);
+        Assert.False(run.HasExited);
+
+        var now = await SweeperProcess.RunAsync(_dir, Finish, "stop", runDir, "--now");
+
+        Assert.True(now.ExitCode == 0, now.ToString());
+        Assert.Equal(130, await run.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("stop reason: stopped by request of pid", now.Stdout); // the first request's reason stays
+        var (_, trials) = Results(runDir);
+        Assert.All(trials, t => Assert.True(t.Interrupted, t.Id));
     }
 
     [Fact]
