@@ -84,7 +84,11 @@ public sealed class StopCommand : AsyncCommand<StopSettings>
             if (DateTime.UtcNow >= deadline)
                 return Errors.Report($"the sweep in {run.Path} ({holder}) is still running after {timeout.TotalSeconds:0.#} s; " +
                     (taken ? "it is stopping" : "the request stands") + $"; run 'sweeper stop {run.Path}' again to wait" + (settings.Now ? "" : ", or add --now"));
-            await Task.Delay(Poll, cancellationToken);
+            try { await Task.Delay(Poll, cancellationToken); }
+            catch (OperationCanceledException)
+            {
+                return Errors.Report($"stopped waiting; the sweep in {run.Path} is still running and " + (taken ? "stopping" : "the request stands"), Errors.Interrupted);
+            }
         }
         if (request.Withdraw(run)) Console.WriteLine("the sweep ended before it took the request");
         Summarize(run);
