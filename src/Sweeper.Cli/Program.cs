@@ -25,6 +25,8 @@ public static class Program
                 .WithExample("run", "configs/quickstart.yaml");
             config.AddCommand<ResumeCommand>("resume").WithDescription("Continue an interrupted sweep from its run directory's journal.")
                 .WithExample("resume", "runs/quickstart-20261126-101500");
+            config.AddCommand<StopCommand>("stop").WithDescription("Stop the sweep running in a run directory: after the running trials' current epoch, or --now.")
+                .WithExample("stop", "runs/quickstart-20261126-101500");
             config.AddCommand<WorkerCommand>("worker").WithDescription("Join a running sweep's cluster as a worker.")
                 .WithExample("worker", "--join", "127.0.0.1:4053", "--slots", "2");
             config.AddCommand<PlanCommand>("plan").WithDescription("List the trials a spec would start (deterministic for its seed).")

@@ -41,8 +41,9 @@ public sealed class ResumeSettings : NodeSettings
 }
 
 /// <summary>
-/// <c>sweeper resume run-dir</c>: continues a sweep whose coordinator died. Finished trials are kept as journaled;
-/// interrupted ones continue from their newest checkpoint; the results hold every trial once. Refused (exit 2) while
+/// <c>sweeper resume run-dir</c>: continues a sweep that was interrupted (<c>sweeper stop</c>, Ctrl+C, SIGTERM) or whose
+/// coordinator died. Finished trials are kept as journaled; interrupted ones (running, queued, or stopped by the
+/// interruption) continue from their newest checkpoint; the results hold every trial once. Refused (exit 2) while
 /// another process runs or resumes the same run directory (<see cref="RunDirectoryLock"/>). <c>--rerun-failed</c> and
 /// <c>--extend N</c> change what it continues with (<see cref="ResumePlan"/>), journaled before the coordinator starts.
 /// </summary>
@@ -86,8 +87,8 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
         var console = AnsiConsole.Console;
         console.MarkupLine($"relative paths in the spec resolve against {Markup.Escape(state.SpecDirectory)} " +
             (state.SpecDirectoryMoved ? "(the spec's folder, found from the run directory)" : "(the spec's original folder)"));
-        int finished = plan.Trials.Count(t => t.State.IsTerminal());
-        int interrupted = plan.Trials.Count - finished - plan.Rerun.Count;
+        int interrupted = plan.Trials.Count(t => !t.State.IsTerminal() || t.Interrupted) - plan.Rerun.Count;
+        int finished = plan.Trials.Count - interrupted - plan.Rerun.Count;
         console.MarkupLine($"resuming sweep [bold]{Markup.Escape(spec.Name)}[/] in {Markup.Escape(runDir.Path)}: {finished} trial(s) finished, {interrupted} interrupted (they continue from their checkpoints)");
         if (settings.RerunFailed)
             console.MarkupLine(plan.Rerun.Count == 0

@@ -9,7 +9,7 @@ public static class Errors
     public const int Ok = 0;
     public const int Failed = 1;
     public const int InvalidInput = 2;
-    /// <summary>128 + SIGINT: stopped with Ctrl+C.</summary>
+    /// <summary>128 + SIGINT: stopped with Ctrl+C, or by <c>sweeper stop</c> (the exit code of the sweep's own process).</summary>
     public const int Interrupted = 130;
 
     /// <summary>128 + SIGTERM: stopped by <c>kill</c>, <c>docker stop</c>, systemd.</summary>

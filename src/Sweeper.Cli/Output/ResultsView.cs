@@ -21,6 +21,8 @@ public static class ResultsView
         if (result.StopReason is { } why) console.MarkupLine($"the sweep stopped early: {Markup.Escape(why)}");
         var (run, planned) = result.EpochTotals;
         console.MarkupLine($"epochs run: {run} of {planned} ({result.Trials.Count(t => t.State == TrialState.Stopped)} trial(s) stopped early)");
+        if (result.Trials.Count(t => t.Interrupted) is > 0 and var interrupted)
+            console.MarkupLine($"{interrupted} interrupted trial(s) continue from their newest checkpoint with: [bold]sweeper resume {Markup.Escape(runDirectory)}[/]");
         console.MarkupLine($"results: [link]{Markup.Escape(runDirectory)}[/] ({ReportWriter.SummaryFile}, {ReportWriter.CsvFile}, {ReportWriter.EpochsCsvFile}, {ReportWriter.JsonFile})");
     }
 }

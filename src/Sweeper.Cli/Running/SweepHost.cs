@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Sweeper.Cluster.Actors;
 using Sweeper.Cluster.Hosting;
+using Sweeper.Cluster.Journal;
 using Sweeper.Cluster.Messages;
 using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
@@ -23,8 +24,15 @@ public static class SweepHost
 {
     /// <param name="onTrial">Called (on an actor thread) for every change of a trial.</param>
     /// <param name="onStarted">Called with this node's address once it is up.</param>
+    /// <param name="cancel">Interrupts the sweep at once (Ctrl+C, SIGTERM): its trials continue on resume.</param>
+    /// <param name="onStopRequest">
+    /// When given, the coordinator's run directory is watched for stop requests (<c>sweeper stop</c>, see
+    /// <see cref="StopRequestWatch"/>): each one taken interrupts the sweep as it asks, then is handed to this callback,
+    /// as is a stale or malformed one that was ignored.
+    /// </param>
     public static async Task<SweepResult> RunAsync(SweepSpec spec, ITrialSource source, CoordinatorOptions coordinator,
-        ITrainableFactory factory, NodeOptions node, Action<TrialRecord> onTrial, Action<string>? onStarted, CancellationToken cancel)
+        ITrainableFactory factory, NodeOptions node, Action<TrialRecord> onTrial, Action<string>? onStarted, CancellationToken cancel,
+        Action<StopRequest.Found>? onStopRequest = null)
     {
         var done = new TaskCompletionSource<SweepResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         coordinator = coordinator with { OnFatal = failure => done.TrySetException(new CoordinatorFailedException(failure)) };
@@ -43,6 +51,13 @@ public static class SweepHost
             var proxy = await registry.GetAsync<CoordinatorProxy>();
             onStarted?.Invoke(((ExtendedActorSystem)system).Provider.DefaultAddress.ToString());
             system.ActorOf(SweepWatcherActor.Props(proxy, onTrial, r => done.TrySetResult(r)), "sweep-watcher");
+            await using var stopRequests = onStopRequest is not null && coordinator.RunDirectory is { } dir
+                ? StopRequestWatch.Start(RunDirectory.At(dir), found =>
+                {
+                    if (found.Request is { } request) proxy.Tell(new SweepQueries.CancelSweep(request.Reason, Graceful: !request.Now));
+                    onStopRequest(found);
+                })
+                : null;
             await using (cancel.Register(() => proxy.Tell(new SweepQueries.CancelSweep("cancelled by the user"))))
                 return await done.Task;
         }

@@ -13,7 +13,9 @@ namespace Sweeper.Cli.Running;
 
 /// <summary>
 /// Runs (or resumes) a sweep in a run directory with live progress, then writes and shows the results. SIGINT and
-/// SIGTERM stop it gracefully (exit 130 or 143), a second one at once (see <see cref="ShutdownSignals"/>).
+/// SIGTERM stop it (exit 130 or 143), a second one at once (see <see cref="ShutdownSignals"/>); so does a stop request
+/// (<c>sweeper stop</c>, exit 130), by default after the running trials' current epoch. Trials stopped so continue
+/// with <c>sweeper resume</c>.
 /// </summary>
 public static class SweepSession
 {
@@ -26,6 +28,7 @@ public static class SweepSession
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(signals.Token, cancellationToken);
         var view = new ProgressView(console, spec, source.Total);
         var coordinator = new CoordinatorOptions(runDir.Path, runDir.CheckpointDir(spec));
+        var requested = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(); // the stop reasons of the requests taken
         var run = SweepHost.RunAsync(spec, source, coordinator, TrainableFactories.Default, node, view.OnTrial,
             address =>
             {
@@ -36,7 +39,18 @@ public static class SweepSession
                 if (node.Management is { } m)
                     console.MarkupLine($"management http://{Markup.Escape(m.Hostname)}:{m.Port} ({SweeperManagement.AlivePath}, {SweeperManagement.ReadyPath}); workers may find this node with: "
                         + $"[bold]sweeper worker --discovery config --discovery-endpoints {Markup.Escape(m.Hostname)}:{m.Port} --management-port PORT[/]");
-            }, linked.Token);
+            }, linked.Token, found =>
+            {
+                if (found.Request is not { } request)
+                {
+                    Console.Error.WriteLine("warning: " + found.Ignored);
+                    return;
+                }
+                requested[request.Reason] = true;
+                Console.Error.WriteLine(request.Now
+                    ? $"stop request: {request.Reason}; stopping the sweep at once (trials continue from their newest checkpoint on resume), results are written"
+                    : $"stop request: {request.Reason}; running trials finish their current epoch and checkpoint it, nothing new starts, then results are written");
+            });
         SweepResult result;
         try { result = await view.ShowWhile(run); }
         catch (ManagementStartException ex) { return Errors.Report(ex.Message); }
@@ -54,6 +68,7 @@ public static class SweepSession
         ReportWriter.WriteAll(result, runDir.Path);
         ResultsView.Write(console, result, runDir.Path);
         if (signals.Requested) return signals.ExitCode;
+        if (result.StopReason is { } why && requested.ContainsKey(why)) return Errors.Interrupted; // as for Ctrl+C
         return result.Trials.Any(t => t.State == TrialState.Completed) ? Errors.Ok : Errors.Report("no trial completed; see the reasons in the table", Errors.Failed);
     }
 }

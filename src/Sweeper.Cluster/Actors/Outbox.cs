@@ -34,7 +34,8 @@ internal sealed class Outbox
 
     public void Send(IActorRef to, object message) => _sends.Add((to, message));
 
-    public void Meta(string key, string value) => _meta.Add(new JournalEntry.MetaValue(key, value));
+    /// <summary>Sets a journal metadata value (null: removes it).</summary>
+    public void Meta(string key, string? value) => _meta.Add(new JournalEntry.MetaValue(key, value));
 
     /// <summary>The sweep ended: subscribers are told with the next flush.</summary>
     public void Completed(SweepResult result) => _completed = result;

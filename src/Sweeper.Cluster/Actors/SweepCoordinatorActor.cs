@@ -57,12 +57,13 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         Receive<TrialEvents.CheckpointSaved>(m => Apply(_state.CheckpointSaved(m.Id, m.Assignment, m.Checkpoint, m.Healthy), ack: Sender));
         Receive<TrialEvents.TrialUnstable>(m => Apply(_state.TrialUnstable(m.Id, m.Assignment, m.Verdict, m.LastEpoch, m.Flips)));
         Receive<TrialEvents.TrialCompleted>(m => Apply(_state.TrialCompleted(m.Id, m.Assignment)));
+        Receive<TrialEvents.TrialPaused>(m => Apply(_state.TrialPaused(m.Id, m.Assignment)));
         Receive<TrialEvents.TrialFailed>(m => Apply(_state.TrialFailed(m.Id, m.Assignment, m.Error)));
         Receive<TrialEvents.TrialCrashed>(m => Apply(_state.TrialCrashed(m.Id, m.Assignment, m.Error, m.AfterEpoch)));
         Receive<RequeueAfterBackoff>(m => Apply(_state.RequeueDue(m.Id)));
         Receive<StartOverdue>(m => Apply(_state.StartOverdue(m.Id, m.Assignment)));
         Receive<SweepQueries.Subscribe>(_ => OnSubscribe(Sender));
-        Receive<SweepQueries.CancelSweep>(m => Stop(m.Reason));
+        Receive<SweepQueries.CancelSweep>(Interrupt);
         Receive<BudgetExpired>(_ => Stop(SweepStops.BudgetUsedUp(_spec)));
         Receive<SweepQueries.GetStatus>(_ => Sender.Tell(new SweepQueries.SweepStatus(
             _state.Created, _state.Finished, _state.Running, _state.Total, _state.Completed is not null)));
@@ -138,6 +139,13 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         Apply(_state.Stop(reason));
     }
 
+    private void Interrupt(SweepQueries.CancelSweep m)
+    {
+        if (_state.Completed is null)
+            _log.Info("Sweep {0} stops{1}: {2}", _spec.Name, m.Graceful ? " after the running trials' current epoch" : "", m.Reason);
+        Apply(_state.Interrupt(m.Reason, m.Graceful));
+    }
+
     /// <summary>Carries out what the state decided: into the outbox, the trace, the timers.</summary>
     private void Apply(IReadOnlyList<SweepEffect> effects, IActorRef? ack = null)
     {
@@ -155,12 +163,16 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
                 case SweepEffect.EpochRecorded e: _outbox.Epoch(e.Id, e.Result); break;
                 case SweepEffect.EpochsDropped d: _outbox.EpochsDropped(d.Id, d.After); break;
                 case SweepEffect.StopReasonSet s: _outbox.Meta("stop_reason", s.Reason); break;
+                case SweepEffect.StopReasonCleared: _outbox.Meta("stop_reason", null); break;
                 case SweepEffect.Assign a when _workers.TryGet(a.Worker, out var worker):
                     _outbox.Send(worker, new WorkerCommands.AssignTrial(a.Trial.Config, a.Assignment, a.Trial.Checkpoint, _options.CheckpointDir,
                         _spec.Checkpoint.IntervalEpochs, _tracing.TraceParentOf(a.Trial), _spec.Crashes.MaxRetries, _spec.Crashes.BackoffSeconds,
                         _spec.Stability.Monitor, _actOn, _spec.Checkpoint.Keep));
                     break;
                 case SweepEffect.StopTrial s when _workers.TryGet(s.Worker, out var worker): _outbox.Send(worker, new WorkerCommands.StopTrial(s.Id, s.Reason)); break;
+                case SweepEffect.StopAfterEpoch s when _workers.TryGet(s.Worker, out var worker):
+                    _outbox.Send(worker, new WorkerCommands.StopAfterEpoch(s.Id, s.Assignment, s.Reason));
+                    break;
                 case SweepEffect.RequeueLater r: Timers.StartSingleTimer(("requeue", r.Id), new RequeueAfterBackoff(r.Id), r.Delay); break;
                 case SweepEffect.AwaitStart w: Timers.StartSingleTimer(("start", w.Id), new StartOverdue(w.Id, w.Assignment), w.Within); break;
                 case SweepEffect.SweepCompleted done:

@@ -12,7 +12,9 @@ namespace Sweeper.Cluster.Actors;
 /// <summary>
 /// Owns one assignment of one trial. The trainable runs on a dedicated thread (TorchSharp dispose scopes are
 /// thread-static, and a training step must not block the dispatcher); each epoch's result and each checkpoint come
-/// back to this actor as messages and are forwarded to the coordinator. Stopping the actor cancels the run.
+/// back to this actor as messages and are forwarded to the coordinator. Stopping the actor cancels the run; the
+/// stop-after-epoch token (see <see cref="WorkerCommands.StopAfterEpoch"/>) ends it after its current epoch and that
+/// epoch's checkpoint instead, with <see cref="TrialEvents.TrialPaused"/>.
 /// </summary>
 public sealed class TrialActor : ReceiveActor
 {
@@ -23,6 +25,7 @@ public sealed class TrialActor : ReceiveActor
     private readonly IActorRef _worker;
     private readonly CheckpointStore _checkpoints;
     private readonly CancellationTokenSource _cancel = new();
+    private readonly CancellationToken _stopAfterEpoch;
     private int _lastEpoch;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private Activity? _attempt;
@@ -33,12 +36,16 @@ public sealed class TrialActor : ReceiveActor
     /// each restart after a crash — shares it, so a restart continues from the newest checkpoint this assignment saved,
     /// and writes into the same folder this assignment claimed.
     /// </param>
+    /// <param name="stopAfterEpoch">
+    /// Fires when the run is to stop gracefully: after its current epoch and that epoch's checkpoint. Shared like
+    /// <paramref name="checkpoints"/>: a restart after a crash stops at once, from the newest checkpoint.
+    /// </param>
     public static Props Props(WorkerCommands.AssignTrial run, ITrainableFactory factory, IActorRef coordinator, string node, IActorRef? worker = null,
-        CheckpointStore? checkpoints = null)
+        CheckpointStore? checkpoints = null, CancellationToken stopAfterEpoch = default)
     {
         var store = checkpoints ?? new CheckpointStore(run.CheckpointDir, run.CheckpointKeep);
         var ended = worker ?? ActorRefs.Nobody;
-        return Akka.Actor.Props.Create(() => new TrialActor(run, factory, coordinator, node, ended, store));
+        return Akka.Actor.Props.Create(() => new TrialActor(run, factory, coordinator, node, ended, store, stopAfterEpoch));
     }
 
     /// <summary>To the worker: this trial's run is over and needs no further restart.</summary>
@@ -59,8 +66,10 @@ public sealed class TrialActor : ReceiveActor
 
     public static string NameOf(TrialId id) => $"trial-{id}";
 
-    public TrialActor(WorkerCommands.AssignTrial run, ITrainableFactory factory, IActorRef coordinator, string node, IActorRef worker, CheckpointStore checkpoints)
+    public TrialActor(WorkerCommands.AssignTrial run, ITrainableFactory factory, IActorRef coordinator, string node, IActorRef worker, CheckpointStore checkpoints,
+        CancellationToken stopAfterEpoch = default)
     {
+        _stopAfterEpoch = stopAfterEpoch;
         _worker = worker;
         _checkpoints = checkpoints;
         _run = run;
@@ -91,6 +100,13 @@ public sealed class TrialActor : ReceiveActor
         {
             _attempt?.SetTag("sweeper.stability.verdict", m.Verdict.Kind.ToString().ToLowerInvariant());
             _coordinator.Tell(new TrialEvents.TrialUnstable(id, run.Assignment, m.Verdict, _lastEpoch, m.Flips));
+            _worker.Tell(new RunEnded(id, run.Assignment));
+            Context.Stop(Self);
+        });
+        Receive<Paused>(m =>
+        {
+            _attempt?.AddEvent(new ActivityEvent("trial.paused", tags: new ActivityTagsCollection { [SweeperTelemetry.Tags.Epoch] = (long)m.AfterEpoch }));
+            _coordinator.Tell(new TrialEvents.TrialPaused(id, run.Assignment, m.AfterEpoch));
             _worker.Tell(new RunEnded(id, run.Assignment));
             Context.Stop(Self);
         });
@@ -159,9 +175,18 @@ public sealed class TrialActor : ReceiveActor
             using var unstable = CancellationTokenSource.CreateLinkedTokenSource(token);
             var supervision = StepSupervision.Attach(trainable, _run, _attempt, unstable);
             long epochStartStep = 0;
+            int checkpointed = from; // the newest epoch this run has a checkpoint of
             for (int epoch = from + 1; epoch <= trainable.TotalEpochs; epoch++)
             {
                 token.ThrowIfCancellationRequested();
+                if (_stopAfterEpoch.IsCancellationRequested)
+                {
+                    // Stopping gracefully, between epochs: the finished epoch's checkpoint (whatever the interval), then stop.
+                    if (epoch - 1 > checkpointed && interval > 0 && trainable is ICheckpointable last)
+                        SaveCheckpoint(self, last, epoch - 1, parent, supervision?.HealthySince(epochStartStep) ?? true, loaded);
+                    self.Tell(new Paused(epoch - 1));
+                    return;
+                }
                 epochStartStep = supervision?.LastStep + 1 ?? 0;
                 using var epochSpan = SweeperTelemetry.StartDetached(SweeperTelemetry.Spans.Epoch, parent, ActivityKind.Internal,
                     [new(SweeperTelemetry.Tags.TrialId, _run.Config.Id.ToString()), new(SweeperTelemetry.Tags.Epoch, (long)epoch)]);
@@ -197,14 +222,8 @@ public sealed class TrialActor : ReceiveActor
                 }
                 if (interval > 0 && trainable is ICheckpointable saver && (epoch % interval == 0 || epoch == trainable.TotalEpochs))
                 {
-                    using var checkpointSpan = SweeperTelemetry.StartDetached(SweeperTelemetry.Spans.Checkpoint, epochSpan?.Context ?? parent);
-                    bool healthy = supervision?.HealthySince(epochStartStep) ?? true;
-                    // Written atomically and durably (whole or absent, on disk before the coordinator hears of it) into
-                    // this assignment's own folder, and remembered as this assignment's.
-                    var saved = _checkpoints.Save(_run.Config.Id, _run.Assignment, epoch, path => saver.SaveCheckpoint(path, epoch), healthy, loaded);
-                    checkpointSpan?.SetTag("sweeper.checkpoint.path", saved.Path);
-                    checkpointSpan?.SetTag("sweeper.checkpoint.healthy", healthy);
-                    self.Tell(new CheckpointDone(saved, healthy));
+                    SaveCheckpoint(self, saver, epoch, epochSpan?.Context ?? parent, supervision?.HealthySince(epochStartStep) ?? true, loaded);
+                    checkpointed = epoch;
                 }
             }
             self.Tell(RunFinished.Instance);
@@ -218,6 +237,19 @@ public sealed class TrialActor : ReceiveActor
         {
             self.Tell(new RunCrashed($"{ex.GetType().Name}: {ex.Message}"));
         }
+    }
+
+    /// <summary>
+    /// Saves the checkpoint after <paramref name="epoch"/> — atomically and durably (whole or absent, on disk before the
+    /// coordinator hears of it) into this assignment's own folder, remembered as this assignment's — and reports it.
+    /// </summary>
+    private void SaveCheckpoint(IActorRef self, ICheckpointable saver, int epoch, ActivityContext parent, bool healthy, CheckpointRef? loaded)
+    {
+        using var checkpointSpan = SweeperTelemetry.StartDetached(SweeperTelemetry.Spans.Checkpoint, parent);
+        var saved = _checkpoints.Save(_run.Config.Id, _run.Assignment, epoch, path => saver.SaveCheckpoint(path, epoch), healthy, loaded);
+        checkpointSpan?.SetTag("sweeper.checkpoint.path", saved.Path);
+        checkpointSpan?.SetTag("sweeper.checkpoint.healthy", healthy);
+        self.Tell(new CheckpointDone(saved, healthy));
     }
 
     /// <summary>
@@ -239,6 +271,8 @@ public sealed class TrialActor : ReceiveActor
     private sealed record CheckpointDone(CheckpointRef Checkpoint, bool Healthy) : INoSerializationVerificationNeeded;
 
     private sealed record Unstable(Core.Stability.StabilityVerdict Verdict, long Flips) : INoSerializationVerificationNeeded;
+
+    private sealed record Paused(int AfterEpoch) : INoSerializationVerificationNeeded;
 
     private sealed record RunFinished : INoSerializationVerificationNeeded
     {

@@ -13,6 +13,7 @@ namespace Sweeper.Cluster.Actors;
 /// trial it is assigned. When the coordinator answers with a new incarnation, the runs it had are orphans: they are
 /// stopped. An assignment of a trial whose previous run is still stopping waits until that run has stopped.
 /// On <see cref="Fence"/> (the node is cut off from the coordinator) every run stops and nothing new starts.
+/// <see cref="WorkerCommands.StopAfterEpoch"/> lets a run finish its current epoch and checkpoint before it stops.
 /// </summary>
 public sealed class WorkerActor : ReceiveActor, IWithTimers
 {
@@ -32,6 +33,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly Dictionary<(TrialId, int), string> _lastCrash = new();
     private readonly Dictionary<TrialId, (WorkerCommands.AssignTrial Assign, IActorRef Coordinator)> _waiting = new();
     private readonly HashSet<(TrialId, int)> _ended = new(); // runs over on purpose (finished, unstable, stopped): no TrialFailed
+    private readonly Dictionary<(TrialId, int), CancellationTokenSource> _stopAfterEpoch = new(); // per running assignment
     private string? _coordinator;
     private bool _fenced;
 
@@ -94,6 +96,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         {
             if (!_running.Remove(m.ActorRef, out var run)) return;
             var id = run.Assign.Config.Id;
+            if (_stopAfterEpoch.Remove((id, run.Assign.Assignment), out var graceful)) graceful.Dispose();
             _lastCrash.Remove((id, run.Assign.Assignment), out var lastError);
             if (!_ended.Remove((id, run.Assign.Assignment)))
                 run.Coordinator.Tell(new TrialEvents.TrialFailed(id, run.Assign.Assignment,
@@ -104,6 +107,16 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         {
             _waiting.Remove(m.Id);
             StopRun(Context.Child(TrialActor.NameOf(m.Id)));
+        });
+        Receive<WorkerCommands.StopAfterEpoch>(m =>
+        {
+            if (_stopAfterEpoch.TryGetValue((m.Id, m.Assignment), out var graceful)) graceful.Cancel();
+            else if (_waiting.TryGetValue(m.Id, out var next) && next.Assign.Assignment == m.Assignment)
+            {
+                // Never started (its previous run is still stopping): it stops where it would have started.
+                _waiting.Remove(m.Id);
+                next.Coordinator.Tell(new TrialEvents.TrialPaused(m.Id, m.Assignment, next.Assign.ResumeFrom?.Epoch ?? 0));
+            }
         });
         Receive<Fence>(m =>
         {
@@ -128,8 +141,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var backoff = TimeSpan.FromSeconds(m.CrashBackoffSeconds);
         // The crash is recorded with the trial (TrialCrashed); the supervisor restarts without logging a stack trace.
         var restartQuietly = new OneForOneStrategy(m.CrashRetries, -1, _ => Directive.Restart, loggingEnabled: false);
+        var graceful = new CancellationTokenSource();
+        _stopAfterEpoch[(m.Config.Id, m.Assignment)] = graceful;
         var supervisor = Context.ActorOf(BackoffSupervisor.Props(
-            Backoff.OnFailure(TrialActor.Props(m, _factory, coordinator, _node, Self), "run", backoff, backoff * 8, 0.2, m.CrashRetries)
+            Backoff.OnFailure(TrialActor.Props(m, _factory, coordinator, _node, Self, stopAfterEpoch: graceful.Token), "run", backoff, backoff * 8, 0.2, m.CrashRetries)
                 .WithSupervisorStrategy(restartQuietly)), TrialActor.NameOf(m.Config.Id));
         Context.Watch(supervisor);
         _running[supervisor] = (m, coordinator);

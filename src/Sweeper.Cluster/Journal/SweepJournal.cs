@@ -19,8 +19,8 @@ public abstract record JournalEntry
     public sealed record TrialRow(TrialRecord Result) : JournalEntry;
     public sealed record EpochRow(TrialId Id, EpochResult Result) : JournalEntry;
     public sealed record DropEpochsAfter(TrialId Id, int After) : JournalEntry;
-    public sealed record MetaValue(string Key, string Value) : JournalEntry;
-    public sealed record MetaRemoved(string Key) : JournalEntry;
+    /// <summary>Sets a metadata value; null removes it.</summary>
+    public sealed record MetaValue(string Key, string? Value) : JournalEntry;
 }
 
 /// <summary>What a journal holds: the spec as written and every trial with its epochs.</summary>
@@ -72,7 +72,7 @@ public sealed class SweepJournal : IDisposable
 
     private readonly SqliteConnection _db;
     private SqliteCommand? _insertTrial, _updateTrial, _upsertEpoch, _dropEpochs;
-    private bool _noAssignment;
+    private bool _noAssignment, _noInterrupted;
 
     private SweepJournal(SqliteConnection db)
     {
@@ -95,7 +95,8 @@ public sealed class SweepJournal : IDisposable
             CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE trials(id INTEGER PRIMARY KEY, config TEXT NOT NULL, state TEXT NOT NULL, worker TEXT,
                                 started_at TEXT, finished_at TEXT, reason TEXT, rung INTEGER, checkpoint TEXT, resumes TEXT NOT NULL DEFAULT '[]', crashes TEXT NOT NULL DEFAULT '[]',
-                                attempts TEXT NOT NULL DEFAULT '[]', healthy_checkpoint TEXT, assignment INTEGER NOT NULL DEFAULT 0);
+                                attempts TEXT NOT NULL DEFAULT '[]', healthy_checkpoint TEXT, assignment INTEGER NOT NULL DEFAULT 0,
+                                interrupted INTEGER NOT NULL DEFAULT 0);
             CREATE TABLE epochs(trial INTEGER NOT NULL, epoch INTEGER NOT NULL, metrics TEXT NOT NULL, duration_ms REAL NOT NULL,
                                 PRIMARY KEY(trial, epoch));
             """);
@@ -133,7 +134,12 @@ public sealed class SweepJournal : IDisposable
         if (!File.Exists(path)) throw new FileNotFoundException($"no journal in {runDirectory} (expected {FileName}); is this a Sweeper run directory?", path);
         var source = File.Exists(path + "-wal") ? path : new Uri(System.IO.Path.GetFullPath(path)).AbsoluteUri + "?immutable=1";
         var journal = new SweepJournal(Connect(source, readOnly: true));
-        try { journal._noAssignment = journal.LacksAssignment(); }
+        try
+        {
+            var columns = journal.Columns();
+            journal._noAssignment = columns.Count > 0 && !columns.Contains("assignment");
+            journal._noInterrupted = columns.Count > 0 && !columns.Contains("interrupted");
+        }
         catch { journal.Dispose(); throw; }
         return journal;
     }
@@ -141,22 +147,31 @@ public sealed class SweepJournal : IDisposable
     /// <summary>Brings a journal written by an older version up to date (columns added since; their defaults fit old rows).</summary>
     private void Migrate()
     {
-        if (!LacksAssignment()) return;
-        try { Exec("ALTER TABLE trials ADD COLUMN assignment INTEGER NOT NULL DEFAULT 0"); }
-        catch (SqliteException) { _noAssignment = true; } // read-only (a report of someone else's run): read it as 0
+        var columns = Columns();
+        if (columns.Count == 0) return;
+        // The trial's newest assignment number (0 for journals from before it was kept: their trials start again at 1).
+        _noAssignment = !AddColumn(columns, "assignment", "INTEGER NOT NULL DEFAULT 0");
+        // Whether an interruption of the sweep stopped the trial (0: older journals knew none).
+        _noInterrupted = !AddColumn(columns, "interrupted", "INTEGER NOT NULL DEFAULT 0");
     }
 
-    /// <summary>
-    /// Whether the trials table lacks the trial's newest assignment number (journals from before it was kept: their
-    /// trials start again at 1).
-    /// </summary>
-    private bool LacksAssignment()
+    /// <summary>The columns of the trials table (none when it has no trials table).</summary>
+    private HashSet<string> Columns()
     {
         var columns = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         using (var cmd = Command("SELECT name FROM pragma_table_info('trials')"))
         using (var r = cmd.ExecuteReader())
             while (r.Read()) columns.Add(r.GetString(0));
-        return columns.Count > 0 && !columns.Contains("assignment");
+        return columns;
+    }
+
+    /// <summary>Adds a column an older journal lacks; false when it cannot (read-only: a report of someone else's run reads its default).</summary>
+    private bool AddColumn(HashSet<string> columns, string name, string definition)
+    {
+        if (columns.Contains(name)) return true;
+        try { Exec($"ALTER TABLE trials ADD COLUMN {name} {definition}"); }
+        catch (SqliteException) { return false; }
+        return true;
     }
 
     public JournalState Load()
@@ -181,7 +196,7 @@ public sealed class SweepJournal : IDisposable
             }
 
         var trials = new List<TrialRecord>();
-        using (var cmd = Command($"SELECT id, config, state, worker, started_at, finished_at, reason, checkpoint, resumes, rung, crashes, attempts, healthy_checkpoint, {(_noAssignment ? "0" : "assignment")} FROM trials ORDER BY id", snapshot))
+        using (var cmd = Command($"SELECT id, config, state, worker, started_at, finished_at, reason, checkpoint, resumes, rung, crashes, attempts, healthy_checkpoint, {(_noAssignment ? "0" : "assignment")}, {(_noInterrupted ? "0" : "interrupted")} FROM trials ORDER BY id", snapshot))
         using (var r = cmd.ExecuteReader())
             while (r.Read())
             {
@@ -201,6 +216,7 @@ public sealed class SweepJournal : IDisposable
                         .Select(a => a.ParentCheckpoint is { } p ? a with { ParentCheckpoint = Resolved(p) } : a).ToList(),
                     HealthyCheckpoint = r.IsDBNull(12) ? null : Resolved(JsonSerializer.Deserialize<CheckpointRef>(r.GetString(12), SweeperMessageSerializer.Options)),
                     Assignment = r.GetInt32(13),
+                    Interrupted = r.GetInt32(14) != 0,
                     Epochs = epochs.GetValueOrDefault(r.GetInt32(0)) ?? [],
                 });
             }
@@ -244,7 +260,7 @@ public sealed class SweepJournal : IDisposable
         if (plan.TrialLimit is { } limit) batch.Add(new JournalEntry.MetaValue(TrialLimitKey, limit.ToString(CultureInfo.InvariantCulture)));
         if (plan.BudgetFrom is { } from) batch.Add(new JournalEntry.MetaValue(BudgetFromKey, from.ToString("O", CultureInfo.InvariantCulture)));
         if (plan.IgnoreTarget && plan.EndsStop is { } reached) batch.Add(new JournalEntry.MetaValue(TargetReachedKey, reached));
-        if (plan.EndsStop is not null) batch.Add(new JournalEntry.MetaRemoved(StopReasonKey));
+        if (plan.EndsStop is not null) batch.Add(new JournalEntry.MetaValue(StopReasonKey, null));
         Write(batch);
     }
 
@@ -296,8 +312,8 @@ public sealed class SweepJournal : IDisposable
         var trial = _updateTrial ??= Prepare("""
             UPDATE trials SET state=$state, worker=$worker, started_at=$started, finished_at=$finished, reason=$reason,
                               checkpoint=$checkpoint, resumes=$resumes, rung=$rung, crashes=$crashes, attempts=$attempts, healthy_checkpoint=$healthy,
-                              assignment=$assignment WHERE id=$id
-            """, "$state", "$worker", "$started", "$finished", "$reason", "$checkpoint", "$resumes", "$rung", "$crashes", "$attempts", "$healthy", "$assignment", "$id");
+                              assignment=$assignment, interrupted=$interrupted WHERE id=$id
+            """, "$state", "$worker", "$started", "$finished", "$reason", "$checkpoint", "$resumes", "$rung", "$crashes", "$attempts", "$healthy", "$assignment", "$interrupted", "$id");
         var epoch = _upsertEpoch ??= Prepare("INSERT OR REPLACE INTO epochs(trial, epoch, metrics, duration_ms) VALUES ($trial, $epoch, $metrics, $duration)",
             "$trial", "$epoch", "$metrics", "$duration");
         var drop = _dropEpochs ??= Prepare("DELETE FROM epochs WHERE trial=$trial AND epoch>$epoch", "$trial", "$epoch");
@@ -318,13 +334,21 @@ public sealed class SweepJournal : IDisposable
                         JsonSerializer.Serialize(t.Crashes, SweeperMessageSerializer.Options),
                         JsonSerializer.Serialize(t.Attempts.Select(a => a.ParentCheckpoint is { } p ? a with { ParentCheckpoint = Stored(p) } : a).ToList(),
                             SweeperMessageSerializer.Options),
-                        t.HealthyCheckpoint is null ? null : JsonSerializer.Serialize(Stored(t.HealthyCheckpoint), SweeperMessageSerializer.Options), t.Assignment, t.Id.Index);
+                        t.HealthyCheckpoint is null ? null : JsonSerializer.Serialize(Stored(t.HealthyCheckpoint), SweeperMessageSerializer.Options), t.Assignment,
+                        t.Interrupted ? 1 : 0, t.Id.Index);
                     break;
                 case JournalEntry.EpochRow(var id, var e):
                     Run(epoch, id.Index, e.Epoch, JsonSerializer.Serialize(e.Metrics, SweeperMessageSerializer.Options), e.Duration.TotalMilliseconds);
                     break;
                 case JournalEntry.DropEpochsAfter(var id, var after):
                     Run(drop, id.Index, after);
+                    break;
+                case JournalEntry.MetaValue(var key, null):
+                    using (var meta = Command("DELETE FROM meta WHERE key=$k", "$k"))
+                    {
+                        meta.Transaction = tx;
+                        Run(meta, key);
+                    }
                     break;
                 case JournalEntry.MetaValue(var key, var value):
                     using (var meta = Command("INSERT INTO meta(key, value) VALUES ($k, $v) ON CONFLICT(key) DO UPDATE SET value = excluded.value", "$k", "$v"))
@@ -338,13 +362,6 @@ public sealed class SweepJournal : IDisposable
                     {
                         update.Transaction = tx;
                         Run(update, JsonSerializer.Serialize(config, SweeperMessageSerializer.Options), config.Id.Index);
-                    }
-                    break;
-                case JournalEntry.MetaRemoved(var key):
-                    using (var meta = Command("DELETE FROM meta WHERE key=$k", "$k"))
-                    {
-                        meta.Transaction = tx;
-                        Run(meta, key);
                     }
                     break;
             }

@@ -46,6 +46,13 @@ public static class WorkerCommands
 
     /// <summary>Stop a running trial (the sweep is being cancelled).</summary>
     public sealed record StopTrial(TrialId Id, string Reason) : ISweeperMessage;
+
+    /// <summary>
+    /// The sweep stops gracefully: assignment <paramref name="Assignment"/> of the trial finishes its current epoch, saves
+    /// that epoch's checkpoint (checkpoints on) and stops with <see cref="TrialEvents.TrialPaused"/> (or completes, if that
+    /// was its last epoch). It holds for the rest of the assignment (a restart after a crash stops at once).
+    /// </summary>
+    public sealed record StopAfterEpoch(TrialId Id, int Assignment, string Reason) : ISweeperMessage;
 }
 
 /// <summary>From a trial actor to the coordinator: what happened to the trial.</summary>
@@ -62,6 +69,12 @@ public static class TrialEvents
     /// <summary>The stability monitor judged the attempt unstable; the attempt has stopped and waits for the coordinator's policy.</summary>
     /// <param name="Flips">Exponent changes the attempt made, step by step, up to the verdict.</param>
     public sealed record TrialUnstable(TrialId Id, int Assignment, Core.Stability.StabilityVerdict Verdict, int LastEpoch, long Flips = 0) : ISweeperMessage;
+
+    /// <summary>
+    /// Asked to stop after its epoch (<see cref="WorkerCommands.StopAfterEpoch"/>), the trial stopped after epoch
+    /// <paramref name="AfterEpoch"/>; that epoch's result and checkpoint were sent before.
+    /// </summary>
+    public sealed record TrialPaused(TrialId Id, int Assignment, int AfterEpoch) : ISweeperMessage;
 
     public sealed record TrialCompleted(TrialId Id, int Assignment) : ISweeperMessage;
 
@@ -84,8 +97,12 @@ public static class SweepQueries
         private Subscribe() { }
     }
 
-    /// <summary>Cancel the sweep: pending trials are stopped, running ones are asked to stop.</summary>
-    public sealed record CancelSweep(string Reason) : ISweeperMessage;
+    /// <summary>
+    /// The sweep is interrupted (Ctrl+C, SIGTERM, <c>sweeper stop</c>): nothing new starts, pending trials are stopped,
+    /// running ones are stopped at once or, when <paramref name="Graceful"/>, after their current epoch and its checkpoint.
+    /// <c>sweeper resume</c> continues the trials stopped so.
+    /// </summary>
+    public sealed record CancelSweep(string Reason, bool Graceful = false) : ISweeperMessage;
 
     /// <summary>Asks the coordinator how far the sweep is; the answer is a <see cref="SweepStatus"/>.</summary>
     public sealed record GetStatus : ISweeperMessage

@@ -147,6 +147,7 @@ public static class ReportWriter
                 ["started_at"] = t.StartedAt?.ToString("O", CultureInfo.InvariantCulture),
                 ["finished_at"] = t.FinishedAt?.ToString("O", CultureInfo.InvariantCulture),
                 ["reason"] = t.Reason,
+                ["interrupted"] = t.Interrupted,
                 ["rung"] = t.Rung,
                 ["config_index"] = t.Config.ConfigIndex,
                 ["repeat"] = t.Config.Repeat,

@@ -88,6 +88,7 @@ public static class ResultsJsonReader
                 StartedAt = Time(String(t, "started_at")),
                 FinishedAt = Time(String(t, "finished_at")),
                 Reason = String(t, "reason"),
+                Interrupted = t.TryGetProperty("interrupted", out var interrupted) && interrupted.ValueKind == JsonValueKind.True,
                 Rung = Int(t, "rung"),
                 Checkpoint = checkpoint,
                 Resumes = resumes,

@@ -95,7 +95,7 @@ public sealed record ResumePlan
             Reason = (trial.State == TrialState.Failed ? "rerun of failed trial" : "rerun of trial stopped by stability supervision")
                 + ", from scratch with its original config",
         });
-        return trial.MoveTo(TrialState.Pending) with
+        return trial.MoveTo(TrialState.Pending, rerun: true) with
         {
             Attempts = attempts,
             Epochs = [],

@@ -38,12 +38,21 @@ public abstract record SweepEffect
     /// <summary>The sweep stops early for <see cref="Reason"/> (journaled once).</summary>
     public sealed record StopReasonSet(string Reason) : SweepEffect;
 
+    /// <summary>An interrupted sweep goes on (<c>sweeper resume</c>): the journal forgets why it stopped.</summary>
+    public sealed record StopReasonCleared : SweepEffect;
+
     // ---- Workers and timers. ----
 
     /// <summary>Run <see cref="Trial"/> (its config and checkpoint as they are now) on <see cref="Worker"/>, as assignment <see cref="Assignment"/>.</summary>
     public sealed record Assign(WorkerId Worker, TrialRecord Trial, int Assignment) : SweepEffect;
 
     public sealed record StopTrial(WorkerId Worker, TrialId Id, string Reason) : SweepEffect;
+
+    /// <summary>
+    /// The sweep stops gracefully: <see cref="Worker"/> lets assignment <see cref="Assignment"/> of <see cref="Id"/> finish its
+    /// current epoch, checkpoint it and stop; the trial reports <see cref="SweepState.TrialPaused"/> (or finishes, if that was its last epoch).
+    /// </summary>
+    public sealed record StopAfterEpoch(WorkerId Worker, TrialId Id, int Assignment, string Reason) : SweepEffect;
 
     /// <summary>Call <see cref="SweepState.StartOverdue"/> for this assignment after <see cref="Within"/> (it may never start).</summary>
     public sealed record AwaitStart(TrialId Id, int Assignment, TimeSpan Within) : SweepEffect;

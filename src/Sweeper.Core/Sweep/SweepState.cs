@@ -20,7 +20,7 @@ namespace Sweeper.Core.Sweep;
 /// Not thread-safe: one host calls it.
 /// </para>
 /// </summary>
-public sealed class SweepState
+public sealed partial class SweepState
 {
     private readonly SweepSpec _spec;
     private readonly ITrialSource _source;
@@ -94,6 +94,7 @@ public sealed class SweepState
                 Emit(new SweepEffect.EpochsDropped(t.Id, trial.Checkpoint?.Epoch ?? 0));
                 Emit(new SweepEffect.TrialChanged(trial, trial));
             }
+            else if (t.Interrupted) trial = Continued(t);
             _trials[trial.Id] = trial;
             _assignment[trial.Id] = trial.Assignment; // continued: an older life's assignments stay stale
             if (trial.State == TrialState.Pending) _pending.AddLast(trial.Id);
@@ -267,14 +268,18 @@ public sealed class SweepState
         return Drain();
     }
 
-    /// <summary>Ends the sweep early: nothing new starts; queued trials and running ones are stopped with <paramref name="reason"/>.</summary>
+    /// <summary>
+    /// Ends the sweep early (its time budget is used up): nothing new starts; queued trials and running ones are stopped
+    /// with <paramref name="reason"/>, for good (an interruption that <c>sweeper resume</c> continues is <see cref="Interrupt"/>).
+    /// </summary>
     public IReadOnlyList<SweepEffect> Stop(string reason)
     {
         StopSweep(reason);
         return Drain();
     }
 
-    private void StopSweep(string reason)
+    /// <param name="interrupted">The sweep was interrupted (see <see cref="Interrupt"/>): the trials stopped here continue on resume.</param>
+    private void StopSweep(string reason, bool interrupted = false)
     {
         if (Completed is not null) return;
         if (_stopReason is null)
@@ -284,15 +289,14 @@ public sealed class SweepState
         }
         Emit(new SweepEffect.SweepStopping(reason));
         _exhausted = true;
-        foreach (var id in _pending) Change(id, t => t.MoveTo(TrialState.Stopped) with { Reason = reason });
-        _pending.Clear();
+        StopPending(reason, interrupted);
         var now = _clock();
         foreach (var (worker, slots) in _workers)
             foreach (var id in slots.Running.ToList())
             {
                 Emit(new SweepEffect.StopTrial(worker, id, reason));
                 slots.Running.Remove(id);
-                Change(id, t => t.MoveTo(TrialState.Stopped) with { FinishedAt = now, Reason = reason });
+                Change(id, t => t.MoveTo(TrialState.Stopped) with { FinishedAt = now, Reason = reason, Interrupted = interrupted });
             }
         CompleteIfDone();
     }
@@ -312,6 +316,11 @@ public sealed class SweepState
 
     private void Dispatch()
     {
+        if (_draining)
+        {
+            HoldPending();
+            return;
+        }
         while (Completed is null)
         {
             Worker? best = null;

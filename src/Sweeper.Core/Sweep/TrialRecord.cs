@@ -34,6 +34,11 @@ public sealed record TrialRecord
     /// again continues the count and never takes an event of an earlier assignment for a current one.
     /// </summary>
     public int Assignment { get; init; }
+    /// <summary>
+    /// Stopped because the sweep was interrupted (<c>sweeper stop</c>, Ctrl+C, SIGTERM), not by a decision about the trial
+    /// (scheduler, stability, the sweep's target or time budget): <c>sweeper resume</c> queues it again, from its newest checkpoint.
+    /// </summary>
+    public bool Interrupted { get; init; }
     /// <summary>The newest checkpoint saved while the monitor had been healthy for the whole epoch before it.</summary>
     public CheckpointRef? HealthyCheckpoint { get; init; }
     /// <summary>healthy, or the verdict that ended the trial's last attempt.</summary>
@@ -53,9 +58,10 @@ public sealed record TrialRecord
 
     [JsonIgnore] public TimeSpan? Duration => StartedAt is { } s && FinishedAt is { } f ? f - s : null;
 
-    public TrialRecord MoveTo(TrialState next)
+    /// <param name="rerun">The move starts the trial again from scratch as a new attempt (<see cref="ResumePlan"/>).</param>
+    public TrialRecord MoveTo(TrialState next, bool rerun = false)
     {
-        if (!TrialStateMachine.CanMove(State, next))
+        if (!TrialStateMachine.CanMove(State, next, Interrupted, rerun))
             throw new InvalidOperationException($"trial {Id}: cannot move from {State} to {next}");
         return this with { State = next };
     }

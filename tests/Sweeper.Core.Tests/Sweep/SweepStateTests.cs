@@ -7,7 +7,7 @@ using Sweeper.Core.Trials;
 namespace Sweeper.Core.Tests.Sweep;
 
 /// <summary>The coordinator's decisions, event by event, with no actor: what changes and which effects come out.</summary>
-public sealed class SweepStateTests
+public sealed partial class SweepStateTests
 {
     private static readonly WorkerId A = new(1);
     private static readonly WorkerId B = new(2);
