@@ -150,9 +150,10 @@ public sealed partial class StatusCommandTests : IDisposable
         Assert.False(run.HasExited, run.Output);
         run.Signal("INT");
         Assert.Equal(130, await run.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        var after = await Sweeper("status", runDir); // Ctrl+C'd: stopped early with a reason, so it ended
-        Assert.Contains("sweep watched: finished (stopped early)", after.Stdout);
+        var after = await Sweeper("status", runDir); // Ctrl+C'd: its trials were interrupted, and sweeper resume continues them
+        Assert.Contains("sweep watched: interrupted (cancelled by the user)", after.Stdout);
         Assert.Contains("stopped early: cancelled by the user", after.Stdout);
+        Assert.Contains($"continue it with: sweeper resume {runDir}", after.Stdout);
     }
 
     [Fact]

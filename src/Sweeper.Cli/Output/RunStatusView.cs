@@ -173,7 +173,7 @@ public static class RunStatusView
     {
         RunState.Running => $"running ({Markup.Escape(s.Holder?.ToString() ?? "pid unknown")})",
         RunState.Finished => s.StopReason is null ? "finished" : "finished (stopped early)",
-        _ => "interrupted (no process runs it)",
+        _ => s.StopReason is { } why ? $"interrupted ({Markup.Escape(why)})" : "interrupted (no process runs it)",
     };
 
     private static JsonObject Parameters(TrialRecord t) =>

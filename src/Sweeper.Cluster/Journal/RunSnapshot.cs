@@ -15,7 +15,7 @@ public enum RunState
     Running,
     /// <summary>Nobody holds it, and the sweep ended: every trial finished, and the trials ran out or the sweep stopped early with a reason.</summary>
     Finished,
-    /// <summary>Nobody holds it, and the sweep did not end (its process died or was killed): <c>sweeper resume</c> continues it.</summary>
+    /// <summary>Nobody holds it, and the sweep did not end (its process died or was killed, or it was stopped by <c>sweeper stop</c>, Ctrl+C or SIGTERM): <c>sweeper resume</c> continues it.</summary>
     Interrupted,
 }
 
@@ -158,12 +158,13 @@ public sealed record RunSnapshot
         long? total = null;
         if (spec is not null)
         {
-            try { total = new SpecTrialSource(spec).Total; }
+            try { total = new SpecTrialSource(spec, journal.TrialLimit).Total; }
             catch (ArgumentException ex) { notes.Add($"the planned total is unknown ({ex.Message})"); }
         }
 
         var trials = journal.Trials;
-        bool allFinished = trials.All(t => t.State.IsTerminal());
+        // A trial an interruption stopped (sweeper stop, Ctrl+C, SIGTERM) is not finished: sweeper resume continues it.
+        bool allFinished = trials.All(t => t.State.IsTerminal() && !t.Interrupted);
         var lastTrialEnd = trials.Where(t => t.FinishedAt is not null).Select(t => t.FinishedAt!.Value).DefaultIfEmpty(journal.StartedAt).Max();
         bool resultsWritten = header is not null && header.StartedAt == journal.StartedAt && header.FinishedAt >= lastTrialEnd;
         var state = holder is not null ? RunState.Running

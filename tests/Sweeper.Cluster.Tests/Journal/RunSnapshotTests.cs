@@ -32,7 +32,10 @@ public sealed class RunSnapshotTests : IDisposable
     private static EpochResult Epoch(int n, double acc) => new(n, new Dictionary<string, double> { [MetricNames.ValAccuracy] = acc }, TimeSpan.FromSeconds(1));
 
     /// <summary>A run directory <paramref name="name"/> whose journal holds the spec's three trials in <paramref name="states"/>.</summary>
-    private RunDirectory Run(string name, DateTimeOffset started, string? stopReason, params TrialState[] states)
+    private RunDirectory Run(string name, DateTimeOffset started, string? stopReason, params TrialState[] states) =>
+        Run(name, started, stopReason, interrupted: false, states);
+
+    private RunDirectory Run(string name, DateTimeOffset started, string? stopReason, bool interrupted, params TrialState[] states)
     {
         var path = Path.Combine(_dir, name);
         Directory.CreateDirectory(path);
@@ -49,6 +52,7 @@ public sealed class RunSnapshotTests : IDisposable
             {
                 Config = config, State = states[i], Worker = states[i] == TrialState.Pending ? null : "node-a",
                 StartedAt = states[i] == TrialState.Pending ? null : started, FinishedAt = states[i].IsTerminal() ? started.AddSeconds(10 + i) : null,
+                Interrupted = interrupted && states[i] == TrialState.Stopped,
             }));
             for (int e = 1; e <= epochs; e++) entries.Add(new JournalEntry.EpochRow(config.Id, Epoch(e, 0.5 + 0.1 * i)));
         }
@@ -122,6 +126,15 @@ public sealed class RunSnapshotTests : IDisposable
         var s = RunSnapshot.Read(Run("a", T0, "cancelled by the user", TrialState.Completed, TrialState.Stopped));
 
         Assert.Equal(RunState.Finished, s.State);
+        Assert.Equal("cancelled by the user", s.StopReason);
+    }
+
+    [Fact]
+    public void Read_StoppedByAnInterruption_InterruptedWithTheReason()
+    {
+        var s = RunSnapshot.Read(Run("a", T0, "cancelled by the user", interrupted: true, TrialState.Completed, TrialState.Stopped));
+
+        Assert.Equal(RunState.Interrupted, s.State); // sweeper resume continues the interrupted trial
         Assert.Equal("cancelled by the user", s.StopReason);
     }
 
