@@ -21,6 +21,7 @@ public static class Program
             config.SetApplicationName("sweeper");
             config.SetApplicationVersion(Version);
             config.PropagateExceptions();
+            config.UseStrictParsing(); // an unknown option is an error (exit 2), not silently ignored
             config.AddCommand<RunCommand>("run").WithDescription("Run a sweep: expand the spec into trials, train them, write the results.")
                 .WithExample("run", "configs/quickstart.yaml");
             config.AddCommand<ResumeCommand>("resume").WithDescription("Continue an interrupted sweep from its run directory's journal.")
