@@ -180,7 +180,8 @@ public sealed class KubernetesManifestTests
             var spec = SpecLoader.LoadText(specText, run.Spec, "/work/spec", new SpecLoader.Options { CheckPaths = false });
             Assert.Equal("persistentVolumeClaim", Assert.Single(volumes[mounts[spec.Checkpoint.Dir!]].Keys.Cast<string>(), k => k != "name"));
             Assert.Equal(Name(Single("PersistentVolumeClaim")), At(volumes[mounts[spec.Checkpoint.Dir!]], "persistentVolumeClaim")["claimName"]);
-            Assert.Contains(mounts[Arg(args, "--output")], claimTemplates); // the journal on the coordinator's own disk
+            // The journal on the coordinator's own disk, in a fixed run directory: a restarted pod resumes the same sweep.
+            Assert.Contains(mounts[Path.GetDirectoryName(Arg(args, "--run-dir"))!], claimTemplates);
             // TLS from the secret, mounted where the arguments read it; the workers read the same secret.
             Assert.Equal("sweeper-tls", At(volumes[mounts[Path.GetDirectoryName(Arg(args, "--tls-cert"))!]], "secret")["secretName"]);
             var workerVolumes = List(At(Workers(), "spec", "template", "spec")["volumes"]).Select(Map).ToDictionary(v => (string)v["name"]);

@@ -28,7 +28,7 @@ public abstract class NodeSettings : CommandSettings
     public int Port { get; init; }
 
     [CommandOption("--management-port <PORT>")]
-    [Description("Serve Akka.Management on this port: health checks (/health/alive, /health/ready) and the contact point workers find with --discovery.")]
+    [Description("Serve the management endpoint on this port (plain HTTP, read-only): health checks (/health/alive, /health/ready) and the contact point workers find with --discovery.")]
     public int? ManagementPort { get; init; }
 
     [CommandOption("--management-hostname <HOST>")]

@@ -49,9 +49,13 @@ public sealed class ResumeSettings : NodeSettings
 /// </summary>
 public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
 {
-    public override async Task<int> ExecuteAsync(CommandContext context, ResumeSettings settings, CancellationToken cancellationToken)
+    public override Task<int> ExecuteAsync(CommandContext context, ResumeSettings settings, CancellationToken cancellationToken) =>
+        ResumeAsync(RunDirectory.At(settings.RunDirectory), new ResumeRequest(settings.RerunFailed, settings.Extend ?? 0),
+            settings.Node(!settings.NoLocalWorker, settings.Slots), cancellationToken);
+
+    /// <summary>Resumes the sweep of <paramref name="runDir"/> (also <c>sweeper run --run-dir</c> on a run directory whose sweep did not end).</summary>
+    public static async Task<int> ResumeAsync(RunDirectory runDir, ResumeRequest request, NodeOptions node, CancellationToken cancellationToken)
     {
-        var runDir = RunDirectory.At(settings.RunDirectory);
         RunDirectoryLock? held = null;
         if (runDir.HasJournal) // otherwise the journal's own error below says what is wrong
         {
@@ -68,7 +72,6 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
             state = journal.Load();
             try { spec = SpecLoader.LoadText(state.SpecText, Path.Combine(state.SpecDirectory, Path.GetFileName(state.SpecPath)), state.SpecDirectory, Running.SpecChecks.Options); }
             catch (SpecException ex) { return Errors.Report(ex); }
-            var request = new ResumeRequest(settings.RerunFailed, settings.Extend ?? 0);
             // A checkpoint.dir relative to a spec folder that moved: the journal's checkpoints outside the run are there now.
             var checkpoints = new PathMove(runDir.CheckpointDir(spec with { SourcePath = state.SpecPath }), runDir.CheckpointDir(spec));
             try
@@ -90,7 +93,7 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
         int interrupted = plan.Trials.Count(t => !t.State.IsTerminal() || t.Interrupted) - plan.Rerun.Count;
         int finished = plan.Trials.Count - interrupted - plan.Rerun.Count;
         console.MarkupLine($"resuming sweep [bold]{Markup.Escape(spec.Name)}[/] in {Markup.Escape(runDir.Path)}: {finished} trial(s) finished, {interrupted} interrupted (they continue from their checkpoints)");
-        if (settings.RerunFailed)
+        if (request.RerunFailed)
             console.MarkupLine(plan.Rerun.Count == 0
                 ? "--rerun-failed: no trial failed or was stopped by stability supervision; nothing to rerun"
                 : $"rerunning {plan.Rerun.Count} trial(s) as new attempts from scratch with their original config: " +
@@ -98,8 +101,8 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
         var target = state.TargetReached;
         if (plan.TrialLimit is { } limit)
         {
-            if (plan.EndsStop is { } stop) console.MarkupLine($"the sweep had stopped early ({Markup.Escape(stop)}): it runs {settings.Extend} more trial(s)");
-            console.MarkupLine($"extending by {settings.Extend} trial(s): {new TrialId(plan.FirstNewTrial!.Value)}–{new TrialId((int)limit)} ({limit} in all)");
+            if (plan.EndsStop is { } stop) console.MarkupLine($"the sweep had stopped early ({Markup.Escape(stop)}): it runs {request.Extend} more trial(s)");
+            console.MarkupLine($"extending by {request.Extend} trial(s): {new TrialId(plan.FirstNewTrial!.Value)}–{new TrialId((int)limit)} ({limit} in all)");
             if (plan.BudgetFrom is not null) console.MarkupLine($"the time budget of {spec.Stop.MaxMinutes} min counts from now");
             if (plan.IgnoreTarget) target = plan.EndsStop;
         }
@@ -110,6 +113,6 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
         }
         var source = new SpecTrialSource(spec, plan.TrialLimit ?? state.TrialLimit);
         source.Restore(plan.Trials.Select(t => t.Config));
-        return await SweepSession.RunAsync(spec, source, runDir, settings.Node(!settings.NoLocalWorker, settings.Slots), cancellationToken);
+        return await SweepSession.RunAsync(spec, source, runDir, node, cancellationToken);
     }
 }

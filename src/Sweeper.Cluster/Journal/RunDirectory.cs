@@ -61,6 +61,29 @@ public sealed class RunDirectory
         return run;
     }
 
+    /// <summary>
+    /// Creates the run directory at a path of the user's choosing (<c>sweeper run --run-dir</c>): a folder that does not
+    /// exist or is empty, or one a run was started in but left before its journal existed (it holds only the spec's copy
+    /// and the lock file); copies the spec's text into it. Anything else is refused with an <see cref="IOException"/>:
+    /// nothing of someone else's is written over.
+    /// </summary>
+    public static RunDirectory CreateAt(string path, SweepSpec spec)
+    {
+        var dir = System.IO.Path.GetFullPath(path);
+        if (File.Exists(dir)) throw new IOException($"{dir} is a file, not a folder for a run directory");
+        if (Directory.Exists(dir))
+        {
+            var foreign = Directory.EnumerateFileSystemEntries(dir).Select(System.IO.Path.GetFileName)
+                .FirstOrDefault(name => name is not (SpecFile or RunDirectoryLock.FileName));
+            if (foreign is not null)
+                throw new IOException($"{dir} is neither empty nor a run directory (it holds {foreign} but no {JournalFile}); name an empty or new folder");
+        }
+        Directory.CreateDirectory(dir);
+        var run = new RunDirectory(dir);
+        File.WriteAllText(run.SpecPath, spec.SourceText);
+        return run;
+    }
+
     /// <summary>An existing (or supposed) run directory; nothing is checked or created.</summary>
     public static RunDirectory At(string path) => new(System.IO.Path.GetFullPath(path));
 
