@@ -23,26 +23,7 @@ public sealed partial class DiscoveryTests : IDisposable
 
     private static string Port() => TestPorts.Free().ToString(CultureInfo.InvariantCulture);
 
-    private string WriteSpec()
-    {
-        var path = Path.Combine(_dir, "spec.yaml");
-        File.WriteAllText(path, """
-            name: synthetic
-            seed: 5
-            objective: {metric: val_accuracy, mode: max}
-            trainable:
-              model: synthetic
-              dataset: {name: fashion_mnist, path: .}
-              epochs: 6
-              synthetic: {epoch_seconds: 0.5}
-            parameters:
-              trainable.optimizer.lr: {values: [0.01, 0.03, 0.1, 0.3]}
-            resources: {max_concurrent_trials: 2}
-            checkpoint: {interval_epochs: 1}
-            output: {dir: runs}
-            """);
-        return path;
-    }
+    private string WriteSpec() => SyntheticSpec.Write(_dir, "synthetic", 6, 0.5, [0.01, 0.03, 0.1, 0.3]);
 
     [GeneratedRegex(@"run directory (\S+)")]
     private static partial Regex RunDirectoryLine();

@@ -19,25 +19,7 @@ public sealed class RunDirOptionTests : IDisposable
     }
 
     /// <summary>4 synthetic trials, 2 at a time, of <paramref name="epochs"/> epochs of <paramref name="seconds"/> s each.</summary>
-    private string Spec(string name, int epochs, double seconds)
-    {
-        var path = Path.Combine(_dir, name + ".yaml");
-        File.WriteAllText(path, $$"""
-            name: {{name}}
-            seed: 5
-            objective: {metric: val_accuracy, mode: max}
-            trainable:
-              model: synthetic
-              dataset: {name: fashion_mnist, path: .}
-              epochs: {{epochs}}
-              synthetic: {epoch_seconds: {{seconds.ToString(CultureInfo.InvariantCulture)}}}
-            parameters:
-              trainable.optimizer.lr: {values: [0.01, 0.03, 0.1, 0.3]}
-            resources: {max_concurrent_trials: 2}
-            checkpoint: {interval_epochs: 1}
-            """);
-        return path;
-    }
+    private string Spec(string name, int epochs, double seconds) => SyntheticSpec.Write(_dir, name, epochs, seconds, [0.01, 0.03, 0.1, 0.3]);
 
     private Task<SweeperProcess.Outcome> Sweeper(params string[] args) => SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(3), args);
 

@@ -20,26 +20,7 @@ public sealed partial class SignalTests : IDisposable
     }
 
     /// <summary>4 synthetic trials of 20 epochs of 0.5 s, 2 at a time: far longer than any test waits.</summary>
-    private string Spec()
-    {
-        var path = Path.Combine(_dir, "spec.yaml");
-        File.WriteAllText(path, """
-            name: signals
-            seed: 3
-            objective: {metric: test_accuracy, mode: max}
-            trainable:
-              model: synthetic
-              dataset: {name: fashion_mnist, path: .}
-              epochs: 20
-              synthetic: {epoch_seconds: 0.5}
-            parameters:
-              trainable.optimizer.lr: {values: [0.01, 0.03, 0.1, 0.3]}
-            resources: {max_concurrent_trials: 2}
-            checkpoint: {interval_epochs: 1}
-            output: {dir: runs}
-            """);
-        return path;
-    }
+    private string Spec() => SyntheticSpec.Write(_dir, "signals", 20, 0.5, [0.01, 0.03, 0.1, 0.3], seed: 3, metric: "test_accuracy");
 
     [GeneratedRegex(@"run directory (\S+)")]
     private static partial Regex RunDirectoryLine();

@@ -87,7 +87,8 @@ public sealed class StabilityTests : IDisposable
         var oscillating = trials.Single(t => Is(t, "oscillating"));
         Assert.Equal("completed", oscillating.GetProperty("state").GetString());
         var o = oscillating.GetProperty("attempts").EnumerateArray().ToList();
-        Assert.Equal(2, o.Count);
+        // Seen once under a loaded CI run: one attempt, no verdict. The whole record (resumes, crashes, epochs) says why.
+        Assert.True(o.Count == 2, "oscillating trial: " + oscillating.GetRawText());
         Assert.Equal("oscillating", o[0].GetProperty("verdict").GetString());
         Assert.True(o[0].GetProperty("step").GetInt64() > 330, "judged only after the warm-up (two epochs)");
         Assert.Equal(2, o[1].GetProperty("from_epoch").GetInt32()); // from: latest: the epoch-2 checkpoint, not the start

@@ -20,26 +20,7 @@ public sealed partial class StatusCommandTests : IDisposable
     }
 
     /// <summary>3 synthetic trials, 2 at a time, of <paramref name="epochs"/> epochs of <paramref name="seconds"/> s each.</summary>
-    private string Spec(string name, int epochs, double seconds)
-    {
-        var path = Path.Combine(_dir, name + ".yaml");
-        File.WriteAllText(path, $$"""
-            name: {{name}}
-            seed: 11
-            objective: {metric: val_accuracy, mode: max}
-            trainable:
-              model: synthetic
-              dataset: {name: fashion_mnist, path: .}
-              epochs: {{epochs}}
-              synthetic: {epoch_seconds: {{seconds.ToString(CultureInfo.InvariantCulture)}}}
-            parameters:
-              trainable.optimizer.lr: {values: [0.01, 0.03, 0.1]}
-            resources: {max_concurrent_trials: 2}
-            checkpoint: {interval_epochs: 1}
-            output: {dir: runs}
-            """);
-        return path;
-    }
+    private string Spec(string name, int epochs, double seconds) => SyntheticSpec.Write(_dir, name, epochs, seconds, [0.01, 0.03, 0.1], seed: 11);
 
     /// <summary>Runs a quick sweep to its end; its run directory.</summary>
     private async Task<string> FinishedRunAsync(string name)

@@ -25,26 +25,8 @@ public sealed partial class StopCommandTests : IDisposable
     /// is usually off the interval). Long enough that the first two still run when a 'sweeper stop' started on a busy
     /// machine (seconds to start) reaches them.
     /// </summary>
-    private string Spec(double epochSeconds = 0.8, int interval = 3)
-    {
-        var path = Path.Combine(_dir, "spec.yaml");
-        File.WriteAllText(path, $$"""
-            name: stopping
-            seed: 5
-            objective: {metric: test_accuracy, mode: max}
-            trainable:
-              model: synthetic
-              dataset: {name: fashion_mnist, path: .}
-              epochs: {{Epochs}}
-              synthetic: {epoch_seconds: {{epochSeconds.ToString(CultureInfo.InvariantCulture)}}}
-            parameters:
-              trainable.optimizer.lr: {values: [0.01, 0.1, 0.3]}
-            resources: {max_concurrent_trials: 2}
-            checkpoint: {interval_epochs: {{interval}}}
-            output: {dir: runs}
-            """);
-        return path;
-    }
+    private string Spec(double epochSeconds = 0.8, int interval = 3) =>
+        SyntheticSpec.Write(_dir, "stopping", Epochs, epochSeconds, [0.01, 0.1, 0.3], metric: "test_accuracy", interval: interval);
 
     [GeneratedRegex(@"run directory (\S+)")]
     private static partial Regex RunDirectoryLine();
