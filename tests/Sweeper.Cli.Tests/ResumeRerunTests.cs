@@ -193,7 +193,7 @@ public sealed partial class ResumeRerunTests : IDisposable
     }
 
     [Fact]
-    public async Task Extend_SweepThatReachedItsTarget_RunsNMoreToTheEnd_ALaterPlainResumeAddsNone()
+    public async Task Extend_SweepThatReachedItsTarget_PlainResumeRunsNothing_ExtendRunsNMoreToTheEnd_ALaterPlainResumeAddsNone()
     {
         var spec = Path.Combine(_dir, "target.yaml");
         File.WriteAllText(spec, """
@@ -211,6 +211,11 @@ public sealed partial class ResumeRerunTests : IDisposable
         Assert.True(first.ExitCode == 0, first.ToString());
         var runDir = RunDirectoryOf(first.Stdout);
         Assert.Equal(["t0001"], Trials(runDir).Keys); // t0001 reached 0.3: the sweep stopped
+
+        var again = await SweeperProcess.RunAsync(_dir, Timeout, "resume", runDir); // ended by its rule: nothing to continue
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains("ended by its stop rule (target val_accuracy >= 0.3 reached by t0001): nothing to resume", again.Stdout);
+        Assert.Equal(["t0001"], Trials(runDir).Keys);
 
         var extended = await SweeperProcess.RunAsync(_dir, Timeout, "resume", runDir, "--extend", "2");
 

@@ -88,6 +88,14 @@ public sealed class ResumeCommand : AsyncCommand<ResumeSettings>
         }
 
         var console = AnsiConsole.Console;
+        if (state.StopReason is { } ended && (SweepStops.IsTargetReached(spec, ended) || SweepStops.IsBudgetUsedUp(spec, ended))
+            && plan.Rerun.Count == 0 && plan.TrialLimit is null && plan.Trials.All(t => t.State.IsTerminal() && !t.Interrupted))
+        {
+            // The sweep ended by its own stop rule, not by an interruption: a plain resume has nothing to continue.
+            console.MarkupLine($"the sweep [bold]{Markup.Escape(spec.Name)}[/] ended by its stop rule ({Markup.Escape(ended)}): nothing to resume; " +
+                $"[bold]sweeper resume {Markup.Escape(runDir.Path)} --extend N[/] runs N more trials, --rerun-failed reruns failed ones");
+            return Errors.Ok;
+        }
         console.MarkupLine($"relative paths in the spec resolve against {Markup.Escape(state.SpecDirectory)} " +
             (state.SpecDirectoryMoved ? "(the spec's folder, found from the run directory)" : "(the spec's original folder)"));
         int interrupted = plan.Trials.Count(t => !t.State.IsTerminal() || t.Interrupted) - plan.Rerun.Count;
