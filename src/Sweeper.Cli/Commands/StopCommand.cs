@@ -125,7 +125,7 @@ public sealed class StopCommand : AsyncCommand<StopSettings>
         if (interrupted > 0 || trials.Any(t => !t.State.IsTerminal()))
             Console.WriteLine($"continue it with: sweeper resume {run.Path}");
         Console.WriteLine(File.Exists(run.ResultsJsonPath)
-            ? $"results: {run.Path} ({ReportWriter.SummaryFile}, {ReportWriter.CsvFile}, {ReportWriter.JsonFile})"
+            ? $"results: {run.Path} ({ReportWriter.SummaryFile}, {ReportWriter.CsvFile}, {ReportWriter.EpochsCsvFile}, {ReportWriter.JsonFile})"
             : $"no results were written; 'sweeper report {run.Path}' builds them from the journal");
     }
 }

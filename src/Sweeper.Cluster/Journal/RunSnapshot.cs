@@ -167,8 +167,13 @@ public sealed record RunSnapshot
         bool allFinished = trials.All(t => t.State.IsTerminal() && !t.Interrupted);
         var lastTrialEnd = trials.Where(t => t.FinishedAt is not null).Select(t => t.FinishedAt!.Value).DefaultIfEmpty(journal.StartedAt).Max();
         bool resultsWritten = header is not null && header.StartedAt == journal.StartedAt && header.FinishedAt >= lastTrialEnd;
+        // Ended: every planned trial ran, or a stop rule of the spec (target, time budget) ended it, or, with no stop
+        // reason, the run wrote its results. A stop reason of any other kind is an interruption (sweeper stop, Ctrl+C,
+        // SIGTERM): even with every trial it had started finished, the rest of the plan is still to come on resume.
+        bool planDone = total is { } n && trials.Count >= n;
+        bool ruleStop = journal.StopReason is { } reason && spec is not null && (SweepStops.IsTargetReached(spec, reason) || SweepStops.IsBudgetUsedUp(spec, reason));
         var state = holder is not null ? RunState.Running
-            : allFinished && (journal.StopReason is not null || (total is { } n && trials.Count >= n) || resultsWritten) ? RunState.Finished
+            : allFinished && (planDone || ruleStop || (journal.StopReason is null && resultsWritten)) ? RunState.Finished
             : RunState.Interrupted;
         DateTimeOffset? endedAt = state switch
         {

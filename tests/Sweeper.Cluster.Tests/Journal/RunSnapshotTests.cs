@@ -27,6 +27,7 @@ public sealed class RunSnapshotTests : IDisposable
         parameters:
           trainable.optimizer.lr: {values: [0.1, 0.2, 0.3]}
         resources: {max_concurrent_trials: 2}
+        stop: {max_minutes: 30}
         """;
 
     private static EpochResult Epoch(int n, double acc) => new(n, new Dictionary<string, double> { [MetricNames.ValAccuracy] = acc }, TimeSpan.FromSeconds(1));
@@ -121,12 +122,30 @@ public sealed class RunSnapshotTests : IDisposable
     }
 
     [Fact]
-    public void Read_StoppedEarlyWithAReason_FinishedWithTheReason()
+    public void Read_StoppedByTheUserBeforeThePlanRan_InterruptedWithTheReason()
     {
+        // Every trial it had started ended, but t0003 was never created: sweeper resume runs it.
         var s = RunSnapshot.Read(Run("a", T0, "cancelled by the user", TrialState.Completed, TrialState.Stopped));
+
+        Assert.Equal(RunState.Interrupted, s.State);
+        Assert.Equal("cancelled by the user", s.StopReason);
+    }
+
+    [Fact]
+    public void Read_StopReasonButEveryPlannedTrialEnded_FinishedWithTheReason()
+    {
+        var s = RunSnapshot.Read(Run("a", T0, "cancelled by the user", TrialState.Completed, TrialState.Stopped, TrialState.Completed));
 
         Assert.Equal(RunState.Finished, s.State);
         Assert.Equal("cancelled by the user", s.StopReason);
+    }
+
+    [Fact]
+    public void Read_EndedByTheTimeBudget_FinishedBeforeThePlanRan()
+    {
+        var s = RunSnapshot.Read(Run("a", T0, "time budget of 30 min used up", TrialState.Completed, TrialState.Stopped));
+
+        Assert.Equal(RunState.Finished, s.State);
     }
 
     [Fact]
