@@ -64,28 +64,21 @@ public sealed class RunDirectoryLock : IDisposable
     }
 
     /// <summary>
-    /// Whether a process holds the lock of <paramref name="run"/> now, and which (<paramref name="holder"/>: "pid N", "pid N
-    /// on HOST"). Writes nothing, and takes the lock only for the instant of the test; false when there is no lock file
-    /// (nothing ever ran there). Where locks are not enforced (macOS) an existing lock file counts as held.
+    /// Whether a process holds the lock of <paramref name="run"/> now, and which (<paramref name="holder"/>: "pid N, this
+    /// process", "pid N", "pid N on HOST"): <see cref="Probe"/>, which writes nothing and never takes the lock; false
+    /// when there is no lock file (nothing ever ran there).
     /// </summary>
     public static bool IsHeld(RunDirectory run, out string holder)
     {
-        var path = run.PathOf(FileName);
-        holder = $"pid {Environment.ProcessId}, this process";
         lock (Gate)
-            if (HeldHere.Contains(path)) return true; // a second descriptor closed here would drop this process's own lock
-        holder = "pid unknown";
-        try
-        {
-            using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-            holder = Holder(file);
-            if (OperatingSystem.IsMacOS()) return true;
-            try { file.Lock(LockedByte, 1); }
-            catch (IOException) { return true; }
-            file.Unlock(LockedByte, 1);
-            return false;
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException) { return false; }
+            if (HeldHere.Contains(run.PathOf(FileName)))
+            {
+                holder = $"pid {Environment.ProcessId}, this process";
+                return true;
+            }
+        var probed = Probe(run);
+        holder = probed?.ToString() ?? "pid unknown";
+        return probed is not null;
     }
 
     /// <summary>When the holder of <paramref name="run"/>'s lock took it (the lock file's last write, by the file system's clock); null without a lock file.</summary>
