@@ -34,18 +34,7 @@ public sealed partial class SweepState
         }
         if (_draining) return [];
         _draining = true;
-        if (_stopReason is null)
-        {
-            _stopReason = reason;
-            Emit(new SweepEffect.StopReasonSet(reason));
-        }
-        Emit(new SweepEffect.SweepStopping(reason));
-        _exhausted = true;
-        StopPending(reason, interrupted: true);
-        foreach (var (worker, slots) in _workers)
-            foreach (var id in slots.Running.OrderBy(i => i.Index))
-                Emit(new SweepEffect.StopAfterEpoch(worker, id, _trials[id].Assignment, reason));
-        CompleteIfDone();
+        StopSweep(reason, interrupted: true, graceful: true);
         return Drain();
     }
 

@@ -279,7 +279,8 @@ public sealed partial class SweepState
     }
 
     /// <param name="interrupted">The sweep was interrupted (see <see cref="Interrupt"/>): the trials stopped here continue on resume.</param>
-    private void StopSweep(string reason, bool interrupted = false)
+    /// <param name="graceful">Running trials are asked to finish their current epoch and stop (<see cref="SweepEffect.StopAfterEpoch"/>) instead of being stopped at once.</param>
+    private void StopSweep(string reason, bool interrupted = false, bool graceful = false)
     {
         if (Completed is not null) return;
         if (_stopReason is null)
@@ -290,14 +291,23 @@ public sealed partial class SweepState
         Emit(new SweepEffect.SweepStopping(reason));
         _exhausted = true;
         StopPending(reason, interrupted);
-        var now = _clock();
-        foreach (var (worker, slots) in _workers)
-            foreach (var id in slots.Running.ToList())
-            {
-                Emit(new SweepEffect.StopTrial(worker, id, reason));
-                slots.Running.Remove(id);
-                Change(id, t => t.MoveTo(TrialState.Stopped) with { FinishedAt = now, Reason = reason, Interrupted = interrupted });
-            }
+        if (graceful)
+        {
+            foreach (var (worker, slots) in _workers)
+                foreach (var id in slots.Running.OrderBy(i => i.Index))
+                    Emit(new SweepEffect.StopAfterEpoch(worker, id, _trials[id].Assignment, reason));
+        }
+        else
+        {
+            var now = _clock();
+            foreach (var (worker, slots) in _workers)
+                foreach (var id in slots.Running.ToList())
+                {
+                    Emit(new SweepEffect.StopTrial(worker, id, reason));
+                    slots.Running.Remove(id);
+                    Change(id, t => t.MoveTo(TrialState.Stopped) with { FinishedAt = now, Reason = reason, Interrupted = interrupted });
+                }
+        }
         CompleteIfDone();
     }
 
