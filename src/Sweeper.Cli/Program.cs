@@ -50,6 +50,7 @@ public static class Program
                 bench.AddCommand<QuantizerBenchCommand>("quantizers").WithDescription("Training-step time per quantizer method against float.");
                 bench.AddCommand<StabilityBenchCommand>("stability").WithDescription("The stability monitor's cost per step against the step time.");
                 bench.AddCommand<TelemetryBenchCommand>("telemetry").WithDescription("A sweep with telemetry off and on: wall times and overhead.");
+                bench.AddCommand<MemoryBenchCommand>("memory").WithDescription("N tiny real trainings through one worker (1 slot): RSS after each stage, growth, peak.");
             });
             config.AddCommand<ReportCommand>("report").WithDescription("Rebuild a run's results without running anything; add groups.csv and report.html.").WithExample("report", "runs/quickstart-20261126-101500", "--group-by", "trainable.optimizer.lr");
             config.AddCommand<StatusCommand>("status").WithDescription("Where a sweep stands (running, finished or interrupted), read without disturbing it.").WithExample("status", "runs/quickstart-20261126-101500", "--watch", "5");

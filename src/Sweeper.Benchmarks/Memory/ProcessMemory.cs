@@ -1,0 +1,46 @@
+using System.Globalization;
+
+namespace Sweeper.Benchmarks.Memory;
+
+/// <summary>One reading of this process's memory: resident set (VmRSS), its peak (VmHWM) and the managed heap.</summary>
+public sealed record MemorySample(string Label, int Trials, long RssBytes, long PeakRssBytes, long ManagedHeapBytes)
+{
+    public static double Megabytes(long bytes) => bytes / (1024.0 * 1024.0);
+}
+
+/// <summary>Reads <c>/proc/self/status</c> (Linux): VmRSS and VmHWM, in bytes.</summary>
+public static class ProcessMemory
+{
+    public const string StatusFile = "/proc/self/status";
+
+    /// <summary>VmRSS and VmHWM of this process, in bytes.</summary>
+    /// <exception cref="PlatformNotSupportedException">No <c>/proc/self/status</c> (not Linux).</exception>
+    public static (long Rss, long Peak) Read()
+    {
+        if (!File.Exists(StatusFile)) throw new PlatformNotSupportedException($"{StatusFile} does not exist: memory figures need Linux's /proc.");
+        long rss = -1, peak = -1;
+        foreach (var line in File.ReadLines(StatusFile))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal)) rss = ParseKilobytes(line);
+            else if (line.StartsWith("VmHWM:", StringComparison.Ordinal)) peak = ParseKilobytes(line);
+        }
+        if (rss < 0 || peak < 0) throw new InvalidDataException($"{StatusFile} has no VmRSS or VmHWM line.");
+        return (rss, peak);
+    }
+
+    /// <summary>A sample now; the managed heap is the GC's heap size after the last collection (no collection is forced).</summary>
+    public static MemorySample Sample(string label, int trials)
+    {
+        var (rss, peak) = Read();
+        return new MemorySample(label, trials, rss, peak, GC.GetGCMemoryInfo().HeapSizeBytes);
+    }
+
+    /// <summary>"VmRSS:    123456 kB" → 123456 × 1024.</summary>
+    internal static long ParseKilobytes(string line)
+    {
+        var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length != 3 || parts[2] != "kB" || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var kb))
+            throw new InvalidDataException($"unexpected line in {StatusFile}: '{line}'");
+        return kb * 1024;
+    }
+}
