@@ -37,6 +37,9 @@ public sealed record MemoryFigures(int Trials, IReadOnlyList<MemorySample> Sampl
 /// </summary>
 public static class MemoryBenchmark
 {
+    /// <summary>Where Fashion-MNIST is read from unless told otherwise.</summary>
+    public const string DefaultDatasetPath = Sweeper.Training.Data.FashionMnist.DefaultPath;
+
     /// <summary>The trial counts after which RSS is read (those up to the run's length, and its last).</summary>
     public static IReadOnlyList<int> SampleAfter(int trials) =>
         new[] { 1, 20, 50, 100, 200 }.Where(n => n < trials).Append(trials).Distinct().ToList();

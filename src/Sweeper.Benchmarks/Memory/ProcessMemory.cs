@@ -36,9 +36,9 @@ public static class ProcessMemory
     }
 
     /// <summary>"VmRSS:    123456 kB" → 123456 × 1024.</summary>
-    internal static long ParseKilobytes(string line)
+    public static long ParseKilobytes(string line)
     {
-        var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var parts = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length != 3 || parts[2] != "kB" || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var kb))
             throw new InvalidDataException($"unexpected line in {StatusFile}: '{line}'");
         return kb * 1024;
