@@ -27,6 +27,17 @@ public sealed record MemoryFigures(int Trials, IReadOnlyList<MemorySample> Sampl
             return from is null || last.Trials <= GrowthFrom ? null : last.RssBytes - from.RssBytes;
         }
     }
+
+    /// <summary>The same growth of the anonymous resident memory (RssAnon), without code and file pages.</summary>
+    public long? AnonGrowthBytes
+    {
+        get
+        {
+            var from = Samples.FirstOrDefault(s => s.Trials == GrowthFrom);
+            var last = Samples[^1];
+            return from is null || last.Trials <= GrowthFrom ? null : last.AnonRssBytes - from.AnonRssBytes;
+        }
+    }
 }
 
 /// <summary>
@@ -117,7 +128,7 @@ public static class MemoryBenchmark
             {
                 await host.StopAsync(CancellationToken.None);
             }
-            var (_, peak) = ProcessMemory.Read();
+            var (_, peak, _) = ProcessMemory.Read();
             lock (samples) return new MemoryFigures(trials, samples.ToList(), peak);
         }
         finally

@@ -40,16 +40,16 @@ public sealed class MemoryBenchCommand : AsyncCommand<MemoryBenchSettings>
         if (problems.Count > 0) return Errors.Report(problems[0], Errors.InvalidInput);
         AnsiConsole.MarkupLine(Markup.Escape($"{settings.Trials} trials: MobileNetV1 w0.25, 1 epoch on 128 Fashion-MNIST images from {Path.GetFullPath(settings.Dataset)}, 1 slot, in this process"));
         var figures = await MemoryBenchmark.RunAsync(settings.Trials, settings.Dataset, Running.TrainableFactories.Default,
-            s => AnsiConsole.MarkupLine(Markup.Escape($"  {s.Label}: RSS {Mb(s.RssBytes)} MB")), cancellationToken);
+            s => AnsiConsole.MarkupLine(Markup.Escape($"  {s.Label}: RSS {Mb(s.RssBytes)} MB ({Mb(s.AnonRssBytes)} MB anonymous)")), cancellationToken);
 
         var table = new Table().Border(TableBorder.Rounded).Title("memory of one worker process, 1 slot (VmRSS, VmHWM from /proc/self/status)");
-        table.AddColumns("when", "RSS MB", "peak RSS MB", "managed heap MB", "target");
+        table.AddColumns("when", "RSS MB", "of it anonymous MB", "peak RSS MB", "managed heap MB", "RSS target");
         foreach (var s in figures.Samples)
-            table.AddRow(s.Label, Mb(s.RssBytes), Mb(s.PeakRssBytes), Mb(s.ManagedHeapBytes), s.Trials > 0 ? $"≤ {PlateauTargetMb:F0}" : "");
+            table.AddRow(s.Label, Mb(s.RssBytes), Mb(s.AnonRssBytes), Mb(s.PeakRssBytes), Mb(s.ManagedHeapBytes), s.Trials > 0 ? $"≤ {PlateauTargetMb:F0}" : "");
         AnsiConsole.Write(table);
         var last = figures.Samples[^1];
         var growth = figures.GrowthBytes is { } g
-            ? $"growth from trial {MemoryFigures.GrowthFrom} to {last.Trials}: {Signed(g)} MB (target ≤ {GrowthTargetMb:F0} MB)"
+            ? $"growth from trial {MemoryFigures.GrowthFrom} to {last.Trials}: {Signed(g)} MB (target ≤ {GrowthTargetMb:F0} MB; anonymous memory {Signed(figures.AnonGrowthBytes ?? 0)} MB)"
             : $"growth: needs more than {MemoryFigures.GrowthFrom} trials";
         AnsiConsole.MarkupLine(Markup.Escape($"RSS after {last.Trials} trials: {Mb(last.RssBytes)} MB (target ≤ {PlateauTargetMb:F0} MB); {growth}; " +
                                              $"peak {Mb(figures.PeakRssBytes)} MB; managed heap {Mb(last.ManagedHeapBytes)} MB"));

@@ -4,7 +4,7 @@ namespace Sweeper.Cli.Running;
 
 /// <summary>
 /// Tunes glibc's malloc for a process that trains: at most <see cref="ArenaMax"/> malloc arenas instead of glibc's
-/// 8 per core. Called first thing in <c>Main</c>, before libtorch allocates anything.
+/// 8 per core, and a trim of the arenas after each trial. Called first thing in <c>Main</c>, before libtorch allocates anything.
 /// </summary>
 /// <remarks>
 /// libtorch allocates every tensor with malloc on the thread that runs the op. glibc gives threads arenas of their
@@ -24,19 +24,37 @@ public static class NativeMemory
 
     private const int M_ARENA_MAX = -8;
 
-    /// <summary>Limits the arenas (once; later calls do nothing). True when the limit was set by this call.</summary>
+    /// <summary>
+    /// Limits the arenas (unless the user set <see cref="ArenaMaxVariable"/>), and has every trial thread give the
+    /// memory freed by its trial back to the system when the trial ends (<see cref="TrimFreeMemory"/>). True when
+    /// glibc's malloc is there to be tuned.
+    /// </summary>
     public static bool Configure()
     {
-        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable(ArenaMaxVariable) is not null) return false;
+        if (!OperatingSystem.IsLinux()) return false;
         try
         {
-            return mallopt(M_ARENA_MAX, ArenaMax) == 1;
+            if (Environment.GetEnvironmentVariable(ArenaMaxVariable) is null) mallopt(M_ARENA_MAX, ArenaMax);
+            malloc_trim(0); // binds both entry points now: a C library without them (musl) fails here, not after a trial
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             return false; // not glibc
         }
+        Cluster.Actors.TrialThreads.Shared.AfterEach = TrimFreeMemory;
+        return true;
     }
+
+    /// <summary>
+    /// Returns the free memory of every malloc arena to the system (<c>malloc_trim(0)</c>): run on a trial thread when
+    /// its trial has ended, so that what the trial freed does not stay resident in an arena until the next trial.
+    /// With trials overlapping by a moment (the next one starts while the last one's thread is still disposing), two
+    /// trial threads, and so both arenas, serve trials; without the trim each arena kept its own high-water mark.
+    /// </summary>
+    public static void TrimFreeMemory() => malloc_trim(0);
+
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int malloc_trim(nuint pad);
 
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int mallopt(int param, int value);

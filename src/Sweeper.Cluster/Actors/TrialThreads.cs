@@ -33,6 +33,13 @@ public sealed class TrialThreads
         _namePrefix = namePrefix;
     }
 
+    /// <summary>
+    /// Runs on a trial's thread after each trial (after its work returned or threw), before the thread takes the next
+    /// one: the place to hand memory the trial freed back to the system (the program sets it, see the Cli's
+    /// <c>NativeMemory</c>). An exception it throws is counted in <see cref="Failures"/>.
+    /// </summary>
+    public Action? AfterEach { get; set; }
+
     /// <summary>Threads started so far (idle or busy).</summary>
     public int Created { get { lock (_gate) return _created; } }
 
@@ -95,6 +102,14 @@ public sealed class TrialThreads
                 try
                 {
                     work?.Invoke();
+                }
+                catch (Exception)
+                {
+                    Interlocked.Increment(ref _owner._failures);
+                }
+                try
+                {
+                    _owner.AfterEach?.Invoke();
                 }
                 catch (Exception)
                 {

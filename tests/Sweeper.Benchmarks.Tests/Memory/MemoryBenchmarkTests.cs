@@ -25,18 +25,20 @@ public sealed class MemoryBenchmarkTests(ITestOutputHelper output)
 
         Assert.Equal(25, factory.Created);
         Assert.Equal(new[] { 0, 1, 20, 25 }, figures.Samples.Select(s => s.Trials));
-        Assert.All(figures.Samples, s => Assert.True(s.RssBytes > 0 && s.PeakRssBytes >= s.RssBytes, $"{s}"));
+        Assert.All(figures.Samples, s => Assert.True(s.RssBytes > 0 && s.PeakRssBytes >= s.RssBytes && s.AnonRssBytes > 0 && s.AnonRssBytes <= s.RssBytes, $"{s}"));
         Assert.True(figures.PeakRssBytes >= figures.Samples.Max(s => s.RssBytes));
         Assert.Equal(figures.Samples[^1].RssBytes - figures.Samples[2].RssBytes, figures.GrowthBytes);
+        Assert.Equal(figures.Samples[^1].AnonRssBytes - figures.Samples[2].AnonRssBytes, figures.AnonGrowthBytes);
         foreach (var s in figures.Samples) output.WriteLine($"{s.Label}: RSS {MemorySample.Megabytes(s.RssBytes):F1} MB");
     }
 
     [Fact]
     public void GrowthBytes_NoSampleAfterTrial20_Null()
     {
-        var figures = new MemoryFigures(5, [new("start", 0, 100, 100, 1), new("after trial 1", 1, 200, 200, 1), new("after trial 5", 5, 300, 300, 1)], 300);
+        var figures = new MemoryFigures(5, [new("start", 0, 100, 100, 1, 50), new("after trial 1", 1, 200, 200, 1, 80), new("after trial 5", 5, 300, 300, 1, 90)], 300);
 
         Assert.Null(figures.GrowthBytes);
+        Assert.Null(figures.AnonGrowthBytes);
     }
 
     [Theory]
@@ -53,9 +55,10 @@ public sealed class MemoryBenchmarkTests(ITestOutputHelper output)
     [Fact]
     public void Read_ThisProcess_RssAtMostPeak()
     {
-        var (rss, peak) = ProcessMemory.Read();
+        var (rss, peak, anon) = ProcessMemory.Read();
 
         Assert.True(rss > 0);
         Assert.True(peak >= rss);
+        Assert.InRange(anon, 1, rss);
     }
 }

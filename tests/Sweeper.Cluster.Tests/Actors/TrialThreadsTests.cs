@@ -125,4 +125,18 @@ public sealed class TrialThreadsTests
         Assert.Equal("test-trial-1", name);
         Assert.True(background);
     }
+
+    [Fact]
+    public void AfterEach_RunsOnTheTrialThreadAfterEveryTrialEvenOneThatThrew()
+    {
+        var threads = new TrialThreads("test-trial");
+        var after = new System.Collections.Concurrent.ConcurrentQueue<int>();
+        threads.AfterEach = () => after.Enqueue(Environment.CurrentManagedThreadId);
+
+        int first = RunToEnd(threads, () => { });
+        int second = RunToEnd(threads, () => throw new InvalidOperationException("boom"));
+
+        Assert.Equal(new[] { first, second }, after);
+        Assert.Equal(1, threads.Failures);
+    }
 }
