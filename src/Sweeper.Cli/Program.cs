@@ -13,6 +13,7 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        Running.NativeMemory.Configure(); // before libtorch allocates: glibc's malloc arenas bounded
         // Redirected output (CI, pipes, tests) gets wide tables instead of 80-column wrapping.
         if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 240;
         var app = new CommandApp();
@@ -50,6 +51,7 @@ public static class Program
                 bench.AddCommand<QuantizerBenchCommand>("quantizers").WithDescription("Training-step time per quantizer method against float.");
                 bench.AddCommand<StabilityBenchCommand>("stability").WithDescription("The stability monitor's cost per step against the step time.");
                 bench.AddCommand<TelemetryBenchCommand>("telemetry").WithDescription("A sweep with telemetry off and on: wall times and overhead.");
+                bench.AddCommand<MemoryBenchCommand>("memory").WithDescription("N tiny real trainings through one worker (1 slot): RSS after each stage, growth, peak.");
             });
             config.AddCommand<ReportCommand>("report").WithDescription("Rebuild a run's results without running anything; add groups.csv and report.html.").WithExample("report", "runs/quickstart-20261126-101500", "--group-by", "trainable.optimizer.lr");
             config.AddCommand<StatusCommand>("status").WithDescription("Where a sweep stands (running, finished or interrupted), read without disturbing it.").WithExample("status", "runs/quickstart-20261126-101500", "--watch", "5");

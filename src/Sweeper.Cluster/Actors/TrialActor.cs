@@ -10,7 +10,7 @@ using Sweeper.Core.Model;
 namespace Sweeper.Cluster.Actors;
 
 /// <summary>
-/// Owns one assignment of one trial. The trainable runs on a dedicated thread (TorchSharp dispose scopes are
+/// Owns one assignment of one trial. The trainable runs on a trial thread of its own while it runs (<see cref="TrialThreads"/>; TorchSharp dispose scopes are
 /// thread-static, and a training step must not block the dispatcher); each epoch's result and each checkpoint come
 /// back to this actor as messages and are forwarded to the coordinator. Stopping the actor cancels the run; the
 /// stop-after-epoch token (see <see cref="WorkerCommands.StopAfterEpoch"/>) ends it after its current epoch and that
@@ -138,8 +138,7 @@ public sealed class TrialActor : ReceiveActor
         ]);
         var self = Self;
         var token = _cancel.Token;
-        var thread = new Thread(() => Run(self, token)) { IsBackground = true, Name = $"sweeper-{_run.Config.Id}" };
-        thread.Start();
+        TrialThreads.Shared.Run(() => Run(self, token));
     }
 
     protected override void PostStop()
