@@ -50,6 +50,7 @@ public static class Program
                 bench.AddCommand<SearchBenchCommand>("search").WithDescription("TPE against random search on synthetic objectives.");
                 bench.AddCommand<QuantizerBenchCommand>("quantizers").WithDescription("Training-step time per quantizer method against float.");
                 bench.AddCommand<StabilityBenchCommand>("stability").WithDescription("The stability monitor's cost per step against the step time.");
+                bench.AddCommand<TrialBenchCommand>("trial").WithDescription("The first trial of a sweep as a whole process: wall time, epochs, peak RSS; --compare-pytorch runs it in PyTorch too.");
                 bench.AddCommand<TelemetryBenchCommand>("telemetry").WithDescription("A sweep with telemetry off and on: wall times and overhead.");
                 bench.AddCommand<MemoryBenchCommand>("memory").WithDescription("N tiny real trainings through one worker (1 slot): RSS after each stage, growth, peak.");
             });

@@ -153,6 +153,14 @@ public sealed class QuantizerBenchSettings : CommandSettings
     [CommandOption("--second-moments")]
     [Description("Weight the MSQE by the gradients' second moments (msqe_po2, learnable_po2), as the spec's default does; off by default so that the figures compare with those measured before that default.")]
     public bool SecondMoments { get; init; }
+
+    [CommandOption("--compare-pytorch")]
+    [Description("Also time the same architecture in PyTorch (float step, fused per-channel fake-quant min/max and learnable), through python3 if it imports torch.")]
+    public bool ComparePyTorch { get; init; }
+
+    [CommandOption("--python <PATH>")]
+    [Description("The interpreter for --compare-pytorch (it must import torch and numpy).")]
+    public string? Python { get; init; }
 }
 
 /// <summary>
@@ -176,6 +184,7 @@ public sealed class QuantizerBenchCommand : Command<QuantizerBenchSettings>
             table.AddRow(r.Method, r.MedianMilliseconds.ToString("F1", CultureInfo.InvariantCulture), r.RatioToFloat.ToString("F3", CultureInfo.InvariantCulture),
                 QuantizerNames.TryParseMethod(r.Method, out var m) ? m switch { QuantizerMethod.LearnablePo2 or QuantizerMethod.Lsq => "≤ 1.15", QuantizerMethod.MsqePo2 => "≤ 1.35", _ => "" } : "");
         AnsiConsole.Write(table);
+        if (settings.ComparePyTorch) PyTorchStepComparison.Print(rows, options, settings.Python);
         return Errors.Ok;
     }
 }
