@@ -51,6 +51,7 @@ public static class Program
                 bench.AddCommand<QuantizerBenchCommand>("quantizers").WithDescription("Training-step time per quantizer method against float.");
                 bench.AddCommand<StabilityBenchCommand>("stability").WithDescription("The stability monitor's cost per step against the step time.");
                 bench.AddCommand<TrialBenchCommand>("trial").WithDescription("The first trial of a sweep as a whole process: wall time, epochs, peak RSS; --compare-pytorch runs it in PyTorch too.");
+                bench.AddCommand<ThreadsBenchCommand>("threads").WithDescription("One trial's training step with one intra-op thread and with N: the speed-up --threads-per-trial gives.");
                 bench.AddCommand<TelemetryBenchCommand>("telemetry").WithDescription("A sweep with telemetry off and on: wall times and overhead.");
                 bench.AddCommand<MemoryBenchCommand>("memory").WithDescription("N tiny real trainings through one worker (1 slot): RSS after each stage, growth, peak.");
             });

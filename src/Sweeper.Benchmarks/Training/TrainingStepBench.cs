@@ -150,7 +150,7 @@ public static class TrainingStepBench
         return rows.Single(r => r.Method == method);
     }
 
-    private static double Median(IReadOnlyList<double> values)
+    internal static double Median(IReadOnlyList<double> values)
     {
         var sorted = values.OrderBy(v => v).ToArray();
         int n = sorted.Length;

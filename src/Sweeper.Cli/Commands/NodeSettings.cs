@@ -51,6 +51,11 @@ public abstract class NodeSettings : CommandSettings
     [Description("Password of --tls-cert on the command line: visible to every user in 'ps'; prefer --tls-password-file or SWEEPER_TLS_PASSWORD.")]
     public string? TlsPassword { get; init; }
 
+    [CommandOption("--threads-per-trial <AUTO|N>")]
+    [Description("Intra-op threads each trial of this node's worker uses (default auto: the machine's cores divided among the worker's slots, at least 1). A trial's figures can differ in the last digits between thread counts.")]
+    [DefaultValue("auto")]
+    public string ThreadsPerTrialText { get; init; } = "auto";
+
     [CommandOption("--insecure")]
     [Description("Allow remoting off loopback without TLS: anyone who reaches the port can join the cluster.")]
     public bool Insecure { get; init; }
@@ -59,6 +64,7 @@ public abstract class NodeSettings : CommandSettings
     public const string AutoHostname = "auto";
 
     private string? _passwordFromFile;
+    private int? _threadsPerTrial;
     private string? _resolvedHostname;
 
     /// <summary>The address remoting binds to and advertises: <see cref="Hostname"/>, with <c>auto</c> resolved.</summary>
@@ -66,7 +72,7 @@ public abstract class NodeSettings : CommandSettings
 
     /// <summary>This node as the sweep host runs it: remoting, TLS and Akka.Management (with <c>--management-port</c>).</summary>
     public NodeOptions Node(bool localWorker = true, int? slots = null, DiscoveryOptions? discovery = null) =>
-        new(Host, Port, localWorker, slots, Tls, ManagementPort is { } port ? new ManagementOptions(ManagementHostname ?? Host, port, discovery) : null);
+        new(Host, Port, localWorker, slots, Tls, ManagementPort is { } port ? new ManagementOptions(ManagementHostname ?? Host, port, discovery) : null, _threadsPerTrial);
 
     /// <summary>"management http://host:port (/health/alive, /health/ready); " or nothing.</summary>
     public string DescribeManagement(NodeOptions node) => node.Management is { } m
@@ -93,6 +99,7 @@ public abstract class NodeSettings : CommandSettings
     public override ValidationResult Validate()
     {
         if (Port is < 0 or > 65535) return ValidationResult.Error("--port must be between 0 and 65535");
+        if (!Core.Trials.IntraOpThreads.TryParse(ThreadsPerTrialText, out _threadsPerTrial, out var threadsError)) return ValidationResult.Error(threadsError!);
         if (ManagementPort is < 1 or > 65535) return ValidationResult.Error("--management-port must be between 1 and 65535");
         if (ManagementHostname is not null && ManagementPort is null) return ValidationResult.Error("--management-hostname goes with --management-port");
         if (ManagementPort == Port && (ManagementHostname ?? Hostname) == Hostname)

@@ -127,7 +127,7 @@ public sealed class WorkerCommand : AsyncCommand<WorkerSettings>
         try
         {
             fenced = await SweepHost.RunWorkerAsync(seed, settings.Slots, TrainableFactories.Default, node, address =>
-                AnsiConsole.MarkupLine($"worker [bold]{Markup.Escape(address)}[/] with {settings.Slots} slot(s), {Markup.Escape(joining)}; {Markup.Escape(settings.DescribeManagement(node))}traces: {Markup.Escape(telemetry.Describe())}"), linked.Token);
+                AnsiConsole.MarkupLine($"worker [bold]{Markup.Escape(address)}[/] with {settings.Slots} slot(s) × {node.TrialThreads(settings.Slots)} thread(s), {Markup.Escape(joining)}; {Markup.Escape(settings.DescribeManagement(node))}traces: {Markup.Escape(telemetry.Describe())}"), linked.Token);
         }
         catch (ManagementStartException ex) { return Errors.Report(ex.Message); }
         if (fenced is not null) return Errors.Report($"this worker fenced itself: {fenced}; its trials were stopped (they continue elsewhere)");

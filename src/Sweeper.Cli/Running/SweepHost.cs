@@ -16,8 +16,16 @@ namespace Sweeper.Cli.Running;
 /// <param name="Slots">Trial slots of the local worker (null: the spec's max_concurrent_trials).</param>
 /// <param name="Tls">Mutual TLS for remoting (null: plain TCP).</param>
 /// <param name="Management">Akka.Management: health endpoints, contact point, and for a worker its discovery (null: none).</param>
+/// <param name="ThreadsPerTrial">Intra-op threads of each trial of this node's worker (null: <see cref="IntraOpThreads.Auto"/>).</param>
 public sealed record NodeOptions(string Hostname = "127.0.0.1", int Port = 0, bool LocalWorker = true, int? Slots = null, TlsOptions? Tls = null,
-    ManagementOptions? Management = null);
+    ManagementOptions? Management = null, int? ThreadsPerTrial = null)
+{
+    /// <summary>The intra-op threads each trial of a worker with <paramref name="slots"/> slots gets on this machine.</summary>
+    public int TrialThreads(int slots) => ThreadsPerTrial ?? IntraOpThreads.Auto(slots, Environment.ProcessorCount);
+
+    /// <summary>The trainables a worker of <paramref name="slots"/> slots creates: <paramref name="factory"/>'s, with <see cref="TrialThreads"/>.</summary>
+    public ITrainableFactory WorkerFactory(ITrainableFactory factory, int slots) => IntraOpThreads.For(factory, TrialThreads(slots));
+}
 
 /// <summary>Hosts a sweep's coordinator node (and, by default, a worker in the same process) until the sweep ends.</summary>
 public static class SweepHost
@@ -40,7 +48,11 @@ public static class SweepHost
         using var host = SweeperHosting.BuildHost(akka =>
         {
             akka.AddSweeperCluster(node.Hostname, node.Port, roles, [], node.Tls, node.Management).AddSweeperCoordinator(spec, source, coordinator);
-            if (node.LocalWorker) akka.AddSweeperWorker(node.Slots ?? spec.Resources.MaxConcurrentTrials, factory);
+            if (node.LocalWorker)
+            {
+                int slots = node.Slots ?? spec.Resources.MaxConcurrentTrials;
+                akka.AddSweeperWorker(slots, node.WorkerFactory(factory, slots));
+            }
         });
         await host.StartAsync(CancellationToken.None);
         try
@@ -77,7 +89,7 @@ public static class SweepHost
         var fenced = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var host = SweeperHosting.BuildHost(akka => akka
             .AddSweeperCluster(node.Hostname, node.Port, [SweeperRoles.Worker], seed is null ? [] : [seed], node.Tls, node.Management)
-            .AddSweeperWorker(slots, factory, leaveWithCoordinator: true, onFenced: reason => fenced.TrySetResult(reason)));
+            .AddSweeperWorker(slots, node.WorkerFactory(factory, slots), leaveWithCoordinator: true, onFenced: reason => fenced.TrySetResult(reason)));
         await host.StartAsync(CancellationToken.None);
         try
         {

@@ -32,7 +32,8 @@ public static class SweepSession
         var run = SweepHost.RunAsync(spec, source, coordinator, TrainableFactories.Default, node, view.OnTrial,
             address =>
             {
-                var roles = node.LocalWorker ? "coordinator, worker" : "coordinator";
+                int slots = node.Slots ?? spec.Resources.MaxConcurrentTrials;
+                var roles = node.LocalWorker ? $"coordinator, worker: {slots} slot(s) × {node.TrialThreads(slots)} thread(s)" : "coordinator";
                 console.MarkupLine($"node [bold]{Markup.Escape(address)}[/] ({roles}); traces: {Markup.Escape(telemetry.Describe())}");
                 if (!node.LocalWorker)
                     console.MarkupLine($"workers join with: [bold]sweeper worker --join {Markup.Escape(address[(address.IndexOf('@') + 1)..])}[/]");

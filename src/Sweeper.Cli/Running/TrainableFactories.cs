@@ -19,11 +19,15 @@ public sealed class TrainableFactories : ITrainableFactory
     private readonly CommandTrainableFactory _command = new();
     private readonly PluginTrainableFactory _plugins = new();
 
-    /// <summary>A program (<c>trainable.command</c>) and a training-loop plug-in may keep files in the assignment's folders; the others need none.</summary>
+    /// <summary>
+    /// A program (<c>trainable.command</c>) and a training-loop plug-in may keep files in the assignment's folders; a
+    /// TorchSharp trainable takes the assignment's intra-op threads (<see cref="TrialContext.IntraOpThreads"/>).
+    /// </summary>
     public ITrainable Create(TrialConfig config, TrialContext context) =>
         config.Trainable.Command is not null ? _command.Create(config, context)
         : config.Trainable.Plugin is not null ? _plugins.Create(config, context)
-        : Create(config);
+        : config.Trainable.Model == "synthetic" ? Create(config)
+        : _torch.Create(config, context);
 
     public ITrainable Create(TrialConfig config) =>
         config.Trainable.Command is not null ? _command.Create(config)

@@ -39,6 +39,12 @@ public sealed record TrialContext(string TrialFolder, int Assignment)
 
     /// <summary>The trial's log file (<c>&lt;trial folder&gt;/trial.log</c>), appended to by every assignment.</summary>
     public string LogPath => Path.Combine(TrialFolder, "trial.log");
+
+    /// <summary>
+    /// The intra-op threads the assignment may use (libtorch's <c>set_num_threads</c> on the trial's thread), given by
+    /// the worker (<c>--threads-per-trial</c>): its cores divided among its slots, at least 1.
+    /// </summary>
+    public int IntraOpThreads { get; init; } = 1;
 }
 
 /// <summary>The outcome of one epoch. Metric names are those of <see cref="MetricNames"/> (and any extra ones).</summary>

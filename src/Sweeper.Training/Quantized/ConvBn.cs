@@ -45,7 +45,7 @@ public enum Activation
 public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
 {
     private readonly Parameter weight;
-    private readonly BatchNorm2d bn;
+    private readonly TorchSharp.Modules.BatchNorm bn;
     private readonly WeightQuantizer? quantizer;
     private readonly long[] stride;
     private readonly long[] padding;
@@ -85,8 +85,8 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
         this.weight = (Parameter)new Parameter(torch.empty(weightShape)).DetachFromDisposeScope();
         Folding = plan.Folding(role);
         bn = Folding == BatchNormFolding.QKeras
-            ? BatchNorm2d(outputChannels, eps: QKerasEps, momentum: QKerasMomentum)
-            : BatchNorm2d(outputChannels);
+            ? new Torch.HeldScalarBatchNorm2d(outputChannels, eps: QKerasEps, momentum: QKerasMomentum)
+            : new Torch.HeldScalarBatchNorm2d(outputChannels);
         IsDepthwise = groups > 1 && groups == inputChannels && groups == outputChannels;
         quantizer = plan.CreateQuantizer(weightShape, role, IsDepthwise);
         this.stride = [stride, stride];
@@ -113,7 +113,7 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
     public Parameter Weight => weight;
 
     /// <summary>The BatchNorm after the convolution.</summary>
-    public BatchNorm2d BatchNorm => bn;
+    public TorchSharp.Modules.BatchNorm BatchNorm => bn;
 
     /// <summary>Stride (both axes).</summary>
     public long Stride => stride[0];

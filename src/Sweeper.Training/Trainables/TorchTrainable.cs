@@ -21,7 +21,8 @@ namespace Sweeper.Training.Trainables;
 /// </summary>
 /// <remarks>
 /// <para>Threading: like every <see cref="ITrainable"/>, one thread creates it and calls every member. That thread gets
-/// one intra-op libtorch thread (<c>torch.set_num_threads(1)</c>), so that concurrent trials share the cores.</para>
+/// the intra-op libtorch threads it was created with (<c>torch.set_num_threads</c>; 1 by default, the worker's
+/// <c>--threads-per-trial</c> in a sweep), so that concurrent trials share the cores.</para>
 /// <para>Reproducibility: the weights are initialized from a generator seeded by the trial seed, and epoch
 /// <c>e</c> visits the training images in an order that depends only on (seed, e); with one thread the same seed
 /// gives bit-identical metrics.</para>
@@ -57,20 +58,25 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
     private readonly LearningRateSchedule schedule;
     private readonly Generator shuffleGenerator;
     private readonly int batchSize;
+    private readonly int threads;
     private long shuffleSeed;
     private bool disposed;
 
     /// <summary>Builds the model and optimizer of the trial and loads (or reuses) its data set.</summary>
     /// <exception cref="ArgumentException">Unknown model, data set, optimizer or schedule, or an out-of-range setting.</exception>
     /// <exception cref="DatasetNotFoundException">The data set is not where the spec says.</exception>
-    public TorchTrainable(TrialConfig config)
-        : this(config, DatasetFactory.GetShared((config ?? throw new ArgumentNullException(nameof(config))).Trainable.Dataset))
+    /// <param name="config">The trial.</param>
+    /// <param name="intraOpThreads">libtorch intra-op threads of the calling thread while this trainable works (≥ 1).</param>
+    public TorchTrainable(TrialConfig config, int intraOpThreads = 1)
+        : this(config, DatasetFactory.GetShared((config ?? throw new ArgumentNullException(nameof(config))).Trainable.Dataset), intraOpThreads)
     {
     }
 
     /// <summary>Trains on <paramref name="data"/> instead of the data set the spec names (tests, custom data).</summary>
-    public TorchTrainable(TrialConfig config, ImageDataset data)
+    public TorchTrainable(TrialConfig config, ImageDataset data, int intraOpThreads = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(intraOpThreads, 1);
+        threads = intraOpThreads;
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(data);
         spec = config.Trainable;
@@ -83,7 +89,7 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
         shuffleSeed = config.Seed;
         this.data = data;
         transform = InputTransform.For(data, spec.InputSize, spec.InputChannels);
-        UseOneThread();
+        UseThreads();
         torch.manual_seed(config.Seed);
 
         batchSize = Math.Min(spec.BatchSize, data.Train.Count);
@@ -155,7 +161,7 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
         ArgumentOutOfRangeException.ThrowIfLessThan(epoch, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(epoch, TotalEpochs);
         cancellationToken.ThrowIfCancellationRequested();
-        UseOneThread();
+        UseThreads();
 
         var total = Stopwatch.StartNew();
         long flipsBefore = TotalFlips();
@@ -198,7 +204,7 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
     private EvaluationResult Evaluate(ImageSplit split, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        UseOneThread();
+        UseThreads();
         double lossSum = 0;
         long correct = 0;
         model.eval();
@@ -463,22 +469,23 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
         switch (o.Name)
         {
             case Sgd:
-                if (quantizerScales.Count == 0) return torch.optim.SGD(weights, o.Lr, momentum: o.Momentum, weight_decay: o.WeightDecay);
-                return torch.optim.SGD(
+                // TorchSharp's SGD with held scalars (see HeldScalars): the same update, operation for operation.
+                if (quantizerScales.Count == 0) return new Torch.HeldScalarSgd(weights, o.Lr, o.Momentum, o.WeightDecay);
+                return new Torch.HeldScalarSgd(
                     [
                         new TorchSharp.Modules.SGD.ParamGroup(weights, new TorchSharp.Modules.SGD.Options { weight_decay = o.WeightDecay }),
                         new TorchSharp.Modules.SGD.ParamGroup(quantizerScales, new TorchSharp.Modules.SGD.Options { weight_decay = 0 }),
                     ],
-                    o.Lr, momentum: o.Momentum, weight_decay: o.WeightDecay);
+                    o.Lr, o.Momentum, o.WeightDecay);
             case Adam:
                 // Adam ignores Momentum (its betas stay 0.9 / 0.999).
-                if (quantizerScales.Count == 0) return torch.optim.Adam(weights, o.Lr, weight_decay: o.WeightDecay);
-                return torch.optim.Adam(
+                if (quantizerScales.Count == 0) return new Torch.HeldScalarAdam(weights, o.Lr, o.WeightDecay);
+                return new Torch.HeldScalarAdam(
                     [
                         new TorchSharp.Modules.Adam.ParamGroup(weights, new TorchSharp.Modules.Adam.Options { weight_decay = o.WeightDecay }),
                         new TorchSharp.Modules.Adam.ParamGroup(quantizerScales, new TorchSharp.Modules.Adam.Options { weight_decay = 0 }),
                     ],
-                    o.Lr, weight_decay: o.WeightDecay);
+                    o.Lr, o.WeightDecay);
             default:
                 throw new ArgumentException($"Unknown optimizer '{o.Name}'. Valid names: {string.Join(", ", OptimizerNames)}.");
         }
@@ -496,10 +503,18 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
             throw new ArgumentException($"trainable.optimizer.weight_decay must be ≥ 0 (got {spec.Optimizer.WeightDecay}).");
     }
 
-    private static void UseOneThread()
+    /// <summary>
+    /// libtorch keeps the intra-op thread count per calling thread (OpenMP's nthreads ICV), seeded from a process-wide
+    /// value when a thread first runs an operator: setting it here, on the trial's thread, before every epoch and
+    /// evaluation, gives this trial its count whatever the thread ran before and whatever other trials use.
+    /// </summary>
+    private void UseThreads()
     {
-        if (torch.get_num_threads() != 1) torch.set_num_threads(1);
+        if (torch.get_num_threads() != threads) torch.set_num_threads(threads);
     }
+
+    /// <summary>The libtorch intra-op threads this trainable uses.</summary>
+    public int IntraOpThreads => threads;
 
     /// <summary>SplitMix64 of (seed, stream): independent, well-spread seeds for the generators of one trial.</summary>
     internal static ulong MixSeed(long seed, ulong stream) => SplitMix64.Mix(unchecked((ulong)seed + SplitMix64.Gamma * stream));

@@ -6,4 +6,7 @@ namespace Sweeper.Training.Trainables;
 public sealed class TorchTrainableFactory : ITrainableFactory
 {
     public ITrainable Create(TrialConfig config) => new TorchTrainable(config);
+
+    /// <summary>A trainable that uses the assignment's <see cref="TrialContext.IntraOpThreads"/>.</summary>
+    public ITrainable Create(TrialConfig config, TrialContext context) => new TorchTrainable(config, context.IntraOpThreads);
 }

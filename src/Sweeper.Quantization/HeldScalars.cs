@@ -1,0 +1,35 @@
+using TorchSharp;
+
+namespace Sweeper.Quantization;
+
+/// <summary>
+/// Scalars that live as long as the process, for TorchSharp calls on hot paths.
+/// </summary>
+/// <remarks>
+/// TorchSharp 0.107's <see cref="Scalar"/> owns a native <c>at::Scalar</c> that its finalizer frees, and its wrappers
+/// read a scalar's handle and then call native code without keeping the scalar reachable: a scalar made on the fly
+/// (<c>t.add_(1)</c>, <c>t + 0.5</c>, the default <c>alpha: 1</c> of every <c>add</c>/<c>sub</c>) can be collected by a
+/// garbage collection that another thread's allocation starts during that native call, and freed by the finalizer
+/// thread while libtorch still reads it: "Unknown scalar type", "For integral input tensors, argument alpha must not
+/// be a floating point number", a wrong value. Code on the training path passes scalars it holds: these constants,
+/// or <c>using var s = value.ToScalar()</c> for a value that changes (the <c>using</c> keeps it alive until the call
+/// returned). <c>IntraOpThreadsTests</c> and <c>HeldScalarsTests</c> reproduce the failure with a thread that collects
+/// garbage without pause.
+/// </remarks>
+public static class HeldScalars
+{
+    /// <summary>The integer 1 (the <c>alpha</c> TorchSharp's <c>add</c>/<c>sub</c> default to; valid for integral tensors too).</summary>
+    public static readonly Scalar One = 1.ToScalar();
+
+    /// <summary>The integer 0.</summary>
+    public static readonly Scalar Zero = 0.ToScalar();
+
+    /// <summary>The integer −1.</summary>
+    public static readonly Scalar MinusOne = (-1).ToScalar();
+
+    /// <summary>0.5.</summary>
+    public static readonly Scalar Half = 0.5.ToScalar();
+
+    /// <summary>2.0.</summary>
+    public static readonly Scalar Two = 2.0.ToScalar();
+}

@@ -1,0 +1,59 @@
+using Sweeper.Quantization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Sweeper.Training.Torch;
+
+/// <summary>
+/// <c>torch.optim.SGD</c> with the same update, operation for operation (so the same figures to the bit, and the same
+/// checkpoint format), whose scalars are held for the whole step (<see cref="HeldScalars"/>): TorchSharp's own step
+/// passes four scalars made on the fly per parameter, each of which a garbage collection during the native call could
+/// free under libtorch.
+/// </summary>
+public sealed class HeldScalarSgd : SGD
+{
+    public HeldScalarSgd(IEnumerable<Parameter> parameters, double lr, double momentum = 0, double weightDecay = 0)
+        : base(parameters, lr, momentum, 0, weightDecay, false, false)
+    {
+    }
+
+    public HeldScalarSgd(IEnumerable<ParamGroup> groups, double lr, double momentum = 0, double weightDecay = 0)
+        : base(groups, lr, momentum, 0, weightDecay, false, false)
+    {
+    }
+
+    public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
+    {
+        var options = group.Options;
+        double momentum = options.momentum!.Value, dampening = options.dampening!.Value, weightDecay = options.weight_decay!.Value;
+        double lr = options.LearningRate!.Value;
+        bool nesterov = options.nesterov!.Value, maximize = options.maximize!.Value;
+        using var decay = weightDecay.ToScalar();
+        using var mu = momentum.ToScalar();
+        using var keep = (1 - dampening).ToScalar();
+        using var rate = (maximize ? lr : -lr).ToScalar();
+        foreach (var param in group.Parameters)
+        {
+            var grad = param.grad;
+            if (grad is null) continue;
+            var state = (State)_state[param.Handle];
+            if (weightDecay != 0) grad = grad.add(param, decay);
+            if (momentum != 0)
+            {
+                var buffer = state.momentum_buffer;
+                if (buffer is null)
+                {
+                    buffer = grad.clone().detach().DetachFromDisposeScope();
+                    state.momentum_buffer = buffer;
+                }
+                else
+                {
+                    buffer.mul_(mu).add_(grad, keep);
+                }
+                grad = nesterov ? grad.add(buffer, mu) : buffer;
+            }
+            param.add_(grad, rate);
+        }
+    }, closure);
+}

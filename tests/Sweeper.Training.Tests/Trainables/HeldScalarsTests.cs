@@ -1,0 +1,118 @@
+using Sweeper.Core.Model;
+using Sweeper.Core.Spec;
+using Sweeper.Core.Trials;
+using Sweeper.Quantization;
+using Sweeper.Training.Data;
+using Sweeper.Training.Trainables;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Sweeper.Training.Tests.Trainables;
+
+/// <summary>
+/// The intermittent native errors of TorchSharp 0.107 ("Unknown scalar type", "For integral input tensors, argument alpha
+/// must not be a floating point number"), reproduced: a scalar made on the fly is collectable while the native call
+/// that reads it runs, and the finalizer frees it under libtorch. A thread that collects garbage without pause makes it
+/// happen within a few hundred operations; the training path holds its scalars (<see cref="HeldScalars"/>) and runs
+/// clean under the same pressure.
+/// </summary>
+[Collection(GcPressure.Collection)]
+public sealed class HeldScalarsTests
+{
+    [Fact]
+    public void ScalarMadeOnTheFly_UnderGcPressure_NativeCallReadsAFreedScalar()
+    {
+        using var count = torch.zeros([], ScalarType.Int64);
+        int failures = 0, iterations = 0;
+        using (GcPressure.Start())
+        {
+            for (; iterations < 400_000 && failures == 0; iterations++)
+            {
+                try { count.add_(1); } // TorchSharp: add_(Scalar) → add_(scalar, alpha: 1), two scalars made here and collectable at once
+                catch (System.Runtime.InteropServices.ExternalException) { failures++; }
+            }
+        }
+        Assert.True(failures > 0, $"no failure in {iterations} additions: TorchSharp keeps its scalars alive now, and HeldScalars may be dropped");
+    }
+
+    [Fact]
+    public void HeldScalars_UnderGcPressure_EveryAdditionCounts()
+    {
+        using var count = torch.zeros([], ScalarType.Int64);
+        const int n = 50_000;
+        using (GcPressure.Start())
+            for (int i = 0; i < n; i++) count.add_(HeldScalars.One, HeldScalars.One);
+        Assert.Equal(n, count.item<long>());
+    }
+
+    private static TrialConfig Config(string method, string optimizer = "sgd") => new()
+    {
+        Id = new TrialId(0),
+        Seed = 21,
+        Parameters = [],
+        Trainable = new TrainableSpec
+        {
+            Model = "mobilenet_v1",
+            Width = 0.25,
+            Dataset = new DatasetSpec { Path = FashionMnist.DefaultPath, TrainSubset = 768, TestSubset = 200 },
+            Epochs = 1,
+            BatchSize = 16,
+            Optimizer = new OptimizerSpec { Name = optimizer, Lr = 0.05, Momentum = 0.9, WeightDecay = 5e-5 },
+            Quantizer = new QuantizerSpec { Method = method, Bits = 4, PerChannel = true },
+        },
+    };
+
+    [Theory]
+    [InlineData("none", "sgd")]
+    [InlineData("msqe_po2", "sgd")]
+    [InlineData("learnable_po2", "sgd")]
+    [InlineData("lsq", "sgd")]
+    [InlineData("legacy_auto_po2", "sgd")]
+    [InlineData("msqe_po2", "adam")]
+    public void TrainingEpoch_UnderGcPressure_NoNativeErrorAndTheSameFigures(string method, string optimizer)
+    {
+        var quiet = Epoch(Config(method, optimizer));
+        EpochResult pressed;
+        using (GcPressure.Start()) pressed = Epoch(Config(method, optimizer));
+
+        foreach (var name in new[] { MetricNames.TrainLoss, MetricNames.TestLoss, MetricNames.TestAccuracy })
+            Assert.Equal(quiet.Get(name), pressed.Get(name));
+
+        static EpochResult Epoch(TrialConfig config)
+        {
+            using var trainable = new TorchTrainable(config);
+            return trainable.RunEpoch(1, CancellationToken.None);
+        }
+    }
+}
+
+/// <summary>A thread that collects garbage and runs finalizers without pause, until disposed.</summary>
+internal sealed class GcPressure : IDisposable
+{
+    /// <summary>Tests that press the collector run one at a time.</summary>
+    public const string Collection = "gc-pressure";
+
+    private volatile bool stop;
+    private readonly Thread thread;
+
+    private GcPressure()
+    {
+        thread = new Thread(() =>
+        {
+            while (!stop)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+        }) { IsBackground = true, Name = "gc-pressure" };
+        thread.Start();
+    }
+
+    public static GcPressure Start() => new();
+
+    public void Dispose()
+    {
+        stop = true;
+        thread.Join();
+    }
+}
