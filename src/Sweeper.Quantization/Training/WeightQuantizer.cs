@@ -51,6 +51,7 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
         ElementsPerChannel = weightShape.Aggregate(1L, (p, d) => p * d) / Channels;
         BroadcastShape = Po2Math.BroadcastShape(weightShape, channelAxis);
         ReduceDims = Po2Math.ReduceDims(weightShape.Length, channelAxis);
+        Layout = FusedKernels.Layout.Of(_weightShape, channelAxis);
         DiagnosticOutlierSigma = diagnosticOutlierSigma;
         _numSteps = State(torch.zeros([], ScalarType.Int64));
         _flips = State(torch.zeros([], ScalarType.Int64));
@@ -94,6 +95,9 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
 
     /// <summary>All axes except the channel axis.</summary>
     protected long[] ReduceDims { get; }
+
+    /// <summary>The weight's layout against the channels, for <see cref="FusedKernels"/>.</summary>
+    private protected FusedKernels.Layout Layout { get; }
 
     /// <summary>Fake-quantizes <paramref name="weight"/>; differentiable by the straight-through estimator.</summary>
     public sealed override Tensor forward(Tensor weight)
@@ -257,6 +261,15 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
     /// <summary>RNE fake quantization with a fixed PO2 step and the clip-aware straight-through estimator.</summary>
     private protected Tensor FixedPo2(Tensor weight, Tensor exponent, IGradientObserver? observer, out Tensor scale, out Tensor notClipped)
     {
+        if (FusedKernels.Applies(weight, ScalarType.Float32))
+        {
+            using (torch.no_grad()) scale = Pow2(exponent).to_type(ScalarType.Float32).contiguous();
+            var spec = new FusedFixedSpec(Layout, Qp, null, observer, false);
+            var output = FusedFixedScaleSte.apply(weight, scale, spec);
+            notClipped = spec.NotClipped!;
+            return output;
+        }
+
         Tensor q;
         using (torch.no_grad())
         {
