@@ -58,6 +58,29 @@ internal static class FusedKernels
     /// <summary>Whether the AVX2 loops are used (else the scalar loops, with the same results).</summary>
     private static readonly bool Vector = Avx2.IsSupported && Bmi2.X64.IsSupported;
 
+    /// <summary>
+    /// 2^e for an integer-valued (or NaN, ±∞) float64 e, as libtorch's <c>exp2</c> gives it: an exact power of two, 0 below
+    /// the subnormal range, ∞ above the finite range.
+    /// </summary>
+    public static double Pow2(double e) =>
+        double.IsNaN(e) ? double.NaN : e >= 1024 ? double.PositiveInfinity : e <= -1075 ? 0.0 : Math.ScaleB(1.0, (int)e);
+
+    /// <summary>Whether every value is an integer, NaN or ±∞ (what <see cref="Pow2(double)"/> computes exactly).</summary>
+    public static bool IntegerValued(ReadOnlySpan<double> values)
+    {
+        foreach (var v in values)
+            if (double.IsFinite(v) && v != Math.Floor(v)) return false;
+        return true;
+    }
+
+    /// <summary>Whether two spans hold equal values (NaN never equals), as libtorch's <c>eq(...).all()</c>.</summary>
+    public static bool AllEqual(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        for (int i = 0; i < a.Length; i++)
+            if (!(a[i] == b[i])) return false;
+        return true;
+    }
+
     /// <summary>libtorch's float <c>sign</c>: 1, −1, or +0 for ±0 and NaN.</summary>
     private static float Sign(float x) => (x > 0 ? 1f : 0f) - (x < 0 ? 1f : 0f);
 
@@ -209,10 +232,10 @@ internal static class FusedKernels
 
     /// <summary>
     /// One least-squares refit of legacy_auto_po2 on the float64 channel matrix x [C, N] with RNA codes at the steps
-    /// 2^−e given as <paramref name="inverse"/> [C]: <c>z = min(floor(|x| · inverse + 0.5), qp) · sign(x)</c>; writes
+    /// 2^e for the exponents <paramref name="exponents"/> [C] (integer-valued): <c>z = min(floor(|x| · inverse + 0.5), qp) · sign(x)</c>; writes
     /// <c>x · z</c> and <c>z · z</c> (the caller takes their means).
     /// </summary>
-    public static void RnaProducts(int rows, int n, ReadOnlySpan<double> x, ReadOnlySpan<double> inverse, int qp, Span<double> xz, Span<double> zz)
+    public static void RnaProducts(int rows, int n, ReadOnlySpan<double> x, ReadOnlySpan<double> exponents, int qp, Span<double> xz, Span<double> zz)
     {
         int i = 0;
         var vqp = Vector256.Create((double)qp);
@@ -222,7 +245,7 @@ internal static class FusedKernels
         var one = Vector256.Create(1.0);
         for (int c = 0; c < rows; c++)
         {
-            double inv = inverse[c];
+            double inv = Pow2(-exponents[c]);
             int end = i + n;
             if (Vector)
             {
@@ -248,11 +271,11 @@ internal static class FusedKernels
     }
 
     /// <summary>
-    /// For RNE codes <c>q = clamp(R(x · inv), −qp, qp)</c> at one exponent per row of x [C, N] (steps and inverse steps
-    /// [C]) and weights w (empty: none): writes the weighted squared error <c>((q · step − x)²) · w</c> into
+    /// For RNE codes <c>q = clamp(R(x · 2^−e), −qp, qp)</c> at one integer-valued exponent e per row of x [C, N]
+    /// (<paramref name="exponents"/> [C], step = 2^e) and weights w (empty: none): writes the weighted squared error <c>((q · step − x)²) · w</c> into
     /// <paramref name="error"/> and, with <c>wq = w · q</c> (or q), the least-squares products <c>wq · x</c> and <c>wq · q</c>.
     /// </summary>
-    public static void RneProducts(int rows, int n, ReadOnlySpan<double> x, ReadOnlySpan<double> w, ReadOnlySpan<double> steps, ReadOnlySpan<double> inverses, int qp,
+    public static void RneProducts(int rows, int n, ReadOnlySpan<double> x, ReadOnlySpan<double> w, ReadOnlySpan<double> exponents, int qp,
         Span<double> error, Span<double> wqx, Span<double> wqq)
     {
         double qd = qp;
@@ -262,7 +285,7 @@ internal static class FusedKernels
         var lo = Vector256.Create(-qd);
         for (int c = 0; c < rows; c++)
         {
-            double step = steps[c], inv = inverses[c];
+            double step = Pow2(exponents[c]), inv = Pow2(-exponents[c]);
             int end = i + n;
             if (Vector)
             {
@@ -302,11 +325,11 @@ internal static class FusedKernels
 
     /// <summary>
     /// Weighted squared errors of RNE codes at K candidate exponents, for the searches' batched MSQE comparisons: for
-    /// x [C, N], per-candidate steps <paramref name="steps"/> and inverse steps <paramref name="inverses"/> [K, C] and
+    /// x [C, N], integer-valued candidate exponents <paramref name="exponents"/> [K, C] (step = 2^e, inv = 2^−e) and
     /// weights w [C, N] (empty: none), writes <c>((clamp(R(x · inv), −qp, qp) · step − x)²) · w</c> into rows
     /// <paramref name="firstRow"/>.. of <paramref name="errors"/> [firstRow + K, C, N].
     /// </summary>
-    public static void CandidateErrors(int k, int rows, int n, ReadOnlySpan<double> x, ReadOnlySpan<double> w, ReadOnlySpan<double> steps, ReadOnlySpan<double> inverses, int qp, Span<double> errors, int firstRow)
+    public static void CandidateErrors(int k, int rows, int n, ReadOnlySpan<double> x, ReadOnlySpan<double> w, ReadOnlySpan<double> exponents, int qp, Span<double> errors, int firstRow)
     {
         double qd = qp;
         bool weighted = !w.IsEmpty;
@@ -319,7 +342,7 @@ internal static class FusedKernels
             int i = 0;
             for (int c = 0; c < rows; c++)
             {
-                double step = steps[j * rows + c], inv = inverses[j * rows + c];
+                double step = Pow2(exponents[j * rows + c]), inv = Pow2(-exponents[j * rows + c]);
                 int end = i + n;
                 if (Vector)
                 {

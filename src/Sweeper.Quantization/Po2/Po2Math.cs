@@ -162,12 +162,14 @@ internal static class Po2Math
         {
             // The same elementwise errors in one pass (FusedKernels), summed by the same libtorch call.
             int k = (int)e.shape[0], rows = (int)x.shape[0], n = (int)x.shape[1];
-            using var steps = Pow2(e).contiguous();
-            using var inverses = Pow2(e.neg()).contiguous();
-            using var errors = torch.empty([k, rows, n], ScalarType.Float64);
-            FusedKernels.CandidateErrors(k, rows, n, FusedKernels.Doubles(x), w is null ? default : FusedKernels.Doubles(w), FusedKernels.Doubles(steps), FusedKernels.Doubles(inverses), qp,
-                FusedKernels.Doubles(errors), 0);
-            return errors.sum([2]);
+            using var exponents = e.contiguous();
+            if (FusedKernels.IntegerValued(FusedKernels.Doubles(exponents)))
+            {
+                using var errors = torch.empty([k, rows, n], ScalarType.Float64);
+                FusedKernels.CandidateErrors(k, rows, n, FusedKernels.Doubles(x), w is null ? default : FusedKernels.Doubles(w), FusedKernels.Doubles(exponents), qp,
+                    FusedKernels.Doubles(errors), 0);
+                return errors.sum([2]);
+            }
         }
 
         var xs = x.unsqueeze(0);                        // [1, C, N]

@@ -231,7 +231,8 @@ public static class Po2Quantizers
         var e = MaxStart(x, qp);
         var init = e;
         var iterates = new List<Tensor>(iterations);
-        var fused = iterations > 0 && FusedKernels.Applies(x, ScalarType.Float64);
+        // The exponents (MaxStart's, then the refits') are integer-valued: the kernel's 2^−e is libtorch's.
+        var fused = iterations > 0 && FusedKernels.Applies(x, ScalarType.Float64) && e.is_contiguous() && FusedKernels.IntegerValued(FusedKernels.Doubles(e));
         var xz = fused ? torch.empty_like(x) : null;
         var zz = fused ? torch.empty_like(x) : null;
         for (var i = 0; i < iterations; i++)
@@ -240,8 +241,7 @@ public static class Po2Quantizers
             if (fused)
             {
                 // x·z and z·z of the RNA codes z in one pass (FusedKernels), the means in libtorch as below.
-                using var inverse = Pow2(e.neg()).contiguous();
-                FusedKernels.RnaProducts((int)x.shape[0], (int)x.shape[1], FusedKernels.Doubles(x), FusedKernels.Doubles(inverse), qp, FusedKernels.Doubles(xz!), FusedKernels.Doubles(zz!));
+                FusedKernels.RnaProducts((int)x.shape[0], (int)x.shape[1], FusedKernels.Doubles(x), FusedKernels.Doubles(e), qp, FusedKernels.Doubles(xz!), FusedKernels.Doubles(zz!));
                 a = xz!.mean([1]);
                 b = zz!.mean([1]);
             }
@@ -288,7 +288,8 @@ public static class Po2Quantizers
 
     private static MsqeCoreResult MsqeRows(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights)
     {
-        if (FusedKernels.Applies(x, ScalarType.Float64) && (weights is null || FusedKernels.Applies(weights, ScalarType.Float64)) && (init is null || init.dtype == ScalarType.Float64))
+        if (FusedKernels.Applies(x, ScalarType.Float64) && (weights is null || FusedKernels.Applies(weights, ScalarType.Float64))
+            && (init is null || FusedKernels.Applies(init, ScalarType.Float64) && FusedKernels.IntegerValued(FusedKernels.Doubles(init))))
             return MsqeRowsFused(x, qp, init, llsIters, lineSearch, lineSearchRange, outlierSigma, weights);
 
         Tensor? mask = null;
@@ -388,20 +389,16 @@ public static class Po2Quantizers
         var ws = w is null ? default : FusedKernels.Doubles(w);
         var plane = rows * n;
 
-        void Products(Tensor e, int slot)
-        {
-            using var steps = Pow2(e).contiguous();
-            using var inverses = Pow2(e.neg()).contiguous();
-            FusedKernels.RneProducts(rows, n, FusedKernels.Doubles(x), w is null ? default : FusedKernels.Doubles(w), FusedKernels.Doubles(steps), FusedKernels.Doubles(inverses), qp,
+        void Products(Tensor e, int slot) =>
+            FusedKernels.RneProducts(rows, n, FusedKernels.Doubles(x), w is null ? default : FusedKernels.Doubles(w), FusedKernels.Doubles(e), qp,
                 FusedKernels.Doubles(errors).Slice(slot * plane, plane), FusedKernels.Doubles(wqx), FusedKernels.Doubles(wqq));
-        }
 
-        Products(e0, 0);
-        var qExponent = e0;
+        Products(best, 0);
+        var qExponent = best.clone();
         for (var i = 0; i < llsIters; i++)
         {
             var eNew = LeastSquaresExponent(wqx.mean([1]), wqq.mean([1]));
-            if (eNew.eq(qExponent).all().item<bool>()) break; // the fixed point: see MsqeRows
+            if (FusedKernels.AllEqual(FusedKernels.Doubles(eNew), FusedKernels.Doubles(qExponent))) break; // the fixed point: see MsqeRows
 
             Products(eNew, 1);
             qExponent = eNew;
@@ -428,9 +425,7 @@ public static class Po2Quantizers
             for (int j = 0; j < k; j++)
                 for (int c = 0; c < rows; c++) values[j * rows + c] = centers[c] + offsets[j];
 
-            using var steps = Pow2(candidates);
-            using var inverses = Pow2(candidates.neg());
-            FusedKernels.CandidateErrors(k, rows, n, xs, ws, FusedKernels.Doubles(steps), FusedKernels.Doubles(inverses), qp, FusedKernels.Doubles(errors), 1);
+            FusedKernels.CandidateErrors(k, rows, n, xs, ws, values, qp, FusedKernels.Doubles(errors), 1);
             using var sums = errors.sum([2]); // [1 + K, C], one call
             var sum = FusedKernels.Doubles(sums);
             var bestValues = FusedKernels.Doubles(best);
