@@ -17,6 +17,12 @@ namespace Sweeper.Quantization.Training;
 /// quantizer's own state. Training calls (<c>training == true</c>) update the state; eval calls never do.
 /// </para>
 /// <para>
+/// A contiguous CPU float32 weight goes through the fused path: one autograd node whose forward pass computes output and
+/// masks in one pass over the weight and whose backward pass forms the scale gradient in one pass (<c>FusedKernels</c>,
+/// <c>FusedFixedScaleSte</c>, <c>FusedLearnedScaleSte</c>), bitwise what the reference op chain (<c>FixedScaleSte</c>,
+/// <c>LearnedScaleSte</c>, taken for any other weight) computes.
+/// </para>
+/// <para>
 /// Subclasses keep their state in private <c>Tensor</c>/<c>Parameter</c> fields named with
 /// <c>[ComponentName]</c>, created with <see cref="State"/>, and call <c>RegisterComponents()</c> once at the
 /// end of the most-derived constructor (it registers the fields of the whole hierarchy).
