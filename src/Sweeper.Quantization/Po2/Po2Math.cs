@@ -158,6 +158,20 @@ internal static class Po2Math
 
     private static Tensor WeightedMsqeRows(Tensor x, Tensor? w, Tensor e, int qp)
     {
+        if (FusedKernels.Applies(x, ScalarType.Float64) && (w is null || FusedKernels.Applies(w, ScalarType.Float64)) && e.dtype == ScalarType.Float64)
+        {
+            // The same elementwise errors in one pass (FusedKernels), summed by the same libtorch call.
+            int k = (int)e.shape[0], rows = (int)x.shape[0], n = (int)x.shape[1];
+            using var exponents = e.contiguous();
+            if (FusedKernels.IntegerValued(FusedKernels.Doubles(exponents)))
+            {
+                using var errors = torch.empty([k, rows, n], ScalarType.Float64);
+                FusedKernels.CandidateErrors(k, rows, n, FusedKernels.Doubles(x), w is null ? default : FusedKernels.Doubles(w), FusedKernels.Doubles(exponents), qp,
+                    FusedKernels.Doubles(errors), 0);
+                return errors.sum([2]);
+            }
+        }
+
         var xs = x.unsqueeze(0);                        // [1, C, N]
         var err = xs.mul(Pow2(e.neg()).unsqueeze(-1)).round_().clamp_(-qp, qp).mul_(Pow2(e).unsqueeze(-1)).sub_(xs);
         err.mul_(err); // the square, in place (x·x is what pow(x, 2) computes)

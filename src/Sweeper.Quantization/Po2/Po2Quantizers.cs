@@ -231,11 +231,26 @@ public static class Po2Quantizers
         var e = MaxStart(x, qp);
         var init = e;
         var iterates = new List<Tensor>(iterations);
+        // The exponents (MaxStart's, then the refits') are integer-valued: the kernel's 2^−e is libtorch's.
+        var fused = iterations > 0 && FusedKernels.Applies(x, ScalarType.Float64) && e.is_contiguous() && FusedKernels.IntegerValued(FusedKernels.Doubles(e));
+        var xz = fused ? torch.empty_like(x) : null;
+        var zz = fused ? torch.empty_like(x) : null;
         for (var i = 0; i < iterations; i++)
         {
-            var z = RnaCodesAt(x, e, qp);
-            var a = (x * z).mean([1]);
-            var b = z.mul_(z).mean([1]);
+            Tensor a, b;
+            if (fused)
+            {
+                // x·z and z·z of the RNA codes z in one pass (FusedKernels), the means in libtorch as below.
+                FusedKernels.RnaProducts((int)x.shape[0], (int)x.shape[1], FusedKernels.Doubles(x), FusedKernels.Doubles(e), qp, FusedKernels.Doubles(xz!), FusedKernels.Doubles(zz!));
+                a = xz!.mean([1]);
+                b = zz!.mean([1]);
+            }
+            else
+            {
+                var z = RnaCodesAt(x, e, qp);
+                a = (x * z).mean([1]);
+                b = z.mul_(z).mean([1]);
+            }
             e = LeastSquaresExponent(a, b);
             iterates.Add(e);
         }
@@ -273,6 +288,10 @@ public static class Po2Quantizers
 
     private static MsqeCoreResult MsqeRows(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights)
     {
+        if (FusedKernels.Applies(x, ScalarType.Float64) && (weights is null || FusedKernels.Applies(weights, ScalarType.Float64))
+            && (init is null || FusedKernels.Applies(init, ScalarType.Float64) && FusedKernels.IntegerValued(FusedKernels.Doubles(init))))
+            return MsqeRowsFused(x, qp, init, llsIters, lineSearch, lineSearchRange, outlierSigma, weights);
+
         Tensor? mask = null;
         var w = weights;
         if (outlierSigma is double sigma)
@@ -335,12 +354,105 @@ public static class Po2Quantizers
         return new MsqeCoreResult(e0, lls, best, SnapExponent(best), mask, w);
     }
 
-    /// <summary>Line-search offsets for range r: h = r/2 + 1, k = -h+1 … h-1 without 0.</summary>
-    internal static double[] LineSearchOffsets(int range)
+    /// <summary>
+    /// <see cref="MsqeRows"/> with the elementwise work of each comparison done in one pass (<see cref="FusedKernels"/>) into
+    /// buffers allocated once per call, and the keep-best decisions taken on the host from the libtorch sums: the same
+    /// operations on the same values, reduced by the same libtorch calls over tensors of the same shapes, so the same
+    /// exponents. Slot 0 of <c>errors</c> [1 + K, C, N] holds the elementwise errors of the current best exponent (the
+    /// reference's <c>bestError</c>); slot 1 the latest least-squares candidate's; slots 1..K the line-search candidates'.
+    /// </summary>
+    private static MsqeCoreResult MsqeRowsFused(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights)
     {
-        var h = range / 2 + 1;
-        return Enumerable.Range(-h + 1, 2 * h - 1).Where(k => k != 0).Select(k => (double)k).ToArray();
+        int rows = (int)x.shape[0], n = (int)x.shape[1];
+        var wqx = torch.empty_like(x);
+        var wqq = torch.empty_like(x);
+        Tensor? mask = null;
+        var w = weights;
+        if (outlierSigma is double sigma)
+        {
+            // PopulationStd(x) · σ with its elementwise part in one pass (wqx as scratch), then |x| ≤ threshold and the weights in one pass.
+            using var mean = x.mean([1], keepdim: true);
+            FusedKernels.CenteredSquares(rows, n, FusedKernels.Doubles(x), FusedKernels.Doubles(mean), FusedKernels.Doubles(wqx));
+            using var threshold = wqx.mean([1]).sqrt().unsqueeze(1) * sigma;
+            mask = torch.empty(x.shape, ScalarType.Bool);
+            w = torch.empty_like(x);
+            FusedKernels.OutlierWeights(rows, n, FusedKernels.Doubles(x), FusedKernels.Doubles(threshold), weights is null ? default : FusedKernels.Doubles(weights),
+                FusedKernels.Bools(mask), FusedKernels.Doubles(w));
+        }
+
+        var offsets = LineSearchOffsets(lineSearchRange);
+        var k = lineSearch ? offsets.Length : 0;
+        var e0 = init ?? MaxStart(x, qp);
+        var best = e0.contiguous().clone();
+        var errors = torch.empty([1 + Math.Max(k, 1), rows, n], ScalarType.Float64);
+        var xs = FusedKernels.Doubles(x);
+        var ws = w is null ? default : FusedKernels.Doubles(w);
+        var plane = rows * n;
+
+        void Products(Tensor e, int slot) =>
+            FusedKernels.RneProducts(rows, n, FusedKernels.Doubles(x), w is null ? default : FusedKernels.Doubles(w), FusedKernels.Doubles(e), qp,
+                FusedKernels.Doubles(errors).Slice(slot * plane, plane), FusedKernels.Doubles(wqx), FusedKernels.Doubles(wqq));
+
+        Products(best, 0);
+        var qExponent = best.clone();
+        for (var i = 0; i < llsIters; i++)
+        {
+            var eNew = LeastSquaresExponent(wqx.mean([1]), wqq.mean([1]));
+            if (FusedKernels.AllEqual(FusedKernels.Doubles(eNew), FusedKernels.Doubles(qExponent))) break; // the fixed point: see MsqeRows
+
+            Products(eNew, 1);
+            qExponent = eNew;
+            using var sums = errors.narrow(0, 0, 2).sum([2]); // [2, C], as the reference's stack([best, new]).sum
+            var sum = FusedKernels.Doubles(sums);
+            var candidate = FusedKernels.Doubles(eNew);
+            var bestValues = FusedKernels.Doubles(best);
+            var all = FusedKernels.Doubles(errors);
+            for (int c = 0; c < rows; c++)
+            {
+                if (!(sum[rows + c] < sum[c])) continue;
+                bestValues[c] = candidate[c];
+                all.Slice(plane + c * n, n).CopyTo(all.Slice(c * n, n));
+            }
+        }
+
+        var lls = best.clone();
+        if (k > 0)
+        {
+            using var center = SnapExponent(best);
+            using var candidates = torch.empty([k, rows], ScalarType.Float64);
+            var centers = FusedKernels.Doubles(center);
+            var values = FusedKernels.Doubles(candidates);
+            for (int j = 0; j < k; j++)
+                for (int c = 0; c < rows; c++) values[j * rows + c] = centers[c] + offsets[j];
+
+            FusedKernels.CandidateErrors(k, rows, n, xs, ws, values, qp, FusedKernels.Doubles(errors), 1);
+            using var sums = errors.sum([2]); // [1 + K, C], one call
+            var sum = FusedKernels.Doubles(sums);
+            var bestValues = FusedKernels.Doubles(best);
+            for (int c = 0; c < rows; c++)
+            {
+                var bestSum = sum[c];
+                for (int j = 0; j < k; j++)
+                {
+                    var s = sum[(j + 1) * rows + c];
+                    if (!(s < bestSum)) continue;
+                    bestValues[c] = values[j * rows + c];
+                    bestSum = s;
+                }
+            }
+        }
+
+        return new MsqeCoreResult(e0, lls, best, SnapExponent(best), mask, w);
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, double[]> Offsets = new();
+
+    /// <summary>Line-search offsets for range r: h = r/2 + 1, k = -h+1 … h-1 without 0 (one shared array per range: do not modify).</summary>
+    internal static double[] LineSearchOffsets(int range) => Offsets.GetOrAdd(range, static r =>
+    {
+        var h = r / 2 + 1;
+        return Enumerable.Range(-h + 1, 2 * h - 1).Where(k => k != 0).Select(k => (double)k).ToArray();
+    });
 
     internal readonly record struct LearnableCoreResult(Tensor Exponent, Tensor? FloorMsqe, Tensor? CeilMsqe, Tensor? Mask, Tensor? Weights);
 

@@ -93,6 +93,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
     protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out QuantizerStep report)
     {
         Tensor exponent, l, scale, notClipped, q;
+        Tensor? steps = null;
         long flips = 0;
         using (torch.no_grad())
         {
@@ -117,16 +118,41 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
             exponent = Po2Quantizers.LearnableCore(m, Qp, l, _options.Mode, _options.OutlierMask, weights).Exponent;
             if (isTraining) flips = RecordExponent(exponent, step);
 
-            scale = Broadcast(Pow2(exponent), weight.dtype);
-            var rounded = Rint(weight.detach() / scale);
-            notClipped = rounded.abs().le(Qp);
-            q = rounded.clamp(-Qp, Qp);
+            if (FusedKernels.Applies(weight, ScalarType.Float32))
+            {
+                steps = Pow2(exponent).to_type(ScalarType.Float32).contiguous();
+                scale = notClipped = q = null!;
+            }
+            else
+            {
+                scale = Broadcast(Pow2(exponent), weight.dtype);
+                var rounded = Rint(weight.detach() / scale);
+                notClipped = rounded.abs().le(Qp);
+                q = rounded.clamp(-Qp, Qp);
+            }
         }
 
-        var outliers = weight.detach().abs().gt(Broadcast(Pow2(l) * (Qp + 0.5), ScalarType.Float64));
-        report = new QuantizerStep(exponent, scale.reshape(Channels), notClipped, outliers, flips, false);
-        var spec = new ScaleGradientSpec(true, Math.Log(2.0), ReduceDims, [Channels], isTraining && _secondMoment is not null ? this : null);
-        return LearnedScaleSte.apply(weight, _log2Scale, q, scale, notClipped, spec);
+        if (steps is not null)
+        {
+            var fusedSpec = new FusedLearnedSpec(Layout, Qp, false, GradientSpec(isTraining));
+            var output = FusedLearnedScaleSte.apply(weight, _log2Scale, steps, fusedSpec);
+            report = new QuantizerStep(exponent, steps, fusedSpec.NotClipped!, Outliers(weight, l), flips, false);
+            return output;
+        }
+
+        report = new QuantizerStep(exponent, scale.reshape(Channels), notClipped, Outliers(weight, l), flips, false);
+        return LearnedScaleSte.apply(weight, _log2Scale, q, scale, notClipped, GradientSpec(isTraining));
+    }
+
+    private ScaleGradientSpec GradientSpec(bool isTraining) =>
+        new(true, Math.Log(2.0), ReduceDims, [Channels], isTraining && _secondMoment is not null ? this : null);
+
+    /// <summary>The diagnostic outliers |w| &gt; 2^l·(qp + 0.5), computed only when diagnostics are collected (null otherwise: unused).</summary>
+    private Tensor? Outliers(Tensor weight, Tensor l)
+    {
+        if (!CollectDiagnostics) return null;
+        using var noGrad = torch.no_grad();
+        return weight.detach().abs().gt(Broadcast(Pow2(l) * (Qp + 0.5), ScalarType.Float64));
     }
 
     void IGradientObserver.Observe(Tensor gradOutput, Tensor notClipped) =>

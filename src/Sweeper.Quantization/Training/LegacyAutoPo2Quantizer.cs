@@ -32,18 +32,36 @@ public sealed class LegacyAutoPo2Quantizer : Po2WeightQuantizer
     protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out QuantizerStep report)
     {
         Tensor exponent, scale, notClipped, q;
+        Tensor? steps64 = null;
         long flips = 0;
         using (torch.no_grad())
         {
             exponent = Po2Quantizers.LegacyCore(Matrix(weight), Qp, _iterations).Final;
             if (isTraining) flips = RecordExponent(exponent, step);
 
-            scale = Broadcast(Pow2(exponent), weight.dtype);
-            var x = weight.detach();
-            // RNA in float64, like the reference: in float32, |x|/2^e + 0.5 rounds up to 1 at |x|/2^e = 0.5 − 2^-25.
-            var magnitude = (x.to_type(ScalarType.Float64).abs() / Broadcast(Pow2(exponent), ScalarType.Float64) + 0.5).floor();
-            notClipped = magnitude.le(Qp);
-            q = (x.sign() * magnitude.clamp_max(Qp).to_type(weight.dtype));
+            if (FusedKernels.Applies(weight, ScalarType.Float32))
+            {
+                steps64 = Pow2(exponent).contiguous();
+                scale = steps64.to_type(ScalarType.Float32);
+                notClipped = q = null!;
+            }
+            else
+            {
+                scale = Broadcast(Pow2(exponent), weight.dtype);
+                var x = weight.detach();
+                // RNA in float64, like the reference: in float32, |x|/2^e + 0.5 rounds up to 1 at |x|/2^e = 0.5 − 2^-25.
+                var magnitude = (x.to_type(ScalarType.Float64).abs() / Broadcast(Pow2(exponent), ScalarType.Float64) + 0.5).floor();
+                notClipped = magnitude.le(Qp);
+                q = (x.sign() * magnitude.clamp_max(Qp).to_type(weight.dtype));
+            }
+        }
+
+        if (steps64 is not null)
+        {
+            var spec = new FusedFixedSpec(Layout, Qp, steps64, null, true);
+            var output = FusedFixedScaleSte.apply(weight, scale, spec);
+            report = new QuantizerStep(exponent, scale, spec.NotClipped!, null, flips, false);
+            return output;
         }
 
         report = new QuantizerStep(exponent, scale.reshape(Channels), notClipped, null, flips, false);

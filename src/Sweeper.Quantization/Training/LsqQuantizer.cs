@@ -60,6 +60,7 @@ public sealed class LsqQuantizer : WeightQuantizer
     protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out QuantizerStep report)
     {
         Tensor s, inside, q;
+        Tensor? steps = null;
         using (torch.no_grad())
         {
             Tensor perChannel;
@@ -77,10 +78,26 @@ public sealed class LsqQuantizer : WeightQuantizer
                 perChannel = _stepSize.detach();
             }
 
-            s = Broadcast(perChannel.clamp_min(_minStep), weight.dtype);
-            var r = weight.detach() / s;
-            inside = r.ge(-Qp).logical_and(r.le(Qp));
-            q = Rint(r).clamp(-Qp, Qp);
+            if (FusedKernels.Applies(weight, ScalarType.Float32))
+            {
+                steps = perChannel.clamp_min(_minStep).to_type(ScalarType.Float32).contiguous();
+                s = inside = q = null!;
+            }
+            else
+            {
+                s = Broadcast(perChannel.clamp_min(_minStep), weight.dtype);
+                var r = weight.detach() / s;
+                inside = r.ge(-Qp).logical_and(r.le(Qp));
+                q = Rint(r).clamp(-Qp, Qp);
+            }
+        }
+
+        if (steps is not null)
+        {
+            var fusedSpec = new FusedLearnedSpec(Layout, Qp, true, new ScaleGradientSpec(false, GradientScale, ReduceDims, [Channels], null));
+            var output = FusedLearnedScaleSte.apply(weight, _stepSize, steps, fusedSpec);
+            report = new QuantizerStep(null, steps, fusedSpec.NotClipped!, null, 0, false);
+            return output;
         }
 
         var notClipped = Rint(weight.detach() / s).abs().le(Qp);

@@ -1,3 +1,4 @@
+using Sweeper.Quantization.Po2;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -88,5 +89,108 @@ internal sealed class LearnedScaleSte : autograd.SingleTensorFunction<LearnedSca
         // No axis to reduce (a rank-1 weight, one channel per element): libtorch's sum([]) would sum them all.
         var gradParameter = (spec.ReduceDims.Length == 0 ? perElement : perElement.sum(spec.ReduceDims)).reshape(spec.ParameterShape).mul_(spec.Factor);
         return [gradOutput * pass, gradParameter, null!, null!, null!, null!];
+    }
+}
+
+/// <summary>
+/// What <see cref="FusedFixedScaleSte"/> computes and, after its forward pass, the not-clipped mask it produced.
+/// <paramref name="Steps64"/> (float64 [C]) selects legacy_auto_po2's RNA codes judged in float64; null selects RNE codes.
+/// </summary>
+internal sealed record FusedFixedSpec(FusedKernels.Layout Layout, int Qp, Tensor? Steps64, IGradientObserver? Observer, bool Identity)
+{
+    /// <summary>Bool, weight-shaped: the code was not clipped (set by the forward pass).</summary>
+    public Tensor? NotClipped { get; set; }
+}
+
+/// <summary>
+/// <see cref="FixedScaleSte"/> with its codes computed in the same node: one pass over the weight computes the output
+/// and the not-clipped mask (<see cref="FusedKernels.FakeQuantRne"/> or, for legacy_auto_po2, <see cref="FusedKernels.FakeQuantRna"/>),
+/// bitwise what the reference ops compute; backward is the reference's (<c>g · pass</c>, or the identity).
+/// vars: weight (contiguous CPU float32), steps (float32 [C]), spec (<see cref="FusedFixedSpec"/>).
+/// </summary>
+internal sealed class FusedFixedScaleSte : autograd.SingleTensorFunction<FusedFixedScaleSte>
+{
+    public override string Name => "SweeperFusedFixedScaleSte";
+
+    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+    {
+        var x = (Tensor)vars[0];
+        var steps = (Tensor)vars[1];
+        var spec = (FusedFixedSpec)vars[2];
+        var y = torch.empty_like(x);
+        var pass = torch.empty(x.shape, ScalarType.Bool);
+        if (spec.Steps64 is { } steps64)
+            FusedKernels.FakeQuantRna(spec.Layout, FusedKernels.Floats(x), FusedKernels.Doubles(steps64), FusedKernels.Floats(steps), spec.Qp, FusedKernels.Floats(y), FusedKernels.Bools(pass));
+        else
+            FusedKernels.FakeQuantRne(spec.Layout, FusedKernels.Floats(x), FusedKernels.Floats(steps), spec.Qp, FusedKernels.Floats(y), FusedKernels.Bools(pass), default);
+        spec.NotClipped = pass;
+        ctx.save_for_backward([pass]);
+        ctx.save_data("spec", spec);
+        return y;
+    }
+
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+    {
+        var pass = ctx.get_saved_variables()[0];
+        var spec = (FusedFixedSpec)ctx.get_data("spec");
+        using var noGrad = torch.no_grad();
+        spec.Observer?.Observe(gradOutput, pass);
+        var gradWeight = spec.Identity ? gradOutput.clone() : gradOutput * pass;
+        return [gradWeight, null!, null!];
+    }
+}
+
+/// <summary>
+/// What <see cref="FusedLearnedScaleSte"/> computes and, after its forward pass, its masks. <paramref name="InsideMask"/>:
+/// the weight gradient passes where <c>−qp ≤ x/s ≤ qp</c> (LSQ) instead of where the code is not clipped.
+/// </summary>
+internal sealed record FusedLearnedSpec(FusedKernels.Layout Layout, int Qp, bool InsideMask, ScaleGradientSpec Gradient)
+{
+    /// <summary>Bool, weight-shaped: the code was not clipped (set by the forward pass).</summary>
+    public Tensor? NotClipped { get; set; }
+}
+
+/// <summary>
+/// <see cref="LearnedScaleSte"/> in one forward node and one backward node: the forward pass computes output and masks
+/// in one pass (<see cref="FusedKernels.FakeQuantRne"/>); the backward pass recomputes the codes from the saved weight
+/// and step while it forms the per-element scale gradient (<see cref="FusedKernels.ScaleGradient"/>), then reduces it
+/// per channel with libtorch exactly as the reference does. vars: weight (contiguous CPU float32), parameter,
+/// steps (float32 [C]), spec (<see cref="FusedLearnedSpec"/>).
+/// </summary>
+internal sealed class FusedLearnedScaleSte : autograd.SingleTensorFunction<FusedLearnedScaleSte>
+{
+    public override string Name => "SweeperFusedLearnedScaleSte";
+
+    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+    {
+        var x = (Tensor)vars[0];
+        var steps = (Tensor)vars[2];
+        var spec = (FusedLearnedSpec)vars[3];
+        var y = torch.empty_like(x);
+        var notClipped = torch.empty(x.shape, ScalarType.Bool);
+        var inside = spec.InsideMask ? torch.empty(x.shape, ScalarType.Bool) : null;
+        FusedKernels.FakeQuantRne(spec.Layout, FusedKernels.Floats(x), FusedKernels.Floats(steps), spec.Qp, FusedKernels.Floats(y), FusedKernels.Bools(notClipped),
+            inside is null ? default : FusedKernels.Bools(inside));
+        spec.NotClipped = notClipped;
+        ctx.save_for_backward([x, steps, inside ?? notClipped]);
+        ctx.save_data("spec", spec);
+        return y;
+    }
+
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+    {
+        var saved = ctx.get_saved_variables();
+        var (x, steps, pass) = (saved[0], saved[1], saved[2]);
+        var spec = (FusedLearnedSpec)ctx.get_data("spec");
+        var gradient = spec.Gradient;
+        using var noGrad = torch.no_grad();
+        gradient.Observer?.Observe(gradOutput, pass);
+        using var g = gradOutput.contiguous();
+        var perElement = torch.empty_like(x);
+        FusedKernels.ScaleGradient(spec.Layout, FusedKernels.Floats(x), FusedKernels.Floats(steps), FusedKernels.Bools(pass), FusedKernels.Floats(g), spec.Qp,
+            gradient.Log2Parameter, FusedKernels.Floats(perElement));
+        // No axis to reduce (a rank-1 weight, one channel per element): libtorch's sum([]) would sum them all.
+        var gradParameter = (gradient.ReduceDims.Length == 0 ? perElement : perElement.sum(gradient.ReduceDims)).reshape(gradient.ParameterShape).mul_(gradient.Factor);
+        return [gradOutput * pass, gradParameter, null!, null!];
     }
 }

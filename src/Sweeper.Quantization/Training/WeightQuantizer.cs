@@ -17,6 +17,12 @@ namespace Sweeper.Quantization.Training;
 /// quantizer's own state. Training calls (<c>training == true</c>) update the state; eval calls never do.
 /// </para>
 /// <para>
+/// A contiguous CPU float32 weight goes through the fused path: one autograd node whose forward pass computes output and
+/// masks in one pass over the weight and whose backward pass forms the scale gradient in one pass (<c>FusedKernels</c>,
+/// <c>FusedFixedScaleSte</c>, <c>FusedLearnedScaleSte</c>), bitwise what the reference op chain (<c>FixedScaleSte</c>,
+/// <c>LearnedScaleSte</c>, taken for any other weight) computes.
+/// </para>
+/// <para>
 /// Subclasses keep their state in private <c>Tensor</c>/<c>Parameter</c> fields named with
 /// <c>[ComponentName]</c>, created with <see cref="State"/>, and call <c>RegisterComponents()</c> once at the
 /// end of the most-derived constructor (it registers the fields of the whole hierarchy).
@@ -51,6 +57,7 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
         ElementsPerChannel = weightShape.Aggregate(1L, (p, d) => p * d) / Channels;
         BroadcastShape = Po2Math.BroadcastShape(weightShape, channelAxis);
         ReduceDims = Po2Math.ReduceDims(weightShape.Length, channelAxis);
+        Layout = FusedKernels.Layout.Of(_weightShape, channelAxis);
         DiagnosticOutlierSigma = diagnosticOutlierSigma;
         _numSteps = State(torch.zeros([], ScalarType.Int64));
         _flips = State(torch.zeros([], ScalarType.Int64));
@@ -94,6 +101,9 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
 
     /// <summary>All axes except the channel axis.</summary>
     protected long[] ReduceDims { get; }
+
+    /// <summary>The weight's layout against the channels, for <see cref="FusedKernels"/>.</summary>
+    private protected FusedKernels.Layout Layout { get; }
 
     /// <summary>Fake-quantizes <paramref name="weight"/>; differentiable by the straight-through estimator.</summary>
     public sealed override Tensor forward(Tensor weight)
@@ -257,6 +267,15 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
     /// <summary>RNE fake quantization with a fixed PO2 step and the clip-aware straight-through estimator.</summary>
     private protected Tensor FixedPo2(Tensor weight, Tensor exponent, IGradientObserver? observer, out Tensor scale, out Tensor notClipped)
     {
+        if (FusedKernels.Applies(weight, ScalarType.Float32))
+        {
+            using (torch.no_grad()) scale = Pow2(exponent).to_type(ScalarType.Float32).contiguous();
+            var spec = new FusedFixedSpec(Layout, Qp, null, observer, false);
+            var output = FusedFixedScaleSte.apply(weight, scale, spec);
+            notClipped = spec.NotClipped!;
+            return output;
+        }
+
         Tensor q;
         using (torch.no_grad())
         {

@@ -1,0 +1,431 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Sweeper.Quantization.Po2;
+
+/// <summary>
+/// Single-pass CPU kernels for the weight fake quantization and the per-element parts of the exponent searches. Each
+/// loop performs, element by element, exactly the IEEE operations of the libtorch op chain it replaces (same operands,
+/// same order, same dtype; RNE rounding, NaN-propagating clamps, libtorch's <c>sign</c>), so its results are bitwise
+/// those of the reference path (with AVX2, 4 or 8 elements at a time with the instructions libtorch's AVX2 kernels use:
+/// <c>vroundp*</c> for R and floor, <c>min(hi, max(lo, v))</c> for clamp); reductions stay in libtorch (the caller sums what a kernel writes) so that every sum is
+/// taken in libtorch's order. Tensors are read and written in place through their native memory: the kernels apply to
+/// contiguous CPU tensors of the expected dtype only (<see cref="Applies"/>); everything else takes the reference path.
+/// </summary>
+internal static class FusedKernels
+{
+    /// <summary>
+    /// Take the reference (libtorch op chain) path on this thread even where the kernels apply: for tests that compare
+    /// both paths.
+    /// </summary>
+    [ThreadStatic]
+    internal static bool ReferenceOnly;
+
+    /// <summary>Whether the fused kernels apply to <paramref name="t"/>: a contiguous CPU tensor of <paramref name="dtype"/>.</summary>
+    public static bool Applies(Tensor t, ScalarType dtype) =>
+        !ReferenceOnly && t.device_type == DeviceType.CPU && t.dtype == dtype && t.is_contiguous() && t.numel() < int.MaxValue / 8;
+
+    /// <summary>The elements of a contiguous CPU float32 tensor.</summary>
+    public static Span<float> Floats(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);
+
+    /// <summary>The elements of a contiguous CPU float64 tensor.</summary>
+    public static Span<double> Doubles(Tensor t) => MemoryMarshal.Cast<byte, double>(t.bytes);
+
+    /// <summary>The elements of a contiguous CPU bool tensor.</summary>
+    public static Span<bool> Bools(Tensor t) => MemoryMarshal.Cast<byte, bool>(t.bytes);
+
+    /// <summary>
+    /// The layout of a weight against its per-channel values: <c>Outer</c> blocks of <c>Channels</c> runs of <c>Inner</c>
+    /// contiguous elements each (channel axis a: Outer = Π dims before a, Inner = Π dims after a; per-tensor: one channel).
+    /// </summary>
+    public readonly record struct Layout(int Outer, int Channels, int Inner)
+    {
+        public static Layout Of(long[] shape, int? channelAxis)
+        {
+            if (channelAxis is not int a) return new Layout(1, 1, (int)shape.Aggregate(1L, (p, d) => p * d));
+
+            long outer = 1, inner = 1;
+            for (int i = 0; i < a; i++) outer *= shape[i];
+            for (int i = a + 1; i < shape.Length; i++) inner *= shape[i];
+            return new Layout((int)outer, (int)shape[a], (int)inner);
+        }
+    }
+
+    /// <summary>Whether the AVX2 loops are used (else the scalar loops, with the same results).</summary>
+    private static readonly bool Vector = Avx2.IsSupported && Bmi2.X64.IsSupported;
+
+    /// <summary>
+    /// 2^e for an integer-valued (or NaN, ±∞) float64 e, as libtorch's <c>exp2</c> gives it: an exact power of two, 0 below
+    /// the subnormal range, ∞ above the finite range.
+    /// </summary>
+    public static double Pow2(double e) =>
+        double.IsNaN(e) ? double.NaN : e >= 1024 ? double.PositiveInfinity : e <= -1075 ? 0.0 : Math.ScaleB(1.0, (int)e);
+
+    /// <summary>Whether every value is an integer, NaN or ±∞ (what <see cref="Pow2(double)"/> computes exactly).</summary>
+    public static bool IntegerValued(ReadOnlySpan<double> values)
+    {
+        foreach (var v in values)
+            if (double.IsFinite(v) && v != Math.Floor(v)) return false;
+        return true;
+    }
+
+    /// <summary>Whether two spans hold equal values (NaN never equals), as libtorch's <c>eq(...).all()</c>.</summary>
+    public static bool AllEqual(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        for (int i = 0; i < a.Length; i++)
+            if (!(a[i] == b[i])) return false;
+        return true;
+    }
+
+    /// <summary>libtorch's float <c>sign</c>: 1, −1, or +0 for ±0 and NaN.</summary>
+    private static float Sign(float x) => (x > 0 ? 1f : 0f) - (x < 0 ? 1f : 0f);
+
+    /// <inheritdoc cref="Sign(float)"/>
+    private static double Sign(double x) => (x > 0 ? 1.0 : 0.0) - (x < 0 ? 1.0 : 0.0);
+
+    /// <summary>libtorch's NaN-propagating <c>clamp(v, −qp, qp)</c>.</summary>
+    private static float Clamp(float v, float qp) => v < -qp ? -qp : v > qp ? qp : v;
+
+    /// <inheritdoc cref="Clamp(float, float)"/>
+    private static double Clamp(double v, double qp) => v < -qp ? -qp : v > qp ? qp : v;
+
+    /// <summary>libtorch's AVX2 <c>clamp</c>: <c>min(hi, max(lo, v))</c> (a NaN v is the second operand of both, so it propagates).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Clamp(Vector256<float> v, Vector256<float> lo, Vector256<float> hi) => Avx.Min(hi, Avx.Max(lo, v));
+
+    /// <inheritdoc cref="Clamp(Vector256{float}, Vector256{float}, Vector256{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> Clamp(Vector256<double> v, Vector256<double> lo, Vector256<double> hi) => Avx.Min(hi, Avx.Max(lo, v));
+
+    /// <summary>Writes the 8 lanes of a comparison mask as bools.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreMask(Vector256<float> mask, ref bool destination) =>
+        Unsafe.WriteUnaligned(ref Unsafe.As<bool, byte>(ref destination), Bmi2.X64.ParallelBitDeposit((ulong)(uint)Avx.MoveMask(mask), 0x0101010101010101UL));
+
+    /// <summary>8 bools as 8 floats 0 or 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> LoadMask(ref readonly bool source) =>
+        Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(ref Unsafe.As<bool, byte>(ref Unsafe.AsRef(in source)))).AsByte()));
+
+    /// <summary>
+    /// RNE fake quantization with step <paramref name="s"/> per channel (float32 [C]):
+    /// <c>r = R(x / s)</c>, <c>y = clamp(r, −qp, qp) · s</c>; <paramref name="notClipped"/> = <c>|r| ≤ qp</c>, and
+    /// <paramref name="inside"/> (optional) = <c>−qp ≤ x / s ≤ qp</c> (LSQ's gradient mask).
+    /// </summary>
+    public static void FakeQuantRne(Layout layout, ReadOnlySpan<float> x, ReadOnlySpan<float> s, int qp, Span<float> y, Span<bool> notClipped, Span<bool> inside)
+    {
+        float q = qp;
+        bool withInside = !inside.IsEmpty;
+        int i = 0;
+        var hi = Vector256.Create(q);
+        var lo = Vector256.Create(-q);
+        var signBit = Vector256.Create(-0f);
+        for (int o = 0; o < layout.Outer; o++)
+            for (int c = 0; c < layout.Channels; c++)
+            {
+                float step = s[c];
+                int end = i + layout.Inner;
+                if (Vector)
+                {
+                    var vs = Vector256.Create(step);
+                    for (; i + 8 <= end; i += 8)
+                    {
+                        var ratio = Avx.Divide(Vector256.LoadUnsafe(in x[i]), vs);
+                        var rounded = Avx.RoundToNearestInteger(ratio);
+                        StoreMask(Avx.CompareLessThanOrEqual(Avx.AndNot(signBit, rounded), hi), ref notClipped[i]);
+                        Avx.Multiply(Clamp(rounded, lo, hi), vs).StoreUnsafe(ref y[i]);
+                        if (withInside) StoreMask(Avx.And(Avx.CompareGreaterThanOrEqual(ratio, lo), Avx.CompareLessThanOrEqual(ratio, hi)), ref inside[i]);
+                    }
+                }
+                for (; i < end; i++)
+                {
+                    float ratio = x[i] / step;
+                    float rounded = MathF.Round(ratio);
+                    notClipped[i] = MathF.Abs(rounded) <= q;
+                    y[i] = Clamp(rounded, q) * step;
+                    if (withInside) inside[i] = ratio >= -q && ratio <= q;
+                }
+            }
+    }
+
+    /// <summary>
+    /// The per-element scale gradient of <c>LearnedScaleSte</c>: with <c>q = clamp(R(x / s), −qp, qp)</c> and
+    /// <c>in = x · pass</c>, <c>g · (q · s − in)</c> for a log2 parameter, else <c>g · (q − in / s)</c>.
+    /// </summary>
+    public static void ScaleGradient(Layout layout, ReadOnlySpan<float> x, ReadOnlySpan<float> s, ReadOnlySpan<bool> pass, ReadOnlySpan<float> g, int qp, bool log2, Span<float> result)
+    {
+        float qf = qp;
+        int i = 0;
+        var hi = Vector256.Create(qf);
+        var lo = Vector256.Create(-qf);
+        for (int o = 0; o < layout.Outer; o++)
+            for (int c = 0; c < layout.Channels; c++)
+            {
+                float step = s[c];
+                int end = i + layout.Inner;
+                if (Vector)
+                {
+                    var vs = Vector256.Create(step);
+                    for (; i + 8 <= end; i += 8)
+                    {
+                        var v = Vector256.LoadUnsafe(in x[i]);
+                        var q = Clamp(Avx.RoundToNearestInteger(Avx.Divide(v, vs)), lo, hi);
+                        var inside = Avx.Multiply(v, LoadMask(in pass[i]));
+                        var term = log2 ? Avx.Subtract(Avx.Multiply(q, vs), inside) : Avx.Subtract(q, Avx.Divide(inside, vs));
+                        Avx.Multiply(Vector256.LoadUnsafe(in g[i]), term).StoreUnsafe(ref result[i]);
+                    }
+                }
+                for (; i < end; i++)
+                {
+                    float q = Clamp(MathF.Round(x[i] / step), qf);
+                    float inside = x[i] * (pass[i] ? 1f : 0f);
+                    float term = log2 ? q * step - inside : q - inside / step;
+                    result[i] = g[i] * term;
+                }
+            }
+    }
+
+    /// <summary>
+    /// legacy_auto_po2's RNA fake quantization: <c>m = floor(|x| / s64 + 0.5)</c> in float64 with the float64 step
+    /// <paramref name="s64"/>, <c>y = (sign(x) · (float)min(m, qp)) · s32</c>; <paramref name="notClipped"/> = <c>m ≤ qp</c>.
+    /// </summary>
+    public static void FakeQuantRna(Layout layout, ReadOnlySpan<float> x, ReadOnlySpan<double> s64, ReadOnlySpan<float> s32, int qp, Span<float> y, Span<bool> notClipped)
+    {
+        int i = 0;
+        var vqp = Vector256.Create((double)qp);
+        var half = Vector256.Create(0.5);
+        var signBit = Vector256.Create(-0.0);
+        var zero = Vector128<float>.Zero;
+        var one = Vector128.Create(1f);
+        for (int o = 0; o < layout.Outer; o++)
+            for (int c = 0; c < layout.Channels; c++)
+            {
+                double step = s64[c];
+                float step32 = s32[c];
+                int end = i + layout.Inner;
+                if (Vector)
+                {
+                    var vs = Vector256.Create(step);
+                    var vs32 = Vector128.Create(step32);
+                    for (; i + 4 <= end; i += 4)
+                    {
+                        var v = Vector128.LoadUnsafe(in x[i]);
+                        var magnitude = Avx.RoundToNegativeInfinity(Avx.Add(Avx.Divide(Avx.AndNot(signBit, Avx.ConvertToVector256Double(v)), vs), half));
+                        var bits = Avx.MoveMask(Avx.CompareLessThanOrEqual(magnitude, vqp));
+                        for (int j = 0; j < 4; j++) notClipped[i + j] = ((bits >> j) & 1) != 0;
+                        var sign = Sse.Subtract(Sse.And(Sse.CompareLessThan(zero, v), one), Sse.And(Sse.CompareLessThan(v, zero), one));
+                        Sse.Multiply(Sse.Multiply(sign, Avx.ConvertToVector128Single(Avx.Min(vqp, magnitude))), vs32).StoreUnsafe(ref y[i]);
+                    }
+                }
+                for (; i < end; i++)
+                {
+                    double magnitude = Math.Floor(Math.Abs((double)x[i]) / step + 0.5);
+                    notClipped[i] = magnitude <= qp;
+                    y[i] = Sign(x[i]) * (float)Math.Min(magnitude, qp) * step32;
+                }
+            }
+    }
+
+    /// <summary>
+    /// One least-squares refit of legacy_auto_po2 on the float64 channel matrix x [C, N] with RNA codes at the steps
+    /// 2^e for the exponents <paramref name="exponents"/> [C] (integer-valued): <c>z = min(floor(|x| · inverse + 0.5), qp) · sign(x)</c>; writes
+    /// <c>x · z</c> and <c>z · z</c> (the caller takes their means).
+    /// </summary>
+    public static void RnaProducts(int rows, int n, ReadOnlySpan<double> x, ReadOnlySpan<double> exponents, int qp, Span<double> xz, Span<double> zz)
+    {
+        int i = 0;
+        var vqp = Vector256.Create((double)qp);
+        var half = Vector256.Create(0.5);
+        var signBit = Vector256.Create(-0.0);
+        var zero = Vector256<double>.Zero;
+        var one = Vector256.Create(1.0);
+        for (int c = 0; c < rows; c++)
+        {
+            double inv = Pow2(-exponents[c]);
+            int end = i + n;
+            if (Vector)
+            {
+                var vinv = Vector256.Create(inv);
+                for (; i + 4 <= end; i += 4)
+                {
+                    var v = Vector256.LoadUnsafe(in x[i]);
+                    var magnitude = Avx.Min(vqp, Avx.RoundToNegativeInfinity(Avx.Add(Avx.Multiply(Avx.AndNot(signBit, v), vinv), half)));
+                    var sign = Avx.Subtract(Avx.And(Avx.CompareLessThan(zero, v), one), Avx.And(Avx.CompareLessThan(v, zero), one));
+                    var z = Avx.Multiply(magnitude, sign);
+                    Avx.Multiply(v, z).StoreUnsafe(ref xz[i]);
+                    Avx.Multiply(z, z).StoreUnsafe(ref zz[i]);
+                }
+            }
+            for (; i < end; i++)
+            {
+                double v = x[i];
+                double z = Math.Min(Math.Floor(Math.Abs(v) * inv + 0.5), qp) * Sign(v);
+                xz[i] = v * z;
+                zz[i] = z * z;
+            }
+        }
+    }
+
+    /// <summary>
+    /// For RNE codes <c>q = clamp(R(x · 2^−e), −qp, qp)</c> at one integer-valued exponent e per row of x [C, N]
+    /// (<paramref name="exponents"/> [C], step = 2^e) and weights w (empty: none): writes the weighted squared error <c>((q · step − x)²) · w</c> into
+    /// <paramref name="error"/> and, with <c>wq = w · q</c> (or q), the least-squares products <c>wq · x</c> and <c>wq · q</c>.
+    /// </summary>
+    public static void RneProducts(int rows, int n, ReadOnlySpan<double> x, ReadOnlySpan<double> w, ReadOnlySpan<double> exponents, int qp,
+        Span<double> error, Span<double> wqx, Span<double> wqq)
+    {
+        double qd = qp;
+        bool weighted = !w.IsEmpty;
+        int i = 0;
+        var hi = Vector256.Create(qd);
+        var lo = Vector256.Create(-qd);
+        for (int c = 0; c < rows; c++)
+        {
+            double step = Pow2(exponents[c]), inv = Pow2(-exponents[c]);
+            int end = i + n;
+            if (Vector)
+            {
+                var vstep = Vector256.Create(step);
+                var vinv = Vector256.Create(inv);
+                for (; i + 4 <= end; i += 4)
+                {
+                    var v = Vector256.LoadUnsafe(in x[i]);
+                    var q = Clamp(Avx.RoundToNearestInteger(Avx.Multiply(v, vinv)), lo, hi);
+                    var err = Avx.Subtract(Avx.Multiply(q, vstep), v);
+                    err = Avx.Multiply(err, err);
+                    var wq = q;
+                    if (weighted)
+                    {
+                        var vw = Vector256.LoadUnsafe(in w[i]);
+                        wq = Avx.Multiply(vw, q);
+                        err = Avx.Multiply(err, vw);
+                    }
+                    err.StoreUnsafe(ref error[i]);
+                    Avx.Multiply(wq, v).StoreUnsafe(ref wqx[i]);
+                    Avx.Multiply(wq, q).StoreUnsafe(ref wqq[i]);
+                }
+            }
+            for (; i < end; i++)
+            {
+                double v = x[i];
+                double q = Clamp(Math.Round(v * inv), qd);
+                double err = q * step - v;
+                err *= err;
+                double wq = weighted ? w[i] * q : q;
+                error[i] = weighted ? err * w[i] : err;
+                wqx[i] = wq * v;
+                wqq[i] = wq * q;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Weighted squared errors of RNE codes at K candidate exponents, for the searches' batched MSQE comparisons: for
+    /// x [C, N], integer-valued candidate exponents <paramref name="exponents"/> [K, C] (step = 2^e, inv = 2^−e) and
+    /// weights w [C, N] (empty: none), writes <c>((clamp(R(x · inv), −qp, qp) · step − x)²) · w</c> into rows
+    /// <paramref name="firstRow"/>.. of <paramref name="errors"/> [firstRow + K, C, N].
+    /// </summary>
+    public static void CandidateErrors(int k, int rows, int n, ReadOnlySpan<double> x, ReadOnlySpan<double> w, ReadOnlySpan<double> exponents, int qp, Span<double> errors, int firstRow)
+    {
+        double qd = qp;
+        bool weighted = !w.IsEmpty;
+        int plane = rows * n;
+        var hi = Vector256.Create(qd);
+        var lo = Vector256.Create(-qd);
+        for (int j = 0; j < k; j++)
+        {
+            var output = errors.Slice((firstRow + j) * plane, plane);
+            int i = 0;
+            for (int c = 0; c < rows; c++)
+            {
+                double step = Pow2(exponents[j * rows + c]), inv = Pow2(-exponents[j * rows + c]);
+                int end = i + n;
+                if (Vector)
+                {
+                    var vstep = Vector256.Create(step);
+                    var vinv = Vector256.Create(inv);
+                    for (; i + 4 <= end; i += 4)
+                    {
+                        var v = Vector256.LoadUnsafe(in x[i]);
+                        var err = Avx.Subtract(Avx.Multiply(Clamp(Avx.RoundToNearestInteger(Avx.Multiply(v, vinv)), lo, hi), vstep), v);
+                        err = Avx.Multiply(err, err);
+                        if (weighted) err = Avx.Multiply(err, Vector256.LoadUnsafe(in w[i]));
+                        err.StoreUnsafe(ref output[i]);
+                    }
+                }
+                for (; i < end; i++)
+                {
+                    double v = x[i];
+                    double err = Clamp(Math.Round(v * inv), qd) * step - v;
+                    err *= err;
+                    output[i] = weighted ? err * w[i] : err;
+                }
+            }
+        }
+    }
+
+    /// <summary>The squared deviations <c>(x − mean)²</c> per row of x [C, N] (PopulationStd's elementwise part).</summary>
+    public static void CenteredSquares(int rows, int n, ReadOnlySpan<double> x, ReadOnlySpan<double> mean, Span<double> result)
+    {
+        int i = 0;
+        for (int c = 0; c < rows; c++)
+        {
+            double m = mean[c];
+            int end = i + n;
+            if (Vector)
+            {
+                var vm = Vector256.Create(m);
+                for (; i + 4 <= end; i += 4)
+                {
+                    var d = Avx.Subtract(Vector256.LoadUnsafe(in x[i]), vm);
+                    Avx.Multiply(d, d).StoreUnsafe(ref result[i]);
+                }
+            }
+            for (; i < end; i++)
+            {
+                double d = x[i] - m;
+                result[i] = d * d;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The msqe_po2 outlier mask <c>|x| ≤ threshold</c> per row of x [C, N] (threshold [C]) and the MSQE weights it gives:
+    /// the mask as float64, or <c>weights · mask</c> when <paramref name="weights"/> is not empty.
+    /// </summary>
+    public static void OutlierWeights(int rows, int n, ReadOnlySpan<double> x, ReadOnlySpan<double> threshold, ReadOnlySpan<double> weights, Span<bool> mask, Span<double> result)
+    {
+        bool weighted = !weights.IsEmpty;
+        int i = 0;
+        var signBit = Vector256.Create(-0.0);
+        var one = Vector256.Create(1.0);
+        for (int c = 0; c < rows; c++)
+        {
+            double t = threshold[c];
+            int end = i + n;
+            if (Vector)
+            {
+                var vt = Vector256.Create(t);
+                for (; i + 4 <= end; i += 4)
+                {
+                    var inside = Avx.CompareLessThanOrEqual(Avx.AndNot(signBit, Vector256.LoadUnsafe(in x[i])), vt);
+                    var bits = Avx.MoveMask(inside);
+                    for (int j = 0; j < 4; j++) mask[i + j] = ((bits >> j) & 1) != 0;
+                    var m = Avx.And(inside, one);
+                    (weighted ? Avx.Multiply(Vector256.LoadUnsafe(in weights[i]), m) : m).StoreUnsafe(ref result[i]);
+                }
+            }
+            for (; i < end; i++)
+            {
+                bool inside = Math.Abs(x[i]) <= t;
+                mask[i] = inside;
+                double m = inside ? 1.0 : 0.0;
+                result[i] = weighted ? weights[i] * m : m;
+            }
+        }
+    }
+}
