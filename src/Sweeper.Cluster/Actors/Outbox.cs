@@ -18,7 +18,6 @@ internal sealed class Outbox
     private readonly List<JournalEntry> _epochs = new();
     private readonly List<JournalEntry> _meta = new();
     private readonly Dictionary<TrialId, TrialRecord> _changed = new();
-    private readonly HashSet<TrialId> _rows = new(); // changed beyond their epochs: their trial row is written
     private readonly List<(IActorRef To, object Message)> _sends = new();
     private readonly HashSet<IActorRef> _subscribers = new();
     private SweepResult? _completed;
@@ -27,15 +26,7 @@ internal sealed class Outbox
 
     public void Created(TrialRecord trial) => _created.Add(new JournalEntry.NewTrial(trial.Config));
 
-    /// <param name="row">
-    /// False when only the trial's epochs changed: the epochs go in as their own rows (<see cref="Epoch"/>), and the trial's
-    /// row, which holds no epoch, stays as it is (subscribers are told all the same).
-    /// </param>
-    public void Changed(TrialRecord trial, bool row = true)
-    {
-        _changed[trial.Id] = trial;
-        if (row) _rows.Add(trial.Id);
-    }
+    public void Changed(TrialRecord trial) => _changed[trial.Id] = trial;
 
     public void Epoch(TrialId id, Core.Trials.EpochResult result) => _epochs.Add(new JournalEntry.EpochRow(id, result));
 
@@ -55,8 +46,7 @@ internal sealed class Outbox
     public bool Unsubscribe(IActorRef subscriber) => _subscribers.Remove(subscriber);
 
     /// <summary>
-    /// Writes everything to <paramref name="journal"/> (new trials first, then dropped epochs, the rows of trials that changed
-    /// beyond their epochs, and epoch rows:
+    /// Writes everything to <paramref name="journal"/> (new trials first, then dropped epochs, trial rows and epoch rows:
     /// an epoch of a resumed trial follows the row that dropped its later ones), then sends the messages from
     /// <paramref name="sender"/> and tells subscribers the records that changed (in the order they first changed) and
     /// the sweep's end. When the journal write throws, nothing is sent and everything is kept for the next flush.
@@ -69,8 +59,7 @@ internal sealed class Outbox
             var batch = new List<JournalEntry>(_created.Count + _dropped.Count + changed.Count + _epochs.Count);
             batch.AddRange(_created);
             batch.AddRange(_dropped);
-            foreach (var t in changed)
-                if (_rows.Contains(t.Id)) batch.Add(new JournalEntry.TrialRow(t));
+            batch.AddRange(changed.Select(t => (JournalEntry)new JournalEntry.TrialRow(t)));
             batch.AddRange(_epochs);
             batch.AddRange(_meta);
             journal.Write(batch);
@@ -80,7 +69,6 @@ internal sealed class Outbox
         _epochs.Clear();
         _meta.Clear();
         _changed.Clear();
-        _rows.Clear();
         foreach (var (to, message) in _sends) to.Tell(message, sender);
         _sends.Clear();
         foreach (var s in _subscribers)

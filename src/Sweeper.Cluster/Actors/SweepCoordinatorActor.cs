@@ -156,7 +156,7 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
             {
                 case SweepEffect.TrialCreated c: _outbox.Created(new TrialRecord { Config = c.Config }); break;
                 case SweepEffect.TrialChanged c:
-                    _outbox.Changed(c.After, row: !OnlyEpochsChanged(c.Before, c.After));
+                    _outbox.Changed(c.After);
                     if (ack is not null && c.After.Checkpoint is { } saved) // sent after the journal holds it
                         _outbox.Send(ack, new WorkerCommands.CheckpointRecorded(c.After.Id, c.After.Assignment, saved.Epoch));
                     break;
@@ -183,9 +183,6 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
         }
         if (!_outbox.IsEmpty) ScheduleFlush();
     }
-
-    /// <summary>True when <paramref name="after"/> differs from <paramref name="before"/> in its epochs alone (an epoch's result).</summary>
-    private static bool OnlyEpochsChanged(TrialRecord before, TrialRecord after) => (before with { Epochs = after.Epochs }).Equals(after);
 
     private void ScheduleFlush()
     {

@@ -11,8 +11,8 @@ using Sweeper.Core.Trials;
 namespace Sweeper.Cluster.Tests.Actors;
 
 /// <summary>
-/// What the coordinator's journal holds when a subscriber hears of a change: an epoch's result is written as its own row
-/// (the trial's row is written only when more than its epochs changed), and is in the journal before anyone is told.
+/// What the coordinator's journal holds when a subscriber hears of a change: every change (an epoch's result, the trial's
+/// end) is in the journal before anyone is told of it.
 /// </summary>
 public sealed class CoordinatorJournalTests() : TestKit("akka.actor.serialize-messages = on\nakka.loglevel = WARNING\n" + SweeperMessageSerializer.Hocon), IDisposable
 {
@@ -55,7 +55,7 @@ public sealed class CoordinatorJournalTests() : TestKit("akka.actor.serialize-me
         coordinator.Tell(new TrialEvents.EpochCompleted(id, assign.Assignment, Epoch(1, 0.5)), worker.Ref);
         subscriber.FishForMessage<SweepQueries.TrialUpdated>(u => u.Trial.Epochs.Count == 1, Wait);
         var running = Journaled();
-        Assert.Equal(TrialState.Running, running.State); // the row written when it started, untouched by the epoch
+        Assert.Equal(TrialState.Running, running.State);
         Assert.Equal("node-a", running.Worker);
         Assert.NotNull(running.StartedAt);
         Assert.Equal(assign.Assignment, running.Assignment);
