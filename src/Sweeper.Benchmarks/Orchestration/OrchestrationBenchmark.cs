@@ -13,13 +13,20 @@ using Sweeper.Core.Sweep;
 namespace Sweeper.Benchmarks.Orchestration;
 
 /// <summary>Figures of one orchestration run.</summary>
-public sealed record OrchestrationFigures(int Trials, int EpochsPerTrial, int Slots, bool Journal, TimeSpan Elapsed)
+/// <param name="Cpu">CPU time of the whole process (every thread) over the timed part.</param>
+/// <param name="Allocated">Bytes allocated by the whole process over the timed part.</param>
+/// <param name="JitCompiled">Methods the JIT compiled over the timed part (code generated per trial shows here).</param>
+public sealed record OrchestrationFigures(int Trials, int EpochsPerTrial, int Slots, bool Journal, TimeSpan Elapsed, TimeSpan Cpu = default, long Allocated = 0,
+    long JitCompiled = 0)
 {
     public int Results => Trials * EpochsPerTrial;
     public double TrialsPerSecond => Trials / Elapsed.TotalSeconds;
     public double ResultsPerSecond => Results / Elapsed.TotalSeconds;
     /// <summary>Wall time per zero-length trial: what orchestrating one trial costs the sweep (the inverse of trials/s).</summary>
     public double PerTrialOverheadMs => Elapsed.TotalMilliseconds / Trials;
+    /// <summary>CPU time per trial (all threads): unlike wall time, it does not depend on what else the machine runs.</summary>
+    public double CpuMsPerTrial => Cpu.TotalMilliseconds / Trials;
+    public double AllocatedKbPerTrial => Allocated / 1024.0 / Trials;
 }
 
 /// <summary>
@@ -60,13 +67,19 @@ public static class OrchestrationBenchmark
                 var proxy = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorProxy>();
                 system.ActorOf(SweepWatcherActor.Props(proxy, _ => { }, r => done.TrySetResult(r)));
                 await WaitForCoordinatorAsync(proxy);
+                var process = Process.GetCurrentProcess();
+                var cpuBefore = process.TotalProcessorTime;
+                long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false), jitBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
                 var clock = Stopwatch.StartNew();
                 system.ActorOf(WorkerActor.Props(slots, factory, proxy), WorkerActor.Name);
                 var result = await done.Task.WaitAsync(TimeSpan.FromMinutes(10));
                 clock.Stop();
+                long jit = System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore, allocated = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
+                process.Refresh();
+                var cpu = process.TotalProcessorTime - cpuBefore;
                 var completed = result.Trials.Count(t => t.State == TrialState.Completed && t.Epochs.Count == epochsPerTrial);
                 if (completed != trials) throw new InvalidOperationException($"only {completed} of {trials} trials completed every epoch");
-                return new OrchestrationFigures(trials, epochsPerTrial, slots, journal, clock.Elapsed);
+                return new OrchestrationFigures(trials, epochsPerTrial, slots, journal, clock.Elapsed, cpu, allocated, jit);
             }
             finally
             {

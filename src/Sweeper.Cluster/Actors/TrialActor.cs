@@ -32,8 +32,8 @@ public sealed class TrialActor : ReceiveActor
 
     /// <param name="worker">Told when the run has ended (completed, failed for good, or stopped), so it can tell a give-up from a finish.</param>
     /// <param name="checkpoints">
-    /// The store of <paramref name="run"/>'s checkpoint folder (default: a new one). Every actor these props create —
-    /// each restart after a crash — shares it, so a restart continues from the newest checkpoint this assignment saved,
+    /// The store of <paramref name="run"/>'s checkpoint folder (default: a new one). Every actor the worker starts for
+    /// this assignment — each restart after a crash — shares it, so a restart continues from the newest checkpoint this assignment saved,
     /// and writes into the same folder this assignment claimed.
     /// </param>
     /// <param name="stopAfterEpoch">
@@ -45,7 +45,16 @@ public sealed class TrialActor : ReceiveActor
     {
         var store = checkpoints ?? new CheckpointStore(run.CheckpointDir, run.CheckpointKeep);
         var ended = worker ?? ActorRefs.Nobody;
-        return Akka.Actor.Props.Create(() => new TrialActor(run, factory, coordinator, node, ended, store, stopAfterEpoch));
+        // A producer rather than Props.Create(() => new TrialActor(...)): an expression's arguments are taken apart by
+        // reflection every time, and a worker creates these props for every trial.
+        return Akka.Actor.Props.CreateBy(new Producer(() => new TrialActor(run, factory, coordinator, node, ended, store, stopAfterEpoch)), typeof(TrialActor));
+    }
+
+    private sealed class Producer(Func<TrialActor> create) : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(TrialActor);
+        public ActorBase Produce() => create();
+        public void Release(ActorBase actor) { }
     }
 
     /// <summary>To the worker: this trial's run is over and needs no further restart.</summary>
@@ -55,7 +64,7 @@ public sealed class TrialActor : ReceiveActor
     public sealed record RunCrashedNote(TrialId Id, int Assignment, string Error) : INoSerializationVerificationNeeded;
 
     /// <summary>
-    /// Thrown to the supervisor when the trainable crashed, so Akka's backoff restarts the actor. It carries the
+    /// Thrown to the supervisor (the worker) when the trainable crashed, so that it starts the run again after its backoff. It carries the
     /// trainable's error as its message and no stack trace of its own: Akka logs it, and the place in this actor that
     /// threw it tells a user nothing.
     /// </summary>
@@ -123,7 +132,7 @@ public sealed class TrialActor : ReceiveActor
             _attempt?.AddEvent(new ActivityEvent("trial.crash", tags: new ActivityTagsCollection { [SweeperTelemetry.Tags.Reason] = m.Error }));
             _coordinator.Tell(new TrialEvents.TrialCrashed(id, run.Assignment, m.Error, _lastEpoch));
             _worker.Tell(new RunCrashedNote(id, run.Assignment, m.Error));
-            throw new TrialCrashedException(m.Error); // the backoff supervisor restarts this actor, or gives up
+            throw new TrialCrashedException(m.Error); // the worker starts the run again after its backoff, or gives up
         });
     }
 

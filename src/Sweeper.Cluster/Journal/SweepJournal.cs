@@ -330,10 +330,10 @@ public sealed class SweepJournal : IDisposable
                     Run(trial, t.State.ToString(), t.Worker, t.StartedAt?.ToString("O", CultureInfo.InvariantCulture),
                         t.FinishedAt?.ToString("O", CultureInfo.InvariantCulture), t.Reason,
                         t.Checkpoint is null ? null : JsonSerializer.Serialize(Stored(t.Checkpoint), SweeperMessageSerializer.Options),
-                        JsonSerializer.Serialize(t.Resumes, SweeperMessageSerializer.Options), t.Rung,
-                        JsonSerializer.Serialize(t.Crashes, SweeperMessageSerializer.Options),
-                        JsonSerializer.Serialize(t.Attempts.Select(a => a.ParentCheckpoint is { } p ? a with { ParentCheckpoint = Stored(p) } : a).ToList(),
-                            SweeperMessageSerializer.Options),
+                        JsonList(t.Resumes), t.Rung, JsonList(t.Crashes),
+                        t.Attempts.Count == 0 ? EmptyJsonList
+                            : JsonSerializer.Serialize(t.Attempts.Select(a => a.ParentCheckpoint is { } p ? a with { ParentCheckpoint = Stored(p) } : a).ToList(),
+                                SweeperMessageSerializer.Options),
                         t.HealthyCheckpoint is null ? null : JsonSerializer.Serialize(Stored(t.HealthyCheckpoint), SweeperMessageSerializer.Options), t.Assignment,
                         t.Interrupted ? 1 : 0, t.Id.Index);
                     break;
@@ -368,6 +368,13 @@ public sealed class SweepJournal : IDisposable
         }
         tx.Commit();
     }
+
+    /// <summary>What <see cref="JsonSerializer"/> writes for an empty list.</summary>
+    private const string EmptyJsonList = "[]";
+
+    /// <summary>A list as JSON; most trials' resumes, crashes and attempts are empty, and written with every change of the trial.</summary>
+    private static string JsonList<T>(IReadOnlyList<T> items) =>
+        items.Count == 0 ? EmptyJsonList : JsonSerializer.Serialize(items, SweeperMessageSerializer.Options);
 
     /// <summary>A checkpoint path as the journal keeps it: relative to the run directory (with <c>/</c>) when inside it, else as given.</summary>
     internal string Stored(string path)

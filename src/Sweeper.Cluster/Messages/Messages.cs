@@ -29,7 +29,7 @@ public static class WorkerCommands
     /// <paramref name="CheckpointInterval"/> epochs (0: never).
     /// </summary>
     /// <param name="TraceParent">W3C trace context of the trial's span: the attempt's spans, on whichever node, go under it.</param>
-    /// <param name="CrashRetries">Restarts (Akka supervision, with backoff from <paramref name="CrashBackoffSeconds"/>) when the trainable throws.</param>
+    /// <param name="CrashRetries">Restarts (the worker supervises its trial actors, with backoff from <paramref name="CrashBackoffSeconds"/>) when the trainable throws.</param>
     /// <param name="Monitor">The stability monitor's settings (null: no monitoring).</param>
     /// <param name="ActOn">Verdict kinds (diverged, oscillating, drifting) that end the attempt and go to the coordinator's policy; others are only recorded.</param>
     /// <param name="CheckpointKeep">Checkpoints the assignment keeps in its own folder, besides its newest healthy one (0: all); see <see cref="Journal.CheckpointStore"/>.</param>

@@ -86,6 +86,7 @@ public static class SweeperTelemetry
     public static Activity? StartDetached(string name, ActivityContext parent, ActivityKind kind = ActivityKind.Internal,
         IEnumerable<KeyValuePair<string, object?>>? tags = null, DateTimeOffset startTime = default)
     {
+        if (!Source.HasListeners()) return null; // nothing records spans: skip the sampling call and the Activity.Current swap
         var previous = Activity.Current;
         var activity = Source.StartActivity(name, kind, parent, tags, startTime: startTime);
         Activity.Current = previous;
