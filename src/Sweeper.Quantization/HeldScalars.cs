@@ -33,3 +33,59 @@ public static class HeldScalars
     /// <summary>2.0.</summary>
     public static readonly Scalar Two = 2.0.ToScalar();
 }
+
+/// <summary>
+/// Tensor arithmetic with a number (or the implicit <c>alpha</c> of <c>add</c>/<c>sub</c>) whose scalar is held until
+/// libtorch returned (<see cref="HeldScalars"/>); each is the same libtorch operation as the operator it replaces.
+/// </summary>
+public static class HeldScalarOps
+{
+    /// <summary><c>x + v</c>.</summary>
+    public static torch.Tensor Plus(this torch.Tensor x, double v)
+    {
+        using var s = v.ToScalar();
+        return x.add(s, HeldScalars.One);
+    }
+
+    /// <summary><c>x + y</c>.</summary>
+    public static torch.Tensor Plus(this torch.Tensor x, torch.Tensor y) => x.add(y, HeldScalars.One);
+
+    /// <summary><c>x − y</c> (TorchSharp's tensor subtraction has no <c>alpha</c>: the operator is safe too).</summary>
+    public static torch.Tensor Minus(this torch.Tensor x, torch.Tensor y) => x.sub(y);
+
+    /// <summary><c>x · v</c>.</summary>
+    public static torch.Tensor Times(this torch.Tensor x, double v)
+    {
+        using var s = v.ToScalar();
+        return x.mul(s);
+    }
+
+    /// <summary><c>x / v</c>.</summary>
+    public static torch.Tensor Over(this torch.Tensor x, double v)
+    {
+        using var s = v.ToScalar();
+        return x.div(s);
+    }
+
+    /// <summary><c>x.clamp(min, max)</c>.</summary>
+    public static torch.Tensor ClampHeld(this torch.Tensor x, double min, double max)
+    {
+        using var lo = min.ToScalar();
+        using var hi = max.ToScalar();
+        return x.clamp(lo, hi);
+    }
+
+    /// <summary><c>x.mul_(v)</c>.</summary>
+    public static torch.Tensor TimesInPlace(this torch.Tensor x, double v)
+    {
+        using var s = v.ToScalar();
+        return x.mul_(s);
+    }
+
+    /// <summary><c>x.add_(v)</c> for an integral count.</summary>
+    public static torch.Tensor PlusInPlace(this torch.Tensor x, long v)
+    {
+        using var s = v.ToScalar();
+        return x.add_(s, HeldScalars.One);
+    }
+}

@@ -87,23 +87,23 @@ internal static class Po2Math
     public static Tensor Rint(Tensor v) => torch.round(v);
 
     /// <summary>snap(s) = R(log2(s + EPS)), applied to s = 2^e.</summary>
-    public static Tensor SnapExponent(Tensor e) => Rint(Log2(Pow2(e) + Eps));
+    public static Tensor SnapExponent(Tensor e) => Rint(Log2(Pow2(e).Plus(Eps)));
 
     /// <summary>Data-driven start R(log2(max|x| / qp + EPS)) per channel row of <paramref name="x"/> [C, N].</summary>
-    public static Tensor MaxStart(Tensor x, int qp) => Rint(Log2(x.abs().amax([1]) / qp + Eps));
+    public static Tensor MaxStart(Tensor x, int qp) => Rint(Log2(x.abs().amax([1]).Over(qp).Plus(Eps)));
 
     /// <summary>Least-squares exponent R(log2(a / (b + EPS) + EPS)).</summary>
-    public static Tensor LeastSquaresExponent(Tensor a, Tensor b) => Rint(Log2(a / (b + Eps) + Eps));
+    public static Tensor LeastSquaresExponent(Tensor a, Tensor b) => Rint(Log2((a / b.Plus(Eps)).Plus(Eps)));
 
     /// <summary>Population standard deviation per row of [C, N]: sqrt(mean((x - mean x)^2)).</summary>
     public static Tensor PopulationStd(Tensor x)
     {
         var mean = x.mean([1], keepdim: true);
-        return (x - mean).square().mean([1]).sqrt();
+        return x.Minus(mean).square().mean([1]).sqrt();
     }
 
     /// <summary>RNE codes clamp(R(x / s), -qp, qp); <paramref name="scale"/> broadcasts against x.</summary>
-    public static Tensor RneCodes(Tensor x, Tensor scale, int qp) => Rint(x / scale).clamp(-qp, qp);
+    public static Tensor RneCodes(Tensor x, Tensor scale, int qp) => Rint(x / scale).ClampHeld(-qp, qp);
 
     /// <summary>RNA codes sign(x) · min(floor(|x| / s + 0.5), qp).</summary>
     public static Tensor RnaCodes(Tensor x, Tensor scale, int qp) =>

@@ -127,7 +127,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
             {
                 scale = Broadcast(Pow2(exponent), weight.dtype);
                 var rounded = Rint(weight.detach() / scale);
-                notClipped = rounded.abs().le(Qp);
+                notClipped = rounded.abs().le(QpScalar);
                 q = rounded.clamp(-Qp, Qp);
             }
         }

@@ -26,6 +26,7 @@ public sealed class LsqQuantizer : WeightQuantizer
     private Tensor _initialized;
 
     private readonly double _minStep;
+    private readonly Scalar _minStepScalar; // held: see HeldScalars
 
     /// <summary>Creates the quantizer for weights of <paramref name="weightShape"/>.</summary>
     public LsqQuantizer(long[] weightShape, int bits, int? channelAxis, double minStep = 1e-8, double diagnosticOutlierSigma = 2.0, string name = Po2Quantizers.MethodNames.Lsq)
@@ -35,6 +36,7 @@ public sealed class LsqQuantizer : WeightQuantizer
             throw new ArgumentOutOfRangeException(nameof(minStep), minStep, "minStep must be positive.");
 
         _minStep = minStep;
+        _minStepScalar = minStep.ToScalar();
         GradientScale = Po2Quantizers.LsqGradientScale(ElementsPerChannel, Qp);
         _stepSize = (Parameter)new Parameter(torch.ones(Channels, ScalarType.Float32)).DetachFromDisposeScope();
         _initialized = State(torch.zeros([], ScalarType.Bool));
@@ -54,7 +56,7 @@ public sealed class LsqQuantizer : WeightQuantizer
     public void SetStepSize(params float[] values) => SetPerChannel(_stepSize, _initialized, values, nameof(values));
 
     /// <inheritdoc/>
-    protected override Tensor? Log2ScaleState => _stepSize.detach().clamp_min(_minStep).log2();
+    protected override Tensor? Log2ScaleState => _stepSize.detach().clamp_min(_minStepScalar).log2();
 
     /// <inheritdoc/>
     protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out QuantizerStep report)
@@ -80,14 +82,15 @@ public sealed class LsqQuantizer : WeightQuantizer
 
             if (FusedKernels.Applies(weight, ScalarType.Float32))
             {
-                steps = perChannel.clamp_min(_minStep).to_type(ScalarType.Float32).contiguous();
+                steps = perChannel.clamp_min(_minStepScalar).to_type(ScalarType.Float32).contiguous();
                 s = inside = q = null!;
             }
             else
             {
-                s = Broadcast(perChannel.clamp_min(_minStep), weight.dtype);
+                s = Broadcast(perChannel.clamp_min(_minStepScalar), weight.dtype);
                 var r = weight.detach() / s;
-                inside = r.ge(-Qp).logical_and(r.le(Qp));
+                using var minusQp = (-Qp).ToScalar(); // held: see HeldScalars
+                inside = r.ge(minusQp).logical_and(r.le(QpScalar));
                 q = Rint(r).clamp(-Qp, Qp);
             }
         }
@@ -100,7 +103,7 @@ public sealed class LsqQuantizer : WeightQuantizer
             return output;
         }
 
-        var notClipped = Rint(weight.detach() / s).abs().le(Qp);
+        var notClipped = Rint(weight.detach() / s).abs().le(QpScalar);
         report = new QuantizerStep(null, s.reshape(Channels), notClipped, null, 0, false);
         var spec = new ScaleGradientSpec(false, GradientScale, ReduceDims, [Channels], null);
         return LearnedScaleSte.apply(weight, _stepSize, q, s, inside, spec);

@@ -84,10 +84,10 @@ internal sealed class LearnedScaleSte : autograd.SingleTensorFunction<LearnedSca
         using var noGrad = torch.no_grad();
         spec.Observer?.Observe(gradOutput, pass);
         var inside = x * pass;
-        var term = spec.Log2Parameter ? q * s - inside : q - inside / s;
+        var term = spec.Log2Parameter ? (q * s).Minus(inside) : q.Minus(inside / s);
         var perElement = gradOutput * term;
         // No axis to reduce (a rank-1 weight, one channel per element): libtorch's sum([]) would sum them all.
-        var gradParameter = (spec.ReduceDims.Length == 0 ? perElement : perElement.sum(spec.ReduceDims)).reshape(spec.ParameterShape).mul_(spec.Factor);
+        var gradParameter = (spec.ReduceDims.Length == 0 ? perElement : perElement.sum(spec.ReduceDims)).reshape(spec.ParameterShape).TimesInPlace(spec.Factor);
         return [gradOutput * pass, gradParameter, null!, null!, null!, null!];
     }
 }
@@ -190,7 +190,7 @@ internal sealed class FusedLearnedScaleSte : autograd.SingleTensorFunction<Fused
         FusedKernels.ScaleGradient(spec.Layout, FusedKernels.Floats(x), FusedKernels.Floats(steps), FusedKernels.Bools(pass), FusedKernels.Floats(g), spec.Qp,
             gradient.Log2Parameter, FusedKernels.Floats(perElement));
         // No axis to reduce (a rank-1 weight, one channel per element): libtorch's sum([]) would sum them all.
-        var gradParameter = (gradient.ReduceDims.Length == 0 ? perElement : perElement.sum(gradient.ReduceDims)).reshape(gradient.ParameterShape).mul_(gradient.Factor);
+        var gradParameter = (gradient.ReduceDims.Length == 0 ? perElement : perElement.sum(gradient.ReduceDims)).reshape(gradient.ParameterShape).TimesInPlace(gradient.Factor);
         return [gradOutput * pass, gradParameter, null!, null!];
     }
 }

@@ -52,6 +52,7 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
         _weightShape = (long[])weightShape.Clone();
         Bits = bits;
         Qp = Po2Math.Qp(bits);
+        QpScalar = Qp.ToScalar();
         ChannelAxis = channelAxis;
         Channels = Po2Math.Channels(weightShape, channelAxis);
         ElementsPerChannel = weightShape.Aggregate(1L, (p, d) => p * d) / Channels;
@@ -68,6 +69,9 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
 
     /// <summary>Largest code magnitude 2^(bits-1) − 1.</summary>
     public int Qp { get; }
+
+    /// <summary><see cref="Qp"/> as a scalar this quantizer holds (<see cref="HeldScalars"/>).</summary>
+    private protected Scalar QpScalar { get; }
 
     /// <summary>Channel axis of the weight, or null for per-tensor.</summary>
     public int? ChannelAxis { get; }
@@ -118,8 +122,8 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
         using var noGrad = torch.no_grad();
         if (isTraining)
         {
-            _flips.add_(report.Flips);
-            _numSteps.add_(1);
+            _flips.PlusInPlace(report.Flips); // held scalars: see HeldScalars
+            _numSteps.add_(HeldScalars.One, HeldScalars.One);
         }
 
         LastDiagnostics = CollectDiagnostics ? Diagnose(weight.detach(), output.detach(), report, step, isTraining) : null;
@@ -281,7 +285,7 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
         {
             scale = Broadcast(Pow2(exponent), weight.dtype);
             var rounded = Rint(weight.detach() / scale);
-            notClipped = rounded.abs().le(Qp);
+            notClipped = rounded.abs().le(QpScalar);
             q = rounded.clamp(-Qp, Qp);
         }
 
