@@ -128,13 +128,14 @@ public static class PyTorchAnchor
     }
 
     /// <summary>Times the PyTorch training step (float and the fused fake-quant variants), rounds interleaved as <see cref="Training.TrainingStepBench"/> does.</summary>
-    public static PyTorchStepFigures MeasureStep(string interpreter, Training.TrainingStepBenchOptions options)
+    /// <param name="methods">The PyTorch variants to time (default: float and both fused fake-quant variants).</param>
+    public static PyTorchStepFigures MeasureStep(string interpreter, Training.TrainingStepBenchOptions options, IReadOnlyList<string>? methods = null)
     {
         var json = RunScript(interpreter,
         [
             "step", "--model", options.Model, "--width", F(options.Width), "--size", F(options.InputSize), "--batch", F(options.Batch),
             "--threads", F(options.Threads), "--warmup", F(options.Warmup), "--rounds", F(options.Rounds),
-            "--methods", string.Join(',', Float, FusedMinMax, FusedLearnable),
+            "--methods", string.Join(',', methods ?? [Float, FusedMinMax, FusedLearnable]),
         ], TimeSpan.FromMinutes(30));
         return ParseStep(json);
     }

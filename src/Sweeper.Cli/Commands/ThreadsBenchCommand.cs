@@ -18,6 +18,14 @@ public sealed class ThreadsBenchSettings : CommandSettings
     [DefaultValue(7)]
     public int Rounds { get; init; } = 7;
 
+    [CommandOption("--compare-pytorch")]
+    [Description("Also time PyTorch's float step of the same architecture with 1 and N threads (python3 with torch, else /usr/bin/python3), and print its speed-up.")]
+    public bool ComparePyTorch { get; init; }
+
+    [CommandOption("--python <PATH>")]
+    [Description("The Python interpreter for --compare-pytorch.")]
+    public string? Python { get; init; }
+
     public override ValidationResult Validate() =>
         Threads is < 2 or > Core.Trials.IntraOpThreads.Max ? ValidationResult.Error($"--threads must be from 2 to {Core.Trials.IntraOpThreads.Max}")
         : Rounds < 1 ? ValidationResult.Error("--rounds must be at least 1")
@@ -46,10 +54,25 @@ public sealed class ThreadsBenchCommand : Command<ThreadsBenchSettings>
         AnsiConsole.Write(table);
         if (threads > Environment.ProcessorCount)
             AnsiConsole.MarkupLine($"[yellow]{threads} threads on {Environment.ProcessorCount} core(s): oversubscribed[/]");
-        var two = rows.FirstOrDefault(r => r.Threads == 2);
-        if (two is not null)
-            AnsiConsole.MarkupLine($"2 threads: {two.SpeedUp:F2}× one thread; PyTorch 1.13 on a 2-core machine: {PyTorchTwoThreadSpeedUp:F2}× (issue 15); " +
-                                   $"ratio {two.SpeedUp / PyTorchTwoThreadSpeedUp:F2} (1.00 = the same gain)");
+        var wide = rows[^1];
+        double anchor = PyTorchTwoThreadSpeedUp;
+        string anchorSource = "PyTorch 1.13, 2 threads on a 2-core machine, measured for issue 15";
+        if (settings.ComparePyTorch)
+        {
+            var python = Benchmarks.PyTorch.PyTorchAnchor.Discover(settings.Python);
+            if (!python.Found) AnsiConsole.MarkupLine(Markup.Escape(python.Message));
+            else
+            {
+                AnsiConsole.MarkupLine($"PyTorch side through {Markup.Escape(python.Interpreter!)}: 1 and {threads} thread(s), {settings.Rounds} rounds each, its own processes ...");
+                double Step(int t) => Benchmarks.PyTorch.PyTorchAnchor.Median(Benchmarks.PyTorch.PyTorchAnchor.MeasureStep(python.Interpreter!,
+                    new TrainingStepBenchOptions { Rounds = settings.Rounds, Threads = t }, [Benchmarks.PyTorch.PyTorchAnchor.Float]).WallMilliseconds[Benchmarks.PyTorch.PyTorchAnchor.Float]);
+                double one = Step(1), many = Step(threads);
+                anchor = one / many;
+                anchorSource = $"PyTorch measured now: {one:F1} → {many:F1} ms/step";
+            }
+        }
+        AnsiConsole.MarkupLine($"{wide.Threads} threads: {wide.SpeedUp:F2}× one thread; PyTorch: {anchor:F2}× ({Markup.Escape(anchorSource)}); " +
+                               $"ours/PyTorch gain {wide.SpeedUp / anchor:F2} (1.00 = the same gain)");
         return Errors.Ok;
     }
 }
