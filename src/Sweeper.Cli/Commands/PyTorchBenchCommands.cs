@@ -66,6 +66,14 @@ public sealed class TrialBenchSettings : CommandSettings
     [CommandOption("--python <PATH>")]
     [Description("The interpreter for --compare-pytorch (it must import torch and numpy).")]
     public string? Python { get; init; }
+
+    [CommandOption("--threads <N>")]
+    [Description("Intra-op threads of the trial, on both sides (default 1, as a sweep's trials get when its slots fill the cores).")]
+    [DefaultValue(1)]
+    public int Threads { get; init; } = 1;
+
+    public override ValidationResult Validate() =>
+        Threads is < 1 or > Core.Trials.IntraOpThreads.Max ? ValidationResult.Error($"--threads must be from 1 to {Core.Trials.IntraOpThreads.Max}") : ValidationResult.Success();
 }
 
 /// <summary>
@@ -90,7 +98,7 @@ public sealed class TrialBenchCommand : AsyncCommand<TrialBenchSettings>
         {
             var result = await Running.SweepHost.RunAsync(spec with { Resources = spec.Resources with { MaxConcurrentTrials = 1 } }, new FirstTrialSource(source),
                 new Cluster.Actors.CoordinatorOptions(runDir, Path.Combine(runDir, "checkpoints")), Running.TrainableFactories.Default,
-                new Running.NodeOptions(Slots: 1), _ => { }, null, cancellationToken);
+                new Running.NodeOptions(Slots: 1, ThreadsPerTrial: settings.Threads), _ => { }, null, cancellationToken);
             double seconds = (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalSeconds;
             var trial = result.Trials.Single();
             if (trial.State != TrialState.Completed)
@@ -108,7 +116,7 @@ public sealed class TrialBenchCommand : AsyncCommand<TrialBenchSettings>
 
         var t = first.Trainable;
         AnsiConsole.MarkupLine(Markup.Escape($"{spec.Name} {first.Id}: {t.Model} width {t.Width}, {t.Dataset.Name} train {t.Dataset.TrainSubset?.ToString(CultureInfo.InvariantCulture) ?? "all"}" +
-                                             $" (validation {t.Dataset.Validation?.ToString(CultureInfo.InvariantCulture) ?? "none"}), test {t.Dataset.TestSubset?.ToString(CultureInfo.InvariantCulture) ?? "all"}, {t.Epochs} epoch(s), batch {t.BatchSize}, {t.Optimizer.Name} lr {t.Optimizer.Lr.ToString(CultureInfo.InvariantCulture)}"));
+                                             $" (validation {t.Dataset.Validation?.ToString(CultureInfo.InvariantCulture) ?? "none"}), test {t.Dataset.TestSubset?.ToString(CultureInfo.InvariantCulture) ?? "all"}, {t.Epochs} epoch(s), batch {t.BatchSize}, {t.Optimizer.Name} lr {t.Optimizer.Lr.ToString(CultureInfo.InvariantCulture)}, {settings.Threads} thread(s)"));
         var rows = new List<TrialFigures> { ours };
         if (settings.ComparePyTorch)
         {
@@ -121,7 +129,7 @@ public sealed class TrialBenchCommand : AsyncCommand<TrialBenchSettings>
             {
                 try
                 {
-                    rows.Add(PyTorchAnchor.RunTrial(found.Interpreter!, first));
+                    rows.Add(PyTorchAnchor.RunTrial(found.Interpreter!, first, settings.Threads));
                 }
                 catch (ArgumentException e)
                 {

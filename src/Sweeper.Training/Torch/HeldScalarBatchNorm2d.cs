@@ -34,6 +34,6 @@ public sealed class HeldScalarBatchNorm2d : BatchNorm
         }
         bool useRunning = !training || track_running_stats;
         return F.batch_norm(input, useRunning ? running_mean : null, useRunning ? running_var : null, weight, bias,
-            training || (running_mean is not null && running_var is not null), factor, eps);
+            training || (running_mean is null && running_var is null), factor, eps); // eval: the running statistics, as PyTorch
     }
 }

@@ -45,6 +45,55 @@ public sealed class HeldScalarsTests
         Assert.Equal(n, count.item<long>());
     }
 
+    [Fact]
+    public void HeldScalarBatchNorm2d_SameAsTorchSharps_InTrainingAndEval()
+    {
+        using var g = new Generator(3);
+        using var theirs = nn.BatchNorm2d(8);
+        using var ours = new Torch.HeldScalarBatchNorm2d(8);
+        for (int i = 0; i < 4; i++)
+        {
+            using var x = torch.randn([4, 8, 5, 5], generator: g);
+            using var a = theirs.forward(x);
+            using var b = ours.forward(x);
+            Assert.True(a.eq(b).all().item<bool>());
+        }
+        Assert.True(theirs.running_mean!.eq(ours.running_mean!).all().item<bool>());
+        Assert.True(theirs.running_var!.eq(ours.running_var!).all().item<bool>());
+        Assert.Equal(theirs.num_batches_tracked!.item<long>(), ours.num_batches_tracked!.item<long>());
+        theirs.eval();
+        ours.eval();
+        using var e = torch.randn([4, 8, 5, 5], generator: g);
+        using var ea = theirs.forward(e);
+        using var eb = ours.forward(e);
+        Assert.True(ea.eq(eb).all().item<bool>()); // eval normalizes with the running statistics
+        Assert.Equal(theirs.state_dict().Keys.Order(), ours.state_dict().Keys.Order());
+    }
+
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("adam")]
+    public void HeldScalarOptimizers_SameUpdatesAsTorchSharps(string name)
+    {
+        using var g = new Generator(5);
+        using var start = torch.randn([3, 7], generator: g);
+        var p1 = new TorchSharp.Modules.Parameter(start.clone());
+        var p2 = new TorchSharp.Modules.Parameter(start.clone());
+        TorchSharp.Modules.OptimizerHelper theirs = name == "sgd" ? torch.optim.SGD([p1], 0.1, momentum: 0.9, weight_decay: 5e-5) : torch.optim.Adam([p1], 0.01, weight_decay: 5e-5);
+        TorchSharp.Modules.OptimizerHelper ours = name == "sgd" ? new Torch.HeldScalarSgd([p2], 0.1, 0.9, 5e-5) : new Torch.HeldScalarAdam([p2], 0.01, 5e-5);
+        for (int i = 0; i < 5; i++)
+        {
+            using var t = torch.randn([3, 7], generator: g);
+            theirs.zero_grad();
+            ours.zero_grad();
+            (p1 * t).square().sum().backward();
+            (p2 * t).square().sum().backward();
+            theirs.step();
+            ours.step();
+            Assert.True(p1.eq(p2).all().item<bool>(), $"{name} step {i}");
+        }
+    }
+
     private static TrialConfig Config(string method, string optimizer = "sgd") => new()
     {
         Id = new TrialId(0),
