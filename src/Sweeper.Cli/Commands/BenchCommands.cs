@@ -198,7 +198,7 @@ public sealed class QuantizerBenchCommand : Command<QuantizerBenchSettings>
         table.AddColumns("method", "median ms/step", "× float", "target");
         foreach (var r in rows)
             table.AddRow(r.Method, r.MedianMilliseconds.ToString("F1", CultureInfo.InvariantCulture), r.RatioToFloat.ToString("F3", CultureInfo.InvariantCulture),
-                QuantizerNames.TryParseMethod(r.Method, out var m) ? m switch { QuantizerMethod.LearnablePo2 or QuantizerMethod.Lsq => "≤ 1.15", QuantizerMethod.MsqePo2 => "≤ 1.35", _ => "" } : "");
+                QuantizerNames.TryParseMethod(r.Method, out var m) ? m switch { QuantizerMethod.LearnablePo2 or QuantizerMethod.Lsq => "≤ 1.02", QuantizerMethod.MsqePo2 or QuantizerMethod.LegacyAutoPo2 => "≤ 1.05", _ => "" } : "");
         AnsiConsole.Write(table);
         if (settings.ComparePyTorch) PyTorchStepComparison.Print(rows, options, settings.Python);
         return Errors.Ok;

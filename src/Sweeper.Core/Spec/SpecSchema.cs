@@ -452,8 +452,8 @@ public static class SpecSchema
         new("telemetry.protocol", SettingType.String, "The OTLP protocol; `OTEL_EXPORTER_OTLP_PROTOCOL` overrides it.",
             (s, v) => s with { Telemetry = s.Telemetry with { Protocol = (string)v! } }, Choices: ["grpc", "http/protobuf"], Default: "`grpc`"),
         new("resources.max_concurrent_trials", SettingType.Integer,
-            "Slots of the local worker: trials run at once, one TorchSharp intra-op thread each (2 on a 2-core machine). Workers that join with " +
-            "`sweeper worker --slots N` bring their own slots.",
+            "Slots of the local worker: trials run at once (2 on a 2-core machine), each with the machine's cores divided among the slots as " +
+            "TorchSharp intra-op threads (`--threads-per-trial`). Workers that join with `sweeper worker --slots N` bring their own slots.",
             (s, v) => s with { Resources = s.Resources with { MaxConcurrentTrials = (int)(long)v! } }, Range: ValueRange.Between(1, 256), Default: "1"),
         new("checkpoint.interval_epochs", SettingType.Integer,
             "Save a checkpoint (model, optimizer, RNG state, epoch) every N epochs and after the last; 0: never (a moved trial then starts from scratch).",
