@@ -27,28 +27,17 @@ public static class IntraOpThreadsBench
         var counts = new List<int> { 1 };
         counts.AddRange(threadCounts.Where(t => t > 1).Distinct());
         int before = torch.get_num_threads(); // also starts libtorch's per-thread count on this thread (see TorchTrainable.UseThreads)
-        var spec = new TrainableSpec
-        {
-            Model = options.Model,
-            Width = options.Width,
-            InputSize = options.InputSize,
-            InputChannels = options.InputChannels,
-            Dataset = new DatasetSpec(),
-            Quantizer = options.Quantizer with { Method = QuantizerMethod.None.Word() },
-        };
         using var generator = new Generator((ulong)options.Seed);
         using var x = torch.randn([options.Batch, options.InputChannels, options.InputSize, options.InputSize], generator: generator);
         using var y = torch.randint(0, 10, [options.Batch], generator: generator);
-        using var model = ModelFactory.Create(spec, options.InputChannels, 10, generator);
-        model.train();
-        using var optimizer = torch.optim.SGD(model.parameters(), 0.01, momentum: 0.9, weight_decay: 5e-5);
+        using var run = new TrainingStepBench.Run(QuantizerMethod.None.Word(), options);
         var samples = counts.Select(_ => new List<double>()).ToList();
         try
         {
             foreach (int t in counts)
             {
                 torch.set_num_threads(t);
-                for (int i = 0; i < options.Warmup; i++) Step();
+                for (int i = 0; i < options.Warmup; i++) run.Step(x, y);
             }
             for (int round = 0; round < options.Rounds; round++)
                 for (int k = 0; k < counts.Count; k++)
@@ -56,7 +45,7 @@ public static class IntraOpThreadsBench
                     int index = (k + round) % counts.Count;
                     torch.set_num_threads(counts[index]);
                     var watch = Stopwatch.StartNew();
-                    for (int s = 0; s < options.StepsPerRound; s++) Step();
+                    for (int s = 0; s < options.StepsPerRound; s++) run.Step(x, y);
                     samples[index].Add(watch.Elapsed.TotalMilliseconds / options.StepsPerRound);
                 }
         }
@@ -66,15 +55,5 @@ public static class IntraOpThreadsBench
         }
         return counts.Select((t, i) => new IntraOpThreadsRow(t, TrainingStepBench.Median(samples[i]),
             TrainingStepBench.Median(samples[i].Select((ms, r) => samples[0][r] / ms).ToList()))).ToList();
-
-        void Step()
-        {
-            using var scope = torch.NewDisposeScope();
-            optimizer.zero_grad();
-            var loss = nn.functional.cross_entropy(model.forward(x), y);
-            loss.backward();
-            optimizer.step();
-            _ = loss.item<float>();
-        }
     }
 }

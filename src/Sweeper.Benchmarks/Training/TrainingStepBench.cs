@@ -157,7 +157,8 @@ public static class TrainingStepBench
         return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
-    private sealed class Run : IDisposable
+    /// <summary>One model with its optimizer, stepped on a fixed batch (also used by <see cref="IntraOpThreadsBench"/>).</summary>
+    internal sealed class Run : IDisposable
     {
         private readonly nn.Module<Tensor, Tensor> model;
         private readonly optim.Optimizer optimizer;
