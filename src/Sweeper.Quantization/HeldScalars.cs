@@ -13,8 +13,8 @@ namespace Sweeper.Quantization;
 /// thread while libtorch still reads it: "Unknown scalar type", "For integral input tensors, argument alpha must not
 /// be a floating point number", a wrong value. Code on the training path passes scalars it holds: these constants,
 /// or <c>using var s = value.ToScalar()</c> for a value that changes (the <c>using</c> keeps it alive until the call
-/// returned). <c>IntraOpThreadsTests</c> and <c>HeldScalarsTests</c> reproduce the failure with a thread that collects
-/// garbage without pause.
+/// returned). <c>HeldScalarsTests</c> reproduces the failure with a thread that collects garbage without pause, and
+/// trains every quantizer method under it.
 /// </remarks>
 public static class HeldScalars
 {
@@ -32,6 +32,9 @@ public static class HeldScalars
 
     /// <summary>2.0.</summary>
     public static readonly Scalar Two = 2.0.ToScalar();
+
+    /// <summary>true (a flag buffer's <c>fill_</c>).</summary>
+    public static readonly Scalar True = true.ToScalar();
 }
 
 /// <summary>
@@ -42,6 +45,13 @@ public static class HeldScalarOps
 {
     /// <summary><c>x + v</c>.</summary>
     public static torch.Tensor Plus(this torch.Tensor x, double v)
+    {
+        using var s = v.ToScalar();
+        return x.add(s, HeldScalars.One);
+    }
+
+    /// <summary><c>x + v</c> for an integer (an integral scalar, as the operator makes).</summary>
+    public static torch.Tensor Plus(this torch.Tensor x, long v)
     {
         using var s = v.ToScalar();
         return x.add(s, HeldScalars.One);
@@ -73,6 +83,27 @@ public static class HeldScalarOps
         using var lo = min.ToScalar();
         using var hi = max.ToScalar();
         return x.clamp(lo, hi);
+    }
+
+    /// <summary><c>x.clamp_min(min)</c>.</summary>
+    public static torch.Tensor ClampMinHeld(this torch.Tensor x, double min)
+    {
+        using var lo = min.ToScalar();
+        return x.clamp_min(lo);
+    }
+
+    /// <summary><c>x.clamp_max(max)</c>.</summary>
+    public static torch.Tensor ClampMaxHeld(this torch.Tensor x, double max)
+    {
+        using var hi = max.ToScalar();
+        return x.clamp_max(hi);
+    }
+
+    /// <summary><c>x.clamp_max_(max)</c>.</summary>
+    public static torch.Tensor ClampMaxInPlaceHeld(this torch.Tensor x, double max)
+    {
+        using var hi = max.ToScalar();
+        return x.clamp_max_(hi);
     }
 
     /// <summary><c>x.mul_(v)</c>.</summary>

@@ -107,7 +107,7 @@ internal static class Po2Math
 
     /// <summary>RNA codes sign(x) · min(floor(|x| / s + 0.5), qp).</summary>
     public static Tensor RnaCodes(Tensor x, Tensor scale, int qp) =>
-        x.sign() * (x.abs() / scale + 0.5).floor().clamp_max(qp);
+        x.sign() * (x.abs() / scale).Plus(0.5).floor().ClampMaxHeld(qp);
 
     /// <summary>Maximum number of float64 elements one batched candidate evaluation materialises.</summary>
     private const long BatchElementBudget = 1L << 22;
@@ -209,7 +209,7 @@ internal static class Po2Math
 
     /// <summary>RNA codes sign(x) · min(floor(|x| / 2^e + 0.5), qp) per row of [C, N] for exponents <paramref name="e"/> [C].</summary>
     public static Tensor RnaCodesAt(Tensor x, Tensor e, int qp) =>
-        x.abs().mul_(Pow2(e.neg()).unsqueeze(1)).add_(0.5).floor_().clamp_max_(qp).mul_(x.sign());
+        x.abs().mul_(Pow2(e.neg()).unsqueeze(1)).add_(HeldScalars.Half, HeldScalars.One).floor_().ClampMaxInPlaceHeld(qp).mul_(x.sign());
 
     /// <summary>Elementwise w · (q · 2^e − x)² (= w · (x − q · 2^e)²) of codes <paramref name="q"/> [C, N] at exponents <paramref name="e"/> [C]; <paramref name="w"/> null means ones.</summary>
     public static Tensor SquaredErrorAt(Tensor x, Tensor q, Tensor e, Tensor? w)

@@ -91,7 +91,7 @@ public static class Po2Quantizers
             Msqe = RowSquaredError(m, dq, null),
             InitExponents = core.Init.to_type(ScalarType.Int64),
             IterateExponents = core.Iterates.to_type(ScalarType.Int64),
-            QkerasScaleAttribute = Pow2(core.Final + (bits - 1)),
+            QkerasScaleAttribute = Pow2(core.Final.Plus(bits - 1)),
         };
         result.MoveToOuterDisposeScope();
         return result;
@@ -193,7 +193,7 @@ public static class Po2Quantizers
         var step = (options.Step is null
                 ? LsqInit(m, qp)
                 : PerChannel(options.Step, channels, nameof(options.Step)))
-            .clamp_min(options.MinStep).to_type(x.dtype);
+            .ClampMinHeld(options.MinStep).to_type(x.dtype);
         var codes = RneCodes(m, step.unsqueeze(1), qp);
         var dq = codes * step.unsqueeze(1);
         var result = new LsqResult
@@ -334,7 +334,7 @@ public static class Po2Quantizers
         if (lineSearch && offsets.Length > 0)
         {
             var center = SnapExponent(best);
-            var candidates = center.unsqueeze(0) + torch.tensor(offsets, ScalarType.Float64, device: x.device).unsqueeze(1); // [K, C]
+            var candidates = center.unsqueeze(0).Plus(torch.tensor(offsets, ScalarType.Float64, device: x.device).unsqueeze(1)); // [K, C]
             var xs = x.unsqueeze(0);
             var errors = xs.mul(Pow2(candidates.neg()).unsqueeze(-1)).round_().clamp_(-qp, qp)
                 .mul_(Pow2(candidates).unsqueeze(-1)).sub_(xs);
@@ -458,7 +458,7 @@ public static class Po2Quantizers
 
     /// <summary>Data-driven learnable start l = log2(max(3·std/qp, minInitScale)), float64 [C].</summary>
     internal static Tensor LearnableInit(Tensor x, int qp, double minInitScale) =>
-        Log2((PopulationStd(x) * 3.0 / qp).clamp_min(minInitScale));
+        Log2(PopulationStd(x).Times(3.0).Over(qp).ClampMinHeld(minInitScale));
 
     internal static LearnableCoreResult LearnableCore(Tensor x, int qp, Tensor l, Po2ExponentMode mode, bool outlierMask, Tensor? weights)
     {
@@ -473,7 +473,7 @@ public static class Po2Quantizers
                 var w = weights;
                 if (outlierMask)
                 {
-                    mask = x.abs().le((Pow2(l) * (qp + 0.5)).unsqueeze(1));
+                    mask = x.abs().le(Pow2(l).Times(qp + 0.5).unsqueeze(1));
                     w = w is null ? mask.to_type(ScalarType.Float64) : w * mask;
                 }
 

@@ -104,7 +104,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
                 if (isTraining)
                 {
                     _log2Scale.copy_(init);
-                    _initialized.fill_(true);
+                    _initialized.fill_(HeldScalars.True);
                 }
 
                 l = init.to_type(ScalarType.Float64);
@@ -128,7 +128,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
                 scale = Broadcast(Pow2(exponent), weight.dtype);
                 var rounded = Rint(weight.detach() / scale);
                 notClipped = rounded.abs().le(QpScalar);
-                q = rounded.clamp(-Qp, Qp);
+                q = rounded.ClampHeld(-Qp, Qp);
             }
         }
 
@@ -152,7 +152,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
     {
         if (!CollectDiagnostics) return null;
         using var noGrad = torch.no_grad();
-        return weight.detach().abs().gt(Broadcast(Pow2(l) * (Qp + 0.5), ScalarType.Float64));
+        return weight.detach().abs().gt(Broadcast(Pow2(l).Times(Qp + 0.5), ScalarType.Float64));
     }
 
     void IGradientObserver.Observe(Tensor gradOutput, Tensor notClipped) =>

@@ -50,9 +50,9 @@ public sealed class LegacyAutoPo2Quantizer : Po2WeightQuantizer
                 scale = Broadcast(Pow2(exponent), weight.dtype);
                 var x = weight.detach();
                 // RNA in float64, like the reference: in float32, |x|/2^e + 0.5 rounds up to 1 at |x|/2^e = 0.5 − 2^-25.
-                var magnitude = (x.to_type(ScalarType.Float64).abs() / Broadcast(Pow2(exponent), ScalarType.Float64) + 0.5).floor();
+                var magnitude = (x.to_type(ScalarType.Float64).abs() / Broadcast(Pow2(exponent), ScalarType.Float64)).Plus(0.5).floor();
                 notClipped = magnitude.le(QpScalar);
-                q = (x.sign() * magnitude.clamp_max(Qp).to_type(weight.dtype));
+                q = (x.sign() * magnitude.clamp_max(QpScalar).to_type(weight.dtype));
             }
         }
 

@@ -72,7 +72,7 @@ public sealed class LsqQuantizer : WeightQuantizer
                 if (isTraining)
                 {
                     _stepSize.copy_(perChannel);
-                    _initialized.fill_(true);
+                    _initialized.fill_(HeldScalars.True);
                 }
             }
             else
@@ -91,7 +91,7 @@ public sealed class LsqQuantizer : WeightQuantizer
                 var r = weight.detach() / s;
                 using var minusQp = (-Qp).ToScalar(); // held: see HeldScalars
                 inside = r.ge(minusQp).logical_and(r.le(QpScalar));
-                q = Rint(r).clamp(-Qp, Qp);
+                q = Rint(r).ClampHeld(-Qp, Qp);
             }
         }
 

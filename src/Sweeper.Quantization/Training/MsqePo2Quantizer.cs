@@ -116,7 +116,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         _stableExponent.copy_(Rint(_stableEma.to_type(ScalarType.Float64)).to_type(ScalarType.Int64));
-        _frozen.fill_(true);
+        _frozen.fill_(HeldScalars.True);
     }
 
     /// <inheritdoc/>
@@ -151,7 +151,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
                 if (isTraining)
                 {
                     var snapped = SnapExponent(exponent);
-                    _stableEma.copy_(step == 0 ? snapped : _stableEma * _options.StableDecay + snapped * (1.0 - _options.StableDecay));
+                    _stableEma.copy_(step == 0 ? snapped : _stableEma.Times(_options.StableDecay).Plus(snapped.Times(1.0 - _options.StableDecay)));
                 }
             }
 

@@ -164,7 +164,7 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         target.copy_(Po2Quantizers.PerChannel(torch.tensor(values), Channels, name).to_type(ScalarType.Float32));
-        initialized.fill_(true);
+        initialized.fill_(HeldScalars.True);
     }
 
     /// <summary>Sums a weight-shaped tensor over the non-channel axes to [C].</summary>
@@ -203,7 +203,7 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
             Flips: report.Flips,
             TotalFlips: TotalFlips,
             Frozen: report.Frozen,
-            ZeroFraction: y.eq(0).to_type(ScalarType.Float64).mean().item<double>(),
+            ZeroFraction: y.eq(HeldScalars.Zero).to_type(ScalarType.Float64).mean().item<double>(),
             InlierMsqe: ChannelSum(squaredError.masked_fill(outliers, 0.0)).data<double>().ToArray().Sum(), // summed like Msqe
             SecondMomentSpread: spread,
             Log2ScaleMean: Log2ScaleState is { } l ? l.detach().to_type(ScalarType.Float64).mean().item<double>() : double.NaN);
@@ -215,7 +215,7 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
         var xd = x.to_type(ScalarType.Float64);
         var mean = xd.mean(ReduceDims, keepdim: true);
         var std = (xd - mean).square().mean(ReduceDims, keepdim: true).sqrt();
-        return xd.abs().gt(std * sigma);
+        return xd.abs().gt(std.Times(sigma));
     }
 }
 
@@ -286,7 +286,7 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
             scale = Broadcast(Pow2(exponent), weight.dtype);
             var rounded = Rint(weight.detach() / scale);
             notClipped = rounded.abs().le(QpScalar);
-            q = rounded.clamp(-Qp, Qp);
+            q = rounded.ClampHeld(-Qp, Qp);
         }
 
         return FixedScaleSte.apply(weight, q, scale, notClipped, observer!);
@@ -296,6 +296,8 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
     internal static void UpdateSecondMoment(Tensor v, double decay, Tensor gradOutput, Tensor notClipped)
     {
         using var scope = torch.NewDisposeScope();
-        v.mul_(decay).add_(gradOutput.square().mul(notClipped).to_type(v.dtype), 1.0 - decay);
+        using var keep = decay.ToScalar(); // held: see HeldScalars
+        using var take = (1.0 - decay).ToScalar();
+        v.mul_(keep).add_(gradOutput.square().mul(notClipped).to_type(v.dtype), take);
     }
 }
