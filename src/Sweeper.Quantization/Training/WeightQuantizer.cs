@@ -189,7 +189,8 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
         {
             var w = v.to_type(ScalarType.Float64).sqrt();
             var mean = w.mean().item<double>();
-            spread = mean > 0 ? (w - mean).square().mean().sqrt().item<double>() / mean : double.NaN;
+            using var m = mean.ToScalar(); // held: see HeldScalars
+            spread = mean > 0 ? w.sub(m).square().mean().sqrt().item<double>() / mean : double.NaN;
         }
         var exponents = report.Exponents is null ? [] : report.Exponents.to_type(ScalarType.Int64).data<long>().ToArray();
         return new QuantizerDiagnostics(
@@ -204,7 +205,7 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
             TotalFlips: TotalFlips,
             Frozen: report.Frozen,
             ZeroFraction: y.eq(HeldScalars.Zero).to_type(ScalarType.Float64).mean().item<double>(),
-            InlierMsqe: ChannelSum(squaredError.masked_fill(outliers, 0.0)).data<double>().ToArray().Sum(), // summed like Msqe
+            InlierMsqe: ChannelSum(squaredError.masked_fill(outliers, HeldScalars.Zero)).data<double>().ToArray().Sum(), // summed like Msqe
             SecondMomentSpread: spread,
             Log2ScaleMean: Log2ScaleState is { } l ? l.detach().to_type(ScalarType.Float64).mean().item<double>() : double.NaN);
     }
