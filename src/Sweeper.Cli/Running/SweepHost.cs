@@ -20,6 +20,9 @@ namespace Sweeper.Cli.Running;
 public sealed record NodeOptions(string Hostname = "127.0.0.1", int Port = 0, bool LocalWorker = true, int? Slots = null, TlsOptions? Tls = null,
     ManagementOptions? Management = null, int? ThreadsPerTrial = null)
 {
+    /// <summary>The slots of this node's local worker for <paramref name="spec"/>: <see cref="Slots"/>, else the spec's max_concurrent_trials.</summary>
+    public int LocalSlots(SweepSpec spec) => Slots ?? spec.Resources.MaxConcurrentTrials;
+
     /// <summary>The intra-op threads each trial of a worker with <paramref name="slots"/> slots gets on this machine.</summary>
     public int TrialThreads(int slots) => ThreadsPerTrial ?? IntraOpThreads.Auto(slots, Environment.ProcessorCount);
 
@@ -50,7 +53,7 @@ public static class SweepHost
             akka.AddSweeperCluster(node.Hostname, node.Port, roles, [], node.Tls, node.Management).AddSweeperCoordinator(spec, source, coordinator);
             if (node.LocalWorker)
             {
-                int slots = node.Slots ?? spec.Resources.MaxConcurrentTrials;
+                int slots = node.LocalSlots(spec);
                 akka.AddSweeperWorker(slots, node.WorkerFactory(factory, slots));
             }
         });

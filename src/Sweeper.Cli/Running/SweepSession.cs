@@ -32,7 +32,7 @@ public static class SweepSession
         var run = SweepHost.RunAsync(spec, source, coordinator, TrainableFactories.Default, node, view.OnTrial,
             address =>
             {
-                int slots = node.Slots ?? spec.Resources.MaxConcurrentTrials;
+                int slots = node.LocalSlots(spec);
                 var roles = node.LocalWorker ? $"coordinator, worker: {slots} slot(s) × {node.TrialThreads(slots)} thread(s)" : "coordinator";
                 console.MarkupLine($"node [bold]{Markup.Escape(address)}[/] ({roles}); traces: {Markup.Escape(telemetry.Describe())}");
                 if (!node.LocalWorker)
