@@ -1,3 +1,4 @@
+using Sweeper.Quantization;
 using Sweeper.Training.Plugins;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -95,7 +96,9 @@ public sealed class ResidualBlock : Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = torch.NewDisposeScope();
-        var y = body.forward(input).add_(shortcut.forward(input));
+        // A held alpha: add_'s default alpha is a Scalar made on the fly, which TorchSharp 0.107 lets its finalizer free
+        // while libtorch may still read it (see "Writing a model plug-in" in this sample's README).
+        var y = body.forward(input).add_(shortcut.forward(input), HeldScalars.One);
         return functional.relu(y, inplace: true).MoveToOuterDisposeScope();
     }
 }
