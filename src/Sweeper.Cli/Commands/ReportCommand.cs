@@ -124,20 +124,10 @@ public sealed class ReportCommand : Command<ReportSettings>
     private static Loaded FromJournal(RunDirectory run)
     {
         var (runDir, journalPath, jsonPath) = (run.Path, run.JournalPath, run.ResultsJsonPath);
-        // The journal's loader truncates durations (one tick short for some values); its exact durations make
-        // results.json come out as the run wrote it.
         JournalState state;
-        IReadOnlyDictionary<(TrialId Trial, int Epoch), TimeSpan> durations;
-        using (var journal = run.OpenJournal())
-        {
-            state = journal.Load();
-            durations = journal.EpochDurations();
-        }
+        using (var journal = run.OpenJournal()) state = journal.Load();
         var notes = new List<string>();
-        var trials = state.Trials.Select(t => t with
-        {
-            Epochs = t.Epochs.Select(e => durations.TryGetValue((t.Id, e.Epoch), out var d) ? e with { Duration = d } : e).ToList(),
-        }).ToList();
+        var trials = state.Trials;
 
         ResultsJsonHeader? header = null;
         if (File.Exists(jsonPath))

@@ -72,6 +72,7 @@ public sealed class SweepJournal : IDisposable
 
     private readonly SqliteConnection _db;
     private SqliteCommand? _insertTrial, _updateTrial, _upsertEpoch, _dropEpochs;
+    private readonly MetricsJson _metricsJson = new();
     private bool _noAssignment, _noInterrupted;
 
     private SweepJournal(SqliteConnection db)
@@ -192,7 +193,7 @@ public sealed class SweepJournal : IDisposable
             {
                 var metrics = JsonSerializer.Deserialize<Dictionary<string, double>>(r.GetString(2), SweeperMessageSerializer.Options)!;
                 (epochs.TryGetValue(r.GetInt32(0), out var list) ? list : epochs[r.GetInt32(0)] = []).Add(
-                    new EpochResult(r.GetInt32(1), metrics, TimeSpan.FromMilliseconds(r.GetDouble(3))));
+                    new EpochResult(r.GetInt32(1), metrics, ResultsJsonReader.Milliseconds(r.GetDouble(3)))); // to the nearest tick: FromMilliseconds truncates
             }
 
         var trials = new List<TrialRecord>();
@@ -273,20 +274,6 @@ public sealed class SweepJournal : IDisposable
             : throw new InvalidDataException($"{Path}: no start time in the journal");
     }
 
-    /// <summary>
-    /// Every epoch's duration to the nearest tick, keyed by trial and epoch. The table keeps milliseconds and
-    /// <see cref="Load"/> converts them with <see cref="TimeSpan.FromMilliseconds(double)"/>, which truncates (one tick
-    /// short for some values); reports read them again here so that results.json comes out as the run wrote it.
-    /// </summary>
-    public IReadOnlyDictionary<(TrialId Trial, int Epoch), TimeSpan> EpochDurations()
-    {
-        var durations = new Dictionary<(TrialId, int), TimeSpan>();
-        using var cmd = Command("SELECT trial, epoch, duration_ms FROM epochs");
-        using var r = cmd.ExecuteReader();
-        while (r.Read()) durations[(new TrialId(r.GetInt32(0)), r.GetInt32(1))] = ResultsJsonReader.Milliseconds(r.GetDouble(2));
-        return durations;
-    }
-
     /// <summary>Sets a metadata value (e.g. the sweep's trace context).</summary>
     public void SetMeta(string key, string value) =>
         Exec("INSERT INTO meta(key, value) VALUES ($k, $v) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$k", key), ("$v", value));
@@ -338,7 +325,7 @@ public sealed class SweepJournal : IDisposable
                         t.Interrupted ? 1 : 0, t.Id.Index);
                     break;
                 case JournalEntry.EpochRow(var id, var e):
-                    Run(epoch, id.Index, e.Epoch, JsonSerializer.Serialize(e.Metrics, SweeperMessageSerializer.Options), e.Duration.TotalMilliseconds);
+                    Run(epoch, id.Index, e.Epoch, _metricsJson.Write(e.Metrics), e.Duration.TotalMilliseconds);
                     break;
                 case JournalEntry.DropEpochsAfter(var id, var after):
                     Run(drop, id.Index, after);

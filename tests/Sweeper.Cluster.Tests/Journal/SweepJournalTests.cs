@@ -200,7 +200,7 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
     }
 
     [Fact]
-    public void EpochDurations_MillisecondsTheLoaderTruncates_ToTheTick()
+    public void Load_EpochDurationsFromMilliseconds_ToTheTick()
     {
         var spec = TestSpecs.Spec() with { SourceText = "name: test\n", SourcePath = "/x/spec.yaml" };
         var trials = TestSpecs.Trials(spec, 0.1, 0.01);
@@ -210,12 +210,12 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
         journal.Write([.. trials.Select(t => (JournalEntry)new JournalEntry.NewTrial(t)), new JournalEntry.EpochRow(trials[1].Id, epoch),
                        new JournalEntry.EpochRow(trials[1].Id, Epoch(2, 0.6))]);
 
-        var durations = journal.EpochDurations();
+        var epochs = journal.Load().Trials[1].Epochs;
 
-        Assert.Equal(2, durations.Count);
-        Assert.Equal(exact, durations[(trials[1].Id, 1)]);
-        Assert.Equal(TimeSpan.FromMilliseconds(7), durations[(trials[1].Id, 2)]);
-        Assert.NotEqual(exact, journal.Load().Trials[1].Epochs[0].Duration); // what the reader has to correct
+        Assert.Equal(2, epochs.Count);
+        Assert.Equal(exact, epochs[0].Duration);
+        Assert.NotEqual(exact, TimeSpan.FromMilliseconds(exact.TotalMilliseconds)); // what the loader must not do
+        Assert.Equal(TimeSpan.FromMilliseconds(7), epochs[1].Duration);
     }
 
     [Fact]
