@@ -19,20 +19,28 @@ namespace Sweeper.Training.Tests.Trainables;
 [Collection(GcPressure.Collection)]
 public sealed class HeldScalarsTests
 {
-    [Fact]
+    /// <remarks>
+    /// The race needs the collecting thread and this one on two cores at once: on an idle machine it shows within a few
+    /// hundred additions, but a machine whose cores are taken by other work (CI running test assemblies side by side)
+    /// can go 400,000 additions without one. So the test looks for up to 3,000,000 additions or 20 s, and is skipped,
+    /// saying so, when it found none: a machine too busy to show the race is not evidence that TorchSharp fixed it.
+    /// </remarks>
+    [SkippableFact]
     public void ScalarMadeOnTheFly_UnderGcPressure_NativeCallReadsAFreedScalar()
     {
         using var count = torch.zeros([], ScalarType.Int64);
         int failures = 0, iterations = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         using (GcPressure.Start())
         {
-            for (; iterations < 400_000 && failures == 0; iterations++)
+            for (; iterations < 3_000_000 && failures == 0 && (iterations % 1024 != 0 || clock.Elapsed < TimeSpan.FromSeconds(20)); iterations++)
             {
                 try { count.add_(1); } // TorchSharp: add_(Scalar) → add_(scalar, alpha: 1), two scalars made here and collectable at once
                 catch (System.Runtime.InteropServices.ExternalException) { failures++; }
             }
         }
-        Assert.True(failures > 0, $"no failure in {iterations} additions: TorchSharp keeps its scalars alive now, and HeldScalars may be dropped");
+        Skip.If(failures == 0, $"no freed scalar caught in {iterations} additions ({clock.Elapsed.TotalSeconds:F0} s): the collecting thread did not overlap a call " +
+                               "(a busy machine), or TorchSharp keeps its scalars alive now and HeldScalars may be dropped");
     }
 
     [Fact]
