@@ -58,6 +58,11 @@ public static class SweeperHosting
                 akka.cluster.split-brain-resolver.stable-after = 7s
                 akka.cluster.split-brain-resolver.keep-oldest.down-if-alone = off
                 akka.cluster.failure-detector.acceptable-heartbeat-pause = 10s
+                akka.cluster.periodic-tasks-initial-delay = 100ms
+                akka.cluster.gossip-interval = 200ms
+                akka.cluster.leader-actions-interval = 200ms
+                akka.cluster.singleton.hand-over-retry-interval = 200ms
+                akka.cluster.singleton-proxy.singleton-identification-interval = 200ms
                 """, HoconAddMode.Prepend)
             .AddHocon(SweeperMessageSerializer.Hocon, HoconAddMode.Prepend)
             .WithRemoting(RemoteOptionsFor(hostname, port, tls))
