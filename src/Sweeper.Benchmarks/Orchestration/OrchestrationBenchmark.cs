@@ -16,8 +16,9 @@ namespace Sweeper.Benchmarks.Orchestration;
 /// <param name="Cpu">CPU time of the whole process (every thread) over the timed part.</param>
 /// <param name="Allocated">Bytes allocated by the whole process over the timed part.</param>
 /// <param name="JitCompiled">Methods the JIT compiled over the timed part (code generated per trial shows here).</param>
+/// <param name="GcPause">Time the garbage collector paused the process over the timed part.</param>
 public sealed record OrchestrationFigures(int Trials, int EpochsPerTrial, int Slots, bool Journal, TimeSpan Elapsed, TimeSpan Cpu = default, long Allocated = 0,
-    long JitCompiled = 0)
+    long JitCompiled = 0, TimeSpan GcPause = default)
 {
     public int Results => Trials * EpochsPerTrial;
     public double TrialsPerSecond => Trials / Elapsed.TotalSeconds;
@@ -70,6 +71,7 @@ public static class OrchestrationBenchmark
                 var process = Process.GetCurrentProcess();
                 var cpuBefore = process.TotalProcessorTime;
                 long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false), jitBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
+                var pauseBefore = GC.GetTotalPauseDuration();
                 var clock = Stopwatch.StartNew();
                 system.ActorOf(WorkerActor.Props(slots, factory, proxy), WorkerActor.Name);
                 var result = await done.Task.WaitAsync(TimeSpan.FromMinutes(10));
@@ -79,7 +81,7 @@ public static class OrchestrationBenchmark
                 var cpu = process.TotalProcessorTime - cpuBefore;
                 var completed = result.Trials.Count(t => t.State == TrialState.Completed && t.Epochs.Count == epochsPerTrial);
                 if (completed != trials) throw new InvalidOperationException($"only {completed} of {trials} trials completed every epoch");
-                return new OrchestrationFigures(trials, epochsPerTrial, slots, journal, clock.Elapsed, cpu, allocated, jit);
+                return new OrchestrationFigures(trials, epochsPerTrial, slots, journal, clock.Elapsed, cpu, allocated, jit, GC.GetTotalPauseDuration() - pauseBefore);
             }
             finally
             {

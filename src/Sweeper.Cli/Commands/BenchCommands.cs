@@ -57,13 +57,13 @@ public sealed class OrchestrationBenchCommand : AsyncCommand<OrchestrationBenchS
             await OrchestrationBenchmark.RunAsync(100, settings.Results / 100, settings.Slots, journal: true, factory, work),
         };
         var table = new Table().Border(TableBorder.Rounded).Title("orchestration: zero-length synthetic trials, full path, one node on 127.0.0.1");
-        table.AddColumns("trials", "epochs/trial", "slots", "journal", "wall s", "trials/s", "overhead ms/trial", "results/s", "cpu ms/trial", "alloc KB/trial", "jit methods");
+        table.AddColumns("trials", "epochs/trial", "slots", "journal", "wall s", "trials/s", "overhead ms/trial", "results/s", "cpu ms/trial", "alloc KB/trial", "gc pause ms", "jit methods");
         foreach (var f in rows)
             table.AddRow(f.Trials.ToString(CultureInfo.InvariantCulture), f.EpochsPerTrial.ToString(CultureInfo.InvariantCulture), f.Slots.ToString(CultureInfo.InvariantCulture),
                 f.Journal ? "on" : "off", f.Elapsed.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture), f.TrialsPerSecond.ToString("F0", CultureInfo.InvariantCulture),
                 f.PerTrialOverheadMs.ToString("F2", CultureInfo.InvariantCulture), f.ResultsPerSecond.ToString("F0", CultureInfo.InvariantCulture),
                 f.CpuMsPerTrial.ToString("F2", CultureInfo.InvariantCulture), f.AllocatedKbPerTrial.ToString("F1", CultureInfo.InvariantCulture),
-                f.JitCompiled.ToString(CultureInfo.InvariantCulture));
+                f.GcPause.TotalMilliseconds.ToString("F0", CultureInfo.InvariantCulture), f.JitCompiled.ToString(CultureInfo.InvariantCulture));
         AnsiConsole.Write(table);
         var journaled = rows[1];
         var ingest = rows[2];

@@ -10,6 +10,7 @@ internal static class EpochTelemetry
 {
     public static void Record(Activity? span, TrialId trial, EpochResult result)
     {
+        if (span is null && !AnyMetricListened()) return; // nothing listens: no tags to build (orchestration's hot path)
         var trialTag = new KeyValuePair<string, object?>(SweeperTelemetry.Tags.TrialId, trial.ToString());
         SweeperTelemetry.EpochDuration.Record(result.Duration.TotalSeconds, trialTag);
         Measure(SweeperTelemetry.SamplesPerSecond, result.Get(MetricNames.SamplesPerSecond), trialTag);
@@ -47,6 +48,10 @@ internal static class EpochTelemetry
             span.AddEvent(new ActivityEvent(SweeperTelemetry.Events.Flips, tags: tags));
         }
     }
+
+    private static bool AnyMetricListened() =>
+        SweeperTelemetry.EpochDuration.Enabled || SweeperTelemetry.SamplesPerSecond.Enabled || SweeperTelemetry.Loss.Enabled
+        || SweeperTelemetry.Accuracy.Enabled || SweeperTelemetry.Exponent.Enabled;
 
     private static void Child(Activity parent, string name, DateTime start, TimeSpan duration)
     {

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using Sweeper.Core.Model;
 using Sweeper.Core.Scheduling;
 using Sweeper.Core.Spec;
@@ -446,11 +445,11 @@ public sealed partial class SweepState
     }
 
     /// <summary>Appends (or, for a redone epoch, replaces from) an epoch in O(log n): trials may report thousands.</summary>
-    private static ImmutableList<EpochResult> WithEpoch(IReadOnlyList<EpochResult> epochs, EpochResult next)
+    private static EpochLog WithEpoch(IReadOnlyList<EpochResult> epochs, EpochResult next)
     {
-        var list = epochs as ImmutableList<EpochResult> ?? ImmutableList.CreateRange(epochs);
-        while (list.Count > 0 && list[^1].Epoch >= next.Epoch) list = list.RemoveAt(list.Count - 1);
-        return list.Add(next);
+        int keep = epochs.Count;
+        while (keep > 0 && epochs[keep - 1].Epoch >= next.Epoch) keep--; // an epoch done again replaces it and those after it
+        return EpochLog.Append(EpochLog.Prefix(epochs, keep), next);
     }
 
     private void CompleteIfDone()

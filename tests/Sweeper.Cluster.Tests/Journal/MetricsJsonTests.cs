@@ -1,0 +1,44 @@
+using System.Text.Json;
+using Sweeper.Cluster.Journal;
+using Sweeper.Cluster.Serialization;
+
+namespace Sweeper.Cluster.Tests.Journal;
+
+public sealed class MetricsJsonTests
+{
+    public static TheoryData<double> Values() =>
+    [
+        0.0, -0.0, 1.0, -1.5, 0.1, 1.0 / 3, 0.8235, 1e-300, double.Epsilon, -double.Epsilon, 1e21, 123456789.125,
+        double.MaxValue, double.MinValue, double.NaN, double.PositiveInfinity, double.NegativeInfinity,
+    ];
+
+    [Theory]
+    [MemberData(nameof(Values))]
+    public void Write_OneValue_TheSerializersBytes(double value)
+    {
+        var metrics = new Dictionary<string, double> { ["val_accuracy"] = value };
+
+        Assert.Equal(JsonSerializer.Serialize(metrics, SweeperMessageSerializer.Options), new MetricsJson().Write(metrics));
+    }
+
+    [Fact]
+    public void Write_KeysToEscapeEmptyAndReused_TheSerializersBytesEveryTime()
+    {
+        var writer = new MetricsJson();
+        var many = Enumerable.Range(0, 300).ToDictionary(i => $"quant.layer.features.{i}.conv.exponent_mean", i => i * 0.37 - 20);
+        var cases = new[]
+        {
+            new Dictionary<string, double> { ["a+b<c>&'\"\\ é ü 漢"] = 1, ["\t\n"] = 2 },
+            new Dictionary<string, double>(),
+            many,
+            new Dictionary<string, double> { ["train_loss"] = double.NaN },
+        };
+
+        foreach (var metrics in cases.Concat(cases))
+        {
+            var written = writer.Write(metrics);
+            Assert.Equal(JsonSerializer.Serialize(metrics, SweeperMessageSerializer.Options), written);
+            Assert.Equal(metrics, JsonSerializer.Deserialize<Dictionary<string, double>>(written, SweeperMessageSerializer.Options));
+        }
+    }
+}
