@@ -28,6 +28,36 @@ public sealed class TrialBenchCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task BenchTrial_TwoRounds_EachAFreshProcessOfOurs_OneRowPerRound()
+    {
+        var spec = SyntheticSpec.Write(_dir, "bench", epochs: 2, epochSeconds: 0.05, lrs: [0.01]);
+
+        var outcome = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(3), "bench", "trial", spec, "--rounds", "2");
+
+        Assert.True(outcome.ExitCode == 0, outcome.ToString());
+        Assert.Contains("round 1 of 2", outcome.Stdout);
+        Assert.Contains("round 2 of 2", outcome.Stdout);
+        var rows = outcome.Stdout.Split('\n').Where(l => l.Contains("Sweeper (whole process)")).ToList();
+        Assert.Equal(2, rows.Count);
+        Assert.StartsWith("│ 1 ", rows[0]);
+        Assert.StartsWith("│ 2 ", rows[1]);
+        Assert.Contains("outside epochs s", outcome.Stdout);
+        Assert.DoesNotContain("{", outcome.Stdout); // the rounds' JSON stays between the processes
+        Assert.Empty(Directory.GetDirectories(_dir, "runs"));
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("51")]
+    public async Task BenchTrial_RoundsOutOfRange_Exit2(string rounds)
+    {
+        var outcome = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(1), "bench", "trial", Path.Combine(_dir, "missing.yaml"), "--rounds", rounds);
+
+        Assert.True(outcome.ExitCode == 2, outcome.ToString());
+        Assert.Contains("--rounds must be from 1 to 50", outcome.Stdout + outcome.Stderr);
+    }
+
+    [Fact]
     public async Task BenchTrial_MissingSpec_OneLineErrorExit2()
     {
         var outcome = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(1), "bench", "trial", Path.Combine(_dir, "missing.yaml"));

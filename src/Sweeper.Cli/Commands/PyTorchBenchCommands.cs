@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using Sweeper.Benchmarks.PyTorch;
@@ -72,17 +73,34 @@ public sealed class TrialBenchSettings : CommandSettings
     [DefaultValue(1)]
     public int Threads { get; init; } = 1;
 
+    [CommandOption("--rounds <N>")]
+    [Description("Rounds, each a fresh process of ours then (with --compare-pytorch) one of PyTorch's; the ratio is the median of the rounds' (default 1: this process is ours).")]
+    [DefaultValue(1)]
+    public int Rounds { get; init; } = 1;
+
+    /// <summary>Internal: run our side only, in this process, and print its figures as one JSON line (a round of --rounds).</summary>
+    [CommandOption("--figures-json", IsHidden = true)]
+    public bool FiguresJson { get; init; }
+
     public override ValidationResult Validate() =>
-        Threads is < 1 or > Core.Trials.IntraOpThreads.Max ? ValidationResult.Error($"--threads must be from 1 to {Core.Trials.IntraOpThreads.Max}") : ValidationResult.Success();
+        Threads is < 1 or > Core.Trials.IntraOpThreads.Max ? ValidationResult.Error($"--threads must be from 1 to {Core.Trials.IntraOpThreads.Max}")
+        : Rounds is < 1 or > 50 ? ValidationResult.Error("--rounds must be from 1 to 50")
+        : ValidationResult.Success();
 }
 
 /// <summary>
-/// <c>sweeper bench trial [spec]</c>: the first trial of a sweep as this whole process runs it (the .NET runtime's start,
-/// the one-node cluster, the data set's load, every epoch and evaluation); prints the process's wall time since it
-/// started, per-epoch times and its peak RSS, and with <c>--compare-pytorch</c> the same for a PyTorch process.
+/// <c>sweeper bench trial [spec]</c>: the first trial of a sweep as a whole process runs it (the .NET runtime's start,
+/// the one-node cluster, the data set's load, every epoch and evaluation, the wind-down); prints the process's wall
+/// time, the part of it outside the epochs, per-epoch times and its peak RSS, and with <c>--compare-pytorch</c> the
+/// same for a PyTorch process. With <c>--rounds N</c> every round is a fresh process of ours (this command started
+/// again) followed by PyTorch's, so that both sides of a round see the same machine, and the ratio printed is the
+/// median over the rounds.
 /// </summary>
 public sealed class TrialBenchCommand : AsyncCommand<TrialBenchSettings>
 {
+    /// <summary>How a round's figures travel between the processes (NaN: a figure the trainable does not report).</summary>
+    private static readonly JsonSerializerOptions FiguresJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     public override async Task<int> ExecuteAsync(CommandContext context, TrialBenchSettings settings, CancellationToken cancellationToken)
     {
         SweepSpec spec;
@@ -92,76 +110,179 @@ public sealed class TrialBenchCommand : AsyncCommand<TrialBenchSettings>
         var first = source.Create(0);
         if (first is null) return Errors.Report($"{settings.Spec}: the sweep plans no trial.", Errors.InvalidInput);
 
+        if (settings.FiguresJson || settings.Rounds == 1)
+        {
+            var (ours, failure) = await RunOursAsync(spec, source, first, settings.Threads, cancellationToken);
+            if (ours is null) return Errors.Report(failure!);
+            if (settings.FiguresJson)
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(ours, FiguresJson));
+                return Errors.Ok;
+            }
+            PrintHeader(spec, first, settings);
+            var rows = new List<(int Round, TrialFigures Figures)> { (1, ours) };
+            if (settings.ComparePyTorch)
+            {
+                var (torch, error) = RunPyTorch(settings, first);
+                if (error is not null)
+                {
+                    PrintTable(rows);
+                    return Errors.Report(error);
+                }
+                if (torch is not null) rows.Add((1, torch));
+            }
+            PrintTable(rows);
+            PrintRatios(rows);
+            return Errors.Ok;
+        }
+
+        PrintHeader(spec, first, settings);
+        var all = new List<(int Round, TrialFigures Figures)>();
+        bool compare = settings.ComparePyTorch;
+        for (int round = 1; round <= settings.Rounds; round++)
+        {
+            AnsiConsole.MarkupLine(Markup.Escape($"round {round} of {settings.Rounds} ..."));
+            var (ours, failure) = await RunOursInChildAsync(settings, cancellationToken);
+            if (ours is null)
+            {
+                PrintTable(all);
+                return Errors.Report(failure!);
+            }
+            all.Add((round, ours));
+            if (!compare) continue;
+            var (torch, error) = RunPyTorch(settings, first);
+            if (error is not null)
+            {
+                PrintTable(all);
+                return Errors.Report(error);
+            }
+            if (torch is null) compare = false; // not available: said once, our rounds go on
+            else all.Add((round, torch));
+        }
+        PrintTable(all);
+        PrintRatios(all);
+        return Errors.Ok;
+    }
+
+    private static void PrintHeader(SweepSpec spec, TrialConfig first, TrialBenchSettings settings)
+    {
+        var t = first.Trainable;
+        AnsiConsole.MarkupLine(Markup.Escape($"{spec.Name} {first.Id}: {t.Model} width {t.Width}, {t.Dataset.Name} train {t.Dataset.TrainSubset?.ToString(CultureInfo.InvariantCulture) ?? "all"}" +
+                                             $" (validation {t.Dataset.Validation?.ToString(CultureInfo.InvariantCulture) ?? "none"}), test {t.Dataset.TestSubset?.ToString(CultureInfo.InvariantCulture) ?? "all"}, {t.Epochs} epoch(s), batch {t.BatchSize}, {t.Optimizer.Name} lr {t.Optimizer.Lr.ToString(CultureInfo.InvariantCulture)}, {settings.Threads} thread(s)"));
+    }
+
+    /// <summary>Our side in this process: the sweep host with one slot, timed from this process's start.</summary>
+    private static async Task<(TrialFigures? Figures, string? Failure)> RunOursAsync(SweepSpec spec, SpecTrialSource source, TrialConfig first, int threads, CancellationToken cancellationToken)
+    {
         var runDir = Directory.CreateTempSubdirectory("sweeper-bench-trial-").FullName;
-        TrialFigures ours;
         try
         {
             var result = await Running.SweepHost.RunAsync(spec with { Resources = spec.Resources with { MaxConcurrentTrials = 1 } }, new FirstTrialSource(source),
                 new Cluster.Actors.CoordinatorOptions(runDir, Path.Combine(runDir, "checkpoints")), Running.TrainableFactories.Default,
-                new Running.NodeOptions(Slots: 1, ThreadsPerTrial: settings.Threads), _ => { }, null, cancellationToken);
+                new Running.NodeOptions(Slots: 1, ThreadsPerTrial: threads), _ => { }, null, cancellationToken);
             double seconds = (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalSeconds;
             var trial = result.Trials.Single();
-            if (trial.State != TrialState.Completed)
-                return Errors.Report($"the trial ended {trial.State}: {trial.Reason}");
+            if (trial.State != TrialState.Completed) return (null, $"the trial ended {trial.State}: {trial.Reason}");
             long? parameters = Training.Models.ModelFactory.Names.Contains(first.Trainable.Model) && first.Trainable.Plugin is null
                 ? PyTorchAnchor.CountParameters(first.Trainable.Model, first.Trainable.Width) : null;
-            ours = new TrialFigures("Sweeper (whole process)", parameters,
+            return (new TrialFigures("Sweeper (whole process)", parameters,
                 seconds, trial.Epochs.Select(e => new TrialEpochFigures(e.Duration.TotalSeconds, Metric(e, MetricNames.TrainSeconds),
-                    Metric(e, MetricNames.ValAccuracy), Metric(e, MetricNames.TestAccuracy))).ToList(), PeakRssMegabytes());
+                    Metric(e, MetricNames.ValAccuracy), Metric(e, MetricNames.TestAccuracy))).ToList(), PeakRssMegabytes()), null);
         }
         finally
         {
             Directory.Delete(runDir, recursive: true);
         }
-
-        var t = first.Trainable;
-        AnsiConsole.MarkupLine(Markup.Escape($"{spec.Name} {first.Id}: {t.Model} width {t.Width}, {t.Dataset.Name} train {t.Dataset.TrainSubset?.ToString(CultureInfo.InvariantCulture) ?? "all"}" +
-                                             $" (validation {t.Dataset.Validation?.ToString(CultureInfo.InvariantCulture) ?? "none"}), test {t.Dataset.TestSubset?.ToString(CultureInfo.InvariantCulture) ?? "all"}, {t.Epochs} epoch(s), batch {t.BatchSize}, {t.Optimizer.Name} lr {t.Optimizer.Lr.ToString(CultureInfo.InvariantCulture)}, {settings.Threads} thread(s)"));
-        var rows = new List<TrialFigures> { ours };
-        if (settings.ComparePyTorch)
-        {
-            var found = PyTorchAnchor.Discover(settings.Python);
-            if (!found.Found)
-            {
-                AnsiConsole.MarkupLine(Markup.Escape(found.Message + "; our figures only."));
-            }
-            else
-            {
-                try
-                {
-                    rows.Add(PyTorchAnchor.RunTrial(found.Interpreter!, first, settings.Threads));
-                }
-                catch (ArgumentException e)
-                {
-                    AnsiConsole.MarkupLine(Markup.Escape($"PyTorch side not run: {e.Message}"));
-                }
-                catch (Exception e) when (e is InvalidOperationException or FormatException or TimeoutException)
-                {
-                    PrintTable(rows);
-                    return Errors.Report($"PyTorch side failed: {e.Message}");
-                }
-            }
-        }
-
-        PrintTable(rows);
-        if (rows.Count == 2)
-            AnsiConsole.MarkupLine(Markup.Escape($"ours / PyTorch: process {ours.Seconds / rows[1].Seconds:F3} (target ≤ 1), " +
-                                                 $"epochs {string.Join(", ", ours.Epochs.Zip(rows[1].Epochs, (a, b) => (a.Seconds / b.Seconds).ToString("F3", CultureInfo.InvariantCulture)))}; " +
-                                                 $"parameters {(ours.Parameters == rows[1].Parameters ? "equal" : "DIFFERENT")}"));
-        return Errors.Ok;
     }
 
-    private static void PrintTable(IReadOnlyList<TrialFigures> rows)
+    /// <summary>Our side as a fresh process: this program again with <c>--figures-json</c>.</summary>
+    private static async Task<(TrialFigures? Figures, string? Failure)> RunOursInChildAsync(TrialBenchSettings settings, CancellationToken cancellationToken)
     {
+        var start = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet") start.ArgumentList.Add(typeof(TrialBenchCommand).Assembly.Location);
+        foreach (var a in new[] { "bench", "trial", Path.GetFullPath(settings.Spec), "--threads", settings.Threads.ToString(CultureInfo.InvariantCulture), "--figures-json" })
+            start.ArgumentList.Add(a);
+        using var child = Process.Start(start) ?? throw new InvalidOperationException("could not start a round");
+        var stdout = child.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = child.StandardError.ReadToEndAsync(cancellationToken);
+        try
+        {
+            await child.WaitForExitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            child.Kill(entireProcessTree: true);
+            throw;
+        }
+        string output = await stdout, errors = await stderr;
+        var last = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
+        if (child.ExitCode != 0 || last is null || !last.StartsWith('{'))
+            return (null, $"a round of ours failed (exit {child.ExitCode}): {(errors + output).Trim()}");
+        return (JsonSerializer.Deserialize<TrialFigures>(last, FiguresJson), null);
+    }
+
+    /// <summary>PyTorch's side; null figures (and no error) when it is not available or cannot train this spec, which is said.</summary>
+    private static (TrialFigures? Figures, string? Error) RunPyTorch(TrialBenchSettings settings, TrialConfig first)
+    {
+        var found = PyTorchAnchor.Discover(settings.Python);
+        if (!found.Found)
+        {
+            AnsiConsole.MarkupLine(Markup.Escape(found.Message + "; our figures only."));
+            return (null, null);
+        }
+        try
+        {
+            return (PyTorchAnchor.RunTrial(found.Interpreter!, first, settings.Threads), null);
+        }
+        catch (ArgumentException e)
+        {
+            AnsiConsole.MarkupLine(Markup.Escape($"PyTorch side not run: {e.Message}"));
+            return (null, null);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or TimeoutException)
+        {
+            return (null, $"PyTorch side failed: {e.Message}");
+        }
+    }
+
+    private static void PrintTable(IReadOnlyList<(int Round, TrialFigures Figures)> rows)
+    {
+        if (rows.Count == 0) return;
+        bool rounds = rows.Any(r => r.Round > 1);
         var table = new Table().Border(TableBorder.Rounded).Title("one trial as a whole process");
-        table.AddColumns("runner", "parameters", "process s", "epochs s (train s)", "val / test accuracy", "peak RSS MB");
-        foreach (var r in rows)
-            table.AddRow(Markup.Escape(r.Runner), r.Parameters?.ToString("N0", CultureInfo.InvariantCulture) ?? "—", r.Seconds.ToString("F1", CultureInfo.InvariantCulture),
-                string.Join(" + ", r.Epochs.Select(e => $"{e.Seconds.ToString("F1", CultureInfo.InvariantCulture)} ({e.TrainSeconds.ToString("F1", CultureInfo.InvariantCulture)})")),
+        if (rounds) table.AddColumn("round");
+        table.AddColumns("runner", "parameters", "process s", "outside epochs s", "epochs s (train s)", "val / test accuracy", "peak RSS MB");
+        foreach (var (round, r) in rows)
+        {
+            var cells = new List<string>();
+            if (rounds) cells.Add(round.ToString(CultureInfo.InvariantCulture));
+            cells.AddRange([Markup.Escape(r.Runner), r.Parameters?.ToString("N0", CultureInfo.InvariantCulture) ?? "—", S(r.Seconds), S(r.Seconds - r.Epochs.Sum(e => e.Seconds)),
+                string.Join(" + ", r.Epochs.Select(e => $"{S(e.Seconds)} ({S(e.TrainSeconds)})")),
                 $"{r.Epochs[^1].ValAccuracy.ToString("F4", CultureInfo.InvariantCulture)} / {r.Epochs[^1].TestAccuracy.ToString("F4", CultureInfo.InvariantCulture)}",
-                r.PeakRssMegabytes.ToString("F0", CultureInfo.InvariantCulture));
+                r.PeakRssMegabytes.ToString("F0", CultureInfo.InvariantCulture)]);
+            table.AddRow(cells.ToArray());
+        }
         AnsiConsole.Write(table);
     }
+
+    /// <summary>Per round: our process and epoch times over PyTorch's; then the medians when there are several rounds.</summary>
+    private static void PrintRatios(IReadOnlyList<(int Round, TrialFigures Figures)> rows)
+    {
+        var pairs = rows.GroupBy(r => r.Round).Where(g => g.Count() == 2).Select(g => (Ours: g.First().Figures, Torch: g.Last().Figures)).ToList();
+        foreach (var (ours, torch) in pairs)
+            AnsiConsole.MarkupLine(Markup.Escape($"ours / PyTorch: process {ours.Seconds / torch.Seconds:F3} (target ≤ 1), " +
+                                                 $"epochs {string.Join(", ", ours.Epochs.Zip(torch.Epochs, (a, b) => (a.Seconds / b.Seconds).ToString("F3", CultureInfo.InvariantCulture)))}, " +
+                                                 $"outside epochs {S(ours.Seconds - ours.Epochs.Sum(e => e.Seconds))} s vs {S(torch.Seconds - torch.Epochs.Sum(e => e.Seconds))} s; " +
+                                                 $"parameters {(ours.Parameters == torch.Parameters ? "equal" : "DIFFERENT")}"));
+        if (pairs.Count > 1)
+        {
+            double process = PyTorchAnchor.Median(pairs.Select(p => p.Ours.Seconds / p.Torch.Seconds).ToArray());
+            double epochs = PyTorchAnchor.Median(pairs.Select(p => p.Ours.Epochs.Sum(e => e.Seconds) / p.Torch.Epochs.Sum(e => e.Seconds)).ToArray());
+            AnsiConsole.MarkupLine(Markup.Escape($"median over {pairs.Count} rounds, ours / PyTorch: process {process:F3} (target ≤ 1, {(process <= 1 ? "met" : "not met")}), all epochs {epochs:F3}"));
+        }
+    }
+
+    private static string S(double seconds) => seconds.ToString("F1", CultureInfo.InvariantCulture);
 
     private static double Metric(EpochResult e, string name) => e.Metrics.TryGetValue(name, out var v) ? v : double.NaN;
 
