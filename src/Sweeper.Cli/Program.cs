@@ -14,6 +14,7 @@ public static class Program
     public static async Task<int> Main(string[] args)
     {
         Running.NativeMemory.Configure(); // before libtorch allocates: glibc's malloc arenas bounded
+        Benchmarks.PyTorch.PyTorchAnchor.Environment = Running.NativeMemory.ForChildren(); // the PyTorch side of a bench allocates as we do
         // Redirected output (CI, pipes, tests) gets wide tables instead of 80-column wrapping.
         if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 240;
         var app = new CommandApp();

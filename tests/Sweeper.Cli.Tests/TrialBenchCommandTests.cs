@@ -57,6 +57,49 @@ public sealed class TrialBenchCommandTests : IDisposable
         Assert.Contains("--rounds must be from 1 to 50", outcome.Stdout + outcome.Stderr);
     }
 
+    /// <summary>
+    /// The PyTorch side is started with the malloc settings the program runs with (a stand-in interpreter records its
+    /// environment and answers with a trial's figures): PyTorch alone with glibc's adaptive thresholds is not the anchor.
+    /// </summary>
+    [Fact]
+    public async Task BenchTrial_ComparePyTorch_PyTorchGetsOurMallocSettings()
+    {
+        var spec = Path.Combine(_dir, "tiny.yaml");
+        File.WriteAllText(spec, """
+            name: tiny
+            seed: 3
+            objective: {metric: test_accuracy, mode: max}
+            trainable:
+              model: mobilenet_v1
+              width: 0.25
+              dataset: {name: fashion_mnist, path: /usr/share/datasets/fashion-mnist, train_subset: 256, test_subset: 100}
+              epochs: 1
+              batch_size: 64
+              optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
+              lr_schedule: cosine
+            parameters:
+              trainable.optimizer.lr: {values: [0.05]}
+            output: {dir: runs}
+            """);
+        var environment = Path.Combine(_dir, "python-environment.txt");
+        var python = Path.Combine(_dir, "python3");
+        File.WriteAllText(python, "#!/bin/sh\n" +
+            "[ \"$1\" = -c ] && exit 0\n" +
+            $"env > '{environment}'\n" +
+            "echo '{\"torch\": \"0.0-fake\", \"threads\": 1, \"parameters\": 215498, \"load_seconds\": 0.1, \"epochs\": [{\"seconds\": 1.0, \"train_seconds\": 0.9, \"val_accuracy\": 0.1, \"test_accuracy\": 0.1}], \"seconds\": 1.5, \"peak_rss_mb\": 100.0}'\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(python, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        var outcome = await SweeperProcess.RunAsync(_dir, TimeSpan.FromMinutes(3), "bench", "trial", spec, "--compare-pytorch", "--python", python);
+
+        Assert.True(outcome.ExitCode == 0, outcome.ToString());
+        Assert.Contains("PyTorch runs with our malloc settings (MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824)", outcome.Stdout);
+        var lines = File.ReadAllLines(environment);
+        Assert.Contains("MALLOC_ARENA_MAX=2", lines);
+        Assert.Contains("MALLOC_MMAP_THRESHOLD_=33554432", lines);
+        Assert.Contains("MALLOC_TRIM_THRESHOLD_=1073741824", lines);
+        Assert.Contains("PyTorch 0.0-fake", outcome.Stdout);
+    }
+
     [Fact]
     public async Task BenchTrial_MissingSpec_OneLineErrorExit2()
     {

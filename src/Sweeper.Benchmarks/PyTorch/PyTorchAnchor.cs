@@ -222,6 +222,18 @@ public static class PyTorchAnchor
     private static Dictionary<string, double[]> ReadSeries(JsonElement e) =>
         e.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.EnumerateArray().Select(v => v.GetDouble()).ToArray());
 
+    /// <summary>
+    /// Environment variables every PyTorch process gets (set by the program: the glibc malloc settings it runs with
+    /// itself, so that both sides allocate alike; empty by default). PyTorch 1.13 with glibc's adaptive thresholds
+    /// measured 737-929 ms per float step of one MobileNetV2 alone on this machine, 301-311 ms with ours (or with
+    /// other models' steps interleaved): an anchor slowed by its allocator is not an anchor.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> Environment { get; set; } = new Dictionary<string, string>();
+
+    /// <summary>What <see cref="Environment"/> sets, for the bench commands to print ("" when nothing).</summary>
+    public static string EnvironmentNote =>
+        Environment.Count == 0 ? "" : "PyTorch runs with our malloc settings (" + string.Join(" ", Environment.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key}={e.Value}")) + ")";
+
     private static string LastLine(string output) =>
         output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault()
         ?? throw new FormatException("the PyTorch script printed nothing");
@@ -251,6 +263,7 @@ public static class PyTorchAnchor
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (name, value) in Environment) psi.Environment[name] = value;
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"{file} did not start");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

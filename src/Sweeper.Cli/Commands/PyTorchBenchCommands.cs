@@ -28,6 +28,7 @@ public static class PyTorchStepComparison
         }
         long ours = PyTorchAnchor.CountParameters(options.Model, options.Width, options.InputChannels);
         AnsiConsole.MarkupLine(Markup.Escape($"PyTorch side through {found.Interpreter} ({options.Rounds} rounds after {options.Warmup} warm-up steps, its own process after ours) ..."));
+        if (PyTorchAnchor.EnvironmentNote is { Length: > 0 } note) AnsiConsole.MarkupLine(Markup.Escape(note));
         var torch = PyTorchAnchor.MeasureStep(found.Interpreter!, options);
         var ourFloat = rows.Single(r => r.Method == QuantizerMethod.None.Word());
         double pyFloat = PyTorchAnchor.Median(torch.WallMilliseconds[PyTorchAnchor.Float]);
@@ -169,6 +170,7 @@ public sealed class TrialBenchCommand : AsyncCommand<TrialBenchSettings>
         var t = first.Trainable;
         AnsiConsole.MarkupLine(Markup.Escape($"{spec.Name} {first.Id}: {t.Model} width {t.Width}, {t.Dataset.Name} train {t.Dataset.TrainSubset?.ToString(CultureInfo.InvariantCulture) ?? "all"}" +
                                              $" (validation {t.Dataset.Validation?.ToString(CultureInfo.InvariantCulture) ?? "none"}), test {t.Dataset.TestSubset?.ToString(CultureInfo.InvariantCulture) ?? "all"}, {t.Epochs} epoch(s), batch {t.BatchSize}, {t.Optimizer.Name} lr {t.Optimizer.Lr.ToString(CultureInfo.InvariantCulture)}, {settings.Threads} thread(s)"));
+        if (settings.ComparePyTorch && PyTorchAnchor.EnvironmentNote is { Length: > 0 } note) AnsiConsole.MarkupLine(Markup.Escape(note));
     }
 
     /// <summary>Our side in this process: the sweep host with one slot, timed from this process's start.</summary>

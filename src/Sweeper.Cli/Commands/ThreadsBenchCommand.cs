@@ -38,7 +38,11 @@ public sealed class ThreadsBenchSettings : CommandSettings
 /// </summary>
 public sealed class ThreadsBenchCommand : Command<ThreadsBenchSettings>
 {
-    /// <summary>PyTorch 1.13's two-thread speed-up of a small MobileNet's training step on a 2-core machine (issue 15).</summary>
+    /// <summary>
+    /// PyTorch 1.13's two-thread speed-up of a small MobileNet's training step on a 2-core machine, as issue 15 measured it:
+    /// with glibc's adaptive malloc thresholds, which slow PyTorch's one-thread step of a model alone far more than its
+    /// two-thread one (with our malloc settings, what <c>--compare-pytorch</c> uses, it measured 1.36× here).
+    /// </summary>
     public const double PyTorchTwoThreadSpeedUp = 1.68;
 
     public override int Execute(CommandContext context, ThreadsBenchSettings settings, CancellationToken cancellationToken)
@@ -56,7 +60,7 @@ public sealed class ThreadsBenchCommand : Command<ThreadsBenchSettings>
             AnsiConsole.MarkupLine($"[yellow]{threads} threads on {Environment.ProcessorCount} core(s): oversubscribed[/]");
         var wide = rows[^1];
         double anchor = PyTorchTwoThreadSpeedUp;
-        string anchorSource = "PyTorch 1.13, 2 threads on a 2-core machine, measured for issue 15";
+        string anchorSource = "PyTorch 1.13, 2 threads on a 2-core machine, measured for issue 15 with glibc's adaptive malloc thresholds";
         if (settings.ComparePyTorch)
         {
             var python = Benchmarks.PyTorch.PyTorchAnchor.Discover(settings.Python);
@@ -64,6 +68,7 @@ public sealed class ThreadsBenchCommand : Command<ThreadsBenchSettings>
             else
             {
                 AnsiConsole.MarkupLine($"PyTorch side through {Markup.Escape(python.Interpreter!)}: 1 and {threads} thread(s), {settings.Rounds} rounds each, its own processes ...");
+                if (Benchmarks.PyTorch.PyTorchAnchor.EnvironmentNote is { Length: > 0 } note) AnsiConsole.MarkupLine(Markup.Escape(note));
                 double Step(int t) => Benchmarks.PyTorch.PyTorchAnchor.Median(Benchmarks.PyTorch.PyTorchAnchor.MeasureStep(python.Interpreter!,
                     new TrainingStepBenchOptions { Rounds = settings.Rounds, Threads = t }, [Benchmarks.PyTorch.PyTorchAnchor.Float]).WallMilliseconds[Benchmarks.PyTorch.PyTorchAnchor.Float]);
                 double one = Step(1), many = Step(threads);

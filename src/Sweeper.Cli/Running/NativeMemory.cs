@@ -63,8 +63,27 @@ public static class NativeMemory
             return false; // not glibc
         }
         Cluster.Actors.TrialThreads.Shared.AfterEach = TrimFreeMemory;
+        Configured = true;
         return true;
     }
+
+    /// <summary>
+    /// The malloc settings this process runs with as environment variables for a child process (glibc reads them at
+    /// start): those the program chose; a variable the user set is inherited by the child anyway. Empty when this is
+    /// not a glibc process.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> ForChildren()
+    {
+        var settings = new Dictionary<string, string>();
+        if (!Configured) return settings;
+        if (Environment.GetEnvironmentVariable(ArenaMaxVariable) is null) settings[ArenaMaxVariable] = ArenaMax.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (Environment.GetEnvironmentVariable(MmapThresholdVariable) is null) settings[MmapThresholdVariable] = MmapThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (Environment.GetEnvironmentVariable(TrimThresholdVariable) is null) settings[TrimThresholdVariable] = TrimThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return settings;
+    }
+
+    /// <summary>Whether <see cref="Configure"/> tuned glibc's malloc in this process.</summary>
+    public static bool Configured { get; private set; }
 
     /// <summary>
     /// Returns the free memory of every malloc arena to the system (<c>malloc_trim(0)</c>): run on a trial thread when
