@@ -200,6 +200,14 @@ public sealed class QuantizerBenchCommand : Command<QuantizerBenchSettings>
             table.AddRow(r.Method, r.MedianMilliseconds.ToString("F1", CultureInfo.InvariantCulture), r.RatioToFloat.ToString("F3", CultureInfo.InvariantCulture),
                 QuantizerNames.TryParseMethod(r.Method, out var m) ? m switch { QuantizerMethod.LearnablePo2 or QuantizerMethod.Lsq => "≤ 1.02", QuantizerMethod.MsqePo2 or QuantizerMethod.LegacyAutoPo2 => "≤ 1.05", _ => "" } : "");
         AnsiConsole.Write(table);
+        var floatStep = rows.Single(r => r.Method == QuantizerMethod.None.Word()).MedianMilliseconds;
+        var passes = Benchmarks.Training.QuantizerPassBench.Measure(options);
+        var alone = new Table().Border(TableBorder.Rounded).Title("the quantizers alone: every quantized layer's weight fake-quant, no convolution (medians of the rounds)");
+        alone.AddColumns("method", "layers", "forward ms", "backward ms", "share of the float step");
+        foreach (var p in passes)
+            alone.AddRow(p.Method, p.Layers.ToString(CultureInfo.InvariantCulture), p.ForwardMilliseconds.ToString("F2", CultureInfo.InvariantCulture),
+                p.BackwardMilliseconds.ToString("F2", CultureInfo.InvariantCulture), (p.TotalMilliseconds / floatStep).ToString("P1", CultureInfo.InvariantCulture));
+        AnsiConsole.Write(alone);
         if (settings.ComparePyTorch) PyTorchStepComparison.Print(rows, options, settings.Python);
         return Errors.Ok;
     }
