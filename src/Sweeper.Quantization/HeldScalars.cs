@@ -33,6 +33,9 @@ public static class HeldScalars
     /// <summary>2.0.</summary>
     public static readonly Scalar Two = 2.0.ToScalar();
 
+    /// <summary>The integer 2 (the exponent of TorchSharp's <c>square()</c>, which is <c>pow(2)</c>).</summary>
+    public static readonly Scalar IntegerTwo = 2.ToScalar();
+
     /// <summary>true (a flag buffer's <c>fill_</c>).</summary>
     public static readonly Scalar True = true.ToScalar();
 }
@@ -112,6 +115,12 @@ public static class HeldScalarOps
         using var s = v.ToScalar();
         return x.mul_(s);
     }
+
+    /// <summary>
+    /// <c>x.square()</c>: TorchSharp's <c>square()</c> is <c>pow(2)</c> with the 2 made on the fly (the second-moment
+    /// observer's crash under GC pressure, "INTERNAL ASSERT FAILED at c10/core/Scalar.h"); the same operation, held.
+    /// </summary>
+    public static torch.Tensor Squared(this torch.Tensor x) => x.pow(HeldScalars.IntegerTwo);
 
     /// <summary><c>x.add_(v)</c> for an integral count.</summary>
     public static torch.Tensor PlusInPlace(this torch.Tensor x, long v)

@@ -99,7 +99,7 @@ internal static class Po2Math
     public static Tensor PopulationStd(Tensor x)
     {
         var mean = x.mean([1], keepdim: true);
-        return x.Minus(mean).square().mean([1]).sqrt();
+        return x.Minus(mean).Squared().mean([1]).sqrt();
     }
 
     /// <summary>RNE codes clamp(R(x / s), -qp, qp); <paramref name="scale"/> broadcasts against x.</summary>
@@ -222,7 +222,7 @@ internal static class Po2Math
     /// <summary>Σ w (x - dq)² per row; <paramref name="w"/> null means ones.</summary>
     public static Tensor RowSquaredError(Tensor x, Tensor dq, Tensor? w)
     {
-        var err = (x - dq).square();
+        var err = (x - dq).Squared();
         return (w is null ? err : err * w).sum([1]);
     }
 }

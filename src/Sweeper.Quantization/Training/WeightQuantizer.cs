@@ -181,7 +181,7 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
     private QuantizerDiagnostics Diagnose(Tensor x, Tensor y, QuantizerStep report, long step, bool isTraining)
     {
         using var scope = torch.NewDisposeScope();
-        var squaredError = (x.to_type(ScalarType.Float64) - y.to_type(ScalarType.Float64)).square();
+        var squaredError = (x.to_type(ScalarType.Float64) - y.to_type(ScalarType.Float64)).Squared();
         var msqe = ChannelSum(squaredError);
         var outliers = report.Outliers ?? StdOutliers(x, DiagnosticOutlierSigma);
         double spread = double.NaN;
@@ -190,7 +190,7 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
             var w = v.to_type(ScalarType.Float64).sqrt();
             var mean = w.mean().item<double>();
             using var m = mean.ToScalar(); // held: see HeldScalars
-            spread = mean > 0 ? w.sub(m).square().mean().sqrt().item<double>() / mean : double.NaN;
+            spread = mean > 0 ? w.sub(m).Squared().mean().sqrt().item<double>() / mean : double.NaN;
         }
         var exponents = report.Exponents is null ? [] : report.Exponents.to_type(ScalarType.Int64).data<long>().ToArray();
         return new QuantizerDiagnostics(
@@ -215,7 +215,7 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
     {
         var xd = x.to_type(ScalarType.Float64);
         var mean = xd.mean(ReduceDims, keepdim: true);
-        var std = (xd - mean).square().mean(ReduceDims, keepdim: true).sqrt();
+        var std = (xd - mean).Squared().mean(ReduceDims, keepdim: true).sqrt();
         return xd.abs().gt(std.Times(sigma));
     }
 }
@@ -299,6 +299,6 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
         using var scope = torch.NewDisposeScope();
         using var keep = decay.ToScalar(); // held: see HeldScalars
         using var take = (1.0 - decay).ToScalar();
-        v.mul_(keep).add_(gradOutput.square().mul(notClipped).to_type(v.dtype), take);
+        v.mul_(keep).add_(gradOutput.Squared().mul(notClipped).to_type(v.dtype), take);
     }
 }

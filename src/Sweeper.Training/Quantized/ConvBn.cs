@@ -1,3 +1,4 @@
+using Sweeper.Quantization;
 using Sweeper.Quantization.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -169,7 +170,7 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
         if (n < 2)
             throw new ArgumentException($"Expected more than 1 value per channel when training, got input of shape [{string.Join(", ", input.shape)}].", nameof(input));
         var batchMean = y0.mean([0, 2, 3]);
-        var batchVar = (y0 - batchMean.reshape(1, -1, 1, 1)).square().mean([0, 2, 3]); // biased, as tf.nn.moments
+        var batchVar = (y0 - batchMean.reshape(1, -1, 1, 1)).Squared().mean([0, 2, 3]); // biased, as tf.nn.moments
         using (torch.no_grad())
         {
             bn.running_mean!.mul_(1 - QKerasMomentum).add_(batchMean.detach(), alpha: QKerasMomentum);
