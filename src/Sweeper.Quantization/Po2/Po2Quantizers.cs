@@ -296,7 +296,7 @@ public static class Po2Quantizers
         var w = weights;
         if (outlierSigma is double sigma)
         {
-            var threshold = PopulationStd(x).unsqueeze(1) * sigma;
+            var threshold = PopulationStd(x).unsqueeze(1).Times(sigma);
             mask = x.abs().le(threshold);
             w = w is null ? mask.to_type(ScalarType.Float64) : w * mask;
         }
@@ -336,7 +336,7 @@ public static class Po2Quantizers
             var center = SnapExponent(best);
             var candidates = center.unsqueeze(0).Plus(torch.tensor(offsets, ScalarType.Float64, device: x.device).unsqueeze(1)); // [K, C]
             var xs = x.unsqueeze(0);
-            var errors = xs.mul(Pow2(candidates.neg()).unsqueeze(-1)).round_().clamp_(-qp, qp)
+            var errors = xs.mul(Pow2(candidates.neg()).unsqueeze(-1)).round_().ClampHeld(-qp, qp)
                 .mul_(Pow2(candidates).unsqueeze(-1)).sub_(xs);
             errors.mul_(errors);
             if (w is not null) errors.mul_(w.unsqueeze(0));
@@ -373,7 +373,7 @@ public static class Po2Quantizers
             // PopulationStd(x) · σ with its elementwise part in one pass (wqx as scratch), then |x| ≤ threshold and the weights in one pass.
             using var mean = x.mean([1], keepdim: true);
             FusedKernels.CenteredSquares(rows, n, FusedKernels.Doubles(x), FusedKernels.Doubles(mean), FusedKernels.Doubles(wqx));
-            using var threshold = wqx.mean([1]).sqrt().unsqueeze(1) * sigma;
+            using var threshold = wqx.mean([1]).sqrt().unsqueeze(1).Times(sigma);
             mask = torch.empty(x.shape, ScalarType.Bool);
             w = torch.empty_like(x);
             FusedKernels.OutlierWeights(rows, n, FusedKernels.Doubles(x), FusedKernels.Doubles(threshold), weights is null ? default : FusedKernels.Doubles(weights),

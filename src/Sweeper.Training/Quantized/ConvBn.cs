@@ -173,16 +173,18 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
         var batchVar = (y0 - batchMean.reshape(1, -1, 1, 1)).Squared().mean([0, 2, 3]); // biased, as tf.nn.moments
         using (torch.no_grad())
         {
-            bn.running_mean!.mul_(1 - QKerasMomentum).add_(batchMean.detach(), alpha: QKerasMomentum);
-            bn.running_var!.mul_(1 - QKerasMomentum).add_(batchVar.detach() * (n / (n - 1.0)), alpha: QKerasMomentum);
-            bn.num_batches_tracked?.add_(1);
+            // Every scalar held (HeldScalars): the same operations as mul_(1 − m), add_(…, alpha: m), add_(1).
+            using var momentum = QKerasMomentum.ToScalar();
+            bn.running_mean!.TimesInPlace(1 - QKerasMomentum).add_(batchMean.detach(), momentum);
+            bn.running_var!.TimesInPlace(1 - QKerasMomentum).add_(batchVar.detach().Times(n / (n - 1.0)), momentum);
+            bn.num_batches_tracked?.PlusInPlace(1);
         }
 
-        var runningStd = (bn.running_var! + bn.eps).sqrt(); // after this step's update
+        var runningStd = bn.running_var!.Plus(bn.eps).sqrt(); // after this step's update
         var w = Quantize(weight * (bn.weight / runningStd).reshape(channelShape));
-        var batchStd = (batchVar + bn.eps).sqrt();
+        var batchStd = batchVar.Plus(bn.eps).sqrt();
         var y = functional.conv2d(input, w, null, stride, padding, null, groups);
-        return y * (runningStd / batchStd).reshape(1, -1, 1, 1) + (bn.bias! - bn.weight * batchMean / batchStd).reshape(1, -1, 1, 1);
+        return (y * (runningStd / batchStd).reshape(1, -1, 1, 1)).Plus((bn.bias! - bn.weight * batchMean / batchStd).reshape(1, -1, 1, 1));
     }
 
     /// <summary>The folded layer with the running statistics: conv(x, Q(W·s)) + β − running μ·s. Call inside a dispose scope.</summary>
@@ -204,7 +206,7 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
     public Tensor EvalWeight() => QuantizableLayers.EvalWeight(this, quantizer);
 
     /// <summary>s = γ / √(running σ² + ε) per output channel (differentiable in γ).</summary>
-    internal Tensor FoldScale() => bn.weight / (bn.running_var! + bn.eps).sqrt();
+    internal Tensor FoldScale() => bn.weight / bn.running_var!.Plus(bn.eps).sqrt();
 
     /// <summary>The bias of the folded layer, β − running μ · s (float32 [C]); meaningful when folding.</summary>
     internal Tensor FoldedBias()

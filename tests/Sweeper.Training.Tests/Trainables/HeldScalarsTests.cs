@@ -164,6 +164,14 @@ public sealed class HeldScalarsTests
     }
 }
 
+/// <summary>
+/// The collection of the tests that press the collector: run alone, never beside other tests of this assembly — the
+/// pressure is process-wide, so a test running beside it (a plug-in's training with its own unheld scalars) would be
+/// pressed too and fail for reasons that are not its own.
+/// </summary>
+[CollectionDefinition(GcPressure.Collection, DisableParallelization = true)]
+public sealed class GcPressureCollection;
+
 /// <summary>A thread that collects garbage and runs finalizers without pause, until disposed.</summary>
 internal sealed class GcPressure : IDisposable
 {
