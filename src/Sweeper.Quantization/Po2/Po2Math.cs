@@ -173,7 +173,7 @@ internal static class Po2Math
         }
 
         var xs = x.unsqueeze(0);                        // [1, C, N]
-        var err = xs.mul(Pow2(e.neg()).unsqueeze(-1)).round_().clamp_(-qp, qp).mul_(Pow2(e).unsqueeze(-1)).sub_(xs);
+        var err = xs.mul(Pow2(e.neg()).unsqueeze(-1)).round_().ClampHeld(-qp, qp).mul_(Pow2(e).unsqueeze(-1)).sub_(xs);
         err.mul_(err); // the square, in place (x·x is what pow(x, 2) computes)
         if (w is not null) err.mul_(w.unsqueeze(0));
 
@@ -205,7 +205,7 @@ internal static class Po2Math
     }
 
     /// <summary>RNE codes clamp(R(x / 2^e), -qp, qp) per row of [C, N] for exponents <paramref name="e"/> [C] (x / 2^e as the exact x · 2^-e).</summary>
-    public static Tensor RneCodesAt(Tensor x, Tensor e, int qp) => x.mul(Pow2(e.neg()).unsqueeze(1)).round_().clamp_(-qp, qp);
+    public static Tensor RneCodesAt(Tensor x, Tensor e, int qp) => x.mul(Pow2(e.neg()).unsqueeze(1)).round_().ClampHeld(-qp, qp);
 
     /// <summary>RNA codes sign(x) · min(floor(|x| / 2^e + 0.5), qp) per row of [C, N] for exponents <paramref name="e"/> [C].</summary>
     public static Tensor RnaCodesAt(Tensor x, Tensor e, int qp) =>

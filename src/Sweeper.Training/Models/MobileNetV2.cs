@@ -1,3 +1,4 @@
+using Sweeper.Quantization;
 using Sweeper.Training.Quantized;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -150,7 +151,7 @@ public sealed class InvertedResidual : Module<Tensor, Tensor>
         var x = expand is null ? input : expand.forward(input);
         x = dw.forward(x);
         x = project.forward(x);
-        if (residual) x = x.add_(input);
+        if (residual) x = x.add_(input, HeldScalars.One); // a held alpha: add_'s default is a scalar made on the fly (HeldScalars)
         return x.MoveToOuterDisposeScope();
     }
 }
