@@ -49,13 +49,11 @@ public static class NativeMemory
         if (!OperatingSystem.IsLinux()) return false;
         try
         {
-            if (Environment.GetEnvironmentVariable(ArenaMaxVariable) is null) mallopt(M_ARENA_MAX, ArenaMax);
             // glibc's default thresholds adapt: each trim hands the top of the heap back and each large block is
             // mapped afresh, so a training step page-faults and zero-fills its activations again and again. Measured
             // (one MobileNetV1 w0.25 trial, 10k images, batch 64): 150 ms per step in the first epoch with the
             // defaults, 52-67 ms with these; the memory a trial freed still goes back at its end (TrimFreeMemory).
-            if (Environment.GetEnvironmentVariable(MmapThresholdVariable) is null) mallopt(M_MMAP_THRESHOLD, MmapThreshold);
-            if (Environment.GetEnvironmentVariable(TrimThresholdVariable) is null) mallopt(M_TRIM_THRESHOLD, TrimThreshold);
+            foreach (var (_, parameter, value) in ChosenHere()) mallopt(parameter, value);
             malloc_trim(0); // binds both entry points now: a C library without them (musl) fails here, not after a trial
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
@@ -72,15 +70,13 @@ public static class NativeMemory
     /// start): those the program chose; a variable the user set is inherited by the child anyway. Empty when this is
     /// not a glibc process.
     /// </summary>
-    public static IReadOnlyDictionary<string, string> ForChildren()
-    {
-        var settings = new Dictionary<string, string>();
-        if (!Configured) return settings;
-        if (Environment.GetEnvironmentVariable(ArenaMaxVariable) is null) settings[ArenaMaxVariable] = ArenaMax.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (Environment.GetEnvironmentVariable(MmapThresholdVariable) is null) settings[MmapThresholdVariable] = MmapThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (Environment.GetEnvironmentVariable(TrimThresholdVariable) is null) settings[TrimThresholdVariable] = TrimThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return settings;
-    }
+    public static IReadOnlyDictionary<string, string> ForChildren() =>
+        Configured ? ChosenHere().ToDictionary(s => s.Variable, s => s.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)) : new Dictionary<string, string>();
+
+    /// <summary>The settings (arenas, mmap threshold, trim threshold) the user did not choose through their variable.</summary>
+    private static IEnumerable<(string Variable, int Parameter, int Value)> ChosenHere() =>
+        new[] { (ArenaMaxVariable, M_ARENA_MAX, ArenaMax), (MmapThresholdVariable, M_MMAP_THRESHOLD, MmapThreshold), (TrimThresholdVariable, M_TRIM_THRESHOLD, TrimThreshold) }
+            .Where(s => Environment.GetEnvironmentVariable(s.Item1) is null);
 
     /// <summary>Whether <see cref="Configure"/> tuned glibc's malloc in this process.</summary>
     public static bool Configured { get; private set; }
