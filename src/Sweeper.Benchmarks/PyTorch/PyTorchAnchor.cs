@@ -29,10 +29,10 @@ public sealed record PyTorchStepFigures(
     IReadOnlyDictionary<string, double[]> CpuMilliseconds)
 {
     /// <summary>The median over rounds of (method / float of the same round), wall time.</summary>
-    public double RatioToFloat(string method) => PyTorchAnchor.Median(WallMilliseconds[method].Zip(WallMilliseconds[PyTorchAnchor.Float], (m, f) => m / f).ToList());
+    public double RatioToFloat(string method) => BenchStatistics.Median(WallMilliseconds[method].Zip(WallMilliseconds[PyTorchAnchor.Float], (m, f) => m / f).ToList());
 
     /// <summary>The same, CPU time.</summary>
-    public double CpuRatioToFloat(string method) => PyTorchAnchor.Median(CpuMilliseconds[method].Zip(CpuMilliseconds[PyTorchAnchor.Float], (m, f) => m / Math.Max(f, 1e-9)).ToList());
+    public double CpuRatioToFloat(string method) => BenchStatistics.Median(CpuMilliseconds[method].Zip(CpuMilliseconds[PyTorchAnchor.Float], (m, f) => m / Math.Max(f, 1e-9)).ToList());
 }
 
 /// <summary>One epoch of a trial: wall seconds (training and evaluation) and the accuracies.</summary>
@@ -209,14 +209,6 @@ public static class PyTorchAnchor
         {
             throw new FormatException($"cannot read the PyTorch trial figures: {e.Message}", e);
         }
-    }
-
-    /// <summary>The median of <paramref name="values"/> (NaN when empty).</summary>
-    public static double Median(IReadOnlyList<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        int n = sorted.Length;
-        return n == 0 ? double.NaN : n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
     private static Dictionary<string, double[]> ReadSeries(JsonElement e) =>

@@ -53,7 +53,7 @@ public static class IntraOpThreadsBench
         {
             torch.set_num_threads(before);
         }
-        return counts.Select((t, i) => new IntraOpThreadsRow(t, TrainingStepBench.Median(samples[i]),
-            TrainingStepBench.Median(samples[i].Select((ms, r) => samples[0][r] / ms).ToList()))).ToList();
+        return counts.Select((t, i) => new IntraOpThreadsRow(t, BenchStatistics.Median(samples[i]),
+            BenchStatistics.Median(samples[i].Select((ms, r) => samples[0][r] / ms).ToList()))).ToList();
     }
 }

@@ -70,6 +70,6 @@ public static class QuantizerPassBench
             forward.Add(f);
             backward.Add(b);
         }
-        return new QuantizerPassRow(method, layers.Count, TrainingStepBench.Median(forward), TrainingStepBench.Median(backward));
+        return new QuantizerPassRow(method, layers.Count, BenchStatistics.Median(forward), BenchStatistics.Median(backward));
     }
 }

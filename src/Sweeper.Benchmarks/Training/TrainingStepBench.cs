@@ -113,11 +113,11 @@ public static class TrainingStepBench
 
             return runs.Select((run, i) => new TrainingStepBenchRow(
                     run.Method,
-                    Median(samples[i]),
-                    Median(samples[i].Select((t, r) => t / samples[0][r]).ToList()),
+                    BenchStatistics.Median(samples[i]),
+                    BenchStatistics.Median(samples[i].Select((t, r) => t / samples[0][r]).ToList()),
                     samples[i],
-                    Median(cpu[i]),
-                    Median(cpu[i].Select((t, r) => t / Math.Max(cpu[0][r], 1e-9)).ToList())))
+                    BenchStatistics.Median(cpu[i]),
+                    BenchStatistics.Median(cpu[i].Select((t, r) => t / Math.Max(cpu[0][r], 1e-9)).ToList())))
                 .ToList();
         }
         finally
@@ -148,13 +148,6 @@ public static class TrainingStepBench
             Threads = options.Threads,
         });
         return rows.Single(r => r.Method == method);
-    }
-
-    internal static double Median(IReadOnlyList<double> values)
-    {
-        var sorted = values.OrderBy(v => v).ToArray();
-        int n = sorted.Length;
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
     /// <summary>One model with its optimizer, stepped on a fixed batch (also used by <see cref="IntraOpThreadsBench"/>).</summary>

@@ -31,8 +31,8 @@ public static class PyTorchStepComparison
         if (PyTorchAnchor.EnvironmentNote is { Length: > 0 } note) AnsiConsole.MarkupLine(Markup.Escape(note));
         var torch = PyTorchAnchor.MeasureStep(found.Interpreter!, options);
         var ourFloat = rows.Single(r => r.Method == QuantizerMethod.None.Word());
-        double pyFloat = PyTorchAnchor.Median(torch.WallMilliseconds[PyTorchAnchor.Float]);
-        double pyFloatCpu = PyTorchAnchor.Median(torch.CpuMilliseconds[PyTorchAnchor.Float]);
+        double pyFloat = Benchmarks.BenchStatistics.Median(torch.WallMilliseconds[PyTorchAnchor.Float]);
+        double pyFloatCpu = Benchmarks.BenchStatistics.Median(torch.CpuMilliseconds[PyTorchAnchor.Float]);
         var table = new Table().Border(TableBorder.Rounded)
             .Title($"against PyTorch {torch.TorchVersion} ({torch.Threads} thread(s)), same architecture: parameters ours {ours:N0}, PyTorch {torch.Parameters:N0}" + (ours == torch.Parameters ? "" : " — DIFFERENT"));
         table.AddColumns("method", "ours ms (cpu ms)", "ours × float (cpu)", "PyTorch anchor", "PyTorch ms (cpu ms)", "PyTorch × float (cpu)", "target");
@@ -45,7 +45,7 @@ public static class PyTorchStepComparison
                 : PyTorchAnchor.FusedMinMax;
             string target = m switch { QuantizerMethod.LearnablePo2 or QuantizerMethod.Lsq => "≤ 1.02", QuantizerMethod.MsqePo2 or QuantizerMethod.LegacyAutoPo2 => "≤ 1.05", _ => "" };
             table.AddRow(r.Method, Ms(r.MedianMilliseconds, r.MedianCpuMilliseconds), $"{R(r.RatioToFloat)} ({R(r.CpuRatioToFloat)})", anchor,
-                Ms(PyTorchAnchor.Median(torch.WallMilliseconds[anchor]), PyTorchAnchor.Median(torch.CpuMilliseconds[anchor])),
+                Ms(Benchmarks.BenchStatistics.Median(torch.WallMilliseconds[anchor]), Benchmarks.BenchStatistics.Median(torch.CpuMilliseconds[anchor])),
                 $"{R(torch.RatioToFloat(anchor))} ({R(torch.CpuRatioToFloat(anchor))})", target);
         }
         AnsiConsole.Write(table);
@@ -278,8 +278,8 @@ public sealed class TrialBenchCommand : AsyncCommand<TrialBenchSettings>
                                                  $"parameters {(ours.Parameters == torch.Parameters ? "equal" : "DIFFERENT")}"));
         if (pairs.Count > 1)
         {
-            double process = PyTorchAnchor.Median(pairs.Select(p => p.Ours.Seconds / p.Torch.Seconds).ToArray());
-            double epochs = PyTorchAnchor.Median(pairs.Select(p => p.Ours.Epochs.Sum(e => e.Seconds) / p.Torch.Epochs.Sum(e => e.Seconds)).ToArray());
+            double process = Benchmarks.BenchStatistics.Median(pairs.Select(p => p.Ours.Seconds / p.Torch.Seconds).ToArray());
+            double epochs = Benchmarks.BenchStatistics.Median(pairs.Select(p => p.Ours.Epochs.Sum(e => e.Seconds) / p.Torch.Epochs.Sum(e => e.Seconds)).ToArray());
             AnsiConsole.MarkupLine(Markup.Escape($"median over {pairs.Count} rounds, ours / PyTorch: process {process:F3} (target ≤ 1, {(process <= 1 ? "met" : "not met")}), all epochs {epochs:F3}"));
         }
     }
@@ -293,10 +293,9 @@ public sealed class TrialBenchCommand : AsyncCommand<TrialBenchSettings>
     {
         try
         {
-            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-            return line is null ? double.NaN : double.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024;
+            return Benchmarks.Memory.MemorySample.Megabytes(Benchmarks.Memory.ProcessMemory.Read().Peak);
         }
-        catch (IOException)
+        catch (Exception e) when (e is PlatformNotSupportedException or InvalidDataException or IOException)
         {
             return double.NaN;
         }

@@ -69,7 +69,7 @@ public sealed class ThreadsBenchCommand : Command<ThreadsBenchSettings>
             {
                 AnsiConsole.MarkupLine($"PyTorch side through {Markup.Escape(python.Interpreter!)}: 1 and {threads} thread(s), {settings.Rounds} rounds each, its own processes ...");
                 if (Benchmarks.PyTorch.PyTorchAnchor.EnvironmentNote is { Length: > 0 } note) AnsiConsole.MarkupLine(Markup.Escape(note));
-                double Step(int t) => Benchmarks.PyTorch.PyTorchAnchor.Median(Benchmarks.PyTorch.PyTorchAnchor.MeasureStep(python.Interpreter!,
+                double Step(int t) => Benchmarks.BenchStatistics.Median(Benchmarks.PyTorch.PyTorchAnchor.MeasureStep(python.Interpreter!,
                     new TrainingStepBenchOptions { Rounds = settings.Rounds, Threads = t }, [Benchmarks.PyTorch.PyTorchAnchor.Float]).WallMilliseconds[Benchmarks.PyTorch.PyTorchAnchor.Float]);
                 double one = Step(1), many = Step(threads);
                 anchor = one / many;
