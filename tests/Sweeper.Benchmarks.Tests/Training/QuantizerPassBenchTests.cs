@@ -6,6 +6,7 @@ namespace Sweeper.Benchmarks.Tests.Training;
 
 public sealed class QuantizerPassBenchTests
 {
+    // The times are printed by `sweeper bench quantizers`; no test asserts a duration.
     [Fact]
     public void Measure_TinyModel_OneRowPerQuantizedMethod_EveryQuantizedLayerCounted()
     {
@@ -21,7 +22,6 @@ public sealed class QuantizerPassBenchTests
         // MobileNetV1: a stem and 13 depthwise-separable blocks (26 convolutions) and a classifier; the stem and the
         // classifier stay in float.
         Assert.All(rows, r => Assert.Equal(26, r.Layers));
-        Assert.All(rows, r => Assert.True(double.IsFinite(r.ForwardMilliseconds) && double.IsFinite(r.BackwardMilliseconds) && r.TotalMilliseconds >= 0));
         Assert.Equal(threads, torch.get_num_threads()); // restored
     }
 }
