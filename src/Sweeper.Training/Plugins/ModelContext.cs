@@ -1,3 +1,4 @@
+using Sweeper.Quantization;
 using Sweeper.Core.Spec;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -66,10 +67,10 @@ public sealed class ModelContext
                     UniformFanIn(linear.weight!, linear.bias);
                     break;
                 case TorchSharp.Modules.BatchNorm2d bn:
-                    bn.weight?.fill_(1);
+                    bn.weight?.fill_(HeldScalars.One); // held: fill_(1) makes its 1 on the fly (HeldScalars)
                     bn.bias?.zero_();
                     bn.running_mean?.zero_();
-                    bn.running_var?.fill_(1);
+                    bn.running_var?.fill_(HeldScalars.One);
                     bn.num_batches_tracked?.zero_();
                     break;
             }
