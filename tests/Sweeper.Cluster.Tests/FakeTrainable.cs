@@ -27,6 +27,9 @@ public sealed class FakeTrainableFactory : ITrainableFactory
     /// <summary>When set, epochs wait on it (for cancellation tests).</summary>
     public ManualResetEventSlim? Gate { get; init; }
 
+    /// <summary>Set when an epoch has begun (before it waits on <see cref="Gate"/>).</summary>
+    public ManualResetEventSlim EpochBegun { get; } = new(false);
+
     public ITrainable Create(TrialConfig config)
     {
         Interlocked.Increment(ref _created);
@@ -52,6 +55,7 @@ public sealed class FakeTrainableFactory : ITrainableFactory
 
         public EpochResult RunEpoch(int epoch, CancellationToken cancellationToken)
         {
+            owner.EpochBegun.Set();
             if (owner.Gate is { } gate) gate.Wait(cancellationToken);
             else Task.Delay(owner.EpochTime, cancellationToken).GetAwaiter().GetResult();
             var lr = config.Trainable.Optimizer.Lr;

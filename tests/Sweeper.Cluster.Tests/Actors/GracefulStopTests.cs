@@ -37,13 +37,16 @@ public sealed class GracefulStopTests() : TestKit("akka.actor.serialize-messages
         var spec = TestSpecs.Spec(maxConcurrent: 1, epochs: 5);
         var gate = new ManualResetEventSlim(false);
         var coordinator = CreateTestProbe();
-        var worker = Sys.ActorOf(WorkerActor.Props(1, new FakeTrainableFactory { Gate = gate }, coordinator.Ref));
+        var factory = new FakeTrainableFactory { Gate = gate };
+        var worker = Sys.ActorOf(WorkerActor.Props(1, factory, coordinator.Ref));
         coordinator.FishForMessage<WorkerCommands.RegisterWorker>(_ => true, Wait);
         worker.Tell(new WorkerCommands.WorkerRegistered("c1"), coordinator.Ref);
         var config = TestSpecs.Trials(spec, 0.1)[0];
         var checkpoints = Path.Combine(_dir, "checkpoints");
         worker.Tell(new WorkerCommands.AssignTrial(config, 1, null, checkpoints, CheckpointInterval: 3), coordinator.Ref);
         coordinator.FishForMessage<TrialEvents.TrialStarted>(_ => true, Wait);
+        // Epoch 1 under way (a stop that arrives before the first epoch begins stops the run there, with no epoch).
+        Assert.True(factory.EpochBegun.Wait(Wait), "epoch 1 did not begin");
 
         worker.Tell(new WorkerCommands.StopAfterEpoch(config.Id, 1, Reason), coordinator.Ref);
         await worker.Ask<ActorIdentity>(new Identify(null), Wait); // handled after the stop: the flag is set
