@@ -1,3 +1,4 @@
+using Sweeper.Training.Torch;
 using Sweeper.Quantization;
 using Sweeper.Quantization.Training;
 using TorchSharp;
@@ -140,14 +141,14 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
             {
                 var s = FoldScale();
                 var w = !training && cachedWeight is not null ? cachedWeight : Quantize(weight * s.reshape(channelShape));
-                y = functional.conv2d(input, w, null, stride, padding, null, groups) / s.reshape(1, -1, 1, 1);
+                y = SafeConvolution.Conv2d(input, w, null, stride, padding, groups) / s.reshape(1, -1, 1, 1);
                 y = bn.forward(y);
                 break;
             }
             default:
             {
                 var w = !training && cachedWeight is not null ? cachedWeight : Quantize(weight);
-                y = functional.conv2d(input, w, null, stride, padding, null, groups);
+                y = SafeConvolution.Conv2d(input, w, null, stride, padding, groups);
                 y = bn.forward(y);
                 break;
             }
@@ -165,7 +166,7 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
     /// <summary>The QKeras recipe in training (see the class summary). Call inside a dispose scope.</summary>
     private Tensor QKerasTrainingForward(Tensor input)
     {
-        var y0 = functional.conv2d(input, weight, null, stride, padding, null, groups);
+        var y0 = SafeConvolution.Conv2d(input, weight, null, stride, padding, groups);
         long n = y0.shape[0] * y0.shape[2] * y0.shape[3];
         if (n < 2)
             throw new ArgumentException($"Expected more than 1 value per channel when training, got input of shape [{string.Join(", ", input.shape)}].", nameof(input));
@@ -183,7 +184,7 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
         var runningStd = bn.running_var!.Plus(bn.eps).sqrt(); // after this step's update
         var w = Quantize(weight * (bn.weight / runningStd).reshape(channelShape));
         var batchStd = batchVar.Plus(bn.eps).sqrt();
-        var y = functional.conv2d(input, w, null, stride, padding, null, groups);
+        var y = SafeConvolution.Conv2d(input, w, null, stride, padding, groups);
         return (y * (runningStd / batchStd).reshape(1, -1, 1, 1)).Plus((bn.bias! - bn.weight * batchMean / batchStd).reshape(1, -1, 1, 1));
     }
 
@@ -192,7 +193,7 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
     {
         var s = FoldScale();
         var w = cachedWeight ?? Quantize(weight * s.reshape(channelShape));
-        return functional.conv2d(input, w, bn.bias! - bn.running_mean! * s, stride, padding, null, groups);
+        return SafeConvolution.Conv2d(input, w, bn.bias! - bn.running_mean! * s, stride, padding, groups);
     }
 
     public Tensor EffectiveWeight()

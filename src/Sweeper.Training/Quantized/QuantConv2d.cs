@@ -1,3 +1,4 @@
+using Sweeper.Training.Torch;
 using Sweeper.Quantization.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -86,7 +87,7 @@ public sealed class QuantConv2d : Module<Tensor, Tensor>, IQuantizableLayer
     {
         using var scope = torch.NewDisposeScope();
         var w = !training && cachedWeight is not null ? cachedWeight : quantizer is null ? weight : quantizer.forward(weight);
-        return functional.conv2d(input, w, bias, stride, padding, null, groups).MoveToOuterDisposeScope();
+        return SafeConvolution.Conv2d(input, w, bias, stride, padding, groups).MoveToOuterDisposeScope();
     }
 
     public Tensor EffectiveWeight()
