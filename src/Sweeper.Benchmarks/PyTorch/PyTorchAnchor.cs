@@ -60,6 +60,9 @@ public static class PyTorchAnchor
     /// <summary>PyTorch's learnable per-channel fake-quant (<c>torch._fake_quantize_learnable_per_channel_affine</c>).</summary>
     public const string FusedLearnable = "fq_learnable";
 
+    /// <summary>PyTorch's float step with the model and input in its channels-last memory format (<c>model.to(memory_format=torch.channels_last)</c>).</summary>
+    public const string FloatChannelsLast = "float_cl";
+
     /// <summary>The system interpreter Debian's python3-torch installs for.</summary>
     public const string SystemPython = "/usr/bin/python3";
 
@@ -135,7 +138,7 @@ public static class PyTorchAnchor
         [
             "step", "--model", options.Model, "--width", F(options.Width), "--size", F(options.InputSize), "--batch", F(options.Batch),
             "--threads", F(options.Threads), "--warmup", F(options.Warmup), "--rounds", F(options.Rounds),
-            "--methods", string.Join(',', methods ?? [Float, FusedMinMax, FusedLearnable]),
+            "--methods", string.Join(',', methods ?? [Float, FusedMinMax, FusedLearnable, FloatChannelsLast]),
         ], TimeSpan.FromMinutes(30));
         return ParseStep(json);
     }

@@ -3,7 +3,8 @@
 Subcommands (each prints one JSON object on its last stdout line):
   probe                      torch version, threads
   params  --model M --width W [--stem-stride S] [--classes K] [--input-channels C]
-  step    --model M --width W --size S --batch B --threads T --warmup N --rounds N [--methods float,fq_minmax,fq_learnable]
+  step    --model M --width W --size S --batch B --threads T --warmup N --rounds N [--methods float,fq_minmax,fq_learnable,float_cl]
+                             (float_cl: the float model and input in PyTorch's channels-last memory format)
   trial   --data DIR --train-subset N --validation N --test-subset N --epochs E --batch B --lr LR --momentum M
           --weight-decay WD --model M --width W --seed S [--threads T]
 
@@ -175,31 +176,34 @@ def cmd_step(a):
     methods = [m for m in a.methods.split(",") if m]
     if "float" not in methods:
         methods.insert(0, "float")
+    x_cl = x.contiguous(memory_format=torch.channels_last)
     runs = []
     for m in methods:
         torch.manual_seed(1)
-        model = build(a.model, a.width, quant=None if m == "float" else m)
+        model = build(a.model, a.width, quant=None if m in ("float", "float_cl") else m)
+        if m == "float_cl":  # PyTorch's channels-last recipe: the model's weights and the input
+            model = model.to(memory_format=torch.channels_last)
         model.train()
         opt = torch.optim.SGD(model.parameters(), 0.01, momentum=0.9, weight_decay=5e-5)
         runs.append((m, model, opt))
 
-    def step(model, opt):
+    def step(model, opt, m):
         opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
+        loss = F.cross_entropy(model(x_cl if m == "float_cl" else x), y)
         loss.backward()
         opt.step()
         return loss.item()
 
-    for _, model, opt in runs:
+    for m, model, opt in runs:
         for _ in range(a.warmup):
-            step(model, opt)
+            step(model, opt, m)
     wall = {m: [] for m, _, _ in runs}
     cpu = {m: [] for m, _, _ in runs}
     for r in range(a.rounds):
         for k in range(len(runs)):
             m, model, opt = runs[(k + r) % len(runs)]
             c0, t0 = time.process_time(), time.perf_counter()
-            step(model, opt)
+            step(model, opt, m)
             wall[m].append((time.perf_counter() - t0) * 1000)
             cpu[m].append((time.process_time() - c0) * 1000)
     emit({"torch": torch.__version__, "threads": torch.get_num_threads(), "parameters": count(runs[0][1]),
@@ -301,7 +305,7 @@ def main(argv):
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--warmup", type=int, default=2)
     s.add_argument("--rounds", type=int, default=7)
-    s.add_argument("--methods", default="float,fq_minmax,fq_learnable")
+    s.add_argument("--methods", default="float,fq_minmax,fq_learnable,float_cl")
     t = sub.add_parser("trial")
     t.add_argument("--data", required=True)
     t.add_argument("--train-subset", type=int, required=True)

@@ -38,6 +38,12 @@ public static class PyTorchStepComparison
         table.AddColumns("method", "ours ms (cpu ms)", "ours × float (cpu)", "PyTorch anchor", "PyTorch ms (cpu ms)", "PyTorch × float (cpu)", "target");
         table.AddRow("none (float)", Ms(ourFloat.MedianMilliseconds, ourFloat.MedianCpuMilliseconds), "1", "float step", Ms(pyFloat, pyFloatCpu), "1",
             $"ours/PyTorch {ourFloat.MedianMilliseconds / pyFloat:F3} (cpu {ourFloat.MedianCpuMilliseconds / pyFloatCpu:F3}); target ≤ 0.95");
+        if (torch.WallMilliseconds.TryGetValue(PyTorchAnchor.FloatChannelsLast, out var cl))
+        {
+            double clWall = Benchmarks.BenchStatistics.Median(cl), clCpu = Benchmarks.BenchStatistics.Median(torch.CpuMilliseconds[PyTorchAnchor.FloatChannelsLast]);
+            table.AddRow("", "", "", "float step, channels-last", Ms(clWall, clCpu), R(torch.RatioToFloat(PyTorchAnchor.FloatChannelsLast)),
+                $"ours/PyTorch channels-last {ourFloat.MedianMilliseconds / clWall:F3} (cpu {ourFloat.MedianCpuMilliseconds / clCpu:F3})");
+        }
         foreach (var r in rows.Where(r => r != ourFloat))
         {
             string anchor = QuantizerNames.TryParseMethod(r.Method, out var m) && m is QuantizerMethod.LearnablePo2 or QuantizerMethod.Lsq

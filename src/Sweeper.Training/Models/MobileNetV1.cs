@@ -1,3 +1,4 @@
+using Sweeper.Training.Torch;
 using Sweeper.Training.Quantized;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -84,7 +85,7 @@ public sealed class MobileNetV1 : Module<Tensor, Tensor>, IQuantizableModel
     public override Tensor forward(Tensor input)
     {
         using var scope = torch.NewDisposeScope();
-        var x = stem.forward(input);
+        var x = stem.call(ChannelsLast.Of(input)); // the whole network then runs channels-last (see ChannelsLast); call: hooks see it
         foreach (var block in features)
         {
             var next = block.forward(x);
