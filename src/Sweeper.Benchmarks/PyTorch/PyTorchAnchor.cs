@@ -145,7 +145,7 @@ public static class PyTorchAnchor
 
     /// <summary>Runs <paramref name="config"/>'s training (model, data, epochs, batch, SGD, cosine schedule) in PyTorch as one process.</summary>
     /// <exception cref="ArgumentException">A setting the PyTorch script does not reproduce (another data set, optimizer, schedule or quantizer).</exception>
-    public static TrialFigures RunTrial(string interpreter, TrialConfig config, int threads = 1)
+    public static TrialFigures RunTrial(string interpreter, TrialConfig config, int threads = 1, bool channelsLast = false)
     {
         var t = config.Trainable;
         if (t.Dataset.Format is not null && t.Dataset.Format != DatasetFormats.Idx || !Sweeper.Training.Data.IdxDataset.KnownClasses.ContainsKey(t.Dataset.Name))
@@ -166,6 +166,7 @@ public static class PyTorchAnchor
             "--test-subset", F(t.Dataset.TestSubset ?? 10000), "--epochs", F(t.Epochs), "--batch", F(t.BatchSize),
             "--lr", F(t.Optimizer.Lr), "--momentum", F(t.Optimizer.Momentum), "--weight-decay", F(t.Optimizer.WeightDecay),
             "--model", t.Model, "--width", F(t.Width), "--seed", F(config.Seed), "--threads", F(threads),
+            .. (channelsLast ? (string[])["--channels-last"] : []),
         ], TimeSpan.FromHours(2));
         double wall = clock.Elapsed.TotalSeconds;
         return ParseTrial(json, wall);

@@ -6,7 +6,7 @@ Subcommands (each prints one JSON object on its last stdout line):
   step    --model M --width W --size S --batch B --threads T --warmup N --rounds N [--methods float,fq_minmax,fq_learnable,float_cl]
                              (float_cl: the float model and input in PyTorch's channels-last memory format)
   trial   --data DIR --train-subset N --validation N --test-subset N --epochs E --batch B --lr LR --momentum M
-          --weight-decay WD --model M --width W --seed S [--threads T]
+          --weight-decay WD --model M --width W --seed S [--threads T] [--channels-last]
 
 Models (match the C#, checked by parameter counts on both sides): every convolution is bias-free and followed by
 BatchNorm2d (eps 1e-5, momentum 0.1) and ReLU (V1) / ReLU6 (V2; none after the projection); the classifier is a
@@ -247,6 +247,9 @@ def cmd_trial(a):
 
     model = build(a.model, a.width)
     params = count(model)
+    if a.channels_last:  # PyTorch's recipe: the weights and every batch in its channels-last memory format
+        model = model.to(memory_format=torch.channels_last)
+        vx, sx = (t.contiguous(memory_format=torch.channels_last) for t in (vx, sx))
     opt = torch.optim.SGD(model.parameters(), a.lr, momentum=a.momentum, weight_decay=a.weight_decay)
     steps = len(tx) // a.batch
     total = steps * a.epochs
@@ -272,6 +275,8 @@ def cmd_trial(a):
                 group["lr"] = lr
             idx = order[s * a.batch:(s + 1) * a.batch]
             xb, yb = tx[idx], ty[idx]
+            if a.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
             opt.zero_grad()
             logits = model(xb)
             loss = F.cross_entropy(logits, yb)
@@ -320,6 +325,7 @@ def main(argv):
     t.add_argument("--width", type=float, required=True)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--channels-last", action="store_true")
     a = p.parse_args(argv)
     {"probe": cmd_probe, "params": cmd_params, "step": cmd_step, "trial": cmd_trial}[a.cmd](a)
 

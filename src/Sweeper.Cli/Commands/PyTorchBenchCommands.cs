@@ -75,6 +75,10 @@ public sealed class TrialBenchSettings : CommandSettings
     [Description("The interpreter for --compare-pytorch (it must import torch and numpy).")]
     public string? Python { get; init; }
 
+    [CommandOption("--pytorch-channels-last")]
+    [Description("Run the PyTorch side channels-last too (model.to(memory_format=torch.channels_last)), as our MobileNets run; default: PyTorch's default layout.")]
+    public bool PyTorchChannelsLast { get; init; }
+
     [CommandOption("--threads <N>")]
     [Description("Intra-op threads of the trial, on both sides (default 1, as a sweep's trials get when its slots fill the cores).")]
     [DefaultValue(1)]
@@ -240,7 +244,7 @@ public sealed class TrialBenchCommand : AsyncCommand<TrialBenchSettings>
         }
         try
         {
-            return (PyTorchAnchor.RunTrial(found.Interpreter!, first, settings.Threads), null);
+            return (PyTorchAnchor.RunTrial(found.Interpreter!, first, settings.Threads, settings.PyTorchChannelsLast), null);
         }
         catch (ArgumentException e)
         {
