@@ -196,8 +196,10 @@ public sealed class TrialActor : ReceiveActor
                     return;
                 }
                 epochStartStep = supervision?.LastStep + 1 ?? 0;
-                using var epochSpan = SweeperTelemetry.StartDetached(SweeperTelemetry.Spans.Epoch, parent, ActivityKind.Internal,
-                    [new(SweeperTelemetry.Tags.TrialId, _run.Config.Id.ToString()), new(SweeperTelemetry.Tags.Epoch, (long)epoch)]);
+                using var epochSpan = SweeperTelemetry.Recording // the tags (an array, the id's text, a boxed epoch) only when spans are recorded
+                    ? SweeperTelemetry.StartDetached(SweeperTelemetry.Spans.Epoch, parent, ActivityKind.Internal,
+                        [new(SweeperTelemetry.Tags.TrialId, _run.Config.Id.ToString()), new(SweeperTelemetry.Tags.Epoch, (long)epoch)])
+                    : null;
                 EpochResult result;
                 try
                 {

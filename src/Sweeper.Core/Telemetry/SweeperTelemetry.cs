@@ -79,6 +79,9 @@ public static class SweeperTelemetry
     public static readonly Counter<long> Restarts =
         Meter.CreateCounter<long>("sweeper.trial.restarts", "{restart}", "Trials restarted (instability) or resumed elsewhere (worker gone).");
 
+    /// <summary>Whether anything records Sweeper's spans now (build a span's tags only then).</summary>
+    public static bool Recording => Source.HasListeners();
+
     /// <summary>
     /// Starts a span under an explicit parent without leaving it as <see cref="Activity.Current"/>: actors share
     /// threads, so a span must never leak into the next message's context.

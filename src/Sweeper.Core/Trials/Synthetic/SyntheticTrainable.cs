@@ -57,7 +57,7 @@ public sealed class SyntheticTrainable : ITrainable, ICheckpointable, IReportsSt
         if (SyntheticCurve.Diverges(s))
         {
             double loss = epoch == 1 ? 4 * SyntheticCurve.ChanceLoss : double.NaN;
-            return new Dictionary<string, double>
+            return new Dictionary<string, double>(MetricCount)
             {
                 [MetricNames.TrainLoss] = loss,
                 [MetricNames.TrainAccuracy] = SyntheticCurve.ChanceAccuracy,
@@ -75,7 +75,7 @@ public sealed class SyntheticTrainable : ITrainable, ICheckpointable, IReportsSt
         double test = Math.Clamp(clean + testNoise, 0, 1);
         double train = Math.Clamp(clean + 0.03 * progress + trainNoise, 0, 1);
         double val = Math.Clamp(clean + valNoise, 0, 1);
-        return new Dictionary<string, double>
+        return new Dictionary<string, double>(MetricCount)
         {
             [MetricNames.TrainLoss] = SyntheticCurve.LossFor(train),
             [MetricNames.TrainAccuracy] = train,
@@ -116,6 +116,9 @@ public sealed class SyntheticTrainable : ITrainable, ICheckpointable, IReportsSt
     }
 
     private const string CheckpointHeader = "sweeper-synthetic-checkpoint v1";
+
+    /// <summary>The metrics an epoch reports: the dictionaries are sized for them (no growth: one entry array each).</summary>
+    private const int MetricCount = 8;
 
     private string Fingerprint() => string.Create(CultureInfo.InvariantCulture,
         $"{_seed}:{Settings.Lr:R}:{Settings.Optimizer}:{Settings.Momentum:R}:{Settings.Width:R}:{Settings.Bits}:{Settings.Epochs}:{Settings.NoiseStd:R}");
