@@ -1,5 +1,5 @@
-using Sweeper.Training.Torch;
 using Sweeper.Training.Quantized;
+using Sweeper.Training.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

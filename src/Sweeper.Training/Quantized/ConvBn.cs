@@ -1,6 +1,6 @@
-using Sweeper.Training.Torch;
 using Sweeper.Quantization;
 using Sweeper.Quantization.Training;
+using Sweeper.Training.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -9,7 +9,8 @@ namespace Sweeper.Training.Torch;
 /// operator sees the same values. libtorch picks its kernels by the layout of a convolution's input: a channels-last
 /// input gives a channels-last output, and its convolutions (oneDNN), depthwise convolutions, batch norm and
 /// element-wise kernels then run over contiguous channels. A MobileNet training step on one CPU thread takes a little
-/// over half the time it takes in the default layout (<c>sweeper bench quantizers</c> prints both).
+/// over half the time it takes in the default layout (README, "Speed and memory"; <c>sweeper bench quantizers
+/// --compare-pytorch</c> prints ours beside PyTorch's in both layouts).
 /// </summary>
 public static class ChannelsLast
 {

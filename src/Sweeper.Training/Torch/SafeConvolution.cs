@@ -13,7 +13,7 @@ namespace Sweeper.Training.Torch;
 /// with AVX-512, 8 with AVX2) read and write the padding of its blocked buffers: a 3×3 convolution with 8 or 12 channels
 /// gets a gradient that is NaN in some calls and not in others (memory it never wrote), and with channels-last inputs the
 /// same kernels, or the 1×1 strided one, corrupt the heap ("double free or corruption"). A seeded plug-in trial
-/// (samples/TinyResNet, 8 channels) diverged at a different step in every run. Such a convolution runs here with its input
+/// (samples/TinyResNet, 8 channels) diverged, at a different step each time, in about half its runs. Such a convolution runs here with its input
 /// and output channels zero-padded to multiples of 16 (the padded input channels meet zero weights, the padded outputs
 /// are cut off: the same sums, and the same gradients for the real channels), where those kernels are right. Every other
 /// convolution, and every one whose input needs no gradient (a first layer: the faulty kernels compute the input's
@@ -44,7 +44,7 @@ public static class SafeConvolution
         var w = extraIn == 0 && extraOut == 0 ? weight : nn.functional.pad(weight, [0, 0, 0, 0, 0, extraIn, 0, extraOut]);
         var y = nn.functional.conv2d(x, w, null, stride, padding, null, 1);
         if (extraOut > 0) y = y.narrow(1, 0, outChannels);
-        if (bias is not null) y = y.add(bias.reshape(1, -1, 1, 1), HeldScalars.One);
+        if (bias is not null) y = y.Plus(bias.reshape(1, -1, 1, 1));
         return y.MoveToOuterDisposeScope();
     }
 
