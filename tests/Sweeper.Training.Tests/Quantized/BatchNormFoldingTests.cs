@@ -141,14 +141,14 @@ public sealed class BatchNormFoldingTests
             var (expected, seen) = ReferenceTrainingStep(recipe, r, x, w, gamma);
             (expected * upstream).sum().backward();
 
-            AssertClose(expected, y, 1e-5, $"step {step}: training output");
-            AssertClose(r.RunningMean, layer.BatchNorm.running_mean!, 1e-6, $"step {step}: running mean");
-            AssertClose(r.RunningVar, layer.BatchNorm.running_var!, 1e-6, $"step {step}: running variance");
+            TensorAssert.Close(expected, y, 1e-5, $"step {step}: training output");
+            TensorAssert.Close(r.RunningMean, layer.BatchNorm.running_mean!, 1e-6, $"step {step}: running mean");
+            TensorAssert.Close(r.RunningVar, layer.BatchNorm.running_var!, 1e-6, $"step {step}: running variance");
             Assert.Equal(step, layer.BatchNorm.num_batches_tracked!.item<long>());
             if (step == 1) // LSQ's step comes from the weight it saw: W·γ/√(running σ² + ε), before or after this step's update
-                AssertClose(2 * seen.detach().abs().mean([1, 2, 3]) / Math.Sqrt(Qp), lsq.StepSize.detach(), 1e-6, "the weight the quantizer sees");
-            AssertClose(w.grad!, layer.Weight.grad!, 1e-4, $"step {step}: dL/dW");
-            AssertClose(gamma.grad!, layer.BatchNorm.weight.grad!, 1e-4, $"step {step}: dL/dγ");
+                TensorAssert.Close(2 * seen.detach().abs().mean([1, 2, 3]) / Math.Sqrt(Qp), lsq.StepSize.detach(), 1e-6, "the weight the quantizer sees");
+            TensorAssert.Close(w.grad!, layer.Weight.grad!, 1e-4, $"step {step}: dL/dW");
+            TensorAssert.Close(gamma.grad!, layer.BatchNorm.weight.grad!, 1e-4, $"step {step}: dL/dγ");
         }
 
         layer.eval();
@@ -157,8 +157,8 @@ public sealed class BatchNormFoldingTests
         using (torch.no_grad())
         {
             var accelerator = Conv(test, Lsq(r, r.W * K(scale))) + C(r.Beta - r.RunningMean * scale);
-            AssertClose(accelerator, layer.forward(test), 1e-5, "eval output");
-            AssertClose(r.W * K(scale), layer.EffectiveWeight(), 1e-6, "effective weight");
+            TensorAssert.Close(accelerator, layer.forward(test), 1e-5, "eval output");
+            TensorAssert.Close(r.W * K(scale), layer.EffectiveWeight(), 1e-6, "effective weight");
         }
     }
 
@@ -224,17 +224,10 @@ public sealed class BatchNormFoldingTests
         Assert.Null(export.BatchNorm);
         var bn = layer.BatchNorm;
         var scale = bn.weight / (bn.running_var! + bn.eps).sqrt();
-        AssertClose(bn.bias! - bn.running_mean! * scale, torch.tensor(export.Bias!), 1e-6, "folded bias");
+        TensorAssert.Close(bn.bias! - bn.running_mean! * scale, torch.tensor(export.Bias!), 1e-6, "folded bias");
         var x = torch.randn([2, In, 6, 6], generator: g);
         var accelerator = nn.functional.conv2d(x, torch.tensor(export.Dequantize()).reshape(export.Shape), torch.tensor(export.Bias!), padding: [1, 1]);
-        AssertClose(accelerator, layer.forward(x), 1e-5, "eval forward");
+        TensorAssert.Close(accelerator, layer.forward(x), 1e-5, "eval forward");
         Assert.NotEqual(0.0, (r.RunningVar - bn.running_var!).abs().max().item<float>()); // the statistics did move
-    }
-
-    private static void AssertClose(Tensor expected, Tensor actual, double tolerance, string what)
-    {
-        var scale = Math.Max(1e-12, expected.abs().max().item<float>());
-        var error = (expected - actual).abs().max().item<float>();
-        Assert.True(error <= tolerance * scale, $"{what}: max |difference| {error:G4} exceeds {tolerance:G2} × max |value| {scale:G4}");
     }
 }

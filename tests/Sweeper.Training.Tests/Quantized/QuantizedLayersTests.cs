@@ -196,20 +196,20 @@ public sealed class QuantizedLayersTests
             var x = torch.randn([6, 8, 12, 12], generator: g) * 2 + 1;
             var yPlain = plain.forward(x);
             var yFolded = folded.forward(x);
-            AssertClose(yPlain, yFolded, 1e-5);
+            TensorAssert.Close(yPlain, yFolded, 1e-5);
             yPlain.square().sum().backward();
             yFolded.square().sum().backward();
         }
 
-        AssertClose(plain.BatchNorm.running_mean!, folded.BatchNorm.running_mean!, 1e-5);
-        AssertClose(plain.BatchNorm.running_var!, folded.BatchNorm.running_var!, 1e-5);
+        TensorAssert.Close(plain.BatchNorm.running_mean!, folded.BatchNorm.running_mean!, 1e-5);
+        TensorAssert.Close(plain.BatchNorm.running_var!, folded.BatchNorm.running_var!, 1e-5);
         Assert.Equal(3, folded.BatchNorm.num_batches_tracked!.item<long>());
-        AssertClose(plain.Weight.grad!, folded.Weight.grad!, 1e-4);
-        AssertClose(plain.BatchNorm.weight.grad!, folded.BatchNorm.weight.grad!, 1e-4);
+        TensorAssert.Close(plain.Weight.grad!, folded.Weight.grad!, 1e-4);
+        TensorAssert.Close(plain.BatchNorm.weight.grad!, folded.BatchNorm.weight.grad!, 1e-4);
         plain.eval();
         folded.eval();
         var test = torch.randn([4, 8, 12, 12], generator: g);
-        AssertClose(plain.forward(test), folded.forward(test), 1e-5);
+        TensorAssert.Close(plain.forward(test), folded.forward(test), 1e-5);
     }
 
     [Theory]
@@ -242,7 +242,7 @@ public sealed class QuantizedLayersTests
         var codes = quantized / torch.tensor(exponents.Select(e => (float)Math.ScaleB(1, (int)e)).ToArray()).reshape(-1, 1, 1, 1);
         Assert.True(codes.eq(codes.round()).all().item<bool>()); // …to integers times 2^e
         Assert.True(codes.abs().max().item<float>() <= 7);
-        AssertClose(accelerator, layer.forward(x), 1e-5);
+        TensorAssert.Close(accelerator, layer.forward(x), 1e-5);
     }
 
     [Fact]
@@ -262,12 +262,5 @@ public sealed class QuantizedLayersTests
 
         Assert.True(expected.eq(actual).all().item<bool>());
         Assert.True(model.forward(x).eq(expected).all().item<bool>()); // the cache is gone
-    }
-
-    private static void AssertClose(Tensor expected, Tensor actual, double tolerance)
-    {
-        var scale = Math.Max(1e-12, expected.abs().max().item<float>());
-        var error = (expected - actual).abs().max().item<float>();
-        Assert.True(error <= tolerance * scale, $"max |difference| {error:G4} exceeds {tolerance:G2} × max |value| {scale:G4}");
     }
 }
