@@ -268,7 +268,7 @@ public sealed class TrialBenchCommand : AsyncCommand<TrialBenchSettings>
         {
             var cells = new List<string>();
             if (rounds) cells.Add(round.ToString(CultureInfo.InvariantCulture));
-            cells.AddRange([Markup.Escape(r.Runner), r.Parameters?.ToString("N0", CultureInfo.InvariantCulture) ?? "—", S(r.Seconds), S(r.Seconds - r.Epochs.Sum(e => e.Seconds)),
+            cells.AddRange([Markup.Escape(r.Runner), r.Parameters?.ToString("N0", CultureInfo.InvariantCulture) ?? "—", S(r.Seconds), S(OutsideEpochs(r)),
                 string.Join(" + ", r.Epochs.Select(e => $"{S(e.Seconds)} ({S(e.TrainSeconds)})")),
                 $"{r.Epochs[^1].ValAccuracy.ToString("F4", CultureInfo.InvariantCulture)} / {r.Epochs[^1].TestAccuracy.ToString("F4", CultureInfo.InvariantCulture)}",
                 r.PeakRssMegabytes.ToString("F0", CultureInfo.InvariantCulture)]);
@@ -284,7 +284,7 @@ public sealed class TrialBenchCommand : AsyncCommand<TrialBenchSettings>
         foreach (var (ours, torch) in pairs)
             AnsiConsole.MarkupLine(Markup.Escape($"ours / PyTorch: process {ours.Seconds / torch.Seconds:F3} (target ≤ 1), " +
                                                  $"epochs {string.Join(", ", ours.Epochs.Zip(torch.Epochs, (a, b) => (a.Seconds / b.Seconds).ToString("F3", CultureInfo.InvariantCulture)))}, " +
-                                                 $"outside epochs {S(ours.Seconds - ours.Epochs.Sum(e => e.Seconds))} s vs {S(torch.Seconds - torch.Epochs.Sum(e => e.Seconds))} s; " +
+                                                 $"outside epochs {S(OutsideEpochs(ours))} s vs {S(OutsideEpochs(torch))} s; " +
                                                  $"parameters {(ours.Parameters == torch.Parameters ? "equal" : "DIFFERENT")}"));
         if (pairs.Count > 1)
         {
@@ -295,6 +295,9 @@ public sealed class TrialBenchCommand : AsyncCommand<TrialBenchSettings>
     }
 
     private static string S(double seconds) => seconds.ToString("F1", CultureInfo.InvariantCulture);
+
+    /// <summary>The process's seconds outside its epochs: start, data load, cluster, wind-down.</summary>
+    private static double OutsideEpochs(TrialFigures f) => f.Seconds - f.Epochs.Sum(e => e.Seconds);
 
     private static double Metric(EpochResult e, string name) => e.Metrics.TryGetValue(name, out var v) ? v : double.NaN;
 
