@@ -167,6 +167,23 @@ public sealed class FusedKernelTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
+    public void LearnablePo2_MsqeRound_FusedPathMatchesReference(long[] shape, int axis) =>
+        AssertTrainingSame(() => new LearnablePo2Quantizer(shape, 4, Axis(axis)), null, shape, 0.05, 7, steps: 4);
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void LearnablePo2_MsqeRoundNoMask_FusedPathMatchesReference(long[] shape, int axis) =>
+        AssertTrainingSame(() => new LearnablePo2Quantizer(shape, 3, Axis(axis), new LearnablePo2QuantizerOptions { OutlierMask = false }), null, shape, 0.1, 3, steps: 4);
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void LearnablePo2_MsqeRoundNonFiniteWeights_FusedPathMatchesReference(long[] shape, int axis) =>
+        // l = −2.3 between the exponents −3 and −2; NaN and ±∞ weights fall out of the mask (their error times 0 is NaN).
+        AssertTrainingSame(() => new LearnablePo2Quantizer(shape, 4, Axis(axis), new LearnablePo2QuantizerOptions { SecondMoments = true }),
+            q => ((LearnablePo2Quantizer)q).SetLog2Scale(-2.3f), shape, 0.25, 7, nonFinite: true);
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
     public void LearnablePo2_FixedScaleBoundaries_FusedPathMatchesReference(long[] shape, int axis) =>
         // l = −2.3 → ceil → s = 0.25: the boundary multiples are exact multiples of the step; NaN and ±∞ weights included.
         AssertTrainingSame(() => new LearnablePo2Quantizer(shape, 4, Axis(axis), new LearnablePo2QuantizerOptions { Mode = Po2ExponentMode.Ceil }),

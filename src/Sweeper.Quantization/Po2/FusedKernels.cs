@@ -35,6 +35,9 @@ internal static class FusedKernels
     /// <summary>The elements of a contiguous CPU float64 tensor.</summary>
     public static Span<double> Doubles(Tensor t) => MemoryMarshal.Cast<byte, double>(t.bytes);
 
+    /// <summary>The elements of a contiguous CPU int64 tensor.</summary>
+    public static Span<long> Longs(Tensor t) => MemoryMarshal.Cast<byte, long>(t.bytes);
+
     /// <summary>The elements of a contiguous CPU bool tensor.</summary>
     public static Span<bool> Bools(Tensor t) => MemoryMarshal.Cast<byte, bool>(t.bytes);
 
@@ -70,6 +73,14 @@ internal static class FusedKernels
     {
         foreach (var v in values)
             if (double.IsFinite(v) && v != Math.Floor(v)) return false;
+        return true;
+    }
+
+    /// <summary>Whether every value is finite and within int64's range, where a cast truncates as libtorch's <c>to_type(Int64)</c> does.</summary>
+    public static bool AllInt64(ReadOnlySpan<double> values)
+    {
+        foreach (var v in values)
+            if (!(v > -9.2233720368547758E18 && v < 9.2233720368547758E18)) return false;
         return true;
     }
 
@@ -363,6 +374,70 @@ internal static class FusedKernels
                     double err = Clamp(Math.Round(v * inv), qd) * step - v;
                     err *= err;
                     output[i] = weighted ? err * w[i] : err;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="CandidateErrors"/> straight from a float32 weight whose channel matrix [C, N] is its memory (a layout with
+    /// Outer = 1), with the weights the reference forms on the way: for v = (double)x, w = r · m, where
+    /// m = (|v| ≤ <paramref name="threshold"/>[c] ? 1 : 0) (the outlier mask as doubles; none when the span is empty) and
+    /// r = (double)<paramref name="root"/>[i] (√ of the second moments, computed by the caller; none when empty); unweighted
+    /// when both are absent. Writes <c>((clamp(R(v · 2^−e), −qp, qp) · 2^e − v)²) · w</c> for the K candidate exponents
+    /// [K, C] into <paramref name="errors"/> [K, C, N]: bitwise what the reference's float64 copy, mask and
+    /// <see cref="CandidateErrors"/> give, without the float64 copy, the mask and the weights in memory.
+    /// </summary>
+    public static void WeightCandidateErrors(int k, int rows, int n, ReadOnlySpan<float> x, ReadOnlySpan<double> threshold, ReadOnlySpan<float> root,
+        ReadOnlySpan<double> exponents, int qp, Span<double> errors)
+    {
+        double qd = qp;
+        bool masked = !threshold.IsEmpty, rooted = !root.IsEmpty, weighted = masked || rooted;
+        int plane = rows * n;
+        var hi = Vector256.Create(qd);
+        var lo = Vector256.Create(-qd);
+        var signBit = Vector256.Create(-0.0);
+        var one = Vector256.Create(1.0);
+        Span<double> steps = k <= 16 ? stackalloc double[2 * k] : new double[2 * k];
+        int i = 0;
+        for (int c = 0; c < rows; c++)
+        {
+            for (int j = 0; j < k; j++)
+            {
+                steps[2 * j] = Pow2(exponents[j * rows + c]);
+                steps[2 * j + 1] = Pow2(-exponents[j * rows + c]);
+            }
+            double limit = masked ? threshold[c] : 0;
+            int end = i + n;
+            if (Vector)
+            {
+                var vlimit = Vector256.Create(limit);
+                for (; i + 4 <= end; i += 4)
+                {
+                    var v = Avx.ConvertToVector256Double(Vector128.LoadUnsafe(in x[i]));
+                    var w = one;
+                    if (masked) w = Avx.And(Avx.CompareLessThanOrEqual(Avx.AndNot(signBit, v), vlimit), one);
+                    if (rooted) w = masked ? Avx.Multiply(Avx.ConvertToVector256Double(Vector128.LoadUnsafe(in root[i])), w) : Avx.ConvertToVector256Double(Vector128.LoadUnsafe(in root[i]));
+                    for (int j = 0; j < k; j++)
+                    {
+                        var err = Avx.Subtract(Avx.Multiply(Clamp(Avx.RoundToNearestInteger(Avx.Multiply(v, Vector256.Create(steps[2 * j + 1]))), lo, hi), Vector256.Create(steps[2 * j])), v);
+                        err = Avx.Multiply(err, err);
+                        if (weighted) err = Avx.Multiply(err, w);
+                        err.StoreUnsafe(ref errors[j * plane + i]);
+                    }
+                }
+            }
+            for (; i < end; i++)
+            {
+                double v = x[i];
+                double w = 1.0;
+                if (masked) w = Math.Abs(v) <= limit ? 1.0 : 0.0;
+                if (rooted) w = masked ? root[i] * w : root[i];
+                for (int j = 0; j < k; j++)
+                {
+                    double err = Clamp(Math.Round(v * steps[2 * j + 1]), qd) * steps[2 * j] - v;
+                    err *= err;
+                    errors[j * plane + i] = weighted ? err * w : err;
                 }
             }
         }

@@ -251,8 +251,18 @@ public static class Po2Quantizers
                 a = (x * z).mean([1]);
                 b = z.mul_(z).mean([1]);
             }
-            e = LeastSquaresExponent(a, b);
-            iterates.Add(e);
+            var next = LeastSquaresExponent(a, b);
+            iterates.Add(next);
+            if (fused && FusedKernels.AllEqual(FusedKernels.Doubles(next), FusedKernels.Doubles(e)))
+            {
+                // A fixed point (the usual case during training, where the weights move little between steps): every
+                // later refit starts from the same exponents, so it computes the same codes and returns them again.
+                for (var rest = i + 1; rest < iterations; rest++) iterates.Add(next);
+                e = next;
+                break;
+            }
+
+            e = next;
         }
 
         var stacked = iterations > 0 ? torch.stack(iterates) : torch.empty([0, x.shape[0]], ScalarType.Float64, device: x.device);

@@ -95,6 +95,14 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
         Tensor exponent, l, scale, notClipped, q;
         Tensor? steps = null;
         long flips = 0;
+        if (FusedMsqeRound(weight, isTraining, step) is { } fused)
+        {
+            var fusedSpec = new FusedLearnedSpec(Layout, Qp, false, GradientSpec(isTraining));
+            var output = FusedLearnedScaleSte.apply(weight, _log2Scale, fused.Steps, fusedSpec);
+            report = new QuantizerStep(fused.Exponent, fused.Steps, fusedSpec.NotClipped!, Outliers(weight, fused.Log2Scale), fused.Flips, false);
+            return output;
+        }
+
         using (torch.no_grad())
         {
             var m = Matrix(weight);
@@ -142,6 +150,55 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
 
         report = new QuantizerStep(exponent, scale.reshape(Channels), notClipped, Outliers(weight, l), flips, false);
         return LearnedScaleSte.apply(weight, _log2Scale, q, scale, notClipped, GradientSpec(isTraining));
+    }
+
+    /// <summary>What <see cref="FusedMsqeRound"/> decided: the exponents (float64 [C]), their steps (float32 [C]), l (float64 [C]) and the flips.</summary>
+    private sealed record FusedDecision(Tensor Exponent, Tensor Steps, Tensor Log2Scale, long Flips);
+
+    /// <summary>
+    /// The msqe_round step of an initialised quantizer on a contiguous float32 weight whose channel matrix is its memory,
+    /// in one pass over the weight (<see cref="FusedKernels.WeightCandidateErrors"/>; the sums and 2^l in libtorch, as in
+    /// the reference): bitwise the reference path's exponents, flips and steps, without its float64 copy of the weight and
+    /// its mask and weight matrices. Null where it does not apply (the reference path runs).
+    /// </summary>
+    private FusedDecision? FusedMsqeRound(Tensor weight, bool isTraining, long step)
+    {
+        if (_options.Mode != Po2ExponentMode.MsqeRound || Layout.Outer != 1 || !FusedKernels.Applies(weight, ScalarType.Float32)
+            || !FusedKernels.Applies(_log2Scale, ScalarType.Float32) || !IsInitialized)
+            return null;
+
+        using var noGrad = torch.no_grad();
+        using var root = _secondMoment?.sqrt();
+        if (root is not null && !FusedKernels.Applies(root, ScalarType.Float32)) return null;
+
+        int rows = (int)Channels, n = (int)ElementsPerChannel;
+        var l = _log2Scale.detach().to_type(ScalarType.Float64);
+        using var threshold = _options.OutlierMask ? Pow2(l).Times(Qp + 0.5) : null;
+        var levels = FusedKernels.Doubles(l);
+        var candidates = new double[2 * rows];
+        for (int c = 0; c < rows; c++)
+        {
+            candidates[c] = Math.Floor(levels[c]);
+            candidates[rows + c] = Math.Ceiling(levels[c]);
+        }
+
+        using var errors = torch.empty([2, rows, n], ScalarType.Float64);
+        FusedKernels.WeightCandidateErrors(2, rows, n, FusedKernels.Floats(weight), threshold is null ? default : FusedKernels.Doubles(threshold),
+            root is null ? default : FusedKernels.Floats(root), candidates, Qp, FusedKernels.Doubles(errors));
+        using var sums = errors.sum([2]); // [2, C], as the reference's
+        var sum = FusedKernels.Doubles(sums);
+        var exponent = torch.empty(rows, ScalarType.Float64);
+        var steps = torch.empty(rows, ScalarType.Float32);
+        var chosen = FusedKernels.Doubles(exponent);
+        var stepValues = FusedKernels.Floats(steps);
+        for (int c = 0; c < rows; c++)
+        {
+            chosen[c] = sum[c] < sum[rows + c] ? candidates[c] : candidates[rows + c]; // ties go to ceil
+            stepValues[c] = (float)FusedKernels.Pow2(chosen[c]);
+        }
+
+        var flips = isTraining ? RecordExponent(exponent, step) : 0L;
+        return new FusedDecision(exponent, steps, l, flips);
     }
 
     private ScaleGradientSpec GradientSpec(bool isTraining) =>

@@ -95,7 +95,7 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
     public QuantizerDiagnostics? LastDiagnostics { get; private set; }
 
     /// <summary>Number of training calls so far (the index of the next training step).</summary>
-    public long StepCount => _numSteps.item<long>();
+    public long StepCount => FusedKernels.Applies(_numSteps, ScalarType.Int64) ? FusedKernels.Longs(_numSteps)[0] : _numSteps.item<long>();
 
     /// <summary>Running count of exponent changes over all training steps.</summary>
     public long TotalFlips => _flips.item<long>();
@@ -122,8 +122,16 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
         using var noGrad = torch.no_grad();
         if (isTraining)
         {
-            _flips.PlusInPlace(report.Flips); // held scalars: see HeldScalars
-            _numSteps.add_(HeldScalars.One, HeldScalars.One);
+            if (FusedKernels.Applies(_flips, ScalarType.Int64) && FusedKernels.Applies(_numSteps, ScalarType.Int64))
+            {
+                FusedKernels.Longs(_flips)[0] += report.Flips; // in place, as the ops below (two libtorch calls a layer a step)
+                FusedKernels.Longs(_numSteps)[0] += 1;
+            }
+            else
+            {
+                _flips.PlusInPlace(report.Flips); // held scalars: see HeldScalars
+                _numSteps.add_(HeldScalars.One, HeldScalars.One);
+            }
         }
 
         LastDiagnostics = CollectDiagnostics ? Diagnose(weight.detach(), output.detach(), report, step, isTraining) : null;
@@ -263,6 +271,25 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
     /// </summary>
     protected long RecordExponent(Tensor exponent, long step)
     {
+        if (FusedKernels.Applies(exponent, ScalarType.Float64) && FusedKernels.Applies(_exponent, ScalarType.Int64) && exponent.numel() == Channels)
+        {
+            // The same in place, for finite exponents (to_type truncates them as a cast does; others take libtorch's path).
+            var values = FusedKernels.Doubles(exponent);
+            if (FusedKernels.AllInt64(values))
+            {
+                var stored = FusedKernels.Longs(_exponent);
+                long changed = 0;
+                for (int c = 0; c < values.Length; c++)
+                {
+                    long v = (long)values[c];
+                    if (v != stored[c]) changed++;
+                    stored[c] = v;
+                }
+
+                return step > 0 ? changed : 0L;
+            }
+        }
+
         var e = exponent.to_type(ScalarType.Int64);
         var flips = step > 0 ? e.ne(_exponent).sum().item<long>() : 0L;
         _exponent.copy_(e);
