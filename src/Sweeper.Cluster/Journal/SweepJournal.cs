@@ -71,7 +71,8 @@ public sealed class SweepJournal : IDisposable
     private const int FormatVersion = 1;
 
     private readonly SqliteConnection _db;
-    private SqliteCommand? _insertTrial, _updateTrial, _upsertEpoch, _dropEpochs;
+    private SqliteCommand? _insertTrial, _updateTrial, _dropEpochs;
+    private EpochUpsert? _upsertEpoch;
     private readonly MetricsJson _metricsJson = new();
     private bool _noAssignment, _noInterrupted;
 
@@ -286,7 +287,7 @@ public sealed class SweepJournal : IDisposable
     {
         Exec($"PRAGMA busy_timeout={(long)timeout.TotalMilliseconds}");
         _db.DefaultTimeout = Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds));
-        foreach (var cmd in new[] { _insertTrial, _updateTrial, _upsertEpoch, _dropEpochs })
+        foreach (var cmd in new[] { _insertTrial, _updateTrial, _dropEpochs })
             if (cmd is not null) cmd.CommandTimeout = _db.DefaultTimeout;
     }
 
@@ -301,11 +302,10 @@ public sealed class SweepJournal : IDisposable
                               checkpoint=$checkpoint, resumes=$resumes, rung=$rung, crashes=$crashes, attempts=$attempts, healthy_checkpoint=$healthy,
                               assignment=$assignment, interrupted=$interrupted WHERE id=$id
             """, "$state", "$worker", "$started", "$finished", "$reason", "$checkpoint", "$resumes", "$rung", "$crashes", "$attempts", "$healthy", "$assignment", "$interrupted", "$id");
-        var epoch = _upsertEpoch ??= Prepare("INSERT OR REPLACE INTO epochs(trial, epoch, metrics, duration_ms) VALUES ($trial, $epoch, $metrics, $duration)",
-            "$trial", "$epoch", "$metrics", "$duration");
+        var epoch = _upsertEpoch ??= new EpochUpsert(_db);
         var drop = _dropEpochs ??= Prepare("DELETE FROM epochs WHERE trial=$trial AND epoch>$epoch", "$trial", "$epoch");
         using var tx = _db.BeginTransaction();
-        insert.Transaction = trial.Transaction = epoch.Transaction = drop.Transaction = tx;
+        insert.Transaction = trial.Transaction = drop.Transaction = tx;
         foreach (var entry in batch)
         {
             switch (entry)
@@ -325,7 +325,7 @@ public sealed class SweepJournal : IDisposable
                         t.Interrupted ? 1 : 0, t.Id.Index);
                     break;
                 case JournalEntry.EpochRow(var id, var e):
-                    Run(epoch, id.Index, e.Epoch, _metricsJson.Write(e.Metrics), e.Duration.TotalMilliseconds);
+                    epoch.Run(id.Index, e.Epoch, _metricsJson.Write(e.Metrics), e.Duration.TotalMilliseconds);
                     break;
                 case JournalEntry.DropEpochsAfter(var id, var after):
                     Run(drop, id.Index, after);

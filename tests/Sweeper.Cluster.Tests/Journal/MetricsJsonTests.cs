@@ -18,7 +18,7 @@ public sealed class MetricsJsonTests
     {
         var metrics = new Dictionary<string, double> { ["val_accuracy"] = value };
 
-        Assert.Equal(JsonSerializer.Serialize(metrics, SweeperMessageSerializer.Options), new MetricsJson().Write(metrics));
+        Assert.Equal(JsonSerializer.Serialize(metrics, SweeperMessageSerializer.Options), new MetricsJson().WriteString(metrics));
     }
 
     [Fact]
@@ -36,9 +36,20 @@ public sealed class MetricsJsonTests
 
         foreach (var metrics in cases.Concat(cases))
         {
-            var written = writer.Write(metrics);
+            var written = writer.WriteString(metrics);
             Assert.Equal(JsonSerializer.Serialize(metrics, SweeperMessageSerializer.Options), written);
             Assert.Equal(metrics, JsonSerializer.Deserialize<Dictionary<string, double>>(written, SweeperMessageSerializer.Options));
         }
+    }
+
+    /// <summary>A metrics map that is not a <see cref="Dictionary{TKey, TValue}"/> takes the interface's enumerator, with the same bytes.</summary>
+    [Fact]
+    public void Write_ReadOnlyDictionaryAndSortedDictionary_TheSerializersBytes()
+    {
+        var writer = new MetricsJson();
+        var plain = new Dictionary<string, double> { ["val_accuracy"] = 0.8235, ["train_loss"] = double.PositiveInfinity, ["lr"] = 1e-3 };
+        IReadOnlyDictionary<string, double>[] cases = [new System.Collections.ObjectModel.ReadOnlyDictionary<string, double>(plain), new SortedDictionary<string, double>(plain)];
+        foreach (var metrics in cases)
+            Assert.Equal(JsonSerializer.Serialize(metrics, SweeperMessageSerializer.Options), writer.WriteString(metrics));
     }
 }

@@ -218,6 +218,61 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
         Assert.Equal(TimeSpan.FromMilliseconds(7), epochs[1].Duration);
     }
 
+    /// <summary>Another connection holding <c>BEGIN EXCLUSIVE</c> on the journal file.</summary>
+    private Microsoft.Data.Sqlite.SqliteConnection LockJournal()
+    {
+        var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_dir, SweepJournal.FileName)};Pooling=False");
+        db.Open();
+        using var cmd = db.CreateCommand();
+        cmd.CommandText = "BEGIN EXCLUSIVE";
+        cmd.ExecuteNonQuery();
+        return db;
+    }
+
+    /// <summary>Epoch rows (written through SQLite's own API, not a command) wait for a lock another connection holds and are written once it is released.</summary>
+    [Fact]
+    public async Task Write_EpochRowsWhileLockedBriefly_WrittenOnceReleased()
+    {
+        var spec = TestSpecs.Spec();
+        var trials = TestSpecs.Trials(spec, 0.1, 0.01);
+        using var journal = SweepJournal.Create(_dir, spec, DateTimeOffset.UnixEpoch);
+        journal.Write([.. trials.Select(t => (JournalEntry)new JournalEntry.NewTrial(t))]);
+        journal.SetBusyTimeout(TimeSpan.FromSeconds(20));
+
+        var locker = LockJournal();
+        var release = Task.Run(async () => { await Task.Delay(300); locker.Dispose(); });
+        journal.Write([new JournalEntry.EpochRow(trials[0].Id, Epoch(1, 0.5)), new JournalEntry.EpochRow(trials[0].Id, Epoch(2, 0.625))]);
+        await release.WaitAsync(Wait);
+
+        var epochs = journal.Load().Trials[0].Epochs;
+        Assert.Equal([0.5, 0.625], epochs.Select(e => e.Metrics[MetricNames.TestAccuracy]));
+        Assert.True(double.IsNaN(epochs[1].Metrics["nan"]));
+    }
+
+    /// <summary>Locked past the busy timeout: the batch fails with SQLite's own error and leaves nothing of itself in the journal.</summary>
+    [Fact]
+    public void Write_EpochRowsLockedPastTheTimeout_DatabaseIsLockedNothingWritten()
+    {
+        var spec = TestSpecs.Spec();
+        var trials = TestSpecs.Trials(spec, 0.1, 0.01);
+        using var journal = SweepJournal.Create(_dir, spec, DateTimeOffset.UnixEpoch);
+        journal.Write([.. trials.Select(t => (JournalEntry)new JournalEntry.NewTrial(t)), new JournalEntry.EpochRow(trials[0].Id, Epoch(1, 0.5))]);
+        journal.SetBusyTimeout(TimeSpan.FromSeconds(1));
+
+        using (LockJournal())
+        {
+            var error = Assert.Throws<Microsoft.Data.Sqlite.SqliteException>(() =>
+                journal.Write([new JournalEntry.EpochRow(trials[0].Id, Epoch(2, 0.6)), new JournalEntry.EpochRow(trials[1].Id, Epoch(1, 0.7))]));
+            Assert.Contains("database is locked", error.Message);
+        }
+
+        var loaded = journal.Load().Trials;
+        Assert.Equal([1], loaded[0].Epochs.Select(e => e.Epoch));
+        Assert.Empty(loaded[1].Epochs);
+        journal.Write([new JournalEntry.EpochRow(trials[0].Id, Epoch(2, 0.6))]); // the statement is usable again
+        Assert.Equal([1, 2], journal.Load().Trials[0].Epochs.Select(e => e.Epoch));
+    }
+
     [Fact]
     public void Open_JournalFromBeforeAssignmentsWereKept_MigratedTheyReadAsZeroThenKept()
     {
