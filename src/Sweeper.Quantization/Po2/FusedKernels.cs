@@ -242,11 +242,13 @@ internal static class FusedKernels
     }
 
     /// <summary>
-    /// One least-squares refit of legacy_auto_po2 on the float64 channel matrix x [C, N] with RNA codes at the steps
-    /// 2^e for the exponents <paramref name="exponents"/> [C] (integer-valued): <c>z = min(floor(|x| · inverse + 0.5), qp) · sign(x)</c>; writes
-    /// <c>x · z</c> and <c>z · z</c> (the caller takes their means).
+    /// One least-squares refit of legacy_auto_po2 on the channel matrix x [C, N] (float64, or a float32 weight whose
+    /// memory is that matrix: each element widened exactly, as the reference's float64 copy holds it) with RNA codes at
+    /// the steps 2^e for the exponents <paramref name="exponents"/> [C] (integer-valued):
+    /// <c>z = min(floor(|x| · inverse + 0.5), qp) · sign(x)</c>; writes <c>x · z</c> and <c>z · z</c> (the caller takes their means).
     /// </summary>
-    public static void RnaProducts(int rows, int n, ReadOnlySpan<double> x, ReadOnlySpan<double> exponents, int qp, Span<double> xz, Span<double> zz)
+    public static void RnaProducts<T>(int rows, int n, ReadOnlySpan<T> x, ReadOnlySpan<double> exponents, int qp, Span<double> xz, Span<double> zz)
+        where T : unmanaged
     {
         int i = 0;
         var vqp = Vector256.Create((double)qp);
@@ -263,7 +265,7 @@ internal static class FusedKernels
                 var vinv = Vector256.Create(inv);
                 for (; i + 4 <= end; i += 4)
                 {
-                    var v = Vector256.LoadUnsafe(in x[i]);
+                    var v = Load4(x, i);
                     var magnitude = Avx.Min(vqp, Avx.RoundToNegativeInfinity(Avx.Add(Avx.Multiply(Avx.AndNot(signBit, v), vinv), half)));
                     var sign = Avx.Subtract(Avx.And(Avx.CompareLessThan(zero, v), one), Avx.And(Avx.CompareLessThan(v, zero), one));
                     var z = Avx.Multiply(magnitude, sign);
@@ -273,13 +275,42 @@ internal static class FusedKernels
             }
             for (; i < end; i++)
             {
-                double v = x[i];
+                double v = Load1(x, i);
                 double z = Math.Min(Math.Floor(Math.Abs(v) * inv + 0.5), qp) * Sign(v);
                 xz[i] = v * z;
                 zz[i] = z * z;
             }
         }
     }
+
+    /// <summary>max |x| per row of a float32 weight whose memory is its channel matrix [C, N], widened to float64, NaN when the row holds one: the reference's <c>x.abs().amax([1])</c> of the float64 copy.</summary>
+    public static void RowAbsMax(int rows, int n, ReadOnlySpan<float> x, Span<double> result)
+    {
+        for (int c = 0, i = 0; c < rows; c++)
+        {
+            float max = 0f;
+            bool nan = false;
+            for (int end = i + n; i < end; i++)
+            {
+                float a = MathF.Abs(x[i]);
+                if (float.IsNaN(a)) nan = true;
+                else if (a > max) max = a;
+            }
+            result[c] = nan ? double.NaN : max;
+        }
+    }
+
+    /// <summary>Four elements from i on as float64 (float32 widened exactly).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> Load4<T>(ReadOnlySpan<T> x, int i) where T : unmanaged =>
+        typeof(T) == typeof(float)
+            ? Avx.ConvertToVector256Double(Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(x)), (nuint)i))
+            : Vector256.LoadUnsafe(ref Unsafe.As<T, double>(ref MemoryMarshal.GetReference(x)), (nuint)i);
+
+    /// <summary>Element i as float64 (float32 widened exactly).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Load1<T>(ReadOnlySpan<T> x, int i) where T : unmanaged =>
+        typeof(T) == typeof(float) ? Unsafe.As<T, float>(ref Unsafe.AsRef(in x[i])) : Unsafe.As<T, double>(ref Unsafe.AsRef(in x[i]));
 
     /// <summary>
     /// For RNE codes <c>q = clamp(R(x · 2^−e), −qp, qp)</c> at one integer-valued exponent e per row of x [C, N]
@@ -347,33 +378,41 @@ internal static class FusedKernels
         int plane = rows * n;
         var hi = Vector256.Create(qd);
         var lo = Vector256.Create(-qd);
-        for (int j = 0; j < k; j++)
+        var output = errors.Slice(firstRow * plane);
+        // Row by row, every candidate per element (x and w read once, not once per candidate).
+        Span<double> steps = k <= 16 ? stackalloc double[2 * k] : new double[2 * k];
+        int i = 0;
+        for (int c = 0; c < rows; c++)
         {
-            var output = errors.Slice((firstRow + j) * plane, plane);
-            int i = 0;
-            for (int c = 0; c < rows; c++)
+            for (int j = 0; j < k; j++)
             {
-                double step = Pow2(exponents[j * rows + c]), inv = Pow2(-exponents[j * rows + c]);
-                int end = i + n;
-                if (Vector)
+                steps[2 * j] = Pow2(exponents[j * rows + c]);
+                steps[2 * j + 1] = Pow2(-exponents[j * rows + c]);
+            }
+            int end = i + n;
+            if (Vector)
+            {
+                for (; i + 4 <= end; i += 4)
                 {
-                    var vstep = Vector256.Create(step);
-                    var vinv = Vector256.Create(inv);
-                    for (; i + 4 <= end; i += 4)
+                    var v = Vector256.LoadUnsafe(in x[i]);
+                    var vw = weighted ? Vector256.LoadUnsafe(in w[i]) : default;
+                    for (int j = 0; j < k; j++)
                     {
-                        var v = Vector256.LoadUnsafe(in x[i]);
-                        var err = Avx.Subtract(Avx.Multiply(Clamp(Avx.RoundToNearestInteger(Avx.Multiply(v, vinv)), lo, hi), vstep), v);
+                        var err = Avx.Subtract(Avx.Multiply(Clamp(Avx.RoundToNearestInteger(Avx.Multiply(v, Vector256.Create(steps[2 * j + 1]))), lo, hi), Vector256.Create(steps[2 * j])), v);
                         err = Avx.Multiply(err, err);
-                        if (weighted) err = Avx.Multiply(err, Vector256.LoadUnsafe(in w[i]));
-                        err.StoreUnsafe(ref output[i]);
+                        if (weighted) err = Avx.Multiply(err, vw);
+                        err.StoreUnsafe(ref output[j * plane + i]);
                     }
                 }
-                for (; i < end; i++)
+            }
+            for (; i < end; i++)
+            {
+                double v = x[i];
+                for (int j = 0; j < k; j++)
                 {
-                    double v = x[i];
-                    double err = Clamp(Math.Round(v * inv), qd) * step - v;
+                    double err = Clamp(Math.Round(v * steps[2 * j + 1]), qd) * steps[2 * j] - v;
                     err *= err;
-                    output[i] = weighted ? err * w[i] : err;
+                    output[j * plane + i] = weighted ? err * w[i] : err;
                 }
             }
         }

@@ -90,7 +90,10 @@ internal static class Po2Math
     public static Tensor SnapExponent(Tensor e) => Rint(Log2(Pow2(e).Plus(Eps)));
 
     /// <summary>Data-driven start R(log2(max|x| / qp + EPS)) per channel row of <paramref name="x"/> [C, N].</summary>
-    public static Tensor MaxStart(Tensor x, int qp) => Rint(Log2(x.abs().amax([1]).Over(qp).Plus(Eps)));
+    public static Tensor MaxStart(Tensor x, int qp) => MaxStartFromMax(x.abs().amax([1]), qp);
+
+    /// <summary><see cref="MaxStart"/> from the rows' max |x| [C].</summary>
+    public static Tensor MaxStartFromMax(Tensor max, int qp) => Rint(Log2(max.Over(qp).Plus(Eps)));
 
     /// <summary>Least-squares exponent R(log2(a / (b + EPS) + EPS)).</summary>
     public static Tensor LeastSquaresExponent(Tensor a, Tensor b) => Rint(Log2((a / b.Plus(Eps)).Plus(Eps)));

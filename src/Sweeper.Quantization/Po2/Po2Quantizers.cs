@@ -229,31 +229,60 @@ public static class Po2Quantizers
     private static LegacyCoreResult LegacyRows(Tensor x, int qp, int iterations)
     {
         var e = MaxStart(x, qp);
-        var init = e;
-        var iterates = new List<Tensor>(iterations);
         // The exponents (MaxStart's, then the refits') are integer-valued: the kernel's 2^−e is libtorch's.
         var fused = iterations > 0 && FusedKernels.Applies(x, ScalarType.Float64) && e.is_contiguous() && FusedKernels.IntegerValued(FusedKernels.Doubles(e));
-        var xz = fused ? torch.empty_like(x) : null;
-        var zz = fused ? torch.empty_like(x) : null;
+        int rows = (int)x.shape[0], n = (int)x.shape[1];
+        return LegacyRefits(e, qp, iterations, rows, x.device,
+            fused ? (exponents, xz, zz) => FusedKernels.RnaProducts(rows, n, FusedKernels.Doubles(x), FusedKernels.Doubles(exponents), qp, FusedKernels.Doubles(xz), FusedKernels.Doubles(zz)) : null,
+            x);
+    }
+
+    /// <summary>
+    /// <see cref="LegacyCore"/>'s final exponents for a contiguous CPU float32 weight whose memory is its channel matrix
+    /// [<paramref name="rows"/>, <paramref name="n"/>] (per tensor, or channels on axis 0): max |x| and the refits' products
+    /// read the weight itself, widened element by element as the reference's float64 copy holds it, so the exponents are
+    /// bitwise that copy's, without the copy and its absolute values.
+    /// </summary>
+    internal static Tensor LegacyFinalFromWeight(Tensor weight, int rows, int n, int qp, int iterations)
+    {
+        var max = torch.empty(rows, ScalarType.Float64);
+        FusedKernels.RowAbsMax(rows, n, FusedKernels.Floats(weight), FusedKernels.Doubles(max));
+        var e = MaxStartFromMax(max, qp);
+        return LegacyRefits(e, qp, iterations, rows, weight.device,
+            (exponents, xz, zz) => FusedKernels.RnaProducts(rows, n, FusedKernels.Floats(weight), FusedKernels.Doubles(exponents), qp, FusedKernels.Doubles(xz), FusedKernels.Doubles(zz)),
+            null, n).Final;
+    }
+
+    /// <summary>
+    /// The least-squares refits from <paramref name="init"/>: with <paramref name="products"/> (x·z and z·z of the RNA codes
+    /// at the given exponents, written into two [C, N] float64 buffers) they stop at a fixed point, where every later refit
+    /// would repeat the last; without, the reference op chain on <paramref name="x"/>.
+    /// </summary>
+    private static LegacyCoreResult LegacyRefits(Tensor init, int qp, int iterations, int rows, Device device, Action<Tensor, Tensor, Tensor>? products, Tensor? x, int n = 0)
+    {
+        var e = init;
+        var iterates = new List<Tensor>(iterations);
+        var xz = products is null ? null : x is null ? torch.empty([rows, n], ScalarType.Float64) : torch.empty_like(x);
+        var zz = products is null ? null : torch.empty_like(xz!);
         for (var i = 0; i < iterations; i++)
         {
             Tensor a, b;
-            if (fused)
+            if (products is not null)
             {
                 // x·z and z·z of the RNA codes z in one pass (FusedKernels), the means in libtorch as below.
-                FusedKernels.RnaProducts((int)x.shape[0], (int)x.shape[1], FusedKernels.Doubles(x), FusedKernels.Doubles(e), qp, FusedKernels.Doubles(xz!), FusedKernels.Doubles(zz!));
+                products(e, xz!, zz!);
                 a = xz!.mean([1]);
                 b = zz!.mean([1]);
             }
             else
             {
-                var z = RnaCodesAt(x, e, qp);
-                a = (x * z).mean([1]);
+                var z = RnaCodesAt(x!, e, qp);
+                a = (x! * z).mean([1]);
                 b = z.mul_(z).mean([1]);
             }
             var next = LeastSquaresExponent(a, b);
             iterates.Add(next);
-            if (fused && FusedKernels.AllEqual(FusedKernels.Doubles(next), FusedKernels.Doubles(e)))
+            if (products is not null && FusedKernels.AllEqual(FusedKernels.Doubles(next), FusedKernels.Doubles(e)))
             {
                 // A fixed point (the usual case during training, where the weights move little between steps): every
                 // later refit starts from the same exponents, so it computes the same codes and returns them again.
@@ -265,7 +294,7 @@ public static class Po2Quantizers
             e = next;
         }
 
-        var stacked = iterations > 0 ? torch.stack(iterates) : torch.empty([0, x.shape[0]], ScalarType.Float64, device: x.device);
+        var stacked = iterations > 0 ? torch.stack(iterates) : torch.empty([0, rows], ScalarType.Float64, device: device);
         return new LegacyCoreResult(init, stacked, e);
     }
 

@@ -36,7 +36,9 @@ public sealed class LegacyAutoPo2Quantizer : Po2WeightQuantizer
         long flips = 0;
         using (torch.no_grad())
         {
-            exponent = Po2Quantizers.LegacyCore(Matrix(weight), Qp, _iterations).Final;
+            exponent = Layout.Outer == 1 && _iterations > 0 && FusedKernels.Applies(weight, ScalarType.Float32)
+                ? Po2Quantizers.LegacyFinalFromWeight(weight, (int)Channels, (int)ElementsPerChannel, Qp, _iterations)
+                : Po2Quantizers.LegacyCore(Matrix(weight), Qp, _iterations).Final;
             if (isTraining) flips = RecordExponent(exponent, step);
 
             if (FusedKernels.Applies(weight, ScalarType.Float32))
