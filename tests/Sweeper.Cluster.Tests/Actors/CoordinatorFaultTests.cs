@@ -34,17 +34,6 @@ public sealed class CoordinatorFaultTests() : TestKit("akka.actor.serialize-mess
     private CoordinatorOptions Options(JournalRetry retry, Action<CoordinatorFailure>? onFatal = null) =>
         new(_dir, Path.Combine(_dir, "checkpoints"), onFatal) { JournalRetry = retry };
 
-    /// <summary>Another connection holding <c>BEGIN EXCLUSIVE</c> on the journal: every write of the coordinator fails with SQLITE_BUSY.</summary>
-    private SqliteConnection LockJournal()
-    {
-        var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(_dir, SweepJournal.FileName), Pooling = false }.ToString());
-        db.Open();
-        using var cmd = db.CreateCommand();
-        cmd.CommandText = "BEGIN EXCLUSIVE";
-        cmd.ExecuteNonQuery();
-        return db;
-    }
-
     [Fact]
     public async Task JournalLocked_PastTheRetries_FatalWithTrialsSoFar_CoordinatorStops()
     {
@@ -58,7 +47,7 @@ public sealed class CoordinatorFaultTests() : TestKit("akka.actor.serialize-mess
         var assign = worker.ExpectMsg<WorkerCommands.AssignTrial>(Wait);
         Watch(coordinator);
 
-        using (LockJournal())
+        using (JournalLock.Hold(_dir))
         {
             coordinator.Tell(new TrialEvents.TrialStarted(assign.Config.Id, 1, "node-a", 0), worker);
             coordinator.Tell(new TrialEvents.EpochCompleted(assign.Config.Id, 1, Epoch(1, 0.5)), worker);
@@ -99,7 +88,7 @@ public sealed class CoordinatorFaultTests() : TestKit("akka.actor.serialize-mess
         coordinator.Tell(SweepQueries.Subscribe.Instance, subscriber);
         subscriber.ExpectMsg<SweepQueries.TrialUpdated>(Wait);
 
-        using (LockJournal())
+        using (JournalLock.Hold(_dir))
         {
             coordinator.Tell(new TrialEvents.EpochCompleted(id, 1, Epoch(1, 0.5)), worker);
             coordinator.Tell(new TrialEvents.TrialCompleted(id, 1), worker);

@@ -218,17 +218,6 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
         Assert.Equal(TimeSpan.FromMilliseconds(7), epochs[1].Duration);
     }
 
-    /// <summary>Another connection holding <c>BEGIN EXCLUSIVE</c> on the journal file.</summary>
-    private Microsoft.Data.Sqlite.SqliteConnection LockJournal()
-    {
-        var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_dir, SweepJournal.FileName)};Pooling=False");
-        db.Open();
-        using var cmd = db.CreateCommand();
-        cmd.CommandText = "BEGIN EXCLUSIVE";
-        cmd.ExecuteNonQuery();
-        return db;
-    }
-
     /// <summary>Epoch rows (written through SQLite's own API, not a command) wait for a lock another connection holds and are written once it is released.</summary>
     [Fact]
     public async Task Write_EpochRowsWhileLockedBriefly_WrittenOnceReleased()
@@ -239,7 +228,7 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
         journal.Write([.. trials.Select(t => (JournalEntry)new JournalEntry.NewTrial(t))]);
         journal.SetBusyTimeout(TimeSpan.FromSeconds(20));
 
-        var locker = LockJournal();
+        var locker = JournalLock.Hold(_dir);
         var release = Task.Run(async () => { await Task.Delay(300); locker.Dispose(); });
         journal.Write([new JournalEntry.EpochRow(trials[0].Id, Epoch(1, 0.5)), new JournalEntry.EpochRow(trials[0].Id, Epoch(2, 0.625))]);
         await release.WaitAsync(Wait);
@@ -259,7 +248,7 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
         journal.Write([.. trials.Select(t => (JournalEntry)new JournalEntry.NewTrial(t)), new JournalEntry.EpochRow(trials[0].Id, Epoch(1, 0.5))]);
         journal.SetBusyTimeout(TimeSpan.FromSeconds(1));
 
-        using (LockJournal())
+        using (JournalLock.Hold(_dir))
         {
             var error = Assert.Throws<Microsoft.Data.Sqlite.SqliteException>(() =>
                 journal.Write([new JournalEntry.EpochRow(trials[0].Id, Epoch(2, 0.6)), new JournalEntry.EpochRow(trials[1].Id, Epoch(1, 0.7))]));
