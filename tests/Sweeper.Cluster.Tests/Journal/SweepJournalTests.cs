@@ -262,6 +262,68 @@ public sealed class SweepJournalTests() : TestKit("akka.actor.serialize-messages
         Assert.Equal([1, 2], journal.Load().Trials[0].Epochs.Select(e => e.Epoch));
     }
 
+    /// <summary>
+    /// A journal on a file system that fills up (a 1 MiB tmpfs; the tests run as root): the batch that does not fit fails
+    /// with SQLite's own error and leaves nothing of itself, what was committed before stays readable, and once there is
+    /// room again the same batch is written.
+    /// </summary>
+    [Fact]
+    public void Write_EpochRowsOnAFullDisk_DiskFullNothingOfTheBatchThenWrittenOnceThereIsRoom()
+    {
+        var mount = Directory.CreateTempSubdirectory("sweeper-full-").FullName;
+        Run("mount", $"-t tmpfs -o size=1m tmpfs {mount}");
+        try
+        {
+            var run = Directory.CreateDirectory(Path.Combine(mount, "run")).FullName;
+            var spec = TestSpecs.Spec();
+            var trials = TestSpecs.Trials(spec, 0.1, 0.01);
+            using (var journal = SweepJournal.Create(run, spec, DateTimeOffset.UnixEpoch))
+            {
+                journal.Write([.. trials.Select(t => (JournalEntry)new JournalEntry.NewTrial(t)), new JournalEntry.EpochRow(trials[0].Id, Epoch(1, 0.5))]);
+                var filler = Path.Combine(mount, "filler");
+                Fill(filler);
+                var metrics = Enumerable.Range(0, 40).ToDictionary(i => $"quant.layer.{i}.exponent_mean", i => i * 0.37);
+                JournalEntry[] batch = [.. Enumerable.Range(2, 400).Select(e => (JournalEntry)new JournalEntry.EpochRow(trials[0].Id, new EpochResult(e, metrics, TimeSpan.FromMilliseconds(3))))];
+
+                var error = Assert.Throws<Microsoft.Data.Sqlite.SqliteException>(() => journal.Write(batch));
+                Assert.Contains("full", error.Message);
+                Assert.Equal([1], journal.Load().Trials[0].Epochs.Select(e => e.Epoch));
+
+                File.Delete(filler);
+                journal.Write(batch);
+                Assert.Equal(401, journal.Load().Trials[0].Epochs.Count);
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Run("umount", mount);
+            Directory.Delete(mount);
+        }
+
+        static void Fill(string path)
+        {
+            using var file = File.Create(path);
+            var block = new byte[4096];
+            try
+            {
+                while (true) file.Write(block);
+            }
+            catch (IOException)
+            {
+                // the file system is full
+            }
+        }
+
+        static void Run(string command, string arguments)
+        {
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(command, arguments) { RedirectStandardError = true })!;
+            var stderr = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode == 0, $"{command} {arguments}: exit {process.ExitCode}: {stderr} (this test mounts a tmpfs: it runs as root)");
+        }
+    }
+
     [Fact]
     public void Open_JournalFromBeforeAssignmentsWereKept_MigratedTheyReadAsZeroThenKept()
     {
