@@ -103,6 +103,30 @@ internal static class FusedKernels
         return true;
     }
 
+    /// <summary>
+    /// R(log2(v)) where it does not depend on whose log2 it is: NaN → NaN, +∞ → +∞, and a normal v &gt; 0 whose log2 is
+    /// not within 1e-6 of a half-integer (.NET's and libtorch's log2 are both within a few ULP of the true value, so
+    /// they round to the same integer there). False for anything else: the caller takes libtorch's ops.
+    /// </summary>
+    public static bool TryRoundLog2(double v, out double result)
+    {
+        result = v;
+        if (double.IsNaN(v) || double.IsPositiveInfinity(v)) return true;
+        if (!(v >= 2.2250738585072014E-308) || !double.IsFinite(v)) return false; // normal and finite
+        double y = Math.Log2(v);
+        if (Math.Abs(y - Math.Floor(y) - 0.5) < 1e-6) return false;
+        result = Math.Round(y, MidpointRounding.ToEven);
+        return true;
+    }
+
+    /// <summary>Whether snap(2^e) = e for every value: NaN, or an integer in −20 … 1000 (where 2^e + EPS keeps its log2 within 0.15 above e).</summary>
+    public static bool SnapsToItself(ReadOnlySpan<double> exponents)
+    {
+        foreach (var e in exponents)
+            if (!double.IsNaN(e) && !(e >= -20 && e <= 1000 && e == Math.Floor(e))) return false;
+        return true;
+    }
+
     /// <summary>Whether two spans hold equal values (NaN never equals), as libtorch's <c>eq(...).all()</c>.</summary>
     public static bool AllEqual(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
     {

@@ -83,20 +83,86 @@ internal static class Po2Math
     /// <summary>2^e for an integer-valued float64 tensor (exact: exp2 of an integer is a power of two).</summary>
     public static Tensor Pow2(Tensor e) => torch.exp2(e);
 
+    /// <summary>
+    /// 2^e as float32 [C] (the fake quantization's steps): for integer-valued (or NaN, ±∞) exponents written in place, as
+    /// <c>exp2(e).to_type(Float32)</c> gives them (an exact power of two, rounded to float32 like any cast), else those ops.
+    /// </summary>
+    public static Tensor Pow2Float32(Tensor e)
+    {
+        if (FusedKernels.Applies(e, ScalarType.Float64) && FusedKernels.IntegerValued(FusedKernels.Doubles(e)))
+        {
+            var values = FusedKernels.Doubles(e);
+            var result = torch.empty(e.shape, ScalarType.Float32);
+            var steps = FusedKernels.Floats(result);
+            for (int i = 0; i < values.Length; i++) steps[i] = (float)FusedKernels.Pow2(values[i]);
+            return result;
+        }
+        return Pow2(e).to_type(ScalarType.Float32).contiguous();
+    }
+
     /// <summary>R(v): round half to even.</summary>
     public static Tensor Rint(Tensor v) => torch.round(v);
 
     /// <summary>snap(s) = R(log2(s + EPS)), applied to s = 2^e.</summary>
-    public static Tensor SnapExponent(Tensor e) => Rint(Log2(Pow2(e).Plus(Eps)));
+    /// <remarks>
+    /// For an integer e ≥ −20 this is e (2^e + EPS lies within a factor 1.11 of 2^e, so its log2 rounds back to e), and NaN
+    /// stays NaN: such vectors are answered in place of five libtorch calls (the searches snap every step); anything
+    /// else takes libtorch's ops.
+    /// </remarks>
+    public static Tensor SnapExponent(Tensor e)
+    {
+        if (FusedKernels.Applies(e, ScalarType.Float64) && FusedKernels.SnapsToItself(FusedKernels.Doubles(e)))
+            return e.clone();
+        return Rint(Log2(Pow2(e).Plus(Eps)));
+    }
 
     /// <summary>Data-driven start R(log2(max|x| / qp + EPS)) per channel row of <paramref name="x"/> [C, N].</summary>
     public static Tensor MaxStart(Tensor x, int qp) => MaxStartFromMax(x.abs().amax([1]), qp);
 
     /// <summary><see cref="MaxStart"/> from the rows' max |x| [C].</summary>
-    public static Tensor MaxStartFromMax(Tensor max, int qp) => Rint(Log2(max.Over(qp).Plus(Eps)));
+    public static Tensor MaxStartFromMax(Tensor max, int qp)
+    {
+        if (FusedKernels.Applies(max, ScalarType.Float64))
+        {
+            var values = FusedKernels.Doubles(max);
+            var result = torch.empty(values.Length, ScalarType.Float64);
+            var rounded = FusedKernels.Doubles(result);
+            double q = qp;
+            for (int c = 0; c < values.Length; c++)
+            {
+                if (!FusedKernels.TryRoundLog2(values[c] / q + Eps, out rounded[c]))
+                {
+                    result.Dispose();
+                    return Rint(Log2(max.Over(qp).Plus(Eps)));
+                }
+            }
+            return result;
+        }
+        return Rint(Log2(max.Over(qp).Plus(Eps)));
+    }
 
     /// <summary>Least-squares exponent R(log2(a / (b + EPS) + EPS)).</summary>
-    public static Tensor LeastSquaresExponent(Tensor a, Tensor b) => Rint(Log2((a / b.Plus(Eps)).Plus(Eps)));
+    /// <remarks>Computed in place of five libtorch calls where <see cref="FusedKernels.TryRoundLog2"/> decides every element (the same divisions and sums first).</remarks>
+    public static Tensor LeastSquaresExponent(Tensor a, Tensor b)
+    {
+        if (FusedKernels.Applies(a, ScalarType.Float64) && FusedKernels.Applies(b, ScalarType.Float64) && a.numel() == b.numel())
+        {
+            var numerators = FusedKernels.Doubles(a);
+            var denominators = FusedKernels.Doubles(b);
+            var result = torch.empty(numerators.Length, ScalarType.Float64);
+            var rounded = FusedKernels.Doubles(result);
+            for (int c = 0; c < numerators.Length; c++)
+            {
+                if (!FusedKernels.TryRoundLog2(numerators[c] / (denominators[c] + Eps) + Eps, out rounded[c]))
+                {
+                    result.Dispose();
+                    return Rint(Log2((a / b.Plus(Eps)).Plus(Eps)));
+                }
+            }
+            return result.reshape(a.shape);
+        }
+        return Rint(Log2((a / b.Plus(Eps)).Plus(Eps)));
+    }
 
     /// <summary>Population standard deviation per row of [C, N]: sqrt(mean((x - mean x)^2)).</summary>
     public static Tensor PopulationStd(Tensor x)

@@ -128,7 +128,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
 
             if (FusedKernels.Applies(weight, ScalarType.Float32))
             {
-                steps = Pow2(exponent).to_type(ScalarType.Float32).contiguous();
+                steps = Pow2Float32(exponent);
                 scale = notClipped = q = null!;
             }
             else

@@ -151,7 +151,18 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
                 if (isTraining)
                 {
                     var snapped = SnapExponent(exponent);
-                    _stableEma.copy_(step == 0 ? snapped : _stableEma.Times(_options.StableDecay).Plus(snapped.Times(1.0 - _options.StableDecay)));
+                    if (FusedKernels.Applies(_stableEma, ScalarType.Float64) && FusedKernels.Applies(snapped, ScalarType.Float64) && snapped.numel() == Channels)
+                    {
+                        // In place, the same operations: ema·d + snapped·(1 − d), or a copy at the first step.
+                        var ema = FusedKernels.Doubles(_stableEma);
+                        var values = FusedKernels.Doubles(snapped);
+                        double keep = _options.StableDecay, take = 1.0 - _options.StableDecay;
+                        for (int c = 0; c < ema.Length; c++) ema[c] = step == 0 ? values[c] : ema[c] * keep + values[c] * take;
+                    }
+                    else
+                    {
+                        _stableEma.copy_(step == 0 ? snapped : _stableEma.Times(_options.StableDecay).Plus(snapped.Times(1.0 - _options.StableDecay)));
+                    }
                 }
             }
 

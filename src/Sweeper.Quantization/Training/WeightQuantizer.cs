@@ -301,7 +301,7 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
     {
         if (FusedKernels.Applies(weight, ScalarType.Float32))
         {
-            using (torch.no_grad()) scale = Pow2(exponent).to_type(ScalarType.Float32).contiguous();
+            using (torch.no_grad()) scale = Pow2Float32(exponent);
             var spec = new FusedFixedSpec(Layout, Qp, null, observer, false);
             var output = FusedFixedScaleSte.apply(weight, scale, spec);
             notClipped = spec.NotClipped!;
