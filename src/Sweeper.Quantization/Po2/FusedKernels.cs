@@ -71,6 +71,34 @@ internal static class FusedKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<double> Clamp(Vector512<double> v, Vector512<double> lo, Vector512<double> hi) => Avx512F.Min(hi, Avx512F.Max(lo, v));
 
+    /// <summary>The steps 2^e and their inverses 2^−e of row <paramref name="c"/>'s K candidate exponents [K, C], interleaved.</summary>
+    private static void CandidateSteps(ReadOnlySpan<double> exponents, int k, int rows, int c, Span<double> steps)
+    {
+        for (int j = 0; j < k; j++)
+        {
+            steps[2 * j] = Pow2(exponents[j * rows + c]);
+            steps[2 * j + 1] = Pow2(-exponents[j * rows + c]);
+        }
+    }
+
+    /// <summary>The weighted squared error of 4 elements at one candidate: <c>((clamp(R(v · inv), −qp, qp) · step − v)²) · w</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> Error(Vector256<double> v, double inv, double step, Vector256<double> lo, Vector256<double> hi, bool weighted, Vector256<double> w)
+    {
+        var err = Avx.Subtract(Avx.Multiply(Clamp(Avx.RoundToNearestInteger(Avx.Multiply(v, Vector256.Create(inv))), lo, hi), Vector256.Create(step)), v);
+        err = Avx.Multiply(err, err);
+        return weighted ? Avx.Multiply(err, w) : err;
+    }
+
+    /// <summary>The weighted squared error of one element at one candidate (the loops' scalar tail).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Error(double v, double inv, double step, double qp, bool weighted, double w)
+    {
+        double err = Clamp(Math.Round(v * inv), qp) * step - v;
+        err *= err;
+        return weighted ? err * w : err;
+    }
+
     /// <summary>The weighted squared error of 8 elements at one candidate: <c>((clamp(R(v · inv), −qp, qp) · step − v)²) · w</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<double> Error(Vector512<double> v, double inv, double step, Vector512<double> lo, Vector512<double> hi, bool weighted, Vector512<double> w)
@@ -427,11 +455,7 @@ internal static class FusedKernels
         int i = 0;
         for (int c = 0; c < rows; c++)
         {
-            for (int j = 0; j < k; j++)
-            {
-                steps[2 * j] = Pow2(exponents[j * rows + c]);
-                steps[2 * j + 1] = Pow2(-exponents[j * rows + c]);
-            }
+            CandidateSteps(exponents, k, rows, c, steps);
             int end = i + n;
             if (Wide)
             {
@@ -452,23 +476,14 @@ internal static class FusedKernels
                     var v = Vector256.LoadUnsafe(in x[i]);
                     var vw = weighted ? Vector256.LoadUnsafe(in w[i]) : default;
                     for (int j = 0; j < k; j++)
-                    {
-                        var err = Avx.Subtract(Avx.Multiply(Clamp(Avx.RoundToNearestInteger(Avx.Multiply(v, Vector256.Create(steps[2 * j + 1]))), lo, hi), Vector256.Create(steps[2 * j])), v);
-                        err = Avx.Multiply(err, err);
-                        if (weighted) err = Avx.Multiply(err, vw);
-                        err.StoreUnsafe(ref output[j * plane + i]);
-                    }
+                        Error(v, steps[2 * j + 1], steps[2 * j], lo, hi, weighted, vw).StoreUnsafe(ref output[j * plane + i]);
                 }
             }
             for (; i < end; i++)
             {
                 double v = x[i];
                 for (int j = 0; j < k; j++)
-                {
-                    double err = Clamp(Math.Round(v * steps[2 * j + 1]), qd) * steps[2 * j] - v;
-                    err *= err;
-                    output[j * plane + i] = weighted ? err * w[i] : err;
-                }
+                    output[j * plane + i] = Error(v, steps[2 * j + 1], steps[2 * j], qd, weighted, weighted ? w[i] : 1.0);
             }
         }
     }
@@ -496,11 +511,7 @@ internal static class FusedKernels
         int i = 0;
         for (int c = 0; c < rows; c++)
         {
-            for (int j = 0; j < k; j++)
-            {
-                steps[2 * j] = Pow2(exponents[j * rows + c]);
-                steps[2 * j + 1] = Pow2(-exponents[j * rows + c]);
-            }
+            CandidateSteps(exponents, k, rows, c, steps);
             double limit = masked ? threshold[c] : 0;
             int end = i + n;
             if (Wide)
@@ -529,12 +540,7 @@ internal static class FusedKernels
                     if (masked) w = Avx.And(Avx.CompareLessThanOrEqual(Avx.AndNot(signBit, v), vlimit), one);
                     if (rooted) w = masked ? Avx.Multiply(Avx.ConvertToVector256Double(Vector128.LoadUnsafe(in root[i])), w) : Avx.ConvertToVector256Double(Vector128.LoadUnsafe(in root[i]));
                     for (int j = 0; j < k; j++)
-                    {
-                        var err = Avx.Subtract(Avx.Multiply(Clamp(Avx.RoundToNearestInteger(Avx.Multiply(v, Vector256.Create(steps[2 * j + 1]))), lo, hi), Vector256.Create(steps[2 * j])), v);
-                        err = Avx.Multiply(err, err);
-                        if (weighted) err = Avx.Multiply(err, w);
-                        err.StoreUnsafe(ref errors[j * plane + i]);
-                    }
+                        Error(v, steps[2 * j + 1], steps[2 * j], lo, hi, weighted, w).StoreUnsafe(ref errors[j * plane + i]);
                 }
             }
             for (; i < end; i++)
@@ -544,11 +550,7 @@ internal static class FusedKernels
                 if (masked) w = Math.Abs(v) <= limit ? 1.0 : 0.0;
                 if (rooted) w = masked ? root[i] * w : root[i];
                 for (int j = 0; j < k; j++)
-                {
-                    double err = Clamp(Math.Round(v * steps[2 * j + 1]), qd) * steps[2 * j] - v;
-                    err *= err;
-                    errors[j * plane + i] = weighted ? err * w : err;
-                }
+                    errors[j * plane + i] = Error(v, steps[2 * j + 1], steps[2 * j], qd, weighted, w);
             }
         }
     }
