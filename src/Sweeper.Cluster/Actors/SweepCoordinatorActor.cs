@@ -149,8 +149,9 @@ public sealed class SweepCoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>Carries out what the state decided: into the outbox, the trace, the timers.</summary>
     private void Apply(IReadOnlyList<SweepEffect> effects, IActorRef? ack = null)
     {
-        foreach (var effect in effects)
+        for (int i = 0; i < effects.Count; i++) // by index: an interface's foreach boxes its enumerator, once per result
         {
+            var effect = effects[i];
             _tracing.Observe(effect, _state);
             switch (effect)
             {

@@ -162,7 +162,7 @@ public sealed partial class SweepState
     public IReadOnlyList<SweepEffect> EpochCompleted(TrialId id, int assignment, EpochResult result)
     {
         if (!Current(id, assignment)) return [];
-        Change(id, t => t with { Epochs = WithEpoch(t.Epochs, result) });
+        Change(id, static (t, r) => t with { Epochs = WithEpoch(t.Epochs, r) }, result); // per result: no closure
         Emit(new SweepEffect.EpochRecorded(id, result));
         Judge(id, result);
         return Drain();
@@ -311,10 +311,13 @@ public sealed partial class SweepState
     }
 
     /// <summary>The one place a trial's record changes; counts the trials that reach a final state.</summary>
-    private void Change(TrialId id, Func<TrialRecord, TrialRecord> change)
+    private void Change(TrialId id, Func<TrialRecord, TrialRecord> change) => Changed(id, _trials[id], change(_trials[id]));
+
+    /// <summary><see cref="Change(TrialId, Func{TrialRecord, TrialRecord})"/> with the change's argument passed in, for a static lambda on a hot path.</summary>
+    private void Change<TArg>(TrialId id, Func<TrialRecord, TArg, TrialRecord> change, TArg arg) => Changed(id, _trials[id], change(_trials[id], arg));
+
+    private void Changed(TrialId id, TrialRecord before, TrialRecord after)
     {
-        var before = _trials[id];
-        var after = change(before);
         _trials[id] = after;
         if (after.State.IsTerminal() && !before.State.IsTerminal()) _terminal++;
         Emit(new SweepEffect.TrialChanged(before, after));
@@ -385,6 +388,11 @@ public sealed partial class SweepState
         var decision = _scheduler.OnResult(id, result.Epoch, result.Get(_spec.Objective.Metric));
         if (decision.IsStop || decision.Rung is not null) Emit(new SweepEffect.SchedulerDecided(id, _scheduler.Name, decision, result.Epoch));
         if (!decision.IsStop || result.Epoch >= _trials[id].Config.Trainable.Epochs) return;
+        StopEarly(id, decision); // its own method: the lambda's closure is made only when a trial stops, not for every result
+    }
+
+    private void StopEarly(TrialId id, SchedulerDecision decision)
+    {
         foreach (var (worker, slots) in _workers)
             if (slots.Running.Remove(id)) Emit(new SweepEffect.StopTrial(worker, id, decision.Reason));
         Change(id, t => t.MoveTo(TrialState.Stopped) with { FinishedAt = _clock(), Reason = $"{_scheduler.Name}: {decision.Reason}", Rung = decision.Rung });
