@@ -104,9 +104,13 @@ public sealed class MobileNetV2 : Module<Tensor, Tensor>, IQuantizableModel
         return rounded;
     }
 
+    /// <summary>Whether training steps run the conv layers' quantizers back to back first (<see cref="QuantizableLayers.QuantizeAhead"/>); off only to compare.</summary>
+    internal bool QuantizeAhead { get; set; } = true;
+
     public override Tensor forward(Tensor input)
     {
         using var scope = torch.NewDisposeScope();
+        using var prepared = QuantizableLayers.QuantizeAhead(Layers, training && QuantizeAhead);
         var x = stem.call(ChannelsLast.Of(input)); // the whole network then runs channels-last (see ChannelsLast); call: hooks see it
         foreach (var block in features)
         {

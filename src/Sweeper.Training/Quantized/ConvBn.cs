@@ -56,6 +56,7 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
     private readonly long[] weightShape;
     private readonly long[] channelShape;
     private Tensor? cachedWeight;
+    private Tensor? preparedWeight;
 
     /// <summary>The QKeras recipe's BatchNorm ε (Keras's default).</summary>
     public const double QKerasEps = 1e-3;
@@ -147,7 +148,7 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
             }
             default:
             {
-                var w = !training && cachedWeight is not null ? cachedWeight : Quantize(weight);
+                var w = !training && cachedWeight is not null ? cachedWeight : TakePrepared() ?? Quantize(weight);
                 y = SafeConvolution.Conv2d(input, w, null, stride, padding, groups);
                 y = bn.forward(y);
                 break;
@@ -215,6 +216,27 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         return (bn.bias! - bn.running_mean! * FoldScale()).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Training without BN folding: runs the quantizer now, for this layer's next forward pass, and returns whether it did
+    /// (<see cref="QuantizableLayers.QuantizeAhead"/>). The same call on the same weight as the forward pass makes, earlier.
+    /// </summary>
+    internal bool PrepareWeight()
+    {
+        if (!training || quantizer is null || Folding != BatchNormFolding.None) return false;
+        preparedWeight = quantizer.forward(weight);
+        return true;
+    }
+
+    /// <summary>Drops a prepared weight the forward pass did not take (a forward pass that failed on the way).</summary>
+    internal void ClearPreparedWeight() => preparedWeight = null;
+
+    private Tensor? TakePrepared()
+    {
+        var w = preparedWeight;
+        preparedWeight = null;
+        return w;
     }
 
     /// <summary>Eval mode: compute with this weight instead of quantizing again (null clears). Not owned.</summary>

@@ -8,6 +8,34 @@ namespace Sweeper.Training.Quantized;
 public static class QuantizableLayers
 {
     /// <summary>
+    /// Training: runs the quantizers of <paramref name="layers"/>' conv+BN layers back to back before the model's
+    /// forward pass uses them (each layer takes its prepared weight instead of quantizing between two convolutions). A
+    /// quantizer run between convolutions finds its weight and buffers evicted from the caches; run back to back they
+    /// cost about half (see README, "Speed and memory"). Every quantizer sees the same weight, in the same order, as it
+    /// would in the forward pass, so the step is the same to the bit. Dispose the result after the forward pass: it drops
+    /// whatever a failed pass did not take. Layers that fold BN quantize in their forward pass as before (the folded
+    /// weight needs this step's statistics).
+    /// </summary>
+    internal static PreparedWeights QuantizeAhead(IEnumerable<IQuantizableLayer> layers, bool training)
+    {
+        if (!training) return default;
+        List<ConvBn>? prepared = null;
+        foreach (var layer in layers)
+            if (layer is ConvBn conv && conv.PrepareWeight()) (prepared ??= new()).Add(conv);
+        return new PreparedWeights(prepared);
+    }
+
+    /// <summary>What <see cref="QuantizeAhead"/> prepared; disposing it drops what the forward pass did not take.</summary>
+    internal readonly struct PreparedWeights(List<ConvBn>? layers) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (layers is null) return;
+            foreach (var layer in layers) layer.ClearPreparedWeight();
+        }
+    }
+
+    /// <summary>
     /// Names every <see cref="IQuantizableLayer"/> of <paramref name="model"/> by its module path and returns them in
     /// <paramref name="forwardOrder"/> (the order the forward pass uses them). Call once the model has registered its
     /// components.
