@@ -147,6 +147,17 @@ internal static class FusedKernels
         return true;
     }
 
+    /// <summary>
+    /// <see cref="TryRoundLog2(double, out double)"/> of every value, in place; false (values left partly rounded) as soon
+    /// as one is not decided: the caller then takes libtorch's ops for the whole vector.
+    /// </summary>
+    public static bool TryRoundLog2(Span<double> values)
+    {
+        foreach (ref var v in values)
+            if (!TryRoundLog2(v, out v)) return false;
+        return true;
+    }
+
     /// <summary>Whether snap(2^e) = e for every value: NaN, or an integer in −20 … 1000 (where 2^e + EPS keeps its log2 within 0.15 above e).</summary>
     public static bool SnapsToItself(ReadOnlySpan<double> exponents)
     {

@@ -128,15 +128,9 @@ internal static class Po2Math
             var result = torch.empty(values.Length, ScalarType.Float64);
             var rounded = FusedKernels.Doubles(result);
             double q = qp;
-            for (int c = 0; c < values.Length; c++)
-            {
-                if (!FusedKernels.TryRoundLog2(values[c] / q + Eps, out rounded[c]))
-                {
-                    result.Dispose();
-                    return Rint(Log2(max.Over(qp).Plus(Eps)));
-                }
-            }
-            return result;
+            for (int c = 0; c < values.Length; c++) rounded[c] = values[c] / q + Eps;
+            if (FusedKernels.TryRoundLog2(rounded)) return result;
+            result.Dispose();
         }
         return Rint(Log2(max.Over(qp).Plus(Eps)));
     }
@@ -149,17 +143,11 @@ internal static class Po2Math
         {
             var numerators = FusedKernels.Doubles(a);
             var denominators = FusedKernels.Doubles(b);
-            var result = torch.empty(numerators.Length, ScalarType.Float64);
+            var result = torch.empty(a.shape, ScalarType.Float64);
             var rounded = FusedKernels.Doubles(result);
-            for (int c = 0; c < numerators.Length; c++)
-            {
-                if (!FusedKernels.TryRoundLog2(numerators[c] / (denominators[c] + Eps) + Eps, out rounded[c]))
-                {
-                    result.Dispose();
-                    return Rint(Log2((a / b.Plus(Eps)).Plus(Eps)));
-                }
-            }
-            return result.reshape(a.shape);
+            for (int c = 0; c < numerators.Length; c++) rounded[c] = numerators[c] / (denominators[c] + Eps) + Eps;
+            if (FusedKernels.TryRoundLog2(rounded)) return result;
+            result.Dispose();
         }
         return Rint(Log2((a / b.Plus(Eps)).Plus(Eps)));
     }

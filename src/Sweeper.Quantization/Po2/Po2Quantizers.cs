@@ -232,7 +232,7 @@ public static class Po2Quantizers
         // The exponents (MaxStart's, then the refits') are integer-valued: the kernel's 2^−e is libtorch's.
         var fused = iterations > 0 && FusedKernels.Applies(x, ScalarType.Float64) && e.is_contiguous() && FusedKernels.IntegerValued(FusedKernels.Doubles(e));
         int rows = (int)x.shape[0], n = (int)x.shape[1];
-        return LegacyRefits(e, qp, iterations, rows, x.device,
+        return LegacyRefits(e, qp, iterations, rows, n, x.device,
             fused ? (exponents, xz, zz) => FusedKernels.RnaProducts(rows, n, FusedKernels.Doubles(x), FusedKernels.Doubles(exponents), qp, FusedKernels.Doubles(xz), FusedKernels.Doubles(zz)) : null,
             x);
     }
@@ -248,9 +248,9 @@ public static class Po2Quantizers
         var max = torch.empty(rows, ScalarType.Float64);
         FusedKernels.RowAbsMax(rows, n, FusedKernels.Floats(weight), FusedKernels.Doubles(max));
         var e = MaxStartFromMax(max, qp);
-        return LegacyRefits(e, qp, iterations, rows, weight.device,
+        return LegacyRefits(e, qp, iterations, rows, n, weight.device,
             (exponents, xz, zz) => FusedKernels.RnaProducts(rows, n, FusedKernels.Floats(weight), FusedKernels.Doubles(exponents), qp, FusedKernels.Doubles(xz), FusedKernels.Doubles(zz)),
-            null, n).Final;
+            null).Final;
     }
 
     /// <summary>
@@ -258,12 +258,12 @@ public static class Po2Quantizers
     /// at the given exponents, written into two [C, N] float64 buffers) they stop at a fixed point, where every later refit
     /// would repeat the last; without, the reference op chain on <paramref name="x"/>.
     /// </summary>
-    private static LegacyCoreResult LegacyRefits(Tensor init, int qp, int iterations, int rows, Device device, Action<Tensor, Tensor, Tensor>? products, Tensor? x, int n = 0)
+    private static LegacyCoreResult LegacyRefits(Tensor init, int qp, int iterations, int rows, int n, Device device, Action<Tensor, Tensor, Tensor>? products, Tensor? x)
     {
         var e = init;
         var iterates = new List<Tensor>(iterations);
-        var xz = products is null ? null : x is null ? torch.empty([rows, n], ScalarType.Float64) : torch.empty_like(x);
-        var zz = products is null ? null : torch.empty_like(xz!);
+        var xz = products is null ? null : torch.empty([rows, n], ScalarType.Float64);
+        var zz = products is null ? null : torch.empty([rows, n], ScalarType.Float64);
         for (var i = 0; i < iterations; i++)
         {
             Tensor a, b;

@@ -188,15 +188,9 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
         using var sums = errors.sum([2]); // [2, C], as the reference's
         var sum = FusedKernels.Doubles(sums);
         var exponent = torch.empty(rows, ScalarType.Float64);
-        var steps = torch.empty(rows, ScalarType.Float32);
         var chosen = FusedKernels.Doubles(exponent);
-        var stepValues = FusedKernels.Floats(steps);
-        for (int c = 0; c < rows; c++)
-        {
-            chosen[c] = sum[c] < sum[rows + c] ? candidates[c] : candidates[rows + c]; // ties go to ceil
-            stepValues[c] = (float)FusedKernels.Pow2(chosen[c]);
-        }
-
+        for (int c = 0; c < rows; c++) chosen[c] = sum[c] < sum[rows + c] ? candidates[c] : candidates[rows + c]; // ties go to ceil
+        var steps = Pow2Float32(exponent);
         var flips = isTraining ? RecordExponent(exponent, step) : 0L;
         return new FusedDecision(exponent, steps, l, flips);
     }
