@@ -311,13 +311,13 @@ public sealed partial class SweepState
     }
 
     /// <summary>The one place a trial's record changes; counts the trials that reach a final state.</summary>
-    private void Change(TrialId id, Func<TrialRecord, TrialRecord> change) => Changed(id, _trials[id], change(_trials[id]));
+    private void Change(TrialId id, Func<TrialRecord, TrialRecord> change) => Change(id, static (t, f) => f(t), change);
 
     /// <summary><see cref="Change(TrialId, Func{TrialRecord, TrialRecord})"/> with the change's argument passed in, for a static lambda on a hot path.</summary>
-    private void Change<TArg>(TrialId id, Func<TrialRecord, TArg, TrialRecord> change, TArg arg) => Changed(id, _trials[id], change(_trials[id], arg));
-
-    private void Changed(TrialId id, TrialRecord before, TrialRecord after)
+    private void Change<TArg>(TrialId id, Func<TrialRecord, TArg, TrialRecord> change, TArg arg)
     {
+        var before = _trials[id];
+        var after = change(before, arg);
         _trials[id] = after;
         if (after.State.IsTerminal() && !before.State.IsTerminal()) _terminal++;
         Emit(new SweepEffect.TrialChanged(before, after));
