@@ -128,8 +128,10 @@ public static class MemoryBenchmark
             {
                 await host.StopAsync(CancellationToken.None);
             }
+            // The kernel folds the current RSS into its high-water mark lazily (on unmaps, not when malloc_trim returns pages
+            // with madvise), so VmHWM read now can be below a VmHWM read at a sample: the peak is the highest of them.
             var (_, peak, _) = ProcessMemory.Read();
-            lock (samples) return new MemoryFigures(trials, samples.ToList(), peak);
+            lock (samples) return new MemoryFigures(trials, samples.ToList(), Math.Max(peak, samples.Max(s => s.PeakRssBytes)));
         }
         finally
         {
