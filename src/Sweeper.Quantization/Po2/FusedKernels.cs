@@ -29,6 +29,14 @@ internal static class FusedKernels
     public static bool Applies(Tensor t, ScalarType dtype) =>
         !ReferenceOnly && t.device_type == DeviceType.CPU && t.dtype == dtype && t.is_contiguous() && t.numel() < int.MaxValue / 8;
 
+    /// <summary>
+    /// Whether the per-output sums of a reduction over the last axis of a contiguous [<paramref name="rows"/>, <paramref name="n"/>]
+    /// tensor may be taken with <see cref="LibtorchSum"/>: it reproduces libtorch's sums here, and this is not a single output
+    /// over libtorch's grain size (32768) with several threads, which libtorch reduces in two passes split between them.
+    /// </summary>
+    public static bool RowSumsApply(long rows, long n) =>
+        !ReferenceOnly && LibtorchSum.Verified && (rows >= 2 || n < 32768 || torch.get_num_threads() == 1);
+
     /// <summary>The elements of a contiguous CPU float32 tensor.</summary>
     public static Span<float> Floats(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);
 
@@ -280,6 +288,37 @@ internal static class FusedKernels
                     result[i] = g[i] * term;
                 }
             }
+    }
+
+    /// <summary>The straight-through weight gradient <c>g · pass</c> (pass as 0 or 1, so a NaN or ±∞ g gives NaN where it is 0, as libtorch's product does).</summary>
+    public static void MaskGradient(ReadOnlySpan<float> g, ReadOnlySpan<bool> pass, Span<float> result)
+    {
+        int i = 0, n = g.Length;
+        if (Vector)
+            for (; i + 8 <= n; i += 8)
+                Avx.Multiply(Vector256.LoadUnsafe(in g[i]), LoadMask(in pass[i])).StoreUnsafe(ref result[i]);
+        for (; i < n; i++) result[i] = g[i] * (pass[i] ? 1f : 0f);
+    }
+
+    /// <summary>
+    /// The backward pass of a learned scale for a weight whose channels are rows (a layout with Outer = 1): the weight
+    /// gradient <c>g · pass</c> (<see cref="MaskGradient"/>) and each row's sum of the per-element scale gradient
+    /// (<see cref="ScaleGradient"/>, formed in <paramref name="scratch"/>, one row long) in libtorch's order
+    /// (<see cref="LibtorchSum"/>): what the reference's product and <c>sum</c> over the non-channel axes give, without
+    /// the weight-sized per-element tensor.
+    /// </summary>
+    public static void LearnedScaleBackwardRows(Layout layout, ReadOnlySpan<float> x, ReadOnlySpan<float> s, ReadOnlySpan<bool> pass, ReadOnlySpan<float> g, int qp, bool log2,
+        Span<float> gradWeight, Span<float> channelSums, Span<float> scratch)
+    {
+        int n = layout.Inner;
+        var row = new Layout(1, 1, n);
+        for (int c = 0; c < layout.Channels; c++)
+        {
+            int at = c * n;
+            ScaleGradient(row, x.Slice(at, n), s.Slice(c, 1), pass.Slice(at, n), g.Slice(at, n), qp, log2, scratch);
+            MaskGradient(g.Slice(at, n), pass.Slice(at, n), gradWeight.Slice(at, n));
+            channelSums[c] = LibtorchSum.Row((ReadOnlySpan<float>)scratch);
+        }
     }
 
     /// <summary>

@@ -301,14 +301,20 @@ public static class Po2Quantizers
     internal readonly record struct MsqeCoreResult(Tensor Init, Tensor Lls, Tensor LineSearch, Tensor Final, Tensor? Mask, Tensor? Weights);
 
     /// <summary>
-    /// The msqe_po2 search on the channel matrix <paramref name="x"/> [C, N]. Rows are independent, so they are
-    /// searched in cache-sized chunks (<see cref="Po2Math.RowChunks"/>), with the same per-row results as one pass over
-    /// the whole matrix. <paramref name="keepMatrices"/> false leaves <see cref="MsqeCoreResult.Mask"/> and
-    /// <see cref="MsqeCoreResult.Weights"/> null (the training quantizer needs only the exponents).
+    /// The msqe_po2 search on the channel matrix <paramref name="x"/> [C, N]. Rows are independent: the reference op chain
+    /// searches them in cache-sized chunks (<see cref="Po2Math.RowChunks"/>), with the same per-row results as one pass
+    /// over the whole matrix; the fused path (<see cref="MsqeRowsFused"/>) goes row by row. <paramref name="keepMatrices"/>
+    /// false leaves <see cref="MsqeCoreResult.Mask"/> and <see cref="MsqeCoreResult.Weights"/> null (the training quantizer
+    /// needs only the exponents).
     /// </summary>
     internal static MsqeCoreResult MsqeCore(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights, bool keepMatrices = true)
     {
         var rows = x.shape[0];
+        if (FusedKernels.Applies(x, ScalarType.Float64) && (weights is null || FusedKernels.Applies(weights, ScalarType.Float64))
+            && (init is null || FusedKernels.Applies(init, ScalarType.Float64) && FusedKernels.IntegerValued(FusedKernels.Doubles(init)))
+            && FusedKernels.RowSumsApply(rows, x.shape[1]))
+            return MsqeRowsFused(x, qp, init, llsIters, lineSearch, lineSearchRange, outlierSigma, weights, keepMatrices);
+
         if (rows <= RowsPerChunk(rows, x.shape[1]))
             return MsqeRows(x, qp, init, llsIters, lineSearch, lineSearchRange, outlierSigma, weights);
 
@@ -327,10 +333,6 @@ public static class Po2Quantizers
 
     private static MsqeCoreResult MsqeRows(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights)
     {
-        if (FusedKernels.Applies(x, ScalarType.Float64) && (weights is null || FusedKernels.Applies(weights, ScalarType.Float64))
-            && (init is null || FusedKernels.Applies(init, ScalarType.Float64) && FusedKernels.IntegerValued(FusedKernels.Doubles(init))))
-            return MsqeRowsFused(x, qp, init, llsIters, lineSearch, lineSearchRange, outlierSigma, weights);
-
         Tensor? mask = null;
         var w = weights;
         if (outlierSigma is double sigma)
@@ -394,94 +396,187 @@ public static class Po2Quantizers
     }
 
     /// <summary>
-    /// <see cref="MsqeRows"/> with the elementwise work of each comparison done in one pass (<see cref="FusedKernels"/>) into
-    /// buffers allocated once per call, and the keep-best decisions taken on the host from the libtorch sums: the same
-    /// operations on the same values, reduced by the same libtorch calls over tensors of the same shapes, so the same
-    /// exponents. Slot 0 of <c>errors</c> [1 + K, C, N] holds the elementwise errors of the current best exponent (the
-    /// reference's <c>bestError</c>); slot 1 the latest least-squares candidate's; slots 1..K the line-search candidates'.
+    /// <see cref="MsqeRows"/> row by row, with nothing the size of the matrix in memory: each comparison's elementwise
+    /// work is done in one pass over the row (<see cref="FusedKernels"/>) into a scratch row that is summed where it lies,
+    /// in libtorch's order (<see cref="LibtorchSum"/>), and the keep-best decisions are taken on those sums. The reference's
+    /// sums are per row (a reduction over the last axis), and each row's are the same numbers here: the same operations
+    /// on the same values, added in the same order, so the same exponents. The sum of the current best's errors is kept
+    /// from when it was computed (the reference sums the same elements again). The least-squares refits stay a loop over
+    /// all rows (their exponents are decided for the whole vector: <see cref="LeastSquaresExponent"/>).
     /// </summary>
-    private static MsqeCoreResult MsqeRowsFused(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights)
+    private static MsqeCoreResult MsqeRowsFused(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights, bool keepMatrices)
     {
         int rows = (int)x.shape[0], n = (int)x.shape[1];
-        var wqx = torch.empty_like(x);
-        var wqq = torch.empty_like(x);
-        Tensor? mask = null;
-        var w = weights;
-        if (outlierSigma is double sigma)
-        {
-            // PopulationStd(x) · σ with its elementwise part in one pass (wqx as scratch), then |x| ≤ threshold and the weights in one pass.
-            using var mean = x.mean([1], keepdim: true);
-            FusedKernels.CenteredSquares(rows, n, FusedKernels.Doubles(x), FusedKernels.Doubles(mean), FusedKernels.Doubles(wqx));
-            using var threshold = wqx.mean([1]).sqrt().unsqueeze(1).Times(sigma);
-            mask = torch.empty(x.shape, ScalarType.Bool);
-            w = torch.empty_like(x);
-            FusedKernels.OutlierWeights(rows, n, FusedKernels.Doubles(x), FusedKernels.Doubles(threshold), weights is null ? default : FusedKernels.Doubles(weights),
-                FusedKernels.Bools(mask), FusedKernels.Doubles(w));
-        }
-
         var offsets = LineSearchOffsets(lineSearchRange);
         var k = lineSearch ? offsets.Length : 0;
-        var e0 = init ?? MaxStart(x, qp);
-        var best = e0.contiguous().clone();
-        var errors = torch.empty([1 + Math.Max(k, 1), rows, n], ScalarType.Float64);
-        var xs = FusedKernels.Doubles(x);
-        var ws = w is null ? default : FusedKernels.Doubles(w);
-        var plane = rows * n;
-
-        void Products(Tensor e, int slot) =>
-            FusedKernels.RneProducts(rows, n, FusedKernels.Doubles(x), w is null ? default : FusedKernels.Doubles(w), FusedKernels.Doubles(e), qp,
-                FusedKernels.Doubles(errors).Slice(slot * plane, plane), FusedKernels.Doubles(wqx), FusedKernels.Doubles(wqq));
-
-        Products(best, 0);
-        var qExponent = best.clone();
-        for (var i = 0; i < llsIters; i++)
+        var rows64 = new RowScratch(n, k, rows);
+        Tensor? threshold = null;
+        try
         {
-            var eNew = LeastSquaresExponent(wqx.mean([1]), wqq.mean([1]));
-            if (FusedKernels.AllEqual(FusedKernels.Doubles(eNew), FusedKernels.Doubles(qExponent))) break; // the fixed point: see MsqeRows
-
-            Products(eNew, 1);
-            qExponent = eNew;
-            using var sums = errors.narrow(0, 0, 2).sum([2]); // [2, C], as the reference's stack([best, new]).sum
-            var sum = FusedKernels.Doubles(sums);
-            var candidate = FusedKernels.Doubles(eNew);
-            var bestValues = FusedKernels.Doubles(best);
-            var all = FusedKernels.Doubles(errors);
-            for (int c = 0; c < rows; c++)
+            Tensor? mask = null, w = weights;
+            if (outlierSigma is double sigma)
             {
-                if (!(sum[rows + c] < sum[c])) continue;
-                bestValues[c] = candidate[c];
-                all.Slice(plane + c * n, n).CopyTo(all.Slice(c * n, n));
-            }
-        }
-
-        var lls = best.clone();
-        if (k > 0)
-        {
-            using var center = SnapExponent(best);
-            using var candidates = torch.empty([k, rows], ScalarType.Float64);
-            var centers = FusedKernels.Doubles(center);
-            var values = FusedKernels.Doubles(candidates);
-            for (int j = 0; j < k; j++)
-                for (int c = 0; c < rows; c++) values[j * rows + c] = centers[c] + offsets[j];
-
-            FusedKernels.CandidateErrors(k, rows, n, xs, ws, values, qp, FusedKernels.Doubles(errors), 1);
-            using var sums = errors.sum([2]); // [1 + K, C], one call
-            var sum = FusedKernels.Doubles(sums);
-            var bestValues = FusedKernels.Doubles(best);
-            for (int c = 0; c < rows; c++)
-            {
-                var bestSum = sum[c];
-                for (int j = 0; j < k; j++)
+                // PopulationStd(x) · σ: each row's mean and mean squared deviation summed in libtorch's order, the sqrt by libtorch.
+                using var variance = torch.empty(rows, ScalarType.Float64);
+                var v = FusedKernels.Doubles(variance);
+                var xs = FusedKernels.Doubles(x);
+                Span<double> mean = stackalloc double[1];
+                for (int c = 0; c < rows; c++)
                 {
-                    var s = sum[(j + 1) * rows + c];
-                    if (!(s < bestSum)) continue;
-                    bestValues[c] = values[j * rows + c];
-                    bestSum = s;
+                    var values = xs.Slice(c * n, n);
+                    mean[0] = LibtorchSum.Mean(values);
+                    FusedKernels.CenteredSquares(1, n, values, mean, rows64.Errors);
+                    v[c] = LibtorchSum.Mean(rows64.Errors);
+                }
+                using var std = variance.sqrt();
+                threshold = std.Times(sigma);
+                if (keepMatrices)
+                {
+                    mask = torch.empty(x.shape, ScalarType.Bool);
+                    w = torch.empty_like(x);
+                    FusedKernels.OutlierWeights(rows, n, xs, FusedKernels.Doubles(threshold), weights is null ? default : FusedKernels.Doubles(weights),
+                        FusedKernels.Bools(mask), FusedKernels.Doubles(w));
                 }
             }
+
+            // The MSQE weights: kept whole (given, or the mask's when the matrices are kept), formed row by row, or none.
+            var rowWeights = new RowWeights(w is not null && (threshold is null || keepMatrices) ? w : null, threshold is not null && !keepMatrices ? threshold : null, weights);
+            var e0 = init ?? MaxStart(x, qp);
+            var best = e0.contiguous().clone();
+            using var meanWqx = torch.empty(rows, ScalarType.Float64);
+            using var meanWqq = torch.empty(rows, ScalarType.Float64);
+            MsqeEvaluate(x, rowWeights, best, qp, rows64, rows64.BestSums, meanWqx, meanWqq);
+            var qExponent = best.clone();
+            for (var i = 0; i < llsIters; i++)
+            {
+                var eNew = LeastSquaresExponent(meanWqx, meanWqq);
+                if (FusedKernels.AllEqual(FusedKernels.Doubles(eNew), FusedKernels.Doubles(qExponent))) break; // the fixed point: see MsqeRows
+
+                MsqeEvaluate(x, rowWeights, eNew, qp, rows64, rows64.NewSums, meanWqx, meanWqq);
+                qExponent = eNew;
+                var candidate = FusedKernels.Doubles(eNew);
+                var bestValues = FusedKernels.Doubles(best);
+                var bestSums = rows64.BestSums;
+                var newSums = rows64.NewSums;
+                for (int c = 0; c < rows; c++)
+                {
+                    if (!(newSums[c] < bestSums[c])) continue;
+                    bestValues[c] = candidate[c];
+                    bestSums[c] = newSums[c];
+                }
+            }
+
+            var lls = best.clone();
+            if (k > 0)
+            {
+                using var center = SnapExponent(best);
+                var centers = FusedKernels.Doubles(center);
+                var bestValues = FusedKernels.Doubles(best);
+                var bestSums = rows64.BestSums;
+                var xs = FusedKernels.Doubles(x);
+                Span<double> candidates = k <= 64 ? stackalloc double[k] : new double[k];
+                var candidateErrors = rows64.Candidates;
+                for (int c = 0; c < rows; c++)
+                {
+                    for (int j = 0; j < k; j++) candidates[j] = centers[c] + offsets[j];
+                    FusedKernels.CandidateErrors(k, 1, n, xs.Slice(c * n, n), rowWeights.Row(xs, c, n, rows64), candidates, qp, candidateErrors, 0);
+                    var bestSum = bestSums[c];
+                    for (int j = 0; j < k; j++)
+                    {
+                        var s = LibtorchSum.Row(candidateErrors.Slice(j * n, n));
+                        if (!(s < bestSum)) continue;
+                        bestValues[c] = candidates[j];
+                        bestSum = s;
+                    }
+                }
+            }
+
+            return new MsqeCoreResult(e0, lls, best, SnapExponent(best), keepMatrices ? mask : null, keepMatrices ? w : null);
+        }
+        finally
+        {
+            threshold?.Dispose();
+            rows64.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Every row's weighted squared errors and least-squares products at exponents <paramref name="e"/> [C] (RNE codes), one
+    /// row at a time in scratch: the error sums into <paramref name="sums"/>, the products' means into the two [C] tensors.
+    /// </summary>
+    private static void MsqeEvaluate(Tensor x, RowWeights weights, Tensor e, int qp, RowScratch scratch, Span<double> sums, Tensor meanWqx, Tensor meanWqq)
+    {
+        int rows = (int)x.shape[0], n = (int)x.shape[1];
+        var xs = FusedKernels.Doubles(x);
+        var exponents = FusedKernels.Doubles(e);
+        var a = FusedKernels.Doubles(meanWqx);
+        var b = FusedKernels.Doubles(meanWqq);
+        var errors = scratch.Errors;
+        var wqx = scratch.Wqx;
+        var wqq = scratch.Wqq;
+        for (int c = 0; c < rows; c++)
+        {
+            FusedKernels.RneProducts(1, n, xs.Slice(c * n, n), weights.Row(xs, c, n, scratch), exponents.Slice(c, 1), qp, errors, wqx, wqq);
+            sums[c] = LibtorchSum.Row(errors);
+            a[c] = LibtorchSum.Mean(wqx);
+            b[c] = LibtorchSum.Mean(wqq);
+        }
+    }
+
+    /// <summary>
+    /// Where a fused search finds each row's MSQE weights: a whole [C, N] matrix, or an outlier threshold [C] (with the
+    /// given weights, if any) from which a row's are formed in scratch as the reference forms them (<see cref="FusedKernels.OutlierWeights"/>), or none.
+    /// </summary>
+    private readonly ref struct RowWeights
+    {
+        private readonly ReadOnlySpan<double> _whole, _threshold, _given;
+        private readonly bool _formed;
+
+        public RowWeights(Tensor? whole, Tensor? threshold, Tensor? given)
+        {
+            _whole = whole is null ? default : FusedKernels.Doubles(whole);
+            _formed = threshold is not null;
+            _threshold = threshold is null ? default : FusedKernels.Doubles(threshold);
+            _given = given is null ? default : FusedKernels.Doubles(given);
         }
 
-        return new MsqeCoreResult(e0, lls, best, SnapExponent(best), mask, w);
+        public ReadOnlySpan<double> Row(ReadOnlySpan<double> xs, int c, int n, RowScratch scratch)
+        {
+            if (!_whole.IsEmpty) return _whole.Slice(c * n, n);
+            if (!_formed) return default;
+            FusedKernels.OutlierWeights(1, n, xs.Slice(c * n, n), _threshold.Slice(c, 1), _given.IsEmpty ? default : _given.Slice(c * n, n), scratch.Mask, scratch.Weights);
+            return scratch.Weights;
+        }
+    }
+
+    /// <summary>Scratch rows of a fused search, rented once per call: errors, products, weights, K candidates' errors, two [C] sums.</summary>
+    private sealed class RowScratch : IDisposable
+    {
+        private readonly double[] _values;
+        private readonly bool[] _mask;
+        private readonly int _n, _k, _rows;
+
+        public RowScratch(int n, int k, int rows)
+        {
+            (_n, _k, _rows) = (n, Math.Max(1, k), rows);
+            _values = System.Buffers.ArrayPool<double>.Shared.Rent((4 + _k) * n + 2 * rows);
+            _mask = System.Buffers.ArrayPool<bool>.Shared.Rent(n);
+        }
+
+        public Span<double> Errors => _values.AsSpan(0, _n);
+        public Span<double> Wqx => _values.AsSpan(_n, _n);
+        public Span<double> Wqq => _values.AsSpan(2 * _n, _n);
+        public Span<double> Weights => _values.AsSpan(3 * _n, _n);
+        public Span<double> Candidates => _values.AsSpan(4 * _n, _k * _n);
+        public Span<double> BestSums => _values.AsSpan((4 + _k) * _n, _rows);
+        public Span<double> NewSums => _values.AsSpan((4 + _k) * _n + _rows, _rows);
+        public Span<bool> Mask => _mask.AsSpan(0, _n);
+
+        public void Dispose()
+        {
+            System.Buffers.ArrayPool<double>.Shared.Return(_values);
+            System.Buffers.ArrayPool<bool>.Shared.Return(_mask);
+        }
     }
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, double[]> Offsets = new();

@@ -135,7 +135,10 @@ internal sealed class FusedFixedScaleSte : autograd.SingleTensorFunction<FusedFi
         var spec = (FusedFixedSpec)ctx.get_data("spec");
         using var noGrad = torch.no_grad();
         spec.Observer?.Observe(gradOutput, pass);
-        var gradWeight = spec.Identity ? gradOutput.clone() : gradOutput * pass;
+        if (spec.Identity) return [gradOutput.clone(), null!, null!];
+        if (!FusedKernels.Applies(gradOutput, ScalarType.Float32)) return [gradOutput * pass, null!, null!];
+        var gradWeight = torch.empty_like(gradOutput);
+        FusedKernels.MaskGradient(FusedKernels.Floats(gradOutput), FusedKernels.Bools(pass), FusedKernels.Floats(gradWeight));
         return [gradWeight, null!, null!];
     }
 }
@@ -186,6 +189,24 @@ internal sealed class FusedLearnedScaleSte : autograd.SingleTensorFunction<Fused
         using var noGrad = torch.no_grad();
         gradient.Observer?.Observe(gradOutput, pass);
         using var g = gradOutput.contiguous();
+        if (spec.Layout.Outer == 1 && gradient.ReduceDims.Length > 0 && FusedKernels.RowSumsApply(spec.Layout.Channels, spec.Layout.Inner))
+        {
+            // One pass per channel row: the weight gradient, and the scale gradient summed where it is formed.
+            var gradWeight = torch.empty_like(x);
+            var sums = torch.empty(spec.Layout.Channels, ScalarType.Float32);
+            var scratch = System.Buffers.ArrayPool<float>.Shared.Rent(spec.Layout.Inner);
+            try
+            {
+                FusedKernels.LearnedScaleBackwardRows(spec.Layout, FusedKernels.Floats(x), FusedKernels.Floats(steps), FusedKernels.Bools(pass), FusedKernels.Floats(g), spec.Qp,
+                    gradient.Log2Parameter, FusedKernels.Floats(gradWeight), FusedKernels.Floats(sums), scratch.AsSpan(0, spec.Layout.Inner));
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<float>.Shared.Return(scratch);
+            }
+            return [gradWeight, sums.reshape(gradient.ParameterShape).TimesInPlace(gradient.Factor), null!, null!];
+        }
+
         var perElement = torch.empty_like(x);
         FusedKernels.ScaleGradient(spec.Layout, FusedKernels.Floats(x), FusedKernels.Floats(steps), FusedKernels.Bools(pass), FusedKernels.Floats(g), spec.Qp,
             gradient.Log2Parameter, FusedKernels.Floats(perElement));
