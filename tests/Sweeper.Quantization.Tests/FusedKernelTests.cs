@@ -199,6 +199,30 @@ public sealed class FusedKernelTests
     public void Lsq_FixedStepBoundaries_FusedPathMatchesReference(long[] shape, int axis) =>
         AssertTrainingSame(() => new LsqQuantizer(shape, 3, Axis(axis)), q => ((LsqQuantizer)q).SetStepSize(0.37f), shape, 0.37, 3, nonFinite: true);
 
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Lsq_StepBelowTheMinimum_FusedPathMatchesReference(long[] shape, int axis) =>
+        // s = 1e-12 is clamped to the minimum step 1e-8 in the forward pass (every code clipped), in float32 on both paths.
+        AssertTrainingSame(() => new LsqQuantizer(shape, 4, Axis(axis), minStep: 1e-8), q => ((LsqQuantizer)q).SetStepSize(1e-12f), shape, 0.05, 7, steps: 2);
+
+    /// <summary>Where libtorch's sums cannot be reproduced (<see cref="LibtorchSum.Verified"/> false), the fused paths sum with libtorch: still the reference's results.</summary>
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void WithoutRowSums_FusedPathsMatchReference(long[] shape, int axis)
+    {
+        FusedKernels.RowSumsOff = true;
+        try
+        {
+            AssertTrainingSame(() => new MsqePo2Quantizer(shape, 4, Axis(axis)), null, shape, 0.05, 7);
+            AssertTrainingSame(() => new LearnablePo2Quantizer(shape, 4, Axis(axis), new LearnablePo2QuantizerOptions { SecondMoments = true }), null, shape, 0.05, 7);
+            AssertTrainingSame(() => new LsqQuantizer(shape, 4, Axis(axis)), null, shape, 0.05, 7);
+        }
+        finally
+        {
+            FusedKernels.RowSumsOff = false;
+        }
+    }
+
     /// <summary>The pure quantizers (golden vectors, quantize service): every result tensor of both paths.</summary>
     [Theory]
     [MemberData(nameof(Shapes))]

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Sweeper.Core.Spec;
 using Sweeper.Training.Models;
 using Sweeper.Training.Quantized;
+using Sweeper.Training.Trainables;
 using TorchSharp;
 using static TorchSharp.torch;
 using Sweeper.Core.Model;
@@ -171,7 +172,9 @@ public static class TrainingStepBench
             using var init = new Generator((ulong)options.Seed);
             model = ModelFactory.Create(spec, options.InputChannels, 10, init);
             model.train();
-            optimizer = torch.optim.SGD(model.parameters(), 0.01, momentum: 0.9, weight_decay: 5e-5);
+            // The optimizer a trial trains with (SGD, held scalars, no weight decay on the quantizers' scales).
+            var scales = ((IQuantizableModel)model).Layers.Where(l => l.Quantizer is not null).SelectMany(l => l.Quantizer!.parameters()).ToList();
+            optimizer = TorchTrainable.CreateOptimizer(new OptimizerSpec { Lr = 0.01, Momentum = 0.9, WeightDecay = 5e-5 }, model.parameters().ToList(), scales);
         }
 
         public string Method { get; }

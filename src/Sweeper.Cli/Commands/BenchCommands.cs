@@ -162,9 +162,9 @@ public sealed class TelemetryBenchCommand : AsyncCommand<TelemetryBenchSettings>
 public sealed class QuantizerBenchSettings : CommandSettings
 {
     [CommandOption("--rounds <N>")]
-    [Description("Interleaved rounds per method (default 7).")]
-    [DefaultValue(7)]
-    public int Rounds { get; init; } = 7;
+    [Description("Interleaved rounds per method (default 21).")]
+    [DefaultValue(21)]
+    public int Rounds { get; init; } = 21;
 
     [CommandOption("--second-moments")]
     [Description("Weight the MSQE by the gradients' second moments (msqe_po2, learnable_po2), as the spec's default does; off by default so that the figures compare with those measured before that default.")]

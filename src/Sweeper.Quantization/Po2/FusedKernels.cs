@@ -25,6 +25,13 @@ internal static class FusedKernels
     [ThreadStatic]
     internal static bool ReferenceOnly;
 
+    /// <summary>
+    /// Sum with libtorch on this thread where <see cref="RowSumsApply"/> would allow <see cref="LibtorchSum"/>: for tests of
+    /// the paths taken where it does not reproduce libtorch's sums.
+    /// </summary>
+    [ThreadStatic]
+    internal static bool RowSumsOff;
+
     /// <summary>Whether the fused kernels apply to <paramref name="t"/>: a contiguous CPU tensor of <paramref name="dtype"/>.</summary>
     public static bool Applies(Tensor t, ScalarType dtype) =>
         !ReferenceOnly && t.device_type == DeviceType.CPU && t.dtype == dtype && t.is_contiguous() && t.numel() < int.MaxValue / 8;
@@ -35,7 +42,7 @@ internal static class FusedKernels
     /// over libtorch's grain size (32768) with several threads, which libtorch reduces in two passes split between them.
     /// </summary>
     public static bool RowSumsApply(long rows, long n) =>
-        !ReferenceOnly && LibtorchSum.Verified && (rows >= 2 || n < 32768 || torch.get_num_threads() == 1);
+        !ReferenceOnly && !RowSumsOff && LibtorchSum.Verified && (rows >= 2 || n < 32768 || torch.get_num_threads() == 1);
 
     /// <summary>The elements of a contiguous CPU float32 tensor.</summary>
     public static Span<float> Floats(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);
@@ -288,6 +295,16 @@ internal static class FusedKernels
                     result[i] = g[i] * term;
                 }
             }
+    }
+
+    /// <summary>float32 values widened to float64 (exactly, as libtorch's conversion does) into the start of <paramref name="result"/>.</summary>
+    public static void Widen(ReadOnlySpan<float> x, Span<double> result)
+    {
+        int i = 0, n = x.Length;
+        if (Vector)
+            for (; i + 4 <= n; i += 4)
+                Avx.ConvertToVector256Double(Vector128.LoadUnsafe(in x[i])).StoreUnsafe(ref result[i]);
+        for (; i < n; i++) result[i] = x[i];
     }
 
     /// <summary>The straight-through weight gradient <c>g · pass</c> (pass as 0 or 1, so a NaN or ±∞ g gives NaN where it is 0, as libtorch's product does).</summary>

@@ -301,7 +301,8 @@ public static class Po2Quantizers
     internal readonly record struct MsqeCoreResult(Tensor Init, Tensor Lls, Tensor LineSearch, Tensor Final, Tensor? Mask, Tensor? Weights);
 
     /// <summary>
-    /// The msqe_po2 search on the channel matrix <paramref name="x"/> [C, N]. Rows are independent: the reference op chain
+    /// The msqe_po2 search on the channel matrix <paramref name="x"/> [C, N] (float64, or a float32 weight whose memory is
+    /// that matrix: its values widened exactly, as a float64 copy holds them). Rows are independent: the reference op chain
     /// searches them in cache-sized chunks (<see cref="Po2Math.RowChunks"/>), with the same per-row results as one pass
     /// over the whole matrix; the fused path (<see cref="MsqeRowsFused"/>) goes row by row. <paramref name="keepMatrices"/>
     /// false leaves <see cref="MsqeCoreResult.Mask"/> and <see cref="MsqeCoreResult.Weights"/> null (the training quantizer
@@ -310,10 +311,13 @@ public static class Po2Quantizers
     internal static MsqeCoreResult MsqeCore(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights, bool keepMatrices = true)
     {
         var rows = x.shape[0];
-        if (FusedKernels.Applies(x, ScalarType.Float64) && (weights is null || FusedKernels.Applies(weights, ScalarType.Float64))
+        if ((FusedKernels.Applies(x, ScalarType.Float64) || !keepMatrices && FusedKernels.Applies(x, ScalarType.Float32))
+            && (weights is null || FusedKernels.Applies(weights, ScalarType.Float64))
             && (init is null || FusedKernels.Applies(init, ScalarType.Float64) && FusedKernels.IntegerValued(FusedKernels.Doubles(init)))
             && FusedKernels.RowSumsApply(rows, x.shape[1]))
             return MsqeRowsFused(x, qp, init, llsIters, lineSearch, lineSearchRange, outlierSigma, weights, keepMatrices);
+
+        if (x.dtype != ScalarType.Float64) x = x.to_type(ScalarType.Float64); // the reference searches the float64 matrix
 
         if (rows <= RowsPerChunk(rows, x.shape[1]))
             return MsqeRows(x, qp, init, llsIters, lineSearch, lineSearchRange, outlierSigma, weights);
@@ -419,11 +423,11 @@ public static class Po2Quantizers
                 // PopulationStd(x) · σ: each row's mean and mean squared deviation summed in libtorch's order, the sqrt by libtorch.
                 using var variance = torch.empty(rows, ScalarType.Float64);
                 var v = FusedKernels.Doubles(variance);
-                var xs = FusedKernels.Doubles(x);
+                var matrix = new MatrixRows(x);
                 Span<double> mean = stackalloc double[1];
                 for (int c = 0; c < rows; c++)
                 {
-                    var values = xs.Slice(c * n, n);
+                    var values = matrix.Row(c, rows64.X);
                     mean[0] = LibtorchSum.Mean(values);
                     FusedKernels.CenteredSquares(1, n, values, mean, rows64.Errors);
                     v[c] = LibtorchSum.Mean(rows64.Errors);
@@ -434,14 +438,14 @@ public static class Po2Quantizers
                 {
                     mask = torch.empty(x.shape, ScalarType.Bool);
                     w = torch.empty_like(x);
-                    FusedKernels.OutlierWeights(rows, n, xs, FusedKernels.Doubles(threshold), weights is null ? default : FusedKernels.Doubles(weights),
+                    FusedKernels.OutlierWeights(rows, n, FusedKernels.Doubles(x), FusedKernels.Doubles(threshold), weights is null ? default : FusedKernels.Doubles(weights),
                         FusedKernels.Bools(mask), FusedKernels.Doubles(w));
                 }
             }
 
             // The MSQE weights: kept whole (given, or the mask's when the matrices are kept), formed row by row, or none.
             var rowWeights = new RowWeights(w is not null && (threshold is null || keepMatrices) ? w : null, threshold is not null && !keepMatrices ? threshold : null, weights);
-            var e0 = init ?? MaxStart(x, qp);
+            var e0 = init ?? (x.dtype == ScalarType.Float64 ? MaxStart(x, qp) : MaxStartOfWeight(x, rows, n, qp));
             var best = e0.contiguous().clone();
             using var meanWqx = torch.empty(rows, ScalarType.Float64);
             using var meanWqq = torch.empty(rows, ScalarType.Float64);
@@ -473,13 +477,14 @@ public static class Po2Quantizers
                 var centers = FusedKernels.Doubles(center);
                 var bestValues = FusedKernels.Doubles(best);
                 var bestSums = rows64.BestSums;
-                var xs = FusedKernels.Doubles(x);
+                var matrix = new MatrixRows(x);
                 Span<double> candidates = k <= 64 ? stackalloc double[k] : new double[k];
                 var candidateErrors = rows64.Candidates;
                 for (int c = 0; c < rows; c++)
                 {
                     for (int j = 0; j < k; j++) candidates[j] = centers[c] + offsets[j];
-                    FusedKernels.CandidateErrors(k, 1, n, xs.Slice(c * n, n), rowWeights.Row(xs, c, n, rows64), candidates, qp, candidateErrors, 0);
+                    var values = matrix.Row(c, rows64.X);
+                    FusedKernels.CandidateErrors(k, 1, n, values, rowWeights.Row(values, c, n, rows64), candidates, qp, candidateErrors, 0);
                     var bestSum = bestSums[c];
                     for (int j = 0; j < k; j++)
                     {
@@ -507,7 +512,7 @@ public static class Po2Quantizers
     private static void MsqeEvaluate(Tensor x, RowWeights weights, Tensor e, int qp, RowScratch scratch, Span<double> sums, Tensor meanWqx, Tensor meanWqq)
     {
         int rows = (int)x.shape[0], n = (int)x.shape[1];
-        var xs = FusedKernels.Doubles(x);
+        var matrix = new MatrixRows(x);
         var exponents = FusedKernels.Doubles(e);
         var a = FusedKernels.Doubles(meanWqx);
         var b = FusedKernels.Doubles(meanWqq);
@@ -516,7 +521,8 @@ public static class Po2Quantizers
         var wqq = scratch.Wqq;
         for (int c = 0; c < rows; c++)
         {
-            FusedKernels.RneProducts(1, n, xs.Slice(c * n, n), weights.Row(xs, c, n, scratch), exponents.Slice(c, 1), qp, errors, wqx, wqq);
+            var values = matrix.Row(c, scratch.X);
+            FusedKernels.RneProducts(1, n, values, weights.Row(values, c, n, scratch), exponents.Slice(c, 1), qp, errors, wqx, wqq);
             sums[c] = LibtorchSum.Row(errors);
             a[c] = LibtorchSum.Mean(wqx);
             b[c] = LibtorchSum.Mean(wqq);
@@ -540,16 +546,47 @@ public static class Po2Quantizers
             _given = given is null ? default : FusedKernels.Doubles(given);
         }
 
-        public ReadOnlySpan<double> Row(ReadOnlySpan<double> xs, int c, int n, RowScratch scratch)
+        /// <summary>Row <paramref name="c"/>'s weights, for that row's values <paramref name="row"/>.</summary>
+        public ReadOnlySpan<double> Row(ReadOnlySpan<double> row, int c, int n, RowScratch scratch)
         {
             if (!_whole.IsEmpty) return _whole.Slice(c * n, n);
             if (!_formed) return default;
-            FusedKernels.OutlierWeights(1, n, xs.Slice(c * n, n), _threshold.Slice(c, 1), _given.IsEmpty ? default : _given.Slice(c * n, n), scratch.Mask, scratch.Weights);
+            FusedKernels.OutlierWeights(1, n, row, _threshold.Slice(c, 1), _given.IsEmpty ? default : _given.Slice(c * n, n), scratch.Mask, scratch.Weights);
             return scratch.Weights;
         }
     }
 
-    /// <summary>Scratch rows of a fused search, rented once per call: errors, products, weights, K candidates' errors, two [C] sums.</summary>
+    /// <summary>The rows of a channel matrix [C, N], float64 or a float32 weight's (widened exactly into scratch, as a float64 copy holds them).</summary>
+    private readonly ref struct MatrixRows
+    {
+        private readonly ReadOnlySpan<double> _doubles;
+        private readonly ReadOnlySpan<float> _floats;
+        private readonly int _n;
+
+        public MatrixRows(Tensor x)
+        {
+            _n = (int)x.shape[1];
+            if (x.dtype == ScalarType.Float64) _doubles = FusedKernels.Doubles(x);
+            else _floats = FusedKernels.Floats(x);
+        }
+
+        public ReadOnlySpan<double> Row(int c, Span<double> widened)
+        {
+            if (_floats.IsEmpty) return _doubles.Slice(c * _n, _n);
+            FusedKernels.Widen(_floats.Slice(c * _n, _n), widened);
+            return widened.Slice(0, _n);
+        }
+    }
+
+    /// <summary><see cref="MaxStart"/> of a float32 weight whose memory is its channel matrix [C, N].</summary>
+    private static Tensor MaxStartOfWeight(Tensor weight, int rows, int n, int qp)
+    {
+        using var max = torch.empty(rows, ScalarType.Float64);
+        FusedKernels.RowAbsMax(rows, n, FusedKernels.Floats(weight), FusedKernels.Doubles(max));
+        return MaxStartFromMax(max, qp);
+    }
+
+    /// <summary>Scratch rows of a fused search, rented once per call: errors, products, weights, K candidates' errors, two [C] sums, a widened row.</summary>
     private sealed class RowScratch : IDisposable
     {
         private readonly double[] _values;
@@ -559,7 +596,7 @@ public static class Po2Quantizers
         public RowScratch(int n, int k, int rows)
         {
             (_n, _k, _rows) = (n, Math.Max(1, k), rows);
-            _values = System.Buffers.ArrayPool<double>.Shared.Rent((4 + _k) * n + 2 * rows);
+            _values = System.Buffers.ArrayPool<double>.Shared.Rent((5 + _k) * n + 2 * rows);
             _mask = System.Buffers.ArrayPool<bool>.Shared.Rent(n);
         }
 
@@ -570,6 +607,7 @@ public static class Po2Quantizers
         public Span<double> Candidates => _values.AsSpan(4 * _n, _k * _n);
         public Span<double> BestSums => _values.AsSpan((4 + _k) * _n, _rows);
         public Span<double> NewSums => _values.AsSpan((4 + _k) * _n + _rows, _rows);
+        public Span<double> X => _values.AsSpan((4 + _k) * _n + 2 * _rows, _n);
         public Span<bool> Mask => _mask.AsSpan(0, _n);
 
         public void Dispose()

@@ -75,7 +75,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
     public Parameter Log2Scale => _log2Scale;
 
     /// <summary>Whether l has been initialised (from the data or by <see cref="SetLog2Scale"/>).</summary>
-    public bool IsInitialized => _initialized.item<bool>();
+    public bool IsInitialized => Flag(_initialized);
 
     /// <summary>The second-moment EMA (weight-shaped) or null. Not a copy.</summary>
     public Tensor? SecondMoment => _secondMoment;
@@ -175,21 +175,49 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
         var l = _log2Scale.detach().to_type(ScalarType.Float64);
         using var threshold = _options.OutlierMask ? Pow2(l).Times(Qp + 0.5) : null;
         var levels = FusedKernels.Doubles(l);
-        var candidates = new double[2 * rows];
-        for (int c = 0; c < rows; c++)
-        {
-            candidates[c] = Math.Floor(levels[c]);
-            candidates[rows + c] = Math.Ceiling(levels[c]);
-        }
-
-        using var errors = torch.empty([2, rows, n], ScalarType.Float64);
-        FusedKernels.WeightCandidateErrors(2, rows, n, FusedKernels.Floats(weight), threshold is null ? default : FusedKernels.Doubles(threshold),
-            root is null ? default : FusedKernels.Floats(root), candidates, Qp, FusedKernels.Doubles(errors));
-        using var sums = errors.sum([2]); // [2, C], as the reference's
-        var sum = FusedKernels.Doubles(sums);
         var exponent = torch.empty(rows, ScalarType.Float64);
         var chosen = FusedKernels.Doubles(exponent);
-        for (int c = 0; c < rows; c++) chosen[c] = sum[c] < sum[rows + c] ? candidates[c] : candidates[rows + c]; // ties go to ceil
+        var x = FusedKernels.Floats(weight);
+        var limits = threshold is null ? default : FusedKernels.Doubles(threshold);
+        var roots = root is null ? default : FusedKernels.Floats(root);
+        if (FusedKernels.RowSumsApply(2 * rows, n))
+        {
+            // Row by row: both candidates' errors in scratch, summed there in libtorch's order (the reference sums [2, C, N] over N).
+            var scratch = System.Buffers.ArrayPool<double>.Shared.Rent(2 * n);
+            try
+            {
+                Span<double> candidates = stackalloc double[2];
+                var errors = scratch.AsSpan(0, 2 * n);
+                for (int c = 0; c < rows; c++)
+                {
+                    candidates[0] = Math.Floor(levels[c]);
+                    candidates[1] = Math.Ceiling(levels[c]);
+                    FusedKernels.WeightCandidateErrors(2, 1, n, x.Slice(c * n, n), limits.IsEmpty ? default : limits.Slice(c, 1), roots.IsEmpty ? default : roots.Slice(c * n, n),
+                        candidates, Qp, errors);
+                    chosen[c] = LibtorchSum.Row(errors.Slice(0, n)) < LibtorchSum.Row(errors.Slice(n, n)) ? candidates[0] : candidates[1]; // ties go to ceil
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<double>.Shared.Return(scratch);
+            }
+        }
+        else
+        {
+            var candidates = new double[2 * rows];
+            for (int c = 0; c < rows; c++)
+            {
+                candidates[c] = Math.Floor(levels[c]);
+                candidates[rows + c] = Math.Ceiling(levels[c]);
+            }
+
+            using var errors = torch.empty([2, rows, n], ScalarType.Float64);
+            FusedKernels.WeightCandidateErrors(2, rows, n, x, limits, roots, candidates, Qp, FusedKernels.Doubles(errors));
+            using var sums = errors.sum([2]); // [2, C], as the reference's
+            var sum = FusedKernels.Doubles(sums);
+            for (int c = 0; c < rows; c++) chosen[c] = sum[c] < sum[rows + c] ? candidates[c] : candidates[rows + c]; // ties go to ceil
+        }
+
         var steps = Pow2Float32(exponent);
         var flips = isTraining ? RecordExponent(exponent, step) : 0L;
         return new FusedDecision(exponent, steps, l, flips);

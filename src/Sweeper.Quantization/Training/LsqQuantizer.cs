@@ -50,13 +50,30 @@ public sealed class LsqQuantizer : WeightQuantizer
     public double GradientScale { get; }
 
     /// <summary>Whether s has been initialised (from the data or by <see cref="SetStepSize"/>).</summary>
-    public bool IsInitialized => _initialized.item<bool>();
+    public bool IsInitialized => Flag(_initialized);
 
     /// <summary>Sets s (one value per channel, or one for all) and marks it initialised.</summary>
     public void SetStepSize(params float[] values) => SetPerChannel(_stepSize, _initialized, values, nameof(values));
 
     /// <inheritdoc/>
     protected override Tensor? Log2ScaleState => _stepSize.detach().clamp_min(_minStepScalar).log2();
+
+    /// <summary>
+    /// max(s, minStep) per channel as float32 [C]: libtorch's <c>clamp_min</c> with the float32 bound (a NaN step stays
+    /// NaN), written in place of three libtorch calls when s is a contiguous float32 CPU vector.
+    /// </summary>
+    private Tensor ClampedSteps(Tensor perChannel)
+    {
+        if (!FusedKernels.Applies(perChannel, ScalarType.Float32))
+            return perChannel.clamp_min(_minStepScalar).to_type(ScalarType.Float32).contiguous();
+
+        var steps = torch.empty(Channels, ScalarType.Float32);
+        var values = FusedKernels.Floats(perChannel);
+        var result = FusedKernels.Floats(steps);
+        float bound = (float)_minStep;
+        for (int c = 0; c < result.Length; c++) result[c] = values[c] < bound ? bound : values[c];
+        return steps;
+    }
 
     /// <inheritdoc/>
     protected override Tensor Quantize(Tensor weight, bool isTraining, long step, out QuantizerStep report)
@@ -77,12 +94,12 @@ public sealed class LsqQuantizer : WeightQuantizer
             }
             else
             {
-                perChannel = _stepSize.detach();
+                perChannel = FusedKernels.Applies(_stepSize, ScalarType.Float32) && FusedKernels.Applies(weight, ScalarType.Float32) ? _stepSize : _stepSize.detach(); // read in place (no grad here)
             }
 
             if (FusedKernels.Applies(weight, ScalarType.Float32))
             {
-                steps = perChannel.clamp_min(_minStepScalar).to_type(ScalarType.Float32).contiguous();
+                steps = ClampedSteps(perChannel);
                 s = inside = q = null!;
             }
             else

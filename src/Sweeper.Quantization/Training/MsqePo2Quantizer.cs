@@ -96,7 +96,7 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
     public MsqePo2QuantizerOptions Options => _options;
 
     /// <summary>Whether the stable exponent is frozen.</summary>
-    public bool IsFrozen => _frozen.item<bool>();
+    public bool IsFrozen => Flag(_frozen);
 
     /// <summary>The stable-exponent EMA per channel (all zeros before the first training step).</summary>
     public double[] StableEma => _stableEma.to_type(ScalarType.Float64).data<double>().ToArray();
@@ -144,7 +144,8 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
             }
             else
             {
-                var m = Matrix(weight);
+                // The search widens a float32 weight whose memory is its channel matrix row by row (no float64 copy).
+                var m = Layout.Outer == 1 && weight.dtype == ScalarType.Float32 && weight.is_contiguous() ? weight.detach().reshape(Channels, ElementsPerChannel) : Matrix(weight);
                 var weights = _secondMoment is null ? null : ToMatrix(_secondMoment.sqrt(), ChannelAxis).to_type(ScalarType.Float64);
                 var init = step > 0 ? LastExponent : null;
                 exponent = Po2Quantizers.MsqeCore(m, Qp, init, _options.LlsIters, _options.LineSearch, _options.LineSearchRange, _options.OutlierSigma, weights, keepMatrices: false).Final;

@@ -188,7 +188,8 @@ internal sealed class FusedLearnedScaleSte : autograd.SingleTensorFunction<Fused
         var gradient = spec.Gradient;
         using var noGrad = torch.no_grad();
         gradient.Observer?.Observe(gradOutput, pass);
-        using var g = gradOutput.contiguous();
+        using var copy = gradOutput.is_contiguous() ? null : gradOutput.contiguous();
+        var g = copy ?? gradOutput;
         if (spec.Layout.Outer == 1 && gradient.ReduceDims.Length > 0 && FusedKernels.RowSumsApply(spec.Layout.Channels, spec.Layout.Inner))
         {
             // One pass per channel row: the weight gradient, and the scale gradient summed where it is formed.
@@ -204,7 +205,8 @@ internal sealed class FusedLearnedScaleSte : autograd.SingleTensorFunction<Fused
             {
                 System.Buffers.ArrayPool<float>.Shared.Return(scratch);
             }
-            return [gradWeight, sums.reshape(gradient.ParameterShape).TimesInPlace(gradient.Factor), null!, null!];
+            var perChannel = gradient.ParameterShape is [var c] && c == spec.Layout.Channels ? sums : sums.reshape(gradient.ParameterShape);
+            return [gradWeight, perChannel.TimesInPlace(gradient.Factor), null!, null!];
         }
 
         var perElement = torch.empty_like(x);

@@ -153,6 +153,9 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
     /// </summary>
     protected abstract Tensor Quantize(Tensor weight, bool isTraining, long step, out QuantizerStep report);
 
+    /// <summary>A bool state flag (a 0-dim buffer), read from its memory where it is a CPU tensor (no scalar made per read).</summary>
+    protected static bool Flag(Tensor flag) => FusedKernels.Applies(flag, ScalarType.Bool) ? FusedKernels.Bools(flag)[0] : flag.item<bool>();
+
     /// <summary>Detaches a new state tensor from any dispose scope (state must outlive training steps).</summary>
     protected static Tensor State(Tensor t) => t.DetachFromDisposeScope();
 

@@ -459,10 +459,10 @@ public sealed class TorchTrainable : ITrainable, ICheckpointable, IReportsSteps
     }
 
     /// <summary>
-    /// The optimizer over <paramref name="all"/> parameters: one group with the spec's weight decay, and a second one
-    /// without decay for <paramref name="quantizerScales"/> if there are any.
+    /// The optimizer a trial trains with, over <paramref name="all"/> parameters: one group with the spec's weight decay,
+    /// and a second one without decay for <paramref name="quantizerScales"/> if there are any.
     /// </summary>
-    private static OptimizerHelper CreateOptimizer(OptimizerSpec o, IReadOnlyList<Parameter> all, IReadOnlyList<Parameter> quantizerScales)
+    public static OptimizerHelper CreateOptimizer(OptimizerSpec o, IReadOnlyList<Parameter> all, IReadOnlyList<Parameter> quantizerScales)
     {
         var scaleHandles = quantizerScales.Select(p => p.Handle).ToHashSet();
         var weights = all.Where(p => !scaleHandles.Contains(p.Handle)).ToList();
