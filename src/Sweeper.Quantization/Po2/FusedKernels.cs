@@ -649,11 +649,12 @@ internal static class FusedKernels
 
     /// <summary>
     /// The msqe_po2 outlier mask <c>|x| ≤ threshold</c> per row of x [C, N] (threshold [C]) and the MSQE weights it gives:
-    /// the mask as float64, or <c>weights · mask</c> when <paramref name="weights"/> is not empty.
+    /// the mask as float64, or <c>weights · mask</c> when <paramref name="weights"/> is not empty. An empty
+    /// <paramref name="mask"/> writes the weights only.
     /// </summary>
     public static void OutlierWeights(int rows, int n, ReadOnlySpan<double> x, ReadOnlySpan<double> threshold, ReadOnlySpan<double> weights, Span<bool> mask, Span<double> result)
     {
-        bool weighted = !weights.IsEmpty;
+        bool weighted = !weights.IsEmpty, masks = !mask.IsEmpty;
         int i = 0;
         var signBit = Vector256.Create(-0.0);
         var one = Vector256.Create(1.0);
@@ -667,8 +668,11 @@ internal static class FusedKernels
                 for (; i + 4 <= end; i += 4)
                 {
                     var inside = Avx.CompareLessThanOrEqual(Avx.AndNot(signBit, Vector256.LoadUnsafe(in x[i])), vt);
-                    var bits = Avx.MoveMask(inside);
-                    for (int j = 0; j < 4; j++) mask[i + j] = ((bits >> j) & 1) != 0;
+                    if (masks)
+                    {
+                        var bits = Avx.MoveMask(inside);
+                        for (int j = 0; j < 4; j++) mask[i + j] = ((bits >> j) & 1) != 0;
+                    }
                     var m = Avx.And(inside, one);
                     (weighted ? Avx.Multiply(Vector256.LoadUnsafe(in weights[i]), m) : m).StoreUnsafe(ref result[i]);
                 }
@@ -676,7 +680,7 @@ internal static class FusedKernels
             for (; i < end; i++)
             {
                 bool inside = Math.Abs(x[i]) <= t;
-                mask[i] = inside;
+                if (masks) mask[i] = inside;
                 double m = inside ? 1.0 : 0.0;
                 result[i] = weighted ? weights[i] * m : m;
             }

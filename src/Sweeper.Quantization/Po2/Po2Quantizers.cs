@@ -551,7 +551,7 @@ public static class Po2Quantizers
         {
             if (!_whole.IsEmpty) return _whole.Slice(c * n, n);
             if (!_formed) return default;
-            FusedKernels.OutlierWeights(1, n, row, _threshold.Slice(c, 1), _given.IsEmpty ? default : _given.Slice(c * n, n), scratch.Mask, scratch.Weights);
+            FusedKernels.OutlierWeights(1, n, row, _threshold.Slice(c, 1), _given.IsEmpty ? default : _given.Slice(c * n, n), default, scratch.Weights);
             return scratch.Weights;
         }
     }
@@ -590,14 +590,12 @@ public static class Po2Quantizers
     private sealed class RowScratch : IDisposable
     {
         private readonly double[] _values;
-        private readonly bool[] _mask;
         private readonly int _n, _k, _rows;
 
         public RowScratch(int n, int k, int rows)
         {
             (_n, _k, _rows) = (n, Math.Max(1, k), rows);
             _values = System.Buffers.ArrayPool<double>.Shared.Rent((5 + _k) * n + 2 * rows);
-            _mask = System.Buffers.ArrayPool<bool>.Shared.Rent(n);
         }
 
         public Span<double> Errors => _values.AsSpan(0, _n);
@@ -608,12 +606,10 @@ public static class Po2Quantizers
         public Span<double> BestSums => _values.AsSpan((4 + _k) * _n, _rows);
         public Span<double> NewSums => _values.AsSpan((4 + _k) * _n + _rows, _rows);
         public Span<double> X => _values.AsSpan((4 + _k) * _n + 2 * _rows, _n);
-        public Span<bool> Mask => _mask.AsSpan(0, _n);
 
         public void Dispose()
         {
             System.Buffers.ArrayPool<double>.Shared.Return(_values);
-            System.Buffers.ArrayPool<bool>.Shared.Return(_mask);
         }
     }
 
