@@ -106,18 +106,11 @@ internal static class LibtorchSum
         Vector256<T> b0 = default, b1 = default, b2 = default, b3 = default; // level 1
         Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default; // level 2
         Vector256<T> d0 = default, d1 = default, d2 = default, d3 = default; // level 3
-        nuint stride = (nuint)(4 * width), w1 = (nuint)width, w2 = (nuint)(2 * width), w3 = (nuint)(3 * width);
+        nuint stride = (nuint)(4 * width);
         long i = 0;
         while (i + step <= rows)
         {
-            for (long j = 0; j < step; j++, i++)
-            {
-                nuint at = (nuint)i * stride;
-                a0 += Vector256.LoadUnsafe(ref start, at);
-                a1 += Vector256.LoadUnsafe(ref start, at + w1);
-                a2 += Vector256.LoadUnsafe(ref start, at + w2);
-                a3 += Vector256.LoadUnsafe(ref start, at + w3);
-            }
+            for (long j = 0; j < step; j++, i++) AddRow(ref start, (nuint)i * stride, (nuint)width, ref a0, ref a1, ref a2, ref a3);
 
             b0 += a0; b1 += a1; b2 += a2; b3 += a3;
             a0 = a1 = a2 = a3 = Vector256<T>.Zero;
@@ -128,14 +121,7 @@ internal static class LibtorchSum
             d0 += c0; d1 += c1; d2 += c2; d3 += c3;
             c0 = c1 = c2 = c3 = Vector256<T>.Zero;
         }
-        for (; i < rows; i++)
-        {
-            nuint at = (nuint)i * stride;
-            a0 += Vector256.LoadUnsafe(ref start, at);
-            a1 += Vector256.LoadUnsafe(ref start, at + w1);
-            a2 += Vector256.LoadUnsafe(ref start, at + w2);
-            a3 += Vector256.LoadUnsafe(ref start, at + w3);
-        }
+        for (; i < rows; i++) AddRow(ref start, (nuint)i * stride, (nuint)width, ref a0, ref a1, ref a2, ref a3);
         a0 += b0; a1 += b1; a2 += b2; a3 += b3;
         a0 += c0; a1 += c1; a2 += c2; a3 += c3;
         a0 += d0; a1 += d1; a2 += d2; a3 += d3;
@@ -145,6 +131,17 @@ internal static class LibtorchSum
         a0 += a2;
         a0 += a3;
         return a0;
+    }
+
+    /// <summary>One step of the level-0 accumulators: the four vectors from <paramref name="at"/> on, one into each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddRow<T>(ref T start, nuint at, nuint width, ref Vector256<T> a0, ref Vector256<T> a1, ref Vector256<T> a2, ref Vector256<T> a3)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        a0 += Vector256.LoadUnsafe(ref start, at);
+        a1 += Vector256.LoadUnsafe(ref start, at + width);
+        a2 += Vector256.LoadUnsafe(ref start, at + 2 * width);
+        a3 += Vector256.LoadUnsafe(ref start, at + 3 * width);
     }
 
     /// <summary>Row lengths whose sums take every branch: each short length, vector and cascade boundaries, and long rows.</summary>
