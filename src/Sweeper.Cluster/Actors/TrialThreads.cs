@@ -35,10 +35,10 @@ public sealed class TrialThreads
 
     /// <summary>
     /// Runs on a trial's thread after each trial (after its work returned or threw), before the thread takes the next
-    /// one: the place to hand memory the trial freed back to the system (the program sets it, see the Cli's
-    /// <c>NativeMemory</c>). An exception it throws is counted in <see cref="Failures"/>.
+    /// one, with how long the work ran: the place to hand memory the trial freed back to the system (the program sets
+    /// it, see the Cli's <c>NativeMemory</c>). An exception it throws is counted in <see cref="Failures"/>.
     /// </summary>
-    public Action? AfterEach { get; set; }
+    public Action<TimeSpan>? AfterEach { get; set; }
 
     /// <summary>Threads started so far (idle or busy).</summary>
     public int Created { get { lock (_gate) return _created; } }
@@ -99,6 +99,7 @@ public sealed class TrialThreads
             {
                 _ready.Wait();
                 var work = Interlocked.Exchange(ref _work, null);
+                long started = System.Diagnostics.Stopwatch.GetTimestamp();
                 try
                 {
                     work?.Invoke();
@@ -109,7 +110,7 @@ public sealed class TrialThreads
                 }
                 try
                 {
-                    _owner.AfterEach?.Invoke();
+                    _owner.AfterEach?.Invoke(System.Diagnostics.Stopwatch.GetElapsedTime(started));
                 }
                 catch (Exception)
                 {

@@ -131,7 +131,7 @@ public sealed class TrialThreadsTests
     {
         var threads = new TrialThreads("test-trial");
         var after = new System.Collections.Concurrent.ConcurrentQueue<int>();
-        threads.AfterEach = () => after.Enqueue(Environment.CurrentManagedThreadId);
+        threads.AfterEach = _ => after.Enqueue(Environment.CurrentManagedThreadId);
 
         int first = RunToEnd(threads, () => { });
         int second = RunToEnd(threads, () => throw new InvalidOperationException("boom"));
