@@ -205,6 +205,32 @@ public sealed class FusedKernelTests
         // s = 1e-12 is clamped to the minimum step 1e-8 in the forward pass (every code clipped), in float32 on both paths.
         AssertTrainingSame(() => new LsqQuantizer(shape, 4, Axis(axis), minStep: 1e-8), q => ((LsqQuantizer)q).SetStepSize(1e-12f), shape, 0.05, 7, steps: 2);
 
+    /// <summary>The second-moment EMA kernel against libtorch's four operations, every length from 1 to 70 and longer rows (vector body and scalar tail), NaN and ±∞ gradients included.</summary>
+    [Fact]
+    public void SecondMoment_EveryLength_SameBitsAsLibtorch()
+    {
+        Assert.True(FusedKernels.SecondMomentVerified);
+        var random = new Random(7);
+        foreach (var n in Enumerable.Range(1, 70).Concat([127, 1000, 4097]))
+        {
+            var v = new float[n];
+            var g = new float[n];
+            var pass = new bool[n];
+            for (int i = 0; i < n; i++)
+            {
+                v[i] = (float)(random.NextDouble() * Math.Pow(2, random.Next(-20, 5)));
+                g[i] = (float)((random.NextDouble() - 0.5) * Math.Pow(2, random.Next(-20, 5)));
+                pass[i] = random.Next(4) != 0;
+            }
+            if (n > 5) (g[1], g[3], g[5]) = (float.NaN, float.PositiveInfinity, float.NegativeInfinity);
+            using var scope = torch.NewDisposeScope();
+            var expected = torch.tensor(v);
+            using (torch.no_grad()) Po2WeightQuantizer.LibtorchSecondMoment(expected, 0.999, torch.tensor(g), torch.tensor(pass));
+            FusedKernels.SecondMoment(v, g, pass, 0.999);
+            AssertSameBits(expected, torch.tensor(v), $"second moments, n = {n}");
+        }
+    }
+
     /// <summary>Where libtorch's sums cannot be reproduced (<see cref="LibtorchSum.Verified"/> false), the fused paths sum with libtorch: still the reference's results.</summary>
     [Theory]
     [MemberData(nameof(Shapes))]

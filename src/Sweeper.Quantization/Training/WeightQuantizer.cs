@@ -323,8 +323,25 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
         return FixedScaleSte.apply(weight, q, scale, notClipped, observer!);
     }
 
-    /// <summary>Second-moment EMA v ← d·v + (1−d)·g²·[not clipped], in place (for <see cref="IGradientObserver"/> implementations).</summary>
+    /// <summary>
+    /// Second-moment EMA v ← d·v + (1−d)·g²·[not clipped], in place (for <see cref="IGradientObserver"/> implementations).
+    /// On contiguous float32 CPU tensors in one pass (<see cref="FusedKernels.SecondMoment"/>) where that kernel gives
+    /// libtorch's bits here (<see cref="FusedKernels.SecondMomentVerified"/>), else libtorch's four operations.
+    /// </summary>
     internal static void UpdateSecondMoment(Tensor v, double decay, Tensor gradOutput, Tensor notClipped)
+    {
+        if (FusedKernels.Applies(v, ScalarType.Float32) && FusedKernels.Applies(gradOutput, ScalarType.Float32) && FusedKernels.Applies(notClipped, ScalarType.Bool)
+            && v.numel() == gradOutput.numel() && v.numel() == notClipped.numel() && FusedKernels.SecondMomentVerified)
+        {
+            FusedKernels.SecondMoment(FusedKernels.Floats(v), FusedKernels.Floats(gradOutput), FusedKernels.Bools(notClipped), decay);
+            return;
+        }
+
+        LibtorchSecondMoment(v, decay, gradOutput, notClipped);
+    }
+
+    /// <summary><see cref="UpdateSecondMoment"/> by libtorch's operations.</summary>
+    internal static void LibtorchSecondMoment(Tensor v, double decay, Tensor gradOutput, Tensor notClipped)
     {
         using var scope = torch.NewDisposeScope();
         using var keep = decay.ToScalar(); // held: see HeldScalars
