@@ -157,6 +157,13 @@ public sealed class FusedKernelTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
+    public void MsqePo2_SecondMomentsAndOutlierMask_FusedPathMatchesReference(long[] shape, int axis) =>
+        // The spec's default: the MSQE weights are √v times the outlier mask, formed row by row on the fused path. Decay 0
+        // makes v the last step's g²·pass, so the weights differ from 1 enough to move exponents.
+        AssertTrainingSame(() => new MsqePo2Quantizer(shape, 4, Axis(axis), new MsqePo2QuantizerOptions { SecondMoments = true, SecondMomentDecay = 0 }), null, shape, 0.05, 7, steps: 4);
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
     public void LegacyAutoPo2_FusedPathMatchesReference(long[] shape, int axis) =>
         AssertTrainingSame(() => new LegacyAutoPo2Quantizer(shape, 4, Axis(axis)), null, shape, 0.05, 7);
 
@@ -164,6 +171,13 @@ public sealed class FusedKernelTests
     [MemberData(nameof(Shapes))]
     public void LearnablePo2_MsqeRoundSecondMoments_FusedPathMatchesReference(long[] shape, int axis) =>
         AssertTrainingSame(() => new LearnablePo2Quantizer(shape, 4, Axis(axis), new LearnablePo2QuantizerOptions { SecondMoments = true }), null, shape, 0.05, 7);
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void LearnablePo2_MsqeRoundSecondMomentsOfLastStep_FusedPathMatchesReference(long[] shape, int axis) =>
+        // Decay 0: v is the last step's g²·pass, so √v weighs the floor/ceil comparison far from 1 (l = −4.5: a tie to break).
+        AssertTrainingSame(() => new LearnablePo2Quantizer(shape, 4, Axis(axis), new LearnablePo2QuantizerOptions { SecondMoments = true, SecondMomentDecay = 0 }),
+            q => ((LearnablePo2Quantizer)q).SetLog2Scale(-4.5f), shape, 0.05, 7, steps: 4);
 
     [Theory]
     [MemberData(nameof(Shapes))]
