@@ -245,9 +245,7 @@ public static class Po2Quantizers
     /// </summary>
     internal static Tensor LegacyFinalFromWeight(Tensor weight, int rows, int n, int qp, int iterations)
     {
-        var max = torch.empty(rows, ScalarType.Float64);
-        FusedKernels.RowAbsMax(rows, n, FusedKernels.Floats(weight), FusedKernels.Doubles(max));
-        var e = MaxStartFromMax(max, qp);
+        var e = MaxStartOfWeight(weight, rows, n, qp);
         return LegacyRefits(e, qp, iterations, rows, n, weight.device,
             (exponents, xz, zz) => FusedKernels.RnaProducts(rows, n, FusedKernels.Floats(weight), FusedKernels.Doubles(exponents), qp, FusedKernels.Doubles(xz), FusedKernels.Doubles(zz)),
             null).Final;
@@ -536,12 +534,10 @@ public static class Po2Quantizers
     private readonly ref struct RowWeights
     {
         private readonly ReadOnlySpan<double> _whole, _threshold, _given;
-        private readonly bool _formed;
 
         public RowWeights(Tensor? whole, Tensor? threshold, Tensor? given)
         {
             _whole = whole is null ? default : FusedKernels.Doubles(whole);
-            _formed = threshold is not null;
             _threshold = threshold is null ? default : FusedKernels.Doubles(threshold);
             _given = given is null ? default : FusedKernels.Doubles(given);
         }
@@ -550,7 +546,7 @@ public static class Po2Quantizers
         public ReadOnlySpan<double> Row(ReadOnlySpan<double> row, int c, int n, RowScratch scratch)
         {
             if (!_whole.IsEmpty) return _whole.Slice(c * n, n);
-            if (!_formed) return default;
+            if (_threshold.IsEmpty) return default; // no mask (a threshold has one value per row)
             FusedKernels.OutlierWeights(1, n, row, _threshold.Slice(c, 1), _given.IsEmpty ? default : _given.Slice(c * n, n), default, scratch.Weights);
             return scratch.Weights;
         }

@@ -94,7 +94,7 @@ public sealed class LsqQuantizer : WeightQuantizer
             }
             else
             {
-                perChannel = FusedKernels.Applies(_stepSize, ScalarType.Float32) && FusedKernels.Applies(weight, ScalarType.Float32) ? _stepSize : _stepSize.detach(); // read in place (no grad here)
+                perChannel = _stepSize; // under no_grad: what is computed from it records no gradient
             }
 
             if (FusedKernels.Applies(weight, ScalarType.Float32))
