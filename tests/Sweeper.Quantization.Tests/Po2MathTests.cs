@@ -15,6 +15,19 @@ public sealed class Po2MathTests
             Assert.Equal(Math.ScaleB(1.0, i - 200), got[i]);
     }
 
+    /// <summary>The kernels' 2^e (the exponent field written directly for normal powers) against libtorch's exp2, bit for bit, over the whole double range and past both ends.</summary>
+    [Fact]
+    public void FusedPow2_EveryIntegerExponent_SameBitsAsLibtorchExp2()
+    {
+        var exponents = Enumerable.Range(-1100, 2201).Select(e => (double)e).Concat([double.NaN, double.PositiveInfinity, double.NegativeInfinity, -0.0]).ToArray();
+        using var e = torch.tensor(exponents, ScalarType.Float64);
+        using var expected = torch.exp2(e);
+        var want = expected.data<double>().ToArray();
+        for (var i = 0; i < exponents.Length; i++)
+            Assert.True(BitConverter.DoubleToInt64Bits(want[i]) == BitConverter.DoubleToInt64Bits(FusedKernels.Pow2(exponents[i])) || double.IsNaN(want[i]) && double.IsNaN(FusedKernels.Pow2(exponents[i])),
+                $"2^{exponents[i]}: libtorch {want[i]:R}, kernels {FusedKernels.Pow2(exponents[i]):R}");
+    }
+
     /// <summary>
     /// The exponent rules answered in C# (snap, least-squares exponent, max start) against libtorch's op chains
     /// (<see cref="FusedKernels.ReferenceOnly"/>), bit for bit: random magnitudes over 60 octaves, values whose log2 lies

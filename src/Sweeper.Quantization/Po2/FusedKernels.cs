@@ -128,7 +128,8 @@ internal static class FusedKernels
     /// the subnormal range, ∞ above the finite range.
     /// </summary>
     public static double Pow2(double e) =>
-        double.IsNaN(e) ? double.NaN : e >= 1024 ? double.PositiveInfinity : e <= -1075 ? 0.0 : Math.ScaleB(1.0, (int)e);
+        e >= -1022 && e < 1024 ? BitConverter.Int64BitsToDouble((long)((int)e + 1023) << 52) // a normal power: its exponent field
+        : double.IsNaN(e) ? double.NaN : e >= 1024 ? double.PositiveInfinity : e <= -1075 ? 0.0 : Math.ScaleB(1.0, (int)e);
 
     /// <summary>Whether every value is an integer, NaN or ±∞ (what <see cref="Pow2(double)"/> computes exactly).</summary>
     public static bool IntegerValued(ReadOnlySpan<double> values)
@@ -614,6 +615,101 @@ internal static class FusedKernels
                     output[j * plane + i] = Error(v, steps[2 * j + 1], steps[2 * j], qd, weighted, weighted ? w[i] : 1.0);
             }
         }
+    }
+
+    /// <summary>Elements a bounded candidate pass computes between two looks at its partial sums (a multiple of 8).</summary>
+    internal const int BoundedBlock = 64;
+
+    /// <summary>
+    /// <see cref="CandidateErrors"/> of one row x [N] for K candidate exponents <paramref name="exponents"/> [K], each
+    /// candidate's row of errors written to <paramref name="errors"/>[j·N ..], where a candidate stops early once its
+    /// errors cannot sum below <paramref name="bound"/>: <paramref name="alive"/>[j] false means libtorch's sum of its
+    /// whole row (in any order of additions) is greater than <paramref name="bound"/> (or NaN, where a NaN term lies beyond
+    /// the point where it stopped), so not below it, and its row is only partly written;
+    /// true means its row is whole and bitwise <see cref="CandidateErrors"/>' (the same operations per element).
+    /// <para>
+    /// Why a retired candidate's sum exceeds the bound: its terms are ≥ 0 or NaN (squares times weights, and the bound is
+    /// used only where no weight is negative; with a negative weight no candidate retires). The partial sum S' of the
+    /// first m terms, added in any order in float64 (unit roundoff u = 2^−53), is at most (1 + u)^m times their exact sum;
+    /// libtorch's sum L of all N terms, added in any order, is at least (1 − u)^N times the exact total, which is at least
+    /// the exact partial sum. So L ≥ S'·(1 − u)^N / (1 + u)^N &gt; S'·(1 − 8Nu)·(1 + u) ≥ fl(S'·(1 − 8Nu)) for N·u ≪ 1, and a
+    /// candidate retires only where that product is &gt; the bound (and S' is finite: an overflowed partial sum retires
+    /// nothing). A NaN term makes S' NaN, which never compares greater: such a candidate runs to the end, as does every
+    /// candidate under a NaN or infinite bound.
+    /// </para>
+    /// </summary>
+    public static void RowCandidateErrorsBounded(int k, ReadOnlySpan<double> x, ReadOnlySpan<double> w, ReadOnlySpan<double> exponents, int qp, Span<double> errors,
+        double bound, Span<bool> alive)
+    {
+        int n = x.Length;
+        double qd = qp;
+        bool weighted = !w.IsEmpty;
+        if (weighted && AnyNegative(w)) bound = double.PositiveInfinity;
+        double shrink = 1.0 - 8.0 * n / 9007199254740992.0; // 1 − 8N·2^−53
+        Span<double> steps = k <= 16 ? stackalloc double[2 * k] : new double[2 * k];
+        Span<double> partial = k <= 16 ? stackalloc double[k] : new double[k];
+        CandidateSteps(exponents, k, 1, 0, steps);
+        partial.Clear();
+        alive.Slice(0, k).Fill(true);
+        var hi = Vector256.Create(qd);
+        var lo = Vector256.Create(-qd);
+        var lo8 = Vector512.Create(-qd);
+        var hi8 = Vector512.Create(qd);
+        for (int start = 0; start < n; start += BoundedBlock)
+        {
+            int end = Math.Min(n, start + BoundedBlock);
+            bool any = false;
+            for (int j = 0; j < k; j++)
+            {
+                if (!alive[j]) continue;
+                any = true;
+                double step = steps[2 * j], inv = steps[2 * j + 1];
+                var output = errors.Slice(j * n, n);
+                double sum = 0;
+                int i = start;
+                if (Wide)
+                {
+                    var acc = Vector512<double>.Zero;
+                    for (; i + 8 <= end; i += 8)
+                    {
+                        var e = Error(Vector512.LoadUnsafe(in x[i]), inv, step, lo8, hi8, weighted, weighted ? Vector512.LoadUnsafe(in w[i]) : default);
+                        e.StoreUnsafe(ref output[i]);
+                        acc = Avx512F.Add(acc, e);
+                    }
+                    sum += Vector512.Sum(acc);
+                }
+                if (Vector)
+                {
+                    var acc = Vector256<double>.Zero;
+                    for (; i + 4 <= end; i += 4)
+                    {
+                        var e = Error(Vector256.LoadUnsafe(in x[i]), inv, step, lo, hi, weighted, weighted ? Vector256.LoadUnsafe(in w[i]) : default);
+                        e.StoreUnsafe(ref output[i]);
+                        acc = Avx.Add(acc, e);
+                    }
+                    sum += Vector256.Sum(acc);
+                }
+                for (; i < end; i++)
+                {
+                    var e = Error(x[i], inv, step, qd, weighted, weighted ? w[i] : 1.0);
+                    output[i] = e;
+                    sum += e;
+                }
+
+                partial[j] += sum;
+                if (partial[j] < double.PositiveInfinity && partial[j] * shrink > bound) alive[j] = false;
+            }
+
+            if (!any) return;
+        }
+    }
+
+    /// <summary>Whether any value is &lt; 0 (−0 and NaN are not).</summary>
+    private static bool AnyNegative(ReadOnlySpan<double> values)
+    {
+        foreach (var v in values)
+            if (v < 0) return true;
+        return false;
     }
 
     /// <summary>

@@ -477,15 +477,18 @@ public static class Po2Quantizers
                 var bestSums = rows64.BestSums;
                 var matrix = new MatrixRows(x);
                 Span<double> candidates = k <= 64 ? stackalloc double[k] : new double[k];
+                Span<bool> alive = k <= 64 ? stackalloc bool[k] : new bool[k];
                 var candidateErrors = rows64.Candidates;
                 for (int c = 0; c < rows; c++)
                 {
                     for (int j = 0; j < k; j++) candidates[j] = centers[c] + offsets[j];
                     var values = matrix.Row(c, rows64.X);
-                    FusedKernels.CandidateErrors(k, 1, n, values, rowWeights.Row(values, c, n, rows64), candidates, qp, candidateErrors, 0);
                     var bestSum = bestSums[c];
+                    // A candidate whose errors cannot sum below the best's stops early: it could not have been taken.
+                    FusedKernels.RowCandidateErrorsBounded(k, values, rowWeights.Row(values, c, n, rows64), candidates, qp, candidateErrors, bestSum, alive);
                     for (int j = 0; j < k; j++)
                     {
+                        if (!alive[j]) continue;
                         var s = LibtorchSum.Row(candidateErrors.Slice(j * n, n));
                         if (!(s < bestSum)) continue;
                         bestValues[c] = candidates[j];
