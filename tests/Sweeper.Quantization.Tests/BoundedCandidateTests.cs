@@ -46,7 +46,7 @@ public sealed class BoundedCandidateTests
         return (errors, sums.data<double>().ToArray());
     }
 
-    public static TheoryData<int> Lengths() => new() { 1, 3, 7, 8, 9, 31, 63, 64, 65, 96, 130, 288, 480, 1000 };
+    public static TheoryData<int> Lengths() => new() { 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 96, 130, 288, 480, 1000 };
 
     [Theory]
     [MemberData(nameof(Lengths))]

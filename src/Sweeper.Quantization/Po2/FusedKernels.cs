@@ -127,9 +127,12 @@ internal static class FusedKernels
     /// 2^e for an integer-valued (or NaN, ±∞) float64 e, as libtorch's <c>exp2</c> gives it: an exact power of two, 0 below
     /// the subnormal range, ∞ above the finite range.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double Pow2(double e) =>
-        e >= -1022 && e < 1024 ? BitConverter.Int64BitsToDouble((long)((int)e + 1023) << 52) // a normal power: its exponent field
-        : double.IsNaN(e) ? double.NaN : e >= 1024 ? double.PositiveInfinity : e <= -1075 ? 0.0 : Math.ScaleB(1.0, (int)e);
+        e >= -1022 && e < 1024 ? BitConverter.Int64BitsToDouble((long)((int)e + 1023) << 52) : Pow2OutsideNormals(e); // a normal power: its exponent field
+
+    private static double Pow2OutsideNormals(double e) =>
+        double.IsNaN(e) ? double.NaN : e >= 1024 ? double.PositiveInfinity : e <= -1075 ? 0.0 : Math.ScaleB(1.0, (int)e);
 
     /// <summary>Whether every value is an integer, NaN or ±∞ (what <see cref="Pow2(double)"/> computes exactly).</summary>
     public static bool IntegerValued(ReadOnlySpan<double> values)
@@ -618,7 +621,7 @@ internal static class FusedKernels
     }
 
     /// <summary>Elements a bounded candidate pass computes between two looks at its partial sums (a multiple of 8).</summary>
-    internal const int BoundedBlock = 64;
+    internal const int BoundedBlock = 16;
 
     /// <summary>
     /// <see cref="CandidateErrors"/> of one row x [N] for K candidate exponents <paramref name="exponents"/> [K], each
@@ -707,8 +710,15 @@ internal static class FusedKernels
     /// <summary>Whether any value is &lt; 0 (−0 and NaN are not).</summary>
     private static bool AnyNegative(ReadOnlySpan<double> values)
     {
-        foreach (var v in values)
-            if (v < 0) return true;
+        int i = 0;
+        if (Vector)
+        {
+            var zero = Vector256<double>.Zero;
+            for (; i + 4 <= values.Length; i += 4)
+                if (Vector256.LessThanAny(Vector256.LoadUnsafe(in values[i]), zero)) return true;
+        }
+        for (; i < values.Length; i++)
+            if (values[i] < 0) return true;
         return false;
     }
 
