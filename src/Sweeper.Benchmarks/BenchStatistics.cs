@@ -10,4 +10,19 @@ public static class BenchStatistics
         int n = sorted.Length;
         return n == 0 ? double.NaN : n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
+
+    /// <summary>
+    /// The <paramref name="p"/>-quantile of <paramref name="values"/> (0 ≤ p ≤ 1), interpolated linearly between the
+    /// order statistics at rank p·(n − 1) (NaN when empty): 0 gives the least, 0.5 the median, 1 the largest.
+    /// </summary>
+    public static double Quantile(IReadOnlyList<double> values, double p)
+    {
+        if (!(p >= 0 && p <= 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "A quantile's p must be in [0, 1].");
+        var sorted = values.Order().ToArray();
+        if (sorted.Length == 0) return double.NaN;
+        double rank = p * (sorted.Length - 1);
+        int below = (int)Math.Floor(rank);
+        int above = Math.Min(below + 1, sorted.Length - 1);
+        return sorted[below] + (rank - below) * (sorted[above] - sorted[below]);
+    }
 }

@@ -56,13 +56,19 @@ public sealed class TrainingStepBenchOptions
 /// competing for the cores (it still includes the runtime's own threads, e.g. GC).
 /// </param>
 /// <param name="CpuRatioToFloat">Median over rounds of the per-round ratio of CPU times to float.</param>
+/// <param name="RatiosToFloat">Per round, this method's step time / the float step time of the same round (<see cref="RatioToFloat"/> is their median).</param>
 public sealed record TrainingStepBenchRow(
     string Method,
     double MedianMilliseconds,
     double RatioToFloat,
     IReadOnlyList<double> SamplesMilliseconds,
     double MedianCpuMilliseconds,
-    double CpuRatioToFloat);
+    double CpuRatioToFloat,
+    IReadOnlyList<double> RatiosToFloat)
+{
+    /// <summary>The middle half of <see cref="RatiosToFloat"/>: its quartiles, how far one run's median can be trusted.</summary>
+    public (double Lower, double Upper) RatioQuartiles => (BenchStatistics.Quantile(RatiosToFloat, 0.25), BenchStatistics.Quantile(RatiosToFloat, 0.75));
+}
 
 /// <summary>
 /// Times one training step (forward, cross-entropy, backward, SGD with momentum and weight decay) of a model per
@@ -112,13 +118,18 @@ public static class TrainingStepBench
                 }
             }
 
-            return runs.Select((run, i) => new TrainingStepBenchRow(
-                    run.Method,
-                    BenchStatistics.Median(samples[i]),
-                    BenchStatistics.Median(samples[i].Select((t, r) => t / samples[0][r]).ToList()),
-                    samples[i],
-                    BenchStatistics.Median(cpu[i]),
-                    BenchStatistics.Median(cpu[i].Select((t, r) => t / Math.Max(cpu[0][r], 1e-9)).ToList())))
+            return runs.Select((run, i) =>
+                {
+                    var ratios = samples[i].Select((t, r) => t / samples[0][r]).ToList();
+                    return new TrainingStepBenchRow(
+                        run.Method,
+                        BenchStatistics.Median(samples[i]),
+                        BenchStatistics.Median(ratios),
+                        samples[i],
+                        BenchStatistics.Median(cpu[i]),
+                        BenchStatistics.Median(cpu[i].Select((t, r) => t / Math.Max(cpu[0][r], 1e-9)).ToList()),
+                        ratios);
+                })
                 .ToList();
         }
         finally

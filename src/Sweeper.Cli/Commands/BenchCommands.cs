@@ -195,9 +195,10 @@ public sealed class QuantizerBenchCommand : Command<QuantizerBenchSettings>
         var rows = Benchmarks.Training.TrainingStepBench.Measure(options);
         var table = new Table().Border(TableBorder.Rounded).Title("training step, MobileNetV2 width 0.5, 28×28, batch 128, 4 bits per channel, 1 thread" +
             (settings.SecondMoments ? ", second moments on" : ", second moments off"));
-        table.AddColumns("method", "median ms/step", "× float", "target");
+        table.AddColumns("method", "median ms/step", "× float", "middle half of the rounds", "target");
         foreach (var r in rows)
             table.AddRow(r.Method, r.MedianMilliseconds.ToString("F1", CultureInfo.InvariantCulture), r.RatioToFloat.ToString("F3", CultureInfo.InvariantCulture),
+                string.Create(CultureInfo.InvariantCulture, $"{r.RatioQuartiles.Lower:F3}–{r.RatioQuartiles.Upper:F3}"),
                 QuantizerNames.TryParseMethod(r.Method, out var m) ? m switch { QuantizerMethod.LearnablePo2 or QuantizerMethod.Lsq => "≤ 1.02", QuantizerMethod.MsqePo2 or QuantizerMethod.LegacyAutoPo2 => "≤ 1.05", _ => "" } : "");
         AnsiConsole.Write(table);
         var floatStep = rows.Single(r => r.Method == QuantizerMethod.None.Word()).MedianMilliseconds;

@@ -18,6 +18,10 @@ public sealed class TrainingStepBenchTests
         Assert.All(rows, r => Assert.True(r.MedianMilliseconds > 0 && double.IsFinite(r.RatioToFloat)));
         Assert.All(rows, r => Assert.True(r.MedianCpuMilliseconds >= 0 && double.IsFinite(r.CpuRatioToFloat)));
         Assert.Equal(1.0, rows[0].RatioToFloat);
+        // The per-round ratios: this method's sample over float's of the same round; their median is the ratio, inside their middle half.
+        Assert.All(rows, r => Assert.Equal(r.SamplesMilliseconds.Select((t, i) => t / rows[0].SamplesMilliseconds[i]), r.RatiosToFloat));
+        Assert.All(rows, r => Assert.Equal(BenchStatistics.Median(r.RatiosToFloat), r.RatioToFloat));
+        Assert.All(rows, r => Assert.InRange(r.RatioToFloat, r.RatioQuartiles.Lower, r.RatioQuartiles.Upper));
         Assert.Equal(threads, torch.get_num_threads()); // restored
     }
 
