@@ -22,7 +22,7 @@ public static class BenchStatistics
         if (sorted.Length == 0) return double.NaN;
         double rank = p * (sorted.Length - 1);
         int below = (int)Math.Floor(rank);
-        int above = Math.Min(below + 1, sorted.Length - 1);
-        return sorted[below] + (rank - below) * (sorted[above] - sorted[below]);
+        if (rank == below) return sorted[below]; // an order statistic itself: no interpolation (0 · (∞ − ∞) would be NaN)
+        return sorted[below] + (rank - below) * (sorted[below + 1] - sorted[below]);
     }
 }

@@ -22,6 +22,8 @@ public sealed class BenchStatisticsTests
         Assert.Equal(BenchStatistics.Median([4.0, 1.0, 2.0, 3.0]), BenchStatistics.Quantile([4.0, 1.0, 2.0, 3.0], 0.5));
         Assert.Equal(7.0, BenchStatistics.Quantile([7.0], 0.25));
         Assert.True(double.IsNaN(BenchStatistics.Quantile([], 0.5)));
+        Assert.Equal(double.PositiveInfinity, BenchStatistics.Quantile([1.0, double.PositiveInfinity, double.PositiveInfinity], 0.5));
+        Assert.Equal(double.PositiveInfinity, BenchStatistics.Quantile([1.0, double.PositiveInfinity], 1));
         Assert.Throws<ArgumentOutOfRangeException>(() => BenchStatistics.Quantile(values, 1.5));
         Assert.Throws<ArgumentOutOfRangeException>(() => BenchStatistics.Quantile(values, double.NaN));
     }
