@@ -17,6 +17,9 @@ public static class RandomExtensions
     {
         double u1 = random.NextOpenDouble();
         double u2 = random.NextDouble();
-        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+        return BoxMuller(u1, u2);
     }
+
+    /// <summary>The Box–Muller normal of uniforms <paramref name="u1"/> ∈ (0, 1) and <paramref name="u2"/> ∈ [0, 1).</summary>
+    internal static double BoxMuller(double u1, double u2) => Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
 }

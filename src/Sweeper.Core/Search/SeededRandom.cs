@@ -1,6 +1,3 @@
-using System.Numerics;
-using Sweeper.Core.Model;
-
 namespace Sweeper.Core.Search;
 
 /// <summary>
@@ -11,30 +8,12 @@ namespace Sweeper.Core.Search;
 /// </summary>
 public sealed class SeededRandom : Random
 {
-    private ulong _s0, _s1, _s2, _s3;
+    private Xoshiro256 _state;
 
-    public SeededRandom(long seed)
-    {
-        ulong x = unchecked((ulong)seed);
-        _s0 = SplitMix64.Next(ref x);
-        _s1 = SplitMix64.Next(ref x);
-        _s2 = SplitMix64.Next(ref x);
-        _s3 = SplitMix64.Next(ref x);
-    }
+    public SeededRandom(long seed) => _state = new Xoshiro256(seed);
 
     /// <summary>The next 64 random bits.</summary>
-    public ulong NextUInt64()
-    {
-        ulong result = BitOperations.RotateLeft(_s1 * 5, 7) * 9;
-        ulong t = _s1 << 17;
-        _s2 ^= _s0;
-        _s3 ^= _s1;
-        _s1 ^= _s2;
-        _s0 ^= _s3;
-        _s2 ^= t;
-        _s3 = BitOperations.RotateLeft(_s3, 45);
-        return result;
-    }
+    public ulong NextUInt64() => _state.NextUInt64();
 
     public override int Next() => (int)NextBounded(int.MaxValue);
 
@@ -65,7 +44,7 @@ public sealed class SeededRandom : Random
     }
 
     /// <summary>A double in [0, 1) with 53 random bits.</summary>
-    public override double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+    public override double NextDouble() => _state.NextDouble();
 
     public override float NextSingle() => (NextUInt64() >> 40) * (1.0f / (1 << 24));
 

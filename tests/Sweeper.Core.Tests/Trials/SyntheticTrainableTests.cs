@@ -2,6 +2,7 @@ using Sweeper.Core.Spec;
 using Sweeper.Core.Trials;
 using Sweeper.Core.Trials.Synthetic;
 using Sweeper.Core.Model;
+using Sweeper.Core.Search;
 
 namespace Sweeper.Core.Tests.Trials;
 
@@ -29,6 +30,27 @@ public class SyntheticTrainableTests
         var ra = RunAll(a);
         Assert.Equal(ra.Select(r => r.Metrics), RunAll(b).Select(r => r.Metrics));
         Assert.NotEqual(ra.Select(r => r.Get(MetricNames.TestAccuracy)), RunAll(c).Select(r => r.Get(MetricNames.TestAccuracy)));
+    }
+
+    [Theory]
+    [InlineData(1L)]
+    [InlineData(-987654321L)]
+    public void RunEpoch_Noise_IsTheEpochSeedsSeededRandomDraws(long seed)
+    {
+        // The documented sequence: test, train, then validation noise drawn from SeededRandom(Derive(seed, epoch)).
+        using var t = new SyntheticTrainable(Config(seed, ("trainable.optimizer.lr", 0.01)));
+        var s = t.Settings;
+        for (int epoch = 1; epoch <= t.TotalEpochs; epoch++)
+        {
+            var random = new SeededRandom(Seeds.Derive(seed, epoch));
+            double test = s.NoiseStd * random.NextGaussian();
+            random.NextGaussian();
+            double val = s.NoiseStd * random.NextGaussian();
+            double clean = SyntheticCurve.ExpectedAccuracy(s, epoch);
+            var result = t.RunEpoch(epoch, CancellationToken.None);
+            Assert.Equal(Math.Clamp(clean + test, 0, 1), result.Get(MetricNames.TestAccuracy));
+            Assert.Equal(Math.Clamp(clean + val, 0, 1), result.Get(MetricNames.ValAccuracy));
+        }
     }
 
     [Fact]

@@ -47,7 +47,7 @@ public sealed class SyntheticTrainable : ITrainable, ICheckpointable, IReportsSt
     public IReadOnlyDictionary<string, double> Metrics(int epoch)
     {
         var s = Settings;
-        var random = new SeededRandom(Seeds.Derive(_seed, epoch));
+        var random = new Xoshiro256(Seeds.Derive(_seed, epoch)); // SeededRandom's sequence, without a Random's compatibility state
         double testNoise = s.NoiseStd * random.NextGaussian();
         double trainNoise = 0.5 * s.NoiseStd * random.NextGaussian();
         double valNoise = s.NoiseStd * random.NextGaussian(); // drawn last: the test and train draws stay as they were
