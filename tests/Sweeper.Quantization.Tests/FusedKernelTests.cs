@@ -50,7 +50,7 @@ public sealed class FusedKernelTests
         return torch.tensor(flat).reshape(shape);
     }
 
-    private static void AssertSameBits(Tensor expected, Tensor actual, string what)
+    internal static void AssertSameBits(Tensor expected, Tensor actual, string what)
     {
         Assert.Equal(expected.shape, actual.shape);
         Assert.Equal(expected.dtype, actual.dtype);
@@ -68,7 +68,7 @@ public sealed class FusedKernelTests
 
     private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && a.eq(b).all().item<bool>();
 
-    private static void AssertSameState(nn.Module reference, nn.Module fused)
+    internal static void AssertSameState(nn.Module reference, nn.Module fused)
     {
         var expected = reference.state_dict();
         var actual = fused.state_dict();

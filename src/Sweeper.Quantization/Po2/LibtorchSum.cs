@@ -180,7 +180,7 @@ internal static class LibtorchSum
 
     private static bool Matches<T>(Tensor matrix, Tensor expected, bool mean) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        int rows = (int)matrix.shape[0], n = (int)matrix.shape[1];
+        int rows = (int)matrix.size(0), n = (int)matrix.size(1);
         var data = MemoryMarshal.Cast<byte, T>(matrix.bytes);
         var want = MemoryMarshal.Cast<byte, T>(expected.bytes);
         for (int r = 0; r < rows; r++)

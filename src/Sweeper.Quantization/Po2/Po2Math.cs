@@ -46,7 +46,7 @@ internal static class Po2Math
     {
         if (channelAxis is not int a) return x.reshape(1, -1);
 
-        var c = x.shape[a];
+        var c = x.size(a);
         return a == 0 ? x.reshape(c, -1) : x.movedim([a], [0]).reshape(c, -1);
     }
 
@@ -92,7 +92,7 @@ internal static class Po2Math
         if (FusedKernels.Applies(e, ScalarType.Float64) && FusedKernels.IntegerValued(FusedKernels.Doubles(e)))
         {
             var values = FusedKernels.Doubles(e);
-            var result = torch.empty(e.shape, ScalarType.Float32);
+            var result = torch.empty_like(e, ScalarType.Float32); // e is contiguous: so is this
             var steps = FusedKernels.Floats(result);
             for (int i = 0; i < values.Length; i++) steps[i] = (float)FusedKernels.Pow2(values[i]);
             return result;
@@ -143,7 +143,7 @@ internal static class Po2Math
         {
             var numerators = FusedKernels.Doubles(a);
             var denominators = FusedKernels.Doubles(b);
-            var result = torch.empty(a.shape, ScalarType.Float64);
+            var result = torch.empty_like(a, ScalarType.Float64); // a is contiguous: so is this
             var rounded = FusedKernels.Doubles(result);
             for (int c = 0; c < numerators.Length; c++) rounded[c] = numerators[c] / (denominators[c] + Eps) + Eps;
             if (FusedKernels.TryRoundLog2(rounded)) return result;
@@ -182,7 +182,7 @@ internal static class Po2Math
     /// </summary>
     public static Tensor WeightedMsqe(Tensor x, Tensor? w, Tensor e, int qp)
     {
-        var k = e.shape[0];
+        var k = e.size(0);
         var chunk = Math.Max(2L, BatchElementBudget / Math.Max(1L, x.numel()));
         if (k <= chunk) return WeightedMsqeBatch(x, w, e, qp);
 
@@ -203,11 +203,11 @@ internal static class Po2Math
     {
         // One [K, C, N] temporary, updated in place (x / 2^e is computed as the exact product x · 2^-e, and
         // (q·2^e − x)² equals (x − q·2^e)² bitwise), per chunk of rows so that it stays in cache.
-        var rows = x.shape[0];
-        if (rows <= RowsPerChunk(rows, x.shape[1])) return WeightedMsqeRows(x, w, e, qp);
+        var rows = x.size(0);
+        if (rows <= RowsPerChunk(rows, x.size(1))) return WeightedMsqeRows(x, w, e, qp);
 
         var parts = new List<Tensor>();
-        foreach (var (start, size) in RowChunks(rows, x.shape[1]))
+        foreach (var (start, size) in RowChunks(rows, x.size(1)))
             parts.Add(WeightedMsqeRows(x.narrow(0, start, size), w?.narrow(0, start, size), e.narrow(1, start, size), qp));
 
         return torch.cat(parts, 1);
@@ -218,7 +218,7 @@ internal static class Po2Math
         if (FusedKernels.Applies(x, ScalarType.Float64) && (w is null || FusedKernels.Applies(w, ScalarType.Float64)) && e.dtype == ScalarType.Float64)
         {
             // The same elementwise errors in one pass (FusedKernels), summed by the same libtorch call.
-            int k = (int)e.shape[0], rows = (int)x.shape[0], n = (int)x.shape[1];
+            int k = (int)e.size(0), rows = (int)x.size(0), n = (int)x.size(1);
             using var exponents = e.contiguous();
             if (FusedKernels.IntegerValued(FusedKernels.Doubles(exponents)))
             {

@@ -202,7 +202,7 @@ public static class Po2Quantizers
             Dequantized = FromMatrix(dq, x.shape, channelAxis),
             Msqe = RowSquaredError(m.to_type(ScalarType.Float64), dq.to_type(ScalarType.Float64), null),
             Step = step,
-            GradientScale = LsqGradientScale(m.shape[1], qp),
+            GradientScale = LsqGradientScale(m.size(1), qp),
         };
         result.MoveToOuterDisposeScope();
         return result;
@@ -216,10 +216,10 @@ public static class Po2Quantizers
     internal static LegacyCoreResult LegacyCore(Tensor x, int qp, int iterations)
     {
         // Rows are independent: process them in cache-sized chunks (bitwise the same per-row results).
-        var rows = x.shape[0];
-        if (rows <= RowsPerChunk(rows, x.shape[1])) return LegacyRows(x, qp, iterations);
+        var rows = x.size(0);
+        if (rows <= RowsPerChunk(rows, x.size(1))) return LegacyRows(x, qp, iterations);
 
-        var parts = RowChunks(rows, x.shape[1]).Select(c => LegacyRows(x.narrow(0, c.Start, c.Size), qp, iterations)).ToList();
+        var parts = RowChunks(rows, x.size(1)).Select(c => LegacyRows(x.narrow(0, c.Start, c.Size), qp, iterations)).ToList();
         return new LegacyCoreResult(
             torch.cat(parts.Select(p => p.Init).ToList(), 0),
             torch.cat(parts.Select(p => p.Iterates).ToList(), 1),
@@ -231,7 +231,7 @@ public static class Po2Quantizers
         var e = MaxStart(x, qp);
         // The exponents (MaxStart's, then the refits') are integer-valued: the kernel's 2^−e is libtorch's.
         var fused = iterations > 0 && FusedKernels.Applies(x, ScalarType.Float64) && e.is_contiguous() && FusedKernels.IntegerValued(FusedKernels.Doubles(e));
-        int rows = (int)x.shape[0], n = (int)x.shape[1];
+        int rows = (int)x.size(0), n = (int)x.size(1);
         return LegacyRefits(e, qp, iterations, rows, n, x.device,
             fused ? (exponents, xz, zz) => FusedKernels.RnaProducts(rows, n, FusedKernels.Doubles(x), FusedKernels.Doubles(exponents), qp, FusedKernels.Doubles(xz), FusedKernels.Doubles(zz)) : null,
             x);
@@ -308,19 +308,19 @@ public static class Po2Quantizers
     /// </summary>
     internal static MsqeCoreResult MsqeCore(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights, bool keepMatrices = true)
     {
-        var rows = x.shape[0];
+        var rows = x.size(0);
         if ((FusedKernels.Applies(x, ScalarType.Float64) || !keepMatrices && FusedKernels.Applies(x, ScalarType.Float32))
             && (weights is null || FusedKernels.Applies(weights, ScalarType.Float64))
             && (init is null || FusedKernels.Applies(init, ScalarType.Float64) && FusedKernels.IntegerValued(FusedKernels.Doubles(init)))
-            && FusedKernels.RowSumsApply(rows, x.shape[1]))
+            && FusedKernels.RowSumsApply(rows, x.size(1)))
             return MsqeRowsFused(x, qp, init, llsIters, lineSearch, lineSearchRange, outlierSigma, weights, keepMatrices);
 
         if (x.dtype != ScalarType.Float64) x = x.to_type(ScalarType.Float64); // the reference searches the float64 matrix
 
-        if (rows <= RowsPerChunk(rows, x.shape[1]))
+        if (rows <= RowsPerChunk(rows, x.size(1)))
             return MsqeRows(x, qp, init, llsIters, lineSearch, lineSearchRange, outlierSigma, weights);
 
-        var parts = RowChunks(rows, x.shape[1])
+        var parts = RowChunks(rows, x.size(1))
             .Select(c => MsqeRows(x.narrow(0, c.Start, c.Size), qp, init?.narrow(0, c.Start, c.Size), llsIters, lineSearch, lineSearchRange, outlierSigma, weights?.narrow(0, c.Start, c.Size)))
             .ToList();
         Tensor Cat(Func<MsqeCoreResult, Tensor> f) => torch.cat(parts.Select(f).ToList(), 0);
@@ -408,7 +408,7 @@ public static class Po2Quantizers
     /// </summary>
     private static MsqeCoreResult MsqeRowsFused(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights, bool keepMatrices)
     {
-        int rows = (int)x.shape[0], n = (int)x.shape[1];
+        int rows = (int)x.size(0), n = (int)x.size(1);
         var offsets = LineSearchOffsets(lineSearchRange);
         var k = lineSearch ? offsets.Length : 0;
         var rows64 = new RowScratch(n, k, rows);
@@ -512,7 +512,7 @@ public static class Po2Quantizers
     /// </summary>
     private static void MsqeEvaluate(Tensor x, RowWeights weights, Tensor e, int qp, RowScratch scratch, Span<double> sums, Tensor meanWqx, Tensor meanWqq)
     {
-        int rows = (int)x.shape[0], n = (int)x.shape[1];
+        int rows = (int)x.size(0), n = (int)x.size(1);
         var matrix = new MatrixRows(x);
         var exponents = FusedKernels.Doubles(e);
         var a = FusedKernels.Doubles(meanWqx);
@@ -564,7 +564,7 @@ public static class Po2Quantizers
 
         public MatrixRows(Tensor x)
         {
-            _n = (int)x.shape[1];
+            _n = (int)x.size(1);
             if (x.dtype == ScalarType.Float64) _doubles = FusedKernels.Doubles(x);
             else _floats = FusedKernels.Floats(x);
         }

@@ -98,7 +98,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
         if (FusedMsqeRound(weight, isTraining, step) is { } fused)
         {
             var fusedSpec = new FusedLearnedSpec(Layout, Qp, false, GradientSpec(isTraining));
-            var output = FusedLearnedScaleSte.apply(weight, _log2Scale, fused.Steps, fusedSpec);
+            var output = FusedLearned(weight, _log2Scale, fused.Steps, fusedSpec);
             report = new QuantizerStep(fused.Exponent, fused.Steps, fusedSpec.NotClipped!, Outliers(weight, fused.Log2Scale), fused.Flips, false);
             return output;
         }
@@ -143,7 +143,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
         if (steps is not null)
         {
             var fusedSpec = new FusedLearnedSpec(Layout, Qp, false, GradientSpec(isTraining));
-            var output = FusedLearnedScaleSte.apply(weight, _log2Scale, steps, fusedSpec);
+            var output = FusedLearned(weight, _log2Scale, steps, fusedSpec);
             report = new QuantizerStep(exponent, steps, fusedSpec.NotClipped!, Outliers(weight, l), flips, false);
             return output;
         }

@@ -61,7 +61,7 @@ public sealed class LegacyAutoPo2Quantizer : Po2WeightQuantizer
         if (steps64 is not null)
         {
             var spec = new FusedFixedSpec(Layout, Qp, steps64, null, true);
-            var output = FusedFixedScaleSte.apply(weight, scale, spec);
+            var output = FusedFixed(weight, scale, spec);
             report = new QuantizerStep(exponent, scale, spec.NotClipped!, null, flips, false);
             return output;
         }

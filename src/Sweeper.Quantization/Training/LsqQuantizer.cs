@@ -115,7 +115,7 @@ public sealed class LsqQuantizer : WeightQuantizer
         if (steps is not null)
         {
             var fusedSpec = new FusedLearnedSpec(Layout, Qp, true, new ScaleGradientSpec(false, GradientScale, ReduceDims, [Channels], null));
-            var output = FusedLearnedScaleSte.apply(weight, _stepSize, steps, fusedSpec);
+            var output = FusedLearned(weight, _stepSize, steps, fusedSpec);
             report = new QuantizerStep(null, steps, fusedSpec.NotClipped!, null, 0, false);
             return output;
         }

@@ -112,16 +112,91 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
     /// <summary>Fake-quantizes <paramref name="weight"/>; differentiable by the straight-through estimator.</summary>
     public sealed override Tensor forward(Tensor weight)
     {
+        var call = Begin(weight);
+        return End(weight, call);
+    }
+
+    /// <summary>
+    /// The calls <c>forward</c> makes on <paramref name="weights"/>, one quantizer each, in order: the same state updates,
+    /// outputs and gradients to the bit, with the fused nodes of all of them (a contiguous CPU float32 weight's path)
+    /// run as one autograd node instead of one node each. A TorchSharp custom node costs about 9 µs a call in managed
+    /// round trips and wrapping, a measurable part of a training step over a model's dozens of quantized layers. Every
+    /// weight must reach the loss (an output nothing uses gets a zero gradient: its scale parameter's gradient becomes
+    /// zeros instead of none).
+    /// </summary>
+    /// <returns>The outputs, one per quantizer.</returns>
+    public static Tensor[] ForwardAll(IReadOnlyList<WeightQuantizer> quantizers, IReadOnlyList<Tensor> weights)
+    {
+        ArgumentNullException.ThrowIfNull(quantizers);
+        ArgumentNullException.ThrowIfNull(weights);
+        if (quantizers.Count != weights.Count)
+            throw new ArgumentException($"{quantizers.Count} quantizers were given {weights.Count} weights.", nameof(weights));
+        if (quantizers.Distinct(ReferenceEqualityComparer.Instance).Count() != quantizers.Count)
+            throw new ArgumentException("A quantizer appears twice: its second call would read the state its first call's node has not finished.", nameof(quantizers));
+
+        var outputs = new Tensor[quantizers.Count];
+        var batch = new FusedBatch();
+        var collected = new List<(int Index, Call Call)>();
+        for (int i = 0; i < quantizers.Count; i++)
+        {
+            var quantizer = quantizers[i];
+            int parts = batch.Parts.Count;
+            quantizer._collecting = batch;
+            Call call;
+            try
+            {
+                call = quantizer.Begin(weights[i]);
+            }
+            finally
+            {
+                quantizer._collecting = null;
+            }
+
+            if (batch.Parts.Count > parts) collected.Add((i, call));
+            else outputs[i] = quantizer.End(weights[i], call);
+        }
+
+        if (collected.Count == 0) return outputs;
+        var fused = batch.Run();
+        for (int k = 0; k < collected.Count; k++)
+        {
+            var (i, call) = collected[k];
+            var part = batch.Parts[k];
+            var notClipped = part.Learned is { } learned ? learned.NotClipped! : part.Fixed!.NotClipped!;
+            outputs[i] = quantizers[i].End(weights[i], call with { Output = fused[k], Report = call.Report with { NotClipped = notClipped } });
+        }
+
+        return outputs;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="t"/> has <paramref name="shape"/>, read axis by axis (TorchSharp's <c>shape</c> marshals an
+    /// array through a managed callback, about 2 µs a read; <c>dim</c> and <c>size</c> are plain calls).
+    /// </summary>
+    internal static bool HasShape(Tensor t, long[] shape)
+    {
+        if (t.dim() != shape.Length) return false;
+        for (int i = 0; i < shape.Length; i++)
+            if (t.size(i) != shape[i]) return false;
+        return true;
+    }
+
+    /// <summary>A call between <see cref="Begin"/> and <see cref="End"/>: its output (null while a batch node is pending) and what it decided.</summary>
+    private readonly record struct Call(Tensor Output, QuantizerStep Report, long Step, bool IsTraining);
+
+    /// <summary>A call up to its output: the quantizer's decision and its state updates.</summary>
+    private Call Begin(Tensor weight)
+    {
         ArgumentNullException.ThrowIfNull(weight);
-        if (!weight.shape.SequenceEqual(_weightShape))
+        if (!HasShape(weight, _weightShape))
             throw new ArgumentException($"{GetName()}: expected a weight of shape [{string.Join(", ", _weightShape)}], got [{string.Join(", ", weight.shape)}].", nameof(weight));
 
         var isTraining = training;
         var step = StepCount;
         var output = Quantize(weight, isTraining, step, out var report);
-        using var noGrad = torch.no_grad();
         if (isTraining)
         {
+            using var noGrad = torch.no_grad();
             if (FusedKernels.Applies(_flips, ScalarType.Int64) && FusedKernels.Applies(_numSteps, ScalarType.Int64))
             {
                 FusedKernels.Longs(_flips)[0] += report.Flips; // in place, as the ops below (two libtorch calls a layer a step)
@@ -134,8 +209,45 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
             }
         }
 
-        LastDiagnostics = CollectDiagnostics ? Diagnose(weight.detach(), output.detach(), report, step, isTraining) : null;
-        return output;
+        return new Call(output, report, step, isTraining);
+    }
+
+    /// <summary>The rest of a call once its output exists: the diagnostics.</summary>
+    private Tensor End(Tensor weight, Call call)
+    {
+        if (CollectDiagnostics)
+        {
+            using var noGrad = torch.no_grad();
+            LastDiagnostics = Diagnose(weight.detach(), call.Output.detach(), call.Report, call.Step, call.IsTraining);
+        }
+        else
+        {
+            LastDiagnostics = null;
+        }
+
+        return call.Output;
+    }
+
+    /// <summary>Set while <see cref="ForwardAll"/> collects this quantizer's fused node into its batch.</summary>
+    private FusedBatch? _collecting;
+
+    /// <summary>
+    /// The fused fixed-scale node on <paramref name="weight"/>; while <see cref="ForwardAll"/> collects, a part of its batch
+    /// node instead, and null (the output and <see cref="FusedFixedSpec.NotClipped"/> come when the batch runs).
+    /// </summary>
+    private protected Tensor FusedFixed(Tensor weight, Tensor steps, FusedFixedSpec spec)
+    {
+        if (_collecting is null) return FusedFixedScaleSte.apply(weight, steps, spec);
+        _collecting.Parts.Add(new FusedBatch.Part(weight, null, steps, spec, null));
+        return null!;
+    }
+
+    /// <summary>The fused learned-scale node, or a part of a collecting batch node (see <see cref="FusedFixed"/>).</summary>
+    private protected Tensor FusedLearned(Tensor weight, Tensor parameter, Tensor steps, FusedLearnedSpec spec)
+    {
+        if (_collecting is null) return FusedLearnedScaleSte.apply(weight, parameter, steps, spec);
+        _collecting.Parts.Add(new FusedBatch.Part(weight, parameter, steps, null, spec));
+        return null!;
     }
 
     /// <summary>What one call decided, for counters and diagnostics.</summary>
@@ -306,7 +418,7 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
         {
             using (torch.no_grad()) scale = Pow2Float32(exponent);
             var spec = new FusedFixedSpec(Layout, Qp, null, observer, false);
-            var output = FusedFixedScaleSte.apply(weight, scale, spec);
+            var output = FusedFixed(weight, scale, spec);
             notClipped = spec.NotClipped!;
             return output;
         }

@@ -168,7 +168,7 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
     private Tensor QKerasTrainingForward(Tensor input)
     {
         var y0 = SafeConvolution.Conv2d(input, weight, null, stride, padding, groups);
-        long n = y0.shape[0] * y0.shape[2] * y0.shape[3];
+        long n = y0.size(0) * y0.size(2) * y0.size(3);
         if (n < 2)
             throw new ArgumentException($"Expected more than 1 value per channel when training, got input of shape [{string.Join(", ", input.shape)}].", nameof(input));
         var batchMean = y0.mean([0, 2, 3]);
@@ -219,15 +219,13 @@ public sealed class ConvBn : Module<Tensor, Tensor>, IQuantizableLayer
     }
 
     /// <summary>
-    /// Training without BN folding: runs the quantizer now, for this layer's next forward pass, and returns whether it did
-    /// (<see cref="QuantizableLayers.QuantizeAhead"/>). The same call on the same weight as the forward pass makes, earlier.
+    /// Training without BN folding: whether <see cref="QuantizableLayers.QuantizeAhead"/> runs this layer's quantizer before
+    /// the forward pass (the same call on the same weight as the forward pass makes, earlier).
     /// </summary>
-    internal bool PrepareWeight()
-    {
-        if (!training || quantizer is null || Folding != BatchNormFolding.None) return false;
-        preparedWeight = quantizer.forward(weight);
-        return true;
-    }
+    internal bool QuantizesAhead => training && quantizer is not null && Folding == BatchNormFolding.None;
+
+    /// <summary>The weight the quantizer produced ahead of this layer's next forward pass.</summary>
+    internal void SetPreparedWeight(Tensor w) => preparedWeight = w;
 
     /// <summary>Drops a prepared weight the forward pass did not take (a forward pass that failed on the way).</summary>
     internal void ClearPreparedWeight() => preparedWeight = null;

@@ -21,7 +21,12 @@ public static class QuantizableLayers
         if (!training) return default;
         List<ConvBn>? prepared = null;
         foreach (var layer in layers)
-            if (layer is ConvBn conv && conv.PrepareWeight()) (prepared ??= new()).Add(conv);
+            if (layer is ConvBn conv && conv.QuantizesAhead) (prepared ??= new()).Add(conv);
+        if (prepared is null) return default;
+
+        // One autograd node for all their fused quantizer nodes (WeightQuantizer.ForwardAll): the same calls, in order.
+        var outputs = WeightQuantizer.ForwardAll(prepared.ConvertAll(conv => conv.Quantizer!), prepared.ConvertAll(conv => (Tensor)conv.Weight));
+        for (int i = 0; i < prepared.Count; i++) prepared[i].SetPreparedWeight(outputs[i]);
         return new PreparedWeights(prepared);
     }
 

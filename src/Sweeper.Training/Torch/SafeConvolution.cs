@@ -28,8 +28,8 @@ public static class SafeConvolution
     /// <summary>Whether <see cref="Conv2d"/> pads this convolution's channels.</summary>
     public static bool PadsChannels(Tensor input, Tensor weight, long[] stride, long groups) =>
         groups == 1 && input.requires_grad && input.device_type == DeviceType.CPU && input.ndim == 4
-        && (weight.shape[1] % SafeChannelMultiple != 0 || weight.shape[0] % SafeChannelMultiple != 0)
-        && (weight.shape[2] > 1 || weight.shape[3] > 1 || stride.Any(s => s > 1));
+        && (weight.size(1) % SafeChannelMultiple != 0 || weight.size(0) % SafeChannelMultiple != 0) // size(i), not shape: see WeightQuantizer.HasShape
+        && (weight.size(2) > 1 || weight.size(3) > 1 || stride.Any(s => s > 1));
 
     /// <summary><c>conv2d(input, weight, bias, stride, padding, dilation 1, groups)</c>, with its channels padded as the class summary says.</summary>
     public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias, long[] stride, long[] padding, long groups)
@@ -38,7 +38,7 @@ public static class SafeConvolution
             return nn.functional.conv2d(input, weight, bias, stride, padding, null, groups);
 
         using var scope = torch.NewDisposeScope();
-        long inChannels = weight.shape[1], outChannels = weight.shape[0];
+        long inChannels = weight.size(1), outChannels = weight.size(0);
         long extraIn = RoundUp(inChannels) - inChannels, extraOut = RoundUp(outChannels) - outChannels;
         var x = extraIn == 0 ? input : nn.functional.pad(input, [0, 0, 0, 0, 0, extraIn]); // (W, H, C) from the last dimension
         var w = extraIn == 0 && extraOut == 0 ? weight : nn.functional.pad(weight, [0, 0, 0, 0, 0, extraIn, 0, extraOut]);
