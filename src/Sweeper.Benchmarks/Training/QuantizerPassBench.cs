@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Sweeper.Training.Models;
 using Sweeper.Training.Quantized;
 using Sweeper.Core.Model;
+using Sweeper.Quantization.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,7 +20,8 @@ public sealed record QuantizerPassRow(string Method, int Layers, double ForwardM
 /// <summary>
 /// What a training step spends in the quantizers themselves, without convolutions: the model of
 /// <see cref="TrainingStepBenchOptions"/> is built per method, and every quantized layer's quantizer runs forward (in
-/// training mode, as in a step) and backward on its weight, <see cref="TrainingStepBenchOptions.Rounds"/> times after the
+/// training mode, as in a step, all in one call as the model runs them ahead of its forward pass:
+/// <see cref="WeightQuantizer.ForwardAll"/>) and backward on its weight, <see cref="TrainingStepBenchOptions.Rounds"/> times after the
 /// warm-up. Divided by the float step of <see cref="TrainingStepBench"/>, it is the share of a step the method adds.
 /// </summary>
 public static class QuantizerPassBench
@@ -53,13 +55,15 @@ public static class QuantizerPassBench
             .Where(l => l.Quantizer is not null)
             .Select(l => (l.Quantizer!, Weight: ((nn.Module)l).named_parameters(recurse: false).Single(p => p.name == "weight").parameter))
             .ToList();
+        var quantizers = layers.ConvertAll(l => l.Item1);
+        var weights = layers.ConvertAll(l => (Tensor)l.Weight);
         var forward = new List<double>();
         var backward = new List<double>();
         for (int pass = 0; pass < options.Warmup + options.Rounds; pass++)
         {
             using var scope = torch.NewDisposeScope();
             var clock = Stopwatch.StartNew();
-            var outputs = layers.Select(l => l.Item1.forward(l.Weight)).ToList();
+            var outputs = WeightQuantizer.ForwardAll(quantizers, weights); // as the model runs them ahead of its forward pass
             double f = clock.Elapsed.TotalMilliseconds;
             var gradients = outputs.Select(o => torch.ones_like(o)).ToList();
             clock.Restart();

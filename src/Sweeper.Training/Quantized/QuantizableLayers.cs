@@ -11,8 +11,9 @@ public static class QuantizableLayers
     /// Training: runs the quantizers of <paramref name="layers"/>' conv+BN layers back to back before the model's
     /// forward pass uses them (each layer takes its prepared weight instead of quantizing between two convolutions). A
     /// quantizer run between convolutions finds its weight and buffers evicted from the caches; run back to back they
-    /// cost about half (see README, "Speed and memory"). Every quantizer sees the same weight, in the same order, as it
-    /// would in the forward pass, so the step is the same to the bit. Dispose the result after the forward pass: it drops
+    /// cost about half (see README, "Speed and memory"). They run as one call, <see cref="WeightQuantizer.ForwardAll"/>,
+    /// whose fake-quant passes are one autograd node instead of one per layer. Every quantizer sees the same weight, in
+    /// the same order, as it would in the forward pass, so the step is the same to the bit. Dispose the result after the forward pass: it drops
     /// whatever a failed pass did not take. Layers that fold BN quantize in their forward pass as before (the folded
     /// weight needs this step's statistics).
     /// </summary>
