@@ -152,6 +152,8 @@ public abstract class WeightQuantizer : nn.Module<Tensor, Tensor>
                 quantizer._collecting = null;
             }
 
+            if (batch.Parts.Count > parts + 1)
+                throw new InvalidOperationException($"{quantizer.GetName()} made {batch.Parts.Count - parts} fused nodes in one call; a call makes at most one.");
             if (batch.Parts.Count > parts) collected.Add((i, call));
             else outputs[i] = quantizer.End(weights[i], call);
         }

@@ -23,6 +23,9 @@ public sealed class HeldScalarSgd : SGD
     {
     }
 
+    /// <summary>Zeros every gradient in place, as TorchSharp's <c>zero_grad</c> does, without its per-parameter shape read (<see cref="GradientZeroing"/>).</summary>
+    public override void zero_grad() => GradientZeroing.Zero(parameters());
+
     public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
     {
         var options = group.Options;

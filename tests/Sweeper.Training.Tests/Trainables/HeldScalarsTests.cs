@@ -101,20 +101,30 @@ public sealed class HeldScalarsTests
     {
         using var g = new Generator(5);
         using var start = torch.randn([3, 7], generator: g);
+        using var start64 = torch.randn([4, 2], generator: g).to_type(ScalarType.Float64);
         var p1 = new TorchSharp.Modules.Parameter(start.clone());
         var p2 = new TorchSharp.Modules.Parameter(start.clone());
-        TorchSharp.Modules.OptimizerHelper theirs = name == "sgd" ? torch.optim.SGD([p1], 0.1, momentum: 0.9, weight_decay: 5e-5) : torch.optim.Adam([p1], 0.01, weight_decay: 5e-5);
-        TorchSharp.Modules.OptimizerHelper ours = name == "sgd" ? new Torch.HeldScalarSgd([p2], 0.1, 0.9, 5e-5) : new Torch.HeldScalarAdam([p2], 0.01, 5e-5);
+        var q1 = new TorchSharp.Modules.Parameter(start64.clone()); // float64: another element size
+        var q2 = new TorchSharp.Modules.Parameter(start64.clone());
+        TorchSharp.Modules.OptimizerHelper theirs = name == "sgd" ? torch.optim.SGD([p1, q1], 0.1, momentum: 0.9, weight_decay: 5e-5) : torch.optim.Adam([p1, q1], 0.01, weight_decay: 5e-5);
+        TorchSharp.Modules.OptimizerHelper ours = name == "sgd" ? new Torch.HeldScalarSgd([p2, q2], 0.1, 0.9, 5e-5) : new Torch.HeldScalarAdam([p2, q2], 0.01, 5e-5);
         for (int i = 0; i < 5; i++)
         {
             using var t = torch.randn([3, 7], generator: g);
+            using var u = torch.randn([4, 2], generator: g).to_type(ScalarType.Float64);
             theirs.zero_grad();
             ours.zero_grad();
-            (p1 * t).square().sum().backward();
-            (p2 * t).square().sum().backward();
+            if (i > 0)
+            {
+                // zero_grad leaves zeros, not none, as TorchSharp's does
+                Assert.True(p2.grad is { } pg && pg.eq(0).all().item<bool>() && q2.grad is { } qg && qg.eq(0).all().item<bool>(), $"{name} step {i}: gradients not zeroed");
+            }
+            ((p1 * t).square().sum() + (q1 * u).square().sum().to_type(ScalarType.Float32)).backward();
+            ((p2 * t).square().sum() + (q2 * u).square().sum().to_type(ScalarType.Float32)).backward();
             theirs.step();
             ours.step();
             Assert.True(p1.eq(p2).all().item<bool>(), $"{name} step {i}");
+            Assert.True(q1.eq(q2).all().item<bool>(), $"{name} step {i} (float64)");
         }
     }
 
