@@ -9,7 +9,8 @@ namespace Sweeper.Training.Torch;
 /// <c>torch.optim.SGD</c> with the same update, operation for operation (so the same figures to the bit, and the same
 /// checkpoint format), whose scalars are held for the whole step (<see cref="HeldScalars"/>): TorchSharp's own step
 /// passes four scalars made on the fly per parameter, each of which a garbage collection during the native call could
-/// free under libtorch.
+/// free under libtorch. A contiguous CPU float32 parameter (no Nesterov) is updated in one pass by <see cref="SgdKernel"/>,
+/// bitwise these operations (checked once per process against them).
 /// </summary>
 public sealed class HeldScalarSgd : SGD
 {
@@ -22,6 +23,9 @@ public sealed class HeldScalarSgd : SGD
         : base(groups, lr, momentum, 0, weightDecay, false, false)
     {
     }
+
+    /// <summary>Whether contiguous CPU float32 parameters take <see cref="SgdKernel"/> (else the operations below, as the kernel's check and tests compare).</summary>
+    internal bool Fused { get; init; } = true;
 
     /// <summary>Zeros every gradient in place, as TorchSharp's <c>zero_grad</c> does, without its per-parameter shape read (<see cref="GradientZeroing"/>).</summary>
     public override void zero_grad() => GradientZeroing.Zero(parameters());
@@ -41,6 +45,18 @@ public sealed class HeldScalarSgd : SGD
             var grad = param.grad;
             if (grad is null) continue;
             var state = (State)_state[param.Handle];
+            var existing = momentum != 0 ? state.momentum_buffer : null;
+            if (Fused && !nesterov && SgdKernel.Applies(param) && SgdKernel.Applies(grad) && param.numel() == grad.numel()
+                && (existing is null || SgdKernel.Applies(existing)) && SgdKernel.Verified)
+            {
+                // The same update in one pass (SgdKernel): bitwise these operations, without their calls and temporaries.
+                bool first = momentum != 0 && existing is null;
+                if (first) state.momentum_buffer = existing = torch.empty_like(grad).DetachFromDisposeScope(); // written whole by the first step
+                SgdKernel.Step(SgdKernel.Floats(param), SgdKernel.Floats(grad), existing is null ? default : SgdKernel.Floats(existing), weightDecay, momentum, dampening,
+                    maximize ? lr : -lr, first);
+                continue;
+            }
+
             if (weightDecay != 0) grad = grad.add(param, decay);
             if (momentum != 0)
             {
