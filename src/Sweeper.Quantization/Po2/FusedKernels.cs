@@ -789,6 +789,145 @@ internal static class FusedKernels
         }
     }
 
+    /// <summary>
+    /// The msqe_round choice between two candidate exponents per channel ([2, C]: <c>e0</c>, <c>e1</c>) of a float32
+    /// weight [C, N], as the reference makes it: <c>e0</c> where libtorch's sum of <see cref="WeightCandidateErrors"/>' row
+    /// at <c>e0</c> is below that at <c>e1</c>, else <c>e1</c> (ties and NaN sums go to <c>e1</c>). Writes the chosen
+    /// exponents to <paramref name="chosen"/> [C]; returns how many channels needed the exact sums.
+    /// <para>
+    /// Most channels are decided from float32 sums, 16 elements at a time: with no second-moment weights, exponents in
+    /// [−100, 100], qp &lt; 2^24, finite weights and N &lt; 2^18, each element's float32 error is its exact value within a
+    /// relative 4·2^−24 (the rounding, the clamp and the step are exact: R of a product that is subnormal is 0, as is R of its exact value; then one
+    /// rounding each for the difference, the square and nothing else, the mask being 0 or 1) or an absolute 2^−148 where
+    /// it is subnormal, and the float32 sum of N non-negative terms is within a relative N·2^−24 of theirs; libtorch's
+    /// float64 sum is within N·2^−52 of the exact one. So where s0·(1 + γ) + B &lt; s1·(1 − γ) − B (or the converse), with
+    /// γ = (N + 8)·2^−21 and B = N·2^−146, the exact sums and libtorch's are ordered the same way, strictly. A channel
+    /// closer than that, with a sum that is not finite, or outside those conditions, is summed exactly
+    /// (<see cref="WeightCandidateErrors"/> and <see cref="LibtorchSum"/>, so only where <see cref="RowSumsApply"/> holds).
+    /// The outlier mask |v| ≤ t compares a float32 v, so it is the same against the largest float32 ≤ t.
+    /// </para>
+    /// </summary>
+    public static int PairChoices(int rows, int n, ReadOnlySpan<float> x, ReadOnlySpan<double> threshold, ReadOnlySpan<float> root,
+        ReadOnlySpan<double> exponents, int qp, Span<double> chosen)
+    {
+        bool masked = !threshold.IsEmpty, rooted = !root.IsEmpty;
+        bool screened = !rooted && n < 1 << 18 && qp < 1 << 24;
+        var pool = System.Buffers.ArrayPool<double>.Shared;
+        double[]? scratch = null;
+        Span<double> pair = stackalloc double[2];
+        int exact = 0;
+        try
+        {
+            for (int c = 0; c < rows; c++)
+            {
+                double e0 = exponents[c], e1 = exponents[rows + c];
+                var xs = x.Slice(c * n, n);
+                if (e0.Equals(e1))
+                    chosen[c] = e1; // one candidate: the reference compares a sum with itself and takes e1
+                else if (!screened || ScreenedChoice(xs, masked ? FloatAtMost(threshold[c]) : float.PositiveInfinity, e0, e1, qp) is not { } choice)
+                {
+                    exact++;
+                    scratch ??= pool.Rent(2 * n);
+                    pair[0] = e0;
+                    pair[1] = e1;
+                    WeightCandidateErrors(2, 1, n, xs, masked ? threshold.Slice(c, 1) : default, rooted ? root.Slice(c * n, n) : default, pair, qp, scratch);
+                    chosen[c] = LibtorchSum.Row(scratch.AsSpan(0, n)) < LibtorchSum.Row(scratch.AsSpan(n, n)) ? e0 : e1;
+                }
+                else chosen[c] = choice;
+            }
+        }
+        finally
+        {
+            if (scratch is not null) pool.Return(scratch);
+        }
+        return exact;
+    }
+
+    /// <summary><see cref="PairChoices"/>' choice for one unweighted channel from its float32 sums; null where they cannot tell.</summary>
+    private static double? ScreenedChoice(ReadOnlySpan<float> x, float limit, double e0, double e1, int qp)
+    {
+        if (!(Math.Abs(e0) <= 100 && Math.Abs(e1) <= 100)) return null;
+        var (s0, s1) = Float32PairSums(x, limit, (float)Pow2(-e0), (float)Pow2(e0), (float)Pow2(-e1), (float)Pow2(e1), qp);
+        if (!double.IsFinite(s0) || !double.IsFinite(s1)) return null;
+        int n = x.Length;
+        double gamma = (n + 8) * Math.ScaleB(1.0, -21), slack = n * Math.ScaleB(1.0, -146);
+        if (s0 * (1 + gamma) + slack < s1 * (1 - gamma) - slack) return e0;
+        if (s1 * (1 + gamma) + slack < s0 * (1 - gamma) - slack) return e1;
+        return null;
+    }
+
+    /// <summary>The largest float32 ≤ <paramref name="t"/> (NaN for NaN): |v| ≤ t ⇔ |v| ≤ it for every float32 v.</summary>
+    internal static float FloatAtMost(double t)
+    {
+        float f = (float)t;
+        return f > t ? MathF.BitDecrement(f) : f;
+    }
+
+    /// <summary>
+    /// Both candidates' sums over one channel of <c>((clamp(R(v · inv), −qp, qp) · step − v)²) · m</c> in float32
+    /// (m = |v| ≤ <paramref name="limit"/>), in no particular order: the screening sums of <see cref="PairChoices"/>;
+    /// NaN when a weight is not finite (the reference's sums are then NaN, masked or not).
+    /// </summary>
+    private static (double, double) Float32PairSums(ReadOnlySpan<float> x, float limit, float inv0, float step0, float inv1, float step1, int qp)
+    {
+        float q = qp;
+        int i = 0, n = x.Length;
+        float s0 = 0, s1 = 0;
+        if (Wide && n >= 16)
+        {
+            var lo = Vector512.Create(-q);
+            var hi = Vector512.Create(q);
+            var vlimit = Vector512.Create(limit);
+            var a0 = Vector512<float>.Zero;
+            var a1 = Vector512<float>.Zero;
+            var finite = Vector512<float>.Zero; // v − v: NaN for an infinite or NaN v
+            for (; i + 16 <= n; i += 16)
+            {
+                var v = Vector512.LoadUnsafe(in x[i]);
+                finite = Avx512F.Add(finite, Avx512F.Subtract(v, v));
+                var keep = Vector512.LessThanOrEqual(Vector512.Abs(v), vlimit);
+                var d0 = Avx512F.Subtract(Avx512F.Multiply(Avx512F.Min(hi, Avx512F.Max(lo, Avx512F.RoundScale(Avx512F.Multiply(v, Vector512.Create(inv0)), 8))), Vector512.Create(step0)), v);
+                var d1 = Avx512F.Subtract(Avx512F.Multiply(Avx512F.Min(hi, Avx512F.Max(lo, Avx512F.RoundScale(Avx512F.Multiply(v, Vector512.Create(inv1)), 8))), Vector512.Create(step1)), v);
+                a0 = Avx512F.Add(a0, Avx512F.Multiply(d0, d0) & keep);
+                a1 = Avx512F.Add(a1, Avx512F.Multiply(d1, d1) & keep);
+            }
+            s0 = Vector512.Sum(a0) + Vector512.Sum(finite);
+            s1 = Vector512.Sum(a1);
+        }
+        else if (Vector && n >= 8)
+        {
+            var lo = Vector256.Create(-q);
+            var hi = Vector256.Create(q);
+            var vlimit = Vector256.Create(limit);
+            var a0 = Vector256<float>.Zero;
+            var a1 = Vector256<float>.Zero;
+            var finite = Vector256<float>.Zero;
+            for (; i + 8 <= n; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(in x[i]);
+                finite = Avx.Add(finite, Avx.Subtract(v, v));
+                var keep = Vector256.LessThanOrEqual(Vector256.Abs(v), vlimit);
+                var d0 = Avx.Subtract(Avx.Multiply(Avx.Min(hi, Avx.Max(lo, Avx.RoundToNearestInteger(Avx.Multiply(v, Vector256.Create(inv0))))), Vector256.Create(step0)), v);
+                var d1 = Avx.Subtract(Avx.Multiply(Avx.Min(hi, Avx.Max(lo, Avx.RoundToNearestInteger(Avx.Multiply(v, Vector256.Create(inv1))))), Vector256.Create(step1)), v);
+                a0 = Avx.Add(a0, Avx.Multiply(d0, d0) & keep);
+                a1 = Avx.Add(a1, Avx.Multiply(d1, d1) & keep);
+            }
+            s0 = Vector256.Sum(a0) + Vector256.Sum(finite);
+            s1 = Vector256.Sum(a1);
+        }
+        for (; i < n; i++)
+        {
+            float v = x[i];
+            if (!float.IsFinite(v)) return (double.NaN, double.NaN);
+            if (!(MathF.Abs(v) <= limit)) continue;
+            float d0 = Math.Clamp(MathF.Round(v * inv0), -q, q) * step0 - v;
+            float d1 = Math.Clamp(MathF.Round(v * inv1), -q, q) * step1 - v;
+            s0 += d0 * d0;
+            s1 += d1 * d1;
+        }
+        return (s0, s1);
+    }
+
     /// <summary>The squared deviations <c>(x − mean)²</c> per row of x [C, N] (PopulationStd's elementwise part).</summary>
     public static void CenteredSquares(int rows, int n, ReadOnlySpan<double> x, ReadOnlySpan<double> mean, Span<double> result)
     {

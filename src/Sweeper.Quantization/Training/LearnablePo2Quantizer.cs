@@ -99,7 +99,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
         {
             var fusedSpec = new FusedLearnedSpec(Layout, Qp, false, GradientSpec(isTraining));
             var output = FusedLearned(weight, _log2Scale, fused.Steps, fusedSpec);
-            report = new QuantizerStep(fused.Exponent, fused.Steps, fusedSpec.NotClipped!, Outliers(weight, fused.Log2Scale), fused.Flips, false);
+            report = new QuantizerStep(fused.Exponent, fused.Steps, fusedSpec.NotClipped!, Outliers(weight, null), fused.Flips, false);
             return output;
         }
 
@@ -152,14 +152,15 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
         return LearnedScaleSte.apply(weight, _log2Scale, q, scale, notClipped, GradientSpec(isTraining));
     }
 
-    /// <summary>What <see cref="FusedMsqeRound"/> decided: the exponents (float64 [C]), their steps (float32 [C]), l (float64 [C]) and the flips.</summary>
-    private sealed record FusedDecision(Tensor Exponent, Tensor Steps, Tensor Log2Scale, long Flips);
+    /// <summary>What <see cref="FusedMsqeRound"/> decided: the exponents (float64 [C]), their steps (float32 [C]) and the flips.</summary>
+    private sealed record FusedDecision(Tensor Exponent, Tensor Steps, long Flips);
 
     /// <summary>
     /// The msqe_round step of an initialised quantizer on a contiguous float32 weight whose channel matrix is its memory,
-    /// in one pass over the weight (<see cref="FusedKernels.WeightCandidateErrors"/>; the sums and 2^l in libtorch, as in
-    /// the reference): bitwise the reference path's exponents, flips and steps, without its float64 copy of the weight and
-    /// its mask and weight matrices. Null where it does not apply (the reference path runs).
+    /// in one pass over the weight per channel (<see cref="FusedKernels.PairChoices"/>: float32 sums where they decide for
+    /// certain, libtorch's where they do not; the mask's thresholds from libtorch's exp2): bitwise the reference path's
+    /// exponents, flips and steps, without its float64 copy of the weight and its mask and weight matrices. Null where it
+    /// does not apply (the reference path runs).
     /// </summary>
     private FusedDecision? FusedMsqeRound(Tensor weight, bool isTraining, long step)
     {
@@ -172,66 +173,71 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
         if (root is not null && !FusedKernels.Applies(root, ScalarType.Float32)) return null;
 
         int rows = (int)Channels, n = (int)ElementsPerChannel;
-        var l = _log2Scale.detach().to_type(ScalarType.Float64);
-        using var threshold = _options.OutlierMask ? Pow2(l).Times(Qp + 0.5) : null;
-        var levels = FusedKernels.Doubles(l);
         var exponent = torch.empty(rows, ScalarType.Float64);
         var chosen = FusedKernels.Doubles(exponent);
         var x = FusedKernels.Floats(weight);
-        var limits = threshold is null ? default : FusedKernels.Doubles(threshold);
         var roots = root is null ? default : FusedKernels.Floats(root);
-        if (FusedKernels.RowSumsApply(2 * rows, n))
+        var scale = FusedKernels.Floats(_log2Scale);
+        var pool = System.Buffers.ArrayPool<double>.Shared;
+        var buffer = pool.Rent(2 * rows);
+        Tensor? threshold = null;
+        try
         {
-            // Row by row: both candidates' errors in scratch, summed there in libtorch's order (the reference sums [2, C, N] over N).
-            var scratch = System.Buffers.ArrayPool<double>.Shared.Rent(2 * n);
-            try
-            {
-                Span<double> candidates = stackalloc double[2];
-                var errors = scratch.AsSpan(0, 2 * n);
-                for (int c = 0; c < rows; c++)
-                {
-                    candidates[0] = Math.Floor(levels[c]);
-                    candidates[1] = Math.Ceiling(levels[c]);
-                    FusedKernels.WeightCandidateErrors(2, 1, n, x.Slice(c * n, n), limits.IsEmpty ? default : limits.Slice(c, 1), roots.IsEmpty ? default : roots.Slice(c * n, n),
-                        candidates, Qp, errors);
-                    chosen[c] = LibtorchSum.Row(errors.Slice(0, n)) < LibtorchSum.Row(errors.Slice(n, n)) ? candidates[0] : candidates[1]; // ties go to ceil
-                }
-            }
-            finally
-            {
-                System.Buffers.ArrayPool<double>.Shared.Return(scratch);
-            }
-        }
-        else
-        {
-            var candidates = new double[2 * rows];
+            var pair = buffer.AsSpan(0, 2 * rows); // [2, C]: floor and ceil of l
             for (int c = 0; c < rows; c++)
             {
-                candidates[c] = Math.Floor(levels[c]);
-                candidates[rows + c] = Math.Ceiling(levels[c]);
+                double level = scale[c]; // l as float64, exactly (the reference's to_type)
+                pair[c] = Math.Floor(level);
+                pair[rows + c] = Math.Ceiling(level);
             }
 
-            using var errors = torch.empty([2, rows, n], ScalarType.Float64);
-            FusedKernels.WeightCandidateErrors(2, rows, n, x, limits, roots, candidates, Qp, FusedKernels.Doubles(errors));
-            using var sums = errors.sum([2]); // [2, C], as the reference's
-            var sum = FusedKernels.Doubles(sums);
-            for (int c = 0; c < rows; c++) chosen[c] = sum[c] < sum[rows + c] ? candidates[c] : candidates[rows + c]; // ties go to ceil
+            // The mask's thresholds 2^l·(qp + 0.5), in libtorch as the reference's.
+            Span<double> limits = default;
+            if (_options.OutlierMask)
+            {
+                using var l = _log2Scale.detach().to_type(ScalarType.Float64);
+                threshold = Pow2(l).Times(Qp + 0.5);
+                limits = FusedKernels.Doubles(threshold);
+            }
+
+            if (FusedKernels.RowSumsApply(2 * rows, n))
+            {
+                // Per channel: decided from float32 sums where they order the two candidates for certain, else from libtorch's sums.
+                FusedKernels.PairChoices(rows, n, x, limits, roots, pair, Qp, chosen);
+            }
+            else
+            {
+                using var errors = torch.empty([2, rows, n], ScalarType.Float64);
+                FusedKernels.WeightCandidateErrors(2, rows, n, x, limits, roots, pair, Qp, FusedKernels.Doubles(errors));
+                using var sums = errors.sum([2]); // [2, C], as the reference's
+                var sum = FusedKernels.Doubles(sums);
+                for (int c = 0; c < rows; c++) chosen[c] = sum[c] < sum[rows + c] ? pair[c] : pair[rows + c]; // ties go to ceil
+            }
+        }
+        finally
+        {
+            threshold?.Dispose();
+            pool.Return(buffer);
         }
 
         var steps = Pow2Float32(exponent);
         var flips = isTraining ? RecordExponent(exponent, step) : 0L;
-        return new FusedDecision(exponent, steps, l, flips);
+        return new FusedDecision(exponent, steps, flips);
     }
 
     private ScaleGradientSpec GradientSpec(bool isTraining) =>
         new(true, Math.Log(2.0), ReduceDims, [Channels], isTraining && _secondMoment is not null ? this : null);
 
-    /// <summary>The diagnostic outliers |w| &gt; 2^l·(qp + 0.5), computed only when diagnostics are collected (null otherwise: unused).</summary>
-    private Tensor? Outliers(Tensor weight, Tensor l)
+    /// <summary>
+    /// The diagnostic outliers |w| &gt; 2^l·(qp + 0.5) (l: float64 [C], null for the scale parameter's values as they are),
+    /// computed only when diagnostics are collected (null otherwise: unused).
+    /// </summary>
+    private Tensor? Outliers(Tensor weight, Tensor? l)
     {
         if (!CollectDiagnostics) return null;
         using var noGrad = torch.no_grad();
-        return weight.detach().abs().gt(Broadcast(Pow2(l).Times(Qp + 0.5), ScalarType.Float64));
+        using var own = l is null ? _log2Scale.detach().to_type(ScalarType.Float64) : null;
+        return weight.detach().abs().gt(Broadcast(Pow2(l ?? own!).Times(Qp + 0.5), ScalarType.Float64));
     }
 
     void IGradientObserver.Observe(Tensor gradOutput, Tensor notClipped) =>

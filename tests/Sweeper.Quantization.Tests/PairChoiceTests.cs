@@ -1,0 +1,176 @@
+using Sweeper.Quantization.Po2;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Sweeper.Quantization.Tests;
+
+/// <summary>
+/// learnable_po2's msqe_round choice between floor and ceil of l (<see cref="FusedKernels.PairChoices"/>): the same
+/// exponent as the reference (libtorch's sums of <see cref="FusedKernels.WeightCandidateErrors"/>' rows, ties and NaN to
+/// the ceil) on every channel, whether float32 sums decided it or the channel was too close to call and was summed
+/// exactly; near-ties built on purpose are summed exactly.
+/// </summary>
+public sealed class PairChoiceTests
+{
+    /// <summary>The reference: both candidates' errors in libtorch's memory, summed by libtorch, compared as the reference does.</summary>
+    private static double[] Reference(int rows, int n, float[] x, double[] threshold, float[] root, double[] pair, int qp)
+    {
+        var errors = new double[2 * rows * n];
+        FusedKernels.WeightCandidateErrors(2, rows, n, x, threshold, root, pair, qp, errors);
+        using var tensor = torch.tensor(errors, [2, rows, n], ScalarType.Float64);
+        using var sums = tensor.sum([2]);
+        var s = sums.data<double>().ToArray();
+        return Enumerable.Range(0, rows).Select(c => s[c] < s[rows + c] ? pair[c] : pair[rows + c]).ToArray();
+    }
+
+    private static double Gauss(Random random) => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+
+    /// <summary>[C, N] weights of spread 2^−4 with outliers, and l per channel around the MSQE-optimal range.</summary>
+    private static (float[] X, double[] Levels) Layer(int rows, int n, int seed)
+    {
+        var random = new Random(seed);
+        var x = new float[rows * n];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)((i % 17 == 3 ? 4.0 : 1.0) * Math.Pow(2, -4 + random.Next(-2, 3) * 0.25) * Gauss(random));
+        var levels = Enumerable.Range(0, rows).Select(_ => -7 + 4 * random.NextDouble()).ToArray();
+        return (x, levels);
+    }
+
+    private static double[] Pair(double[] levels) => [.. levels.Select(Math.Floor), .. levels.Select(Math.Ceiling)];
+
+    private static double[] Thresholds(double[] levels, int qp)
+    {
+        using var l = torch.tensor(levels, ScalarType.Float64);
+        using var t = torch.exp2(l) * (qp + 0.5);
+        return t.data<double>().ToArray();
+    }
+
+    private static float[] Roots(int count, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(i => i % 7 == 1 ? 0f : (float)Math.Sqrt(random.NextDouble() * 3)).ToArray();
+    }
+
+    public static TheoryData<int> Lengths() => new() { 1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 96, 130, 255, 256, 257, 288, 480, 1000, 4097 };
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void RandomLayers_SameChoicesAsTheReference_MostDecidedByFloat32Sums(int n)
+    {
+        int rows = n > 1000 ? 8 : 40;
+        foreach (var qp in new[] { 7, 127 })
+            foreach (var masked in new[] { false, true })
+                foreach (var rooted in new[] { false, true })
+                {
+                    var (x, levels) = Layer(rows, n, 31 * n + qp + (masked ? 1 : 0) + (rooted ? 2 : 0));
+                    var pair = Pair(levels);
+                    var threshold = masked ? Thresholds(levels, qp) : [];
+                    var root = rooted ? Roots(rows * n, n) : [];
+                    var chosen = new double[rows];
+
+                    int exact = FusedKernels.PairChoices(rows, n, x, threshold, root, pair, qp, chosen);
+
+                    Assert.Equal(Reference(rows, n, x, threshold, root, pair, qp), chosen);
+                    if (rooted) Assert.Equal(rows, exact); // second-moment weights: always libtorch's sums
+                    else if (n >= 16) Assert.True(exact <= rows / 4, $"n {n} qp {qp} masked {masked}: {exact} of {rows} channels summed exactly");
+                }
+    }
+
+    /// <summary>
+    /// Rows on both sides of the point where the two candidates' sums cross (a weight row scaled by α, α bisected until
+    /// the reference's choice flips between adjacent values): their sums differ far less than float32 sums can tell.
+    /// </summary>
+    [Theory]
+    [InlineData(9)]
+    [InlineData(33)]
+    [InlineData(96)]
+    [InlineData(480)]
+    public void NearTies_SummedExactly_SameChoicesAsTheReference(int n)
+    {
+        const int qp = 7;
+        var pair = new double[] { -5, -4 };
+        var rowsFound = new List<float[]>();
+        for (int seed = 0; seed < 12; seed++)
+        {
+            var (baseRow, _) = Layer(1, n, 500 + seed);
+            float[] Scaled(double alpha) => baseRow.Select(v => (float)(v * alpha)).ToArray();
+            double Choice(double alpha) => Reference(1, n, Scaled(alpha), [], [], pair, qp)[0];
+            // Small weights favour the finer step, clipped ones the coarser: find a flip on a grid, then bisect it.
+            double lo = double.NaN, hi = double.NaN;
+            for (double a = 0.125; a < 16; a *= 1.25)
+                if (Choice(a) != Choice(a * 1.25)) { lo = a; hi = a * 1.25; break; }
+            if (double.IsNaN(lo)) continue;
+            double atLo = Choice(lo);
+            for (int i = 0; i < 60 && hi - lo > lo * 1e-15; i++)
+            {
+                double mid = 0.5 * (lo + hi);
+                if (Choice(mid) == atLo) lo = mid; else hi = mid;
+            }
+            rowsFound.Add(Scaled(lo));
+            rowsFound.Add(Scaled(hi));
+        }
+        Assert.True(rowsFound.Count >= 8, $"only {rowsFound.Count} near-tie rows found");
+
+        int rows = rowsFound.Count;
+        var x = rowsFound.SelectMany(r => r).ToArray();
+        var pairs = Pair(Enumerable.Repeat(-4.5, rows).ToArray());
+        var chosen = new double[rows];
+        int exact = FusedKernels.PairChoices(rows, n, x, [], [], pairs, qp, chosen);
+
+        Assert.Equal(Reference(rows, n, x, [], [], pairs, qp), chosen);
+        Assert.Equal(rows, exact);
+    }
+
+    [Fact]
+    public void NonFiniteWeights_NaNSums_TheCeil_AsTheReference()
+    {
+        const int qp = 7, n = 40, rows = 6;
+        foreach (var masked in new[] { false, true })
+        {
+            var (x, levels) = Layer(rows, n, 77);
+            x[0 * n + 5] = float.PositiveInfinity;
+            x[1 * n + 33] = float.NaN;
+            x[2 * n + 39] = float.NegativeInfinity; // in the scalar tail of a 16-wide pass
+            x[3 * n + 1] = float.NaN;
+            var pair = Pair(levels);
+            var threshold = masked ? Thresholds(levels, qp) : [];
+            var chosen = new double[rows];
+
+            FusedKernels.PairChoices(rows, n, x, threshold, [], pair, qp, chosen);
+
+            var expected = Reference(rows, n, x, threshold, [], pair, qp);
+            Assert.Equal(expected, chosen);
+            for (int c = 0; c < 4; c++) Assert.Equal(pair[rows + c], chosen[c]);
+        }
+    }
+
+    [Fact]
+    public void SameCandidateTwice_ThatExponent()
+    {
+        var x = new float[] { 0.1f, -0.2f, 0.3f, 0.05f };
+        var chosen = new double[1];
+        Assert.Equal(0, FusedKernels.PairChoices(1, 4, x, [], [], [-3.0, -3.0], 7, chosen));
+        Assert.Equal(-3.0, chosen[0]);
+    }
+
+    [Fact]
+    public void FloatAtMost_KeepsEveryFloat32Comparison()
+    {
+        var random = new Random(5);
+        var thresholds = new List<double> { 0, 1, 0.1, 1e-40, 1e-46, 3.5e38, 1e39, double.PositiveInfinity, double.NaN, -0.5, float.MaxValue, float.Epsilon };
+        for (int i = 0; i < 2000; i++) thresholds.Add(Math.Pow(2, random.Next(-140, 128)) * (1 + random.NextDouble()));
+        for (int i = 0; i < 200; i++)
+        {
+            float f = (float)(random.NextDouble() * 10);
+            thresholds.Add(f);
+            thresholds.Add(Math.BitIncrement((double)f));
+            thresholds.Add(Math.BitDecrement((double)f));
+        }
+        foreach (var t in thresholds)
+        {
+            float limit = FusedKernels.FloatAtMost(t);
+            float near = (float)t;
+            foreach (var v in new[] { near, MathF.BitIncrement(near), MathF.BitDecrement(near), MathF.BitIncrement(MathF.BitIncrement(near)), 0f, float.PositiveInfinity, float.MaxValue })
+                Assert.True(Math.Abs((double)v) <= t == MathF.Abs(v) <= limit, $"t {t:R}, v {v:R}, limit {limit:R}");
+        }
+    }
+}
