@@ -361,10 +361,7 @@ internal static class FusedKernels
             var expected = torch.tensor(v);
             Training.Po2WeightQuantizer.LibtorchSecondMoment(expected, 0.999, torch.tensor(g), torch.tensor(pass));
             SecondMoment(v, g, pass, 0.999);
-            var want = Floats(expected);
-            for (int i = 0; i < n; i++)
-                if (BitConverter.SingleToInt32Bits(v[i]) != BitConverter.SingleToInt32Bits(want[i])) return false;
-            return true;
+            return MemoryMarshal.AsBytes(v.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(Floats(expected))); // bitwise
         }
         catch (Exception e) when (e is ExternalException or InvalidOperationException or ArgumentException)
         {

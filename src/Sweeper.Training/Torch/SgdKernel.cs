@@ -98,9 +98,7 @@ internal static class SgdKernel
                     Step(got, direction, buffer, decay, momentum, 0, -lr, first: step == 0);
                 }
 
-                var want = Floats(reference);
-                for (int i = 0; i < n; i++)
-                    if (BitConverter.SingleToInt32Bits(got[i]) != BitConverter.SingleToInt32Bits(want[i])) return false;
+                if (!MemoryMarshal.AsBytes(got.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(Floats(reference)))) return false; // bitwise
             }
 
             return true;
