@@ -566,6 +566,61 @@ internal static class FusedKernels
     }
 
     /// <summary>
+    /// <see cref="RneProducts"/> of one row with the outlier mask's weights formed on the way (<see cref="OutlierWeights"/>:
+    /// w = 1 where |x| ≤ <paramref name="threshold"/>, else 0; +∞ for no mask, which weighs every finite element 1 as the
+    /// unweighted reference does), summed where they are formed instead of written: the same terms, added in another order.
+    /// Every term is ≥ 0 (squares, and q·x and q·q with q of x's sign) or NaN, so each sum is within a factor
+    /// (1 ± n·2^−53) of the exact sum of the terms, as libtorch's sum of them is (<see cref="LibtorchSum"/>): the caller
+    /// uses them where that margin decides.
+    /// </summary>
+    public static void RneProductSums<T>(ReadOnlySpan<T> x, double threshold, double exponent, int qp, out double error, out double wqx, out double wqq)
+        where T : unmanaged
+    {
+        int n = x.Length, i = 0;
+        double qd = qp, step = Pow2(exponent), inv = Pow2(-exponent);
+        double se = 0, sx = 0, sq = 0;
+        if (Vector)
+        {
+            var hi = Vector256.Create(qd);
+            var lo = Vector256.Create(-qd);
+            var vstep = Vector256.Create(step);
+            var vinv = Vector256.Create(inv);
+            var vt = Vector256.Create(threshold);
+            var signBit = Vector256.Create(-0.0);
+            var one = Vector256.Create(1.0);
+            Vector256<double> ae = default, ax = default, aq = default;
+            for (; i + 4 <= n; i += 4)
+            {
+                var v = Load4(x, i);
+                var m = Avx.And(Avx.CompareLessThanOrEqual(Avx.AndNot(signBit, v), vt), one);
+                var q = Clamp(Avx.RoundToNearestInteger(Avx.Multiply(v, vinv)), lo, hi);
+                var err = Avx.Subtract(Avx.Multiply(q, vstep), v);
+                err = Avx.Multiply(Avx.Multiply(err, err), m);
+                var wq = Avx.Multiply(m, q);
+                ae = Avx.Add(ae, err);
+                ax = Avx.Add(ax, Avx.Multiply(wq, v));
+                aq = Avx.Add(aq, Avx.Multiply(wq, q));
+            }
+            se = Vector256.Sum(ae);
+            sx = Vector256.Sum(ax);
+            sq = Vector256.Sum(aq);
+        }
+        for (; i < n; i++)
+        {
+            double v = Load1(x, i);
+            double m = Math.Abs(v) <= threshold ? 1.0 : 0.0;
+            double q = Clamp(Math.Round(v * inv), qd);
+            double err = q * step - v;
+            err *= err;
+            double wq = m * q;
+            se += err * m;
+            sx += wq * v;
+            sq += wq * q;
+        }
+        (error, wqx, wqq) = (se, sx, sq);
+    }
+
+    /// <summary>
     /// Weighted squared errors of RNE codes at K candidate exponents, for the searches' batched MSQE comparisons: for
     /// x [C, N], integer-valued candidate exponents <paramref name="exponents"/> [K, C] (step = 2^e, inv = 2^−e) and
     /// weights w [C, N] (empty: none), writes <c>((clamp(R(x · inv), −qp, qp) · step − x)²) · w</c> into rows

@@ -447,9 +447,14 @@ public static class Po2Quantizers
             var best = e0.contiguous().clone();
             using var meanWqx = torch.empty(rows, ScalarType.Float64);
             using var meanWqq = torch.empty(rows, ScalarType.Float64);
-            MsqeEvaluate(x, rowWeights, best, qp, rows64, rows64.BestSums, meanWqx, meanWqq);
+            // Sums in any order where they decide the refits for certain (the start at the fixed point, the usual training
+            // step): BestSums then hold them, not libtorch's, and the line search settles what they leave open.
+            bool screened = init is not null && weights is null && !keepMatrices
+                && ScreenedFixedPoint(x, threshold is null ? default : FusedKernels.Doubles(threshold), FusedKernels.Doubles(best), qp, llsIters, rows64.BestSums);
+            if (screened) ScreenedSearches++;
+            else MsqeEvaluate(x, rowWeights, best, qp, rows64, rows64.BestSums, meanWqx, meanWqq);
             var qExponent = best.clone();
-            for (var i = 0; i < llsIters; i++)
+            for (var i = 0; i < (screened ? 0 : llsIters); i++)
             {
                 var eNew = LeastSquaresExponent(meanWqx, meanWqq);
                 if (FusedKernels.AllEqual(FusedKernels.Doubles(eNew), FusedKernels.Doubles(qExponent))) break; // the fixed point: see MsqeRows
@@ -479,20 +484,32 @@ public static class Po2Quantizers
                 Span<double> candidates = k <= 64 ? stackalloc double[k] : new double[k];
                 Span<bool> alive = k <= 64 ? stackalloc bool[k] : new bool[k];
                 var candidateErrors = rows64.Candidates;
+                double spread = 2 * ScreenedSpread(n);
                 for (int c = 0; c < rows; c++)
                 {
                     for (int j = 0; j < k; j++) candidates[j] = centers[c] + offsets[j];
                     var values = matrix.Row(c, rows64.X);
+                    var rowWeightValues = rowWeights.Row(values, c, n, rows64);
                     var bestSum = bestSums[c];
+                    bool exact = !screened; // a screened sum: libtorch's lies within bestSum·(1 ± spread)
                     // A candidate whose errors cannot sum below the best's stops early: it could not have been taken.
-                    FusedKernels.RowCandidateErrorsBounded(k, values, rowWeights.Row(values, c, n, rows64), candidates, qp, candidateErrors, bestSum, alive);
+                    FusedKernels.RowCandidateErrorsBounded(k, values, rowWeightValues, candidates, qp, candidateErrors, exact ? bestSum : bestSum * (1 + spread), alive);
                     for (int j = 0; j < k; j++)
                     {
                         if (!alive[j]) continue;
                         var s = LibtorchSum.Row(candidateErrors.Slice(j * n, n));
+                        if (!exact && !(s < bestSum * (1 - spread)) && s < bestSum * (1 + spread))
+                        {
+                            // Too close to call: the best's error summed as libtorch sums it.
+                            FusedKernels.RneProducts(1, n, values, rowWeightValues, bestValues.Slice(c, 1), qp, rows64.Errors, rows64.Wqx, rows64.Wqq);
+                            bestSum = LibtorchSum.Row(rows64.Errors);
+                            exact = true;
+                            SettledRows++;
+                        }
                         if (!(s < bestSum)) continue;
                         bestValues[c] = candidates[j];
                         bestSum = s;
+                        exact = true;
                     }
                 }
             }
@@ -504,6 +521,55 @@ public static class Po2Quantizers
             threshold?.Dispose();
             rows64.Dispose();
         }
+    }
+
+    /// <summary>Searches on this thread that started from screened sums (<see cref="ScreenedFixedPoint"/>): for tests.</summary>
+    [ThreadStatic]
+    internal static long ScreenedSearches;
+
+    /// <summary>Rows of screened searches on this thread whose best error was summed again as libtorch sums it, a candidate being too close to call: for tests.</summary>
+    [ThreadStatic]
+    internal static long SettledRows;
+
+    /// <summary>
+    /// A bound ρ on how far a sum of <paramref name="n"/> terms ≥ 0 taken in one order lies from the same terms' sum taken in
+    /// another, relative to the first: each is within γ = (n−1)·u/(1 − (n−1)·u) of the exact sum S (u = 2^−53), so they
+    /// differ by at most 2γ·S ≤ 2γ/(1 − γ) times either, below (n + 2)·2^−52 for every n this is used with (n·u ≪ 1).
+    /// </summary>
+    private static double ScreenedSpread(int n) => (n + 2) * 2.220446049250313E-16;
+
+    /// <summary>
+    /// Whether the msqe search's first least-squares refit is certainly at its fixed point, judged from sums taken in any
+    /// order (<see cref="FusedKernels.RneProductSums{T}"/>) instead of libtorch's: for every row, the sums are finite and
+    /// R(log2(a / (b + EPS) + EPS)) of their means equals the start exponent with log2 more than 10^−6 plus the sums'
+    /// possible difference from a half-integer (where <see cref="LeastSquaresExponent"/> decides the same integer
+    /// from libtorch's sums, whichever log2 it takes). With no refits, only the sums' finiteness is asked. Writes each
+    /// row's error sum into <paramref name="sums"/> (valid only when true). The mask's weights come from
+    /// <paramref name="threshold"/> (empty: unweighted).
+    /// </summary>
+    private static bool ScreenedFixedPoint(Tensor x, ReadOnlySpan<double> threshold, ReadOnlySpan<double> e0, int qp, int llsIters, Span<double> sums)
+    {
+        int rows = (int)x.size(0), n = (int)x.size(1);
+        var floats = x.dtype == ScalarType.Float32 ? FusedKernels.Floats(x) : default;
+        var doubles = x.dtype == ScalarType.Float64 ? FusedKernels.Doubles(x) : default;
+        // Relative difference of r from libtorch's: the two sums (ρ each), the division by n, b + EPS, a / (…), + EPS
+        // (one rounding each on either side); log2 moves by that over ln 2 (doubled for safety).
+        double margin = 1e-6 + 2 * (2 * ScreenedSpread(n) + 12 * 1.1102230246251565E-16) / Math.Log(2);
+        for (int c = 0; c < rows; c++)
+        {
+            double t = threshold.IsEmpty ? double.PositiveInfinity : threshold[c];
+            double se, sx, sq;
+            if (floats.IsEmpty) FusedKernels.RneProductSums(doubles.Slice(c * n, n), t, e0[c], qp, out se, out sx, out sq);
+            else FusedKernels.RneProductSums(floats.Slice(c * n, n), t, e0[c], qp, out se, out sx, out sq);
+            if (!double.IsFinite(se) || !double.IsFinite(sx) || !double.IsFinite(sq)) return false;
+            sums[c] = se;
+            if (llsIters == 0) continue;
+            double r = sx / n / (sq / n + Eps) + Eps;
+            if (!(r >= 2.2250738585072014E-308) || !double.IsFinite(r)) return false;
+            double y = Math.Log2(r);
+            if (Math.Abs(y - Math.Floor(y) - 0.5) < margin || Math.Round(y, MidpointRounding.ToEven) != e0[c]) return false;
+        }
+        return true;
     }
 
     /// <summary>
