@@ -68,8 +68,7 @@ public static class OrchestrationBenchmark
                 var proxy = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorProxy>();
                 system.ActorOf(SweepWatcherActor.Props(proxy, _ => { }, r => done.TrySetResult(r)));
                 await WaitForCoordinatorAsync(proxy);
-                var process = Process.GetCurrentProcess();
-                var cpuBefore = process.TotalProcessorTime;
+                var cpuBefore = ProcessCpuTime.Now();
                 long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false), jitBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
                 var pauseBefore = GC.GetTotalPauseDuration();
                 var clock = Stopwatch.StartNew();
@@ -77,8 +76,7 @@ public static class OrchestrationBenchmark
                 var result = await done.Task.WaitAsync(TimeSpan.FromMinutes(10));
                 clock.Stop();
                 long jit = System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore, allocated = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
-                process.Refresh();
-                var cpu = process.TotalProcessorTime - cpuBefore;
+                var cpu = ProcessCpuTime.Now() - cpuBefore;
                 var completed = result.Trials.Count(t => t.State == TrialState.Completed && t.Epochs.Count == epochsPerTrial);
                 if (completed != trials) throw new InvalidOperationException($"only {completed} of {trials} trials completed every epoch");
                 return new OrchestrationFigures(trials, epochsPerTrial, slots, journal, clock.Elapsed, cpu, allocated, jit, GC.GetTotalPauseDuration() - pauseBefore);

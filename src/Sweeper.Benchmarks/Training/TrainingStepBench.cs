@@ -102,19 +102,16 @@ public static class TrainingStepBench
 
             var samples = runs.Select(_ => new List<double>()).ToList();
             var cpu = runs.Select(_ => new List<double>()).ToList();
-            using var process = Process.GetCurrentProcess();
             for (int round = 0; round < options.Rounds; round++)
             {
                 for (int k = 0; k < runs.Count; k++)
                 {
                     int index = (k + round) % runs.Count;
-                    process.Refresh();
-                    var cpuStart = process.TotalProcessorTime;
+                    var cpuStart = ProcessCpuTime.Now();
                     var watch = Stopwatch.StartNew();
                     for (int s = 0; s < options.StepsPerRound; s++) runs[index].Step(x, y);
                     samples[index].Add(watch.Elapsed.TotalMilliseconds / options.StepsPerRound);
-                    process.Refresh();
-                    cpu[index].Add((process.TotalProcessorTime - cpuStart).TotalMilliseconds / options.StepsPerRound);
+                    cpu[index].Add((ProcessCpuTime.Now() - cpuStart).TotalMilliseconds / options.StepsPerRound);
                 }
             }
 

@@ -195,12 +195,14 @@ public sealed class QuantizerBenchCommand : Command<QuantizerBenchSettings>
         var rows = Benchmarks.Training.TrainingStepBench.Measure(options);
         var table = new Table().Border(TableBorder.Rounded).Title("training step, MobileNetV2 width 0.5, 28×28, batch 128, 4 bits per channel, 1 thread" +
             (settings.SecondMoments ? ", second moments on" : ", second moments off"));
-        table.AddColumns("method", "median ms/step", "× float", "middle half of the rounds", "target");
+        table.AddColumns("method", "median ms/step", "× float", "middle half of the rounds", "× float, CPU time", "target");
         foreach (var r in rows)
             table.AddRow(r.Method, r.MedianMilliseconds.ToString("F1", CultureInfo.InvariantCulture), r.RatioToFloat.ToString("F3", CultureInfo.InvariantCulture),
                 string.Create(CultureInfo.InvariantCulture, $"{r.RatioQuartiles.Lower:F3}–{r.RatioQuartiles.Upper:F3}"),
+                r.CpuRatioToFloat.ToString("F3", CultureInfo.InvariantCulture),
                 QuantizerNames.TryParseMethod(r.Method, out var m) ? m switch { QuantizerMethod.LearnablePo2 or QuantizerMethod.Lsq => "≤ 1.02", QuantizerMethod.MsqePo2 or QuantizerMethod.LegacyAutoPo2 => "≤ 1.05", _ => "" } : "");
         AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine("[grey]× float: wall-clock time, the targets' measure; CPU time (the process's, all threads) leaves out the time other processes took the cores.[/]");
         var floatStep = rows.Single(r => r.Method == QuantizerMethod.None.Word()).MedianMilliseconds;
         var passes = Benchmarks.Training.QuantizerPassBench.Measure(options);
         var alone = new Table().Border(TableBorder.Rounded).Title("the quantizers alone: every quantized layer's weight fake-quant, no convolution (medians of the rounds)");
