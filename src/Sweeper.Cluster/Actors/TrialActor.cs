@@ -183,6 +183,7 @@ public sealed class TrialActor : ReceiveActor
             using var unstable = CancellationTokenSource.CreateLinkedTokenSource(token);
             var supervision = StepSupervision.Attach(trainable, _run, _attempt, unstable);
             long epochStartStep = 0;
+            var metricSets = new MetricSets();
             int checkpointed = from; // the newest epoch this run has a checkpoint of
             for (int epoch = from + 1; epoch <= trainable.TotalEpochs; epoch++)
             {
@@ -204,6 +205,8 @@ public sealed class TrialActor : ReceiveActor
                 try
                 {
                     result = trainable.RunEpoch(epoch, unstable.Token);
+                    // Sent as the coordinator keeps it (a compact set): the trainable's dictionary dies here, young.
+                    result = result with { Metrics = metricSets.Compact(result.Metrics) };
                 }
                 catch (OperationCanceledException) when (supervision?.Verdict is { } verdict && !token.IsCancellationRequested)
                 {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Sweeper.Core.Trials;
 
 namespace Sweeper.Cluster.Journal;
 
@@ -24,9 +25,13 @@ internal sealed class MetricsJson
         _buffer.ResetWrittenCount();
         _writer.Reset(_buffer);
         _writer.WriteStartObject();
-        if (metrics is Dictionary<string, double> dictionary)
+        if (metrics is MetricSet set)
         {
-            foreach (var (key, value) in dictionary) Property(key, value); // the struct enumerator: nothing boxed per epoch
+            foreach (var (key, value) in set) Property(key, value); // the struct enumerator: nothing boxed per epoch
+        }
+        else if (metrics is Dictionary<string, double> dictionary)
+        {
+            foreach (var (key, value) in dictionary) Property(key, value);
         }
         else
         {

@@ -188,13 +188,14 @@ public sealed class SweepJournal : IDisposable
             throw new InvalidDataException($"{Path}: unsupported journal format '{format}'");
 
         var epochs = new Dictionary<int, List<EpochResult>>();
+        var metricSets = new MetricSets(); // as the coordinator keeps them
         using (var cmd = Command("SELECT trial, epoch, metrics, duration_ms FROM epochs ORDER BY trial, epoch", snapshot))
         using (var r = cmd.ExecuteReader())
             while (r.Read())
             {
                 var metrics = JsonSerializer.Deserialize<Dictionary<string, double>>(r.GetString(2), SweeperMessageSerializer.Options)!;
                 (epochs.TryGetValue(r.GetInt32(0), out var list) ? list : epochs[r.GetInt32(0)] = []).Add(
-                    new EpochResult(r.GetInt32(1), metrics, ResultsJsonReader.Milliseconds(r.GetDouble(3)))); // to the nearest tick: FromMilliseconds truncates
+                    new EpochResult(r.GetInt32(1), metricSets.Compact(metrics), ResultsJsonReader.Milliseconds(r.GetDouble(3)))); // to the nearest tick: FromMilliseconds truncates
             }
 
         var trials = new List<TrialRecord>();

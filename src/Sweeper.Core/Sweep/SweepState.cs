@@ -32,6 +32,7 @@ public sealed partial class SweepState
     private readonly Dictionary<TrialId, TrainableSpec> _originalTrainable = new();
     private readonly HashSet<TrialId> _unstarted = new(); // assigned, no TrialStarted yet for the current assignment
     private readonly LinkedList<TrialId> _pending = new();
+    private readonly MetricSets _metricSets = new();
     private readonly Dictionary<WorkerId, Worker> _workers = new();
     private List<SweepEffect> _effects = new();
     private int _terminal;
@@ -162,6 +163,8 @@ public sealed partial class SweepState
     public IReadOnlyList<SweepEffect> EpochCompleted(TrialId id, int assignment, EpochResult result)
     {
         if (!Current(id, assignment)) return [];
+        // Kept for the whole sweep: the metrics as a compact set, their names shared with the trial's other epochs.
+        if (result.Metrics is not MetricSet) result = result with { Metrics = _metricSets.Compact(result.Metrics) };
         Change(id, static (t, r) => t with { Epochs = WithEpoch(t.Epochs, r) }, result); // per result: no closure
         Emit(new SweepEffect.EpochRecorded(id, result));
         Judge(id, result);

@@ -42,6 +42,17 @@ public sealed class MetricsJsonTests
         }
     }
 
+    /// <summary>The coordinator's compact sets (<see cref="Sweeper.Core.Trials.MetricSet"/>) give the bytes of the dictionaries they were made from.</summary>
+    [Fact]
+    public void Write_MetricSet_TheDictionarysBytes()
+    {
+        var writer = new MetricsJson();
+        var sets = new Sweeper.Core.Trials.MetricSets();
+        var many = Enumerable.Range(0, 300).ToDictionary(i => $"quant.layer.features.{i}.conv.exponent_mean", i => i * 0.37 - 20);
+        foreach (var metrics in new[] { new Dictionary<string, double> { ["val_accuracy"] = 0.8235, ["train_loss"] = double.NaN, ["é\t"] = -0.0 }, many, new Dictionary<string, double>() })
+            Assert.Equal(JsonSerializer.Serialize(metrics, SweeperMessageSerializer.Options), writer.WriteString(sets.Compact(metrics)));
+    }
+
     /// <summary>A metrics map that is not a <see cref="Dictionary{TKey, TValue}"/> takes the interface's enumerator, with the same bytes.</summary>
     [Fact]
     public void Write_ReadOnlyDictionaryAndSortedDictionary_TheSerializersBytes()

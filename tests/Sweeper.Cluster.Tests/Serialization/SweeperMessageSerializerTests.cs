@@ -38,6 +38,7 @@ public sealed class SweeperMessageSerializerTests() : TestKit(SweeperMessageSeri
         new WorkerCommands.StopAfterEpoch(new TrialId(3), 2, "stopped by request of pid 7 on h"),
         new TrialEvents.TrialStarted(new TrialId(3), 1, "node", 2),
         new TrialEvents.EpochCompleted(new TrialId(3), 1, Epoch),
+        new TrialEvents.EpochCompleted(new TrialId(3), 1, Epoch with { Metrics = new MetricSets().Compact(Epoch.Metrics) }), // as trial actors send them
         new TrialEvents.CheckpointSaved(new TrialId(3), 1, new CheckpointRef(2, "/x")),
         new TrialEvents.TrialCompleted(new TrialId(3), 1),
         new TrialEvents.TrialPaused(new TrialId(3), 2, 4),
