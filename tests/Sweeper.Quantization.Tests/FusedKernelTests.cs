@@ -184,6 +184,16 @@ public sealed class FusedKernelTests
     public void LearnablePo2_MsqeRound_FusedPathMatchesReference(long[] shape, int axis) =>
         AssertTrainingSame(() => new LearnablePo2Quantizer(shape, 4, Axis(axis)), null, shape, 0.05, 7, steps: 4);
 
+    /// <summary>The mask limits settled without libtorch's exp2 (<see cref="FusedKernels.MaskLimits"/>) are used by these steps.</summary>
+    [Fact]
+    public void LearnablePo2_MsqeRound_MaskLimitsWithoutLibtorch()
+    {
+        long before = FusedKernels.MaskLimitChannels;
+        long[] shape = [16, 3, 3, 3];
+        AssertTrainingSame(() => new LearnablePo2Quantizer(shape, 4, 0), null, shape, 0.05, 7, steps: 4);
+        Assert.True(FusedKernels.MaskLimitChannels - before >= 16, $"{FusedKernels.MaskLimitChannels - before} channels");
+    }
+
     [Theory]
     [MemberData(nameof(Shapes))]
     public void LearnablePo2_MsqeRoundNoMask_FusedPathMatchesReference(long[] shape, int axis) =>

@@ -173,4 +173,43 @@ public sealed class PairChoiceTests
                 Assert.True(Math.Abs((double)v) <= t == MathF.Abs(v) <= limit, $"t {t:R}, v {v:R}, limit {limit:R}");
         }
     }
+    /// <summary>
+    /// learnable_po2's mask limits without libtorch (<see cref="FusedKernels.MaskLimits"/>): where they are settled, each
+    /// is the largest float32 ≤ libtorch's exp2(l)·(qp + 0.5), so every float32 weight falls on the same side of both.
+    /// Integer l (a threshold that is itself a float32) and |l| &gt; 100 are left to libtorch.
+    /// </summary>
+    [Fact]
+    public void MaskLimits_SettledOnesAreLibtorchsThresholdsAsFloat32WeightsSeeThem()
+    {
+        using var scope = torch.NewDisposeScope();
+        var random = new Random(11);
+        int settled = 0, total = 0;
+        foreach (var factor in new[] { 7.5, 1.5, 3.5, 127.5 })
+        {
+            var levels = new float[4000];
+            for (int i = 0; i < levels.Length; i++) levels[i] = (float)(random.NextDouble() * 60 - 30);
+            using var l = torch.tensor(levels).to_type(ScalarType.Float64);
+            using var reference = torch.exp2(l).mul(factor);
+            var t = reference.data<double>().ToArray();
+            var limits = new double[1];
+            for (int c = 0; c < levels.Length; c++)
+            {
+                total++;
+                if (!FusedKernels.MaskLimits(levels.AsSpan(c, 1), factor, limits)) continue;
+                settled++;
+                float limit = FusedKernels.FloatAtMost(t[c]);
+                Assert.True(limits[0] == limit, $"l {levels[c]:R}, factor {factor}: {limits[0]:R}, libtorch's as float32 {limit:R}");
+                foreach (var v in new[] { limit, MathF.BitIncrement(limit), MathF.BitDecrement(limit), -MathF.BitIncrement(limit) })
+                    Assert.Equal(Math.Abs((double)v) <= t[c], Math.Abs((double)v) <= limits[0]);
+            }
+        }
+        Assert.True(settled > total * 99 / 100, $"settled {settled} of {total}");
+
+        var one = new double[1];
+        Assert.False(FusedKernels.MaskLimits([-3f], 7.5, one)); // 7.5 · 2^−3 is a float32: the band straddles it
+        Assert.False(FusedKernels.MaskLimits([100.5f], 7.5, one));
+        Assert.False(FusedKernels.MaskLimits([float.NaN], 7.5, one));
+        Assert.True(FusedKernels.MaskLimits([-3.3f, 2.7f], 7.5, new double[2]));
+        Assert.False(FusedKernels.MaskLimits([-3.3f, 2f], 7.5, new double[2])); // one channel unsettled: libtorch for all
+    }
 }

@@ -908,6 +908,34 @@ internal static class FusedKernels
         return null;
     }
 
+    /// <summary>
+    /// learnable_po2's mask limits for a float32 weight: per channel the largest float32 ≤ 2^l·<paramref name="factor"/>
+    /// (as a double), which every comparison |v| ≤ t of a float32 v answers as t itself does (<see cref="FloatAtMost"/>),
+    /// without libtorch's <c>exp2</c>. Math.Pow's 2^l and libtorch's are each within a few ULP of the true power, so the
+    /// product lies within a relative 2^−40 of libtorch's; where the largest float32 below both ends of that band is one
+    /// and the same, it is the reference's. False (<paramref name="limits"/> partly written) as soon as a channel's is
+    /// not certain, or its l is not in [−100, 100]: the caller then takes libtorch's thresholds.
+    /// </summary>
+    public static bool MaskLimits(ReadOnlySpan<float> log2Scale, double factor, Span<double> limits)
+    {
+        const double band = 9.094947017729282E-13; // 2^−40
+        for (int c = 0; c < log2Scale.Length; c++)
+        {
+            double l = log2Scale[c];
+            if (!(Math.Abs(l) <= 100)) return false;
+            double t = Math.Pow(2.0, l) * factor;
+            float below = FloatAtMost(t * (1 - band));
+            if (!below.Equals(FloatAtMost(t * (1 + band)))) return false;
+            limits[c] = below;
+            MaskLimitChannels++;
+        }
+        return true;
+    }
+
+    /// <summary>Channels whose mask limit <see cref="MaskLimits"/> settled on this thread: for tests.</summary>
+    [ThreadStatic]
+    internal static long MaskLimitChannels;
+
     /// <summary>The largest float32 ≤ <paramref name="t"/> (NaN for NaN): |v| ≤ t ⇔ |v| ≤ it for every float32 v.</summary>
     internal static float FloatAtMost(double t)
     {

@@ -179,7 +179,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
         var roots = root is null ? default : FusedKernels.Floats(root);
         var scale = FusedKernels.Floats(_log2Scale);
         var pool = System.Buffers.ArrayPool<double>.Shared;
-        var buffer = pool.Rent(2 * rows);
+        var buffer = pool.Rent(3 * rows);
         Tensor? threshold = null;
         try
         {
@@ -191,13 +191,18 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
                 pair[rows + c] = Math.Ceiling(level);
             }
 
-            // The mask's thresholds 2^l·(qp + 0.5), in libtorch as the reference's.
+            // The mask's thresholds 2^l·(qp + 0.5): as the float32 weights see them where that is certain without
+            // libtorch's exp2, else libtorch's as the reference's.
             Span<double> limits = default;
             if (_options.OutlierMask)
             {
-                using var l = _log2Scale.detach().to_type(ScalarType.Float64);
-                threshold = Pow2(l).Times(Qp + 0.5);
-                limits = FusedKernels.Doubles(threshold);
+                limits = buffer.AsSpan(2 * rows, rows);
+                if (!FusedKernels.MaskLimits(scale, Qp + 0.5, limits))
+                {
+                    using var l = _log2Scale.detach().to_type(ScalarType.Float64);
+                    threshold = Pow2(l).Times(Qp + 0.5);
+                    limits = FusedKernels.Doubles(threshold);
+                }
             }
 
             if (FusedKernels.RowSumsApply(2 * rows, n))
