@@ -74,7 +74,7 @@ internal static class SgdKernel
     /// <summary>Whether <see cref="Step"/> gives the bits of <see cref="HeldScalarSgd"/>'s libtorch operations here (compared once per process).</summary>
     public static bool Verified => Check.Value;
 
-    private static bool Probe()
+    internal static bool Probe()
     {
         try
         {
@@ -87,8 +87,10 @@ internal static class SgdKernel
             {
                 var got = Values();
                 var buffer = new float[n];
-                var reference = new TorchSharp.Modules.Parameter(torch.tensor(got));
-                var optimizer = new HeldScalarSgd([reference], lr, momentum, decay) { Fused = false };
+                // Disposed here: the optimizer's momentum buffers belong to no dispose scope, and the first trial to step
+                // runs this probe on its own thread, where its tensors would be counted as that trial's.
+                using var reference = new TorchSharp.Modules.Parameter(torch.tensor(got));
+                using var optimizer = new HeldScalarSgd([reference], lr, momentum, decay) { Fused = false };
                 for (int step = 0; step < 3; step++)
                 {
                     var direction = Values();

@@ -14,6 +14,28 @@ public sealed class SgdKernelTests
 {
     public SgdKernelTests() => torch.set_num_threads(1);
 
+    /// <summary>
+    /// The probe leaves no tensor alive on the thread it runs on: the first trial to step runs it on its own trial thread,
+    /// where a leftover would count as that trial's (its momentum buffers belong to no dispose scope; they leaked until
+    /// the probe disposed its optimizer).
+    /// </summary>
+    [Fact]
+    public void Probe_LeavesNoLiveTensor()
+    {
+        long live = -1;
+        bool verified = false;
+        var thread = new Thread(() =>
+        {
+            DisposeScopeManager.Statistics.Reset();
+            verified = SgdKernel.Probe();
+            live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        });
+        thread.Start();
+        thread.Join();
+        Assert.True(verified);
+        Assert.Equal(0, live);
+    }
+
     [Fact]
     public void Verified_OnThisMachine() => Assert.True(SgdKernel.Verified, "the one-pass SGD update does not match libtorch's operations here: training takes them instead");
 
