@@ -155,13 +155,19 @@ internal static class FusedKernels
     /// not within 1e-6 of a half-integer (.NET's and libtorch's log2 are both within a few ULP of the true value, so
     /// they round to the same integer there). False for anything else: the caller takes libtorch's ops.
     /// </summary>
-    public static bool TryRoundLog2(double v, out double result)
+    public static bool TryRoundLog2(double v, out double result) => TryRoundLog2(v, out result, 1e-6);
+
+    /// <summary>
+    /// <see cref="TryRoundLog2(double, out double)"/> with another distance from a half-integer below which it hands
+    /// over (at least 1e-6: a caller whose v may differ from the reference's by a known amount widens it by that).
+    /// </summary>
+    public static bool TryRoundLog2(double v, out double result, double margin)
     {
         result = v;
         if (double.IsNaN(v) || double.IsPositiveInfinity(v)) return true;
         if (!(v >= 2.2250738585072014E-308) || !double.IsFinite(v)) return false; // normal and finite
         double y = Math.Log2(v);
-        if (Math.Abs(y - Math.Floor(y) - 0.5) < 1e-6) return false;
+        if (Math.Abs(y - Math.Floor(y) - 0.5) < margin) return false;
         result = Math.Round(y, MidpointRounding.ToEven);
         return true;
     }

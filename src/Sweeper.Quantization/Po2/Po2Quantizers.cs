@@ -564,10 +564,8 @@ public static class Po2Quantizers
             if (!double.IsFinite(se) || !double.IsFinite(sx) || !double.IsFinite(sq)) return false;
             sums[c] = se;
             if (llsIters == 0) continue;
-            double r = sx / n / (sq / n + Eps) + Eps;
-            if (!(r >= 2.2250738585072014E-308) || !double.IsFinite(r)) return false;
-            double y = Math.Log2(r);
-            if (Math.Abs(y - Math.Floor(y) - 0.5) < margin || Math.Round(y, MidpointRounding.ToEven) != e0[c]) return false;
+            // LeastSquaresExponent's refit from these sums: certain, and the start again (NaN and +∞ never equal it).
+            if (!FusedKernels.TryRoundLog2(sx / n / (sq / n + Eps) + Eps, out var refit, margin) || refit != e0[c]) return false;
         }
         return true;
     }
