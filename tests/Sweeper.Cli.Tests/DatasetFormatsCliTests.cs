@@ -57,9 +57,9 @@ public sealed class DatasetFormatsCliTests : IDisposable
               model: mobilenet_v1
               width: 0.25
               dataset: {name: colours, format: npy, path: colours, validation: 30}
-              epochs: 3
+              epochs: 5
               batch_size: 10
-              optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
+              optimizer: {name: sgd, lr: 0.02, momentum: 0.9}
             output: {dir: runs}
             """);
 
@@ -69,9 +69,13 @@ public sealed class DatasetFormatsCliTests : IDisposable
         var runDir = Assert.Single(Directory.GetDirectories(Path.Combine(_dir, "runs")));
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "results.json")));
         var trial = Assert.Single(json.RootElement.GetProperty("trials").EnumerateArray());
-        Assert.Equal(3, trial.GetProperty("epochs").GetArrayLength());
-        // Three colours, one per class: far above the 1/3 of chance once trained.
-        Assert.InRange(trial.GetProperty("objective").GetDouble(), 0.6, 1.0);
+        var epochs = trial.GetProperty("epochs").EnumerateArray().Select(e => e.GetProperty("metrics").GetProperty("val_accuracy").GetDouble()).ToList();
+        Assert.Equal(5, epochs.Count);
+        // Three colours, one per class: far above the 1/3 of chance once trained. 12 steps an epoch leave BatchNorm's
+        // running statistics (what evaluation uses) behind the weights for a few epochs, and which epoch gets there first
+        // depends on the CPU's kernels (AVX2 and AVX-512 libtorch round differently), so the best epoch is judged: on an
+        // AVX2 machine seeds 1-8 of this spec each reached 1.0 by epoch 4, while their first epochs ranged 0.0-0.83.
+        Assert.True(epochs.Max() >= 0.9, $"val_accuracy by epoch: {string.Join(", ", epochs)}");
     }
 
     [Fact]
