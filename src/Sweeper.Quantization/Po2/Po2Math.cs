@@ -91,13 +91,30 @@ internal static class Po2Math
     {
         if (FusedKernels.Applies(e, ScalarType.Float64) && FusedKernels.IntegerValued(FusedKernels.Doubles(e)))
         {
-            var values = FusedKernels.Doubles(e);
             var result = torch.empty_like(e, ScalarType.Float32); // e is contiguous: so is this
-            var steps = FusedKernels.Floats(result);
-            for (int i = 0; i < values.Length; i++) steps[i] = (float)FusedKernels.Pow2(values[i]);
+            WritePow2Float32(FusedKernels.Doubles(e), FusedKernels.Floats(result));
             return result;
         }
         return Pow2(e).to_type(ScalarType.Float32).contiguous();
+    }
+
+    /// <summary><see cref="Pow2Float32(Tensor)"/> of exponents held in memory (a float64 [C] of them made only where they are not all integer-valued).</summary>
+    public static Tensor Pow2Float32(ReadOnlySpan<double> e)
+    {
+        if (!FusedKernels.IntegerValued(e))
+        {
+            using var exponents = torch.tensor(e.ToArray(), ScalarType.Float64);
+            return Pow2Float32(exponents);
+        }
+
+        var result = torch.empty(e.Length, ScalarType.Float32);
+        WritePow2Float32(e, FusedKernels.Floats(result));
+        return result;
+    }
+
+    private static void WritePow2Float32(ReadOnlySpan<double> e, Span<float> steps)
+    {
+        for (int i = 0; i < e.Length; i++) steps[i] = (float)FusedKernels.Pow2(e[i]);
     }
 
     /// <summary>R(v): round half to even.</summary>

@@ -152,8 +152,8 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
         return LearnedScaleSte.apply(weight, _log2Scale, q, scale, notClipped, GradientSpec(isTraining));
     }
 
-    /// <summary>What <see cref="FusedMsqeRound"/> decided: the exponents (float64 [C]), their steps (float32 [C]) and the flips.</summary>
-    private sealed record FusedDecision(Tensor Exponent, Tensor Steps, long Flips);
+    /// <summary>What <see cref="FusedMsqeRound"/> decided: the exponents (float64 [C]; null without diagnostics, which alone read them), their steps (float32 [C]) and the flips.</summary>
+    private sealed record FusedDecision(Tensor? Exponent, Tensor Steps, long Flips);
 
     /// <summary>
     /// The msqe_round step of an initialised quantizer on a contiguous float32 weight whose channel matrix is its memory,
@@ -173,16 +173,17 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
         if (root is not null && !FusedKernels.Applies(root, ScalarType.Float32)) return null;
 
         int rows = (int)Channels, n = (int)ElementsPerChannel;
-        var exponent = torch.empty(rows, ScalarType.Float64);
-        var chosen = FusedKernels.Doubles(exponent);
+        // The exponents as a tensor only for the diagnostics (the report's); else in pooled memory: no tensor made a step.
+        var exponent = CollectDiagnostics ? torch.empty(rows, ScalarType.Float64) : null;
         var x = FusedKernels.Floats(weight);
         var roots = root is null ? default : FusedKernels.Floats(root);
         var scale = FusedKernels.Floats(_log2Scale);
         var pool = System.Buffers.ArrayPool<double>.Shared;
-        var buffer = pool.Rent(3 * rows);
+        var buffer = pool.Rent(4 * rows);
         Tensor? threshold = null;
         try
         {
+            var chosen = exponent is null ? buffer.AsSpan(3 * rows, rows) : FusedKernels.Doubles(exponent);
             var pair = buffer.AsSpan(0, 2 * rows); // [2, C]: floor and ceil of l
             for (int c = 0; c < rows; c++)
             {
@@ -218,16 +219,16 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
                 var sum = FusedKernels.Doubles(sums);
                 for (int c = 0; c < rows; c++) chosen[c] = sum[c] < sum[rows + c] ? pair[c] : pair[rows + c]; // ties go to ceil
             }
+
+            var steps = Pow2Float32(chosen);
+            var flips = isTraining ? RecordExponent(chosen, step) : 0L;
+            return new FusedDecision(exponent, steps, flips);
         }
         finally
         {
             threshold?.Dispose();
             pool.Return(buffer);
         }
-
-        var steps = Pow2Float32(exponent);
-        var flips = isTraining ? RecordExponent(exponent, step) : 0L;
-        return new FusedDecision(exponent, steps, flips);
     }
 
     private ScaleGradientSpec GradientSpec(bool isTraining) =>

@@ -388,29 +388,42 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
     /// </summary>
     protected long RecordExponent(Tensor exponent, long step)
     {
-        if (FusedKernels.Applies(exponent, ScalarType.Float64) && FusedKernels.Applies(_exponent, ScalarType.Int64) && exponent.numel() == Channels)
-        {
-            // The same in place, for finite exponents (to_type truncates them as a cast does; others take libtorch's path).
-            var values = FusedKernels.Doubles(exponent);
-            if (FusedKernels.AllInt64(values))
-            {
-                var stored = FusedKernels.Longs(_exponent);
-                long changed = 0;
-                for (int c = 0; c < values.Length; c++)
-                {
-                    long v = (long)values[c];
-                    if (v != stored[c]) changed++;
-                    stored[c] = v;
-                }
-
-                return step > 0 ? changed : 0L;
-            }
-        }
+        if (FusedKernels.Applies(exponent, ScalarType.Float64) && exponent.numel() == Channels && TryRecordExponent(FusedKernels.Doubles(exponent), step, out long recorded))
+            return recorded;
 
         var e = exponent.to_type(ScalarType.Int64);
         var flips = step > 0 ? e.ne(_exponent).sum().item<long>() : 0L;
         _exponent.copy_(e);
         return flips;
+    }
+
+    /// <summary><see cref="RecordExponent(Tensor, long)"/> of exponents held in memory (float64 [C]).</summary>
+    private protected long RecordExponent(ReadOnlySpan<double> exponent, long step)
+    {
+        if (TryRecordExponent(exponent, step, out long flips)) return flips;
+        using var values = torch.tensor(exponent.ToArray(), ScalarType.Float64);
+        return RecordExponent(values, step);
+    }
+
+    /// <summary>
+    /// <see cref="RecordExponent(Tensor, long)"/> in place, for finite exponents within int64's range (a cast truncates
+    /// them as libtorch's <c>to_type</c> does); false, nothing recorded, for any other (libtorch's path then).
+    /// </summary>
+    private bool TryRecordExponent(ReadOnlySpan<double> values, long step, out long flips)
+    {
+        flips = 0;
+        if (values.Length != Channels || !FusedKernels.Applies(_exponent, ScalarType.Int64) || !FusedKernels.AllInt64(values)) return false;
+        var stored = FusedKernels.Longs(_exponent);
+        long changed = 0;
+        for (int c = 0; c < values.Length; c++)
+        {
+            long v = (long)values[c];
+            if (v != stored[c]) changed++;
+            stored[c] = v;
+        }
+
+        flips = step > 0 ? changed : 0L;
+        return true;
     }
 
     /// <summary>RNE fake quantization with a fixed PO2 step and the clip-aware straight-through estimator.</summary>
