@@ -68,6 +68,12 @@ public sealed record TrainingStepBenchRow(
 {
     /// <summary>The middle half of <see cref="RatiosToFloat"/>: its quartiles, how far one run's median can be trusted.</summary>
     public (double Lower, double Upper) RatioQuartiles => (BenchStatistics.Quantile(RatiosToFloat, 0.25), BenchStatistics.Quantile(RatiosToFloat, 0.75));
+
+    /// <summary>
+    /// A 95 % confidence interval for the median of the per-round ratios (<see cref="BenchStatistics.MedianInterval"/>):
+    /// where the ratio a longer run would settle on lies, given this run's rounds.
+    /// </summary>
+    public (double Lower, double Upper) RatioInterval => BenchStatistics.MedianInterval(RatiosToFloat);
 }
 
 /// <summary>

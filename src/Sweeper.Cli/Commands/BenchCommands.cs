@@ -177,6 +177,9 @@ public sealed class QuantizerBenchSettings : CommandSettings
     [CommandOption("--python <PATH>")]
     [Description("The interpreter for --compare-pytorch (it must import torch and numpy).")]
     public string? Python { get; init; }
+
+    public override ValidationResult Validate() =>
+        Rounds is < 1 or > 1000 ? ValidationResult.Error("--rounds must be from 1 to 1000") : ValidationResult.Success();
 }
 
 /// <summary>
@@ -195,14 +198,23 @@ public sealed class QuantizerBenchCommand : Command<QuantizerBenchSettings>
         var rows = Benchmarks.Training.TrainingStepBench.Measure(options);
         var table = new Table().Border(TableBorder.Rounded).Title("training step, MobileNetV2 width 0.5, 28×28, batch 128, 4 bits per channel, 1 thread" +
             (settings.SecondMoments ? ", second moments on" : ", second moments off"));
-        table.AddColumns("method", "median ms/step", "× float", "middle half of the rounds", "× float, CPU time", "target");
+        table.AddColumns("method", "median ms/step", "× float", "95 % interval", "middle half of the rounds", "× float, CPU time", "target");
         foreach (var r in rows)
+        {
+            double? target = QuantizerNames.TryParseMethod(r.Method, out var m)
+                ? m switch { QuantizerMethod.LearnablePo2 or QuantizerMethod.Lsq => 1.02, QuantizerMethod.MsqePo2 or QuantizerMethod.LegacyAutoPo2 => 1.05, _ => null }
+                : null;
+            bool isFloat = r.Method == QuantizerMethod.None.Word();
             table.AddRow(r.Method, r.MedianMilliseconds.ToString("F1", CultureInfo.InvariantCulture), r.RatioToFloat.ToString("F3", CultureInfo.InvariantCulture),
+                isFloat ? "" : double.IsInfinity(r.RatioInterval.Upper) ? "too few rounds" : string.Create(CultureInfo.InvariantCulture, $"{r.RatioInterval.Lower:F3}–{r.RatioInterval.Upper:F3}"),
                 string.Create(CultureInfo.InvariantCulture, $"{r.RatioQuartiles.Lower:F3}–{r.RatioQuartiles.Upper:F3}"),
                 r.CpuRatioToFloat.ToString("F3", CultureInfo.InvariantCulture),
-                QuantizerNames.TryParseMethod(r.Method, out var m) ? m switch { QuantizerMethod.LearnablePo2 or QuantizerMethod.Lsq => "≤ 1.02", QuantizerMethod.MsqePo2 or QuantizerMethod.LegacyAutoPo2 => "≤ 1.05", _ => "" } : "");
+                target is { } t ? string.Create(CultureInfo.InvariantCulture, $"≤ {t:F2}: {Benchmarks.BenchStatistics.AtMost(r.RatioInterval, t)}") : "");
+        }
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine("[grey]× float: wall-clock time, the targets' measure; CPU time (the process's, all threads) leaves out the time other processes took the cores.[/]");
+        AnsiConsole.MarkupLine("[grey]× float: wall-clock time, the targets' measure, the median of the rounds' ratios; 95 % interval: where that median lies " +
+                               "(order statistics, no assumption on the noise), and the target is met or not only when the whole interval says so (--rounds narrows it); " +
+                               "CPU time (the process's, all threads) leaves out the time other processes took the cores.[/]");
         var floatStep = rows.Single(r => r.Method == QuantizerMethod.None.Word()).MedianMilliseconds;
         var passes = Benchmarks.Training.QuantizerPassBench.Measure(options);
         var alone = new Table().Border(TableBorder.Rounded).Title("the quantizers alone: every quantized layer's weight fake-quant, no convolution (medians of the rounds)");
