@@ -17,7 +17,12 @@ internal sealed class MetricsJson
     private readonly ArrayBufferWriter<byte> _buffer = new(1024);
     private readonly Utf8JsonWriter _writer;
 
-    public MetricsJson() => _writer = new Utf8JsonWriter(_buffer);
+    /// <summary>The escaped names of the last few name lists of <see cref="MetricSet"/>s written, newest first (a sweep's trials share a few lists).</summary>
+    private readonly List<(IReadOnlyList<string> Names, JsonEncodedText[] Encoded)> _encodedNames = [];
+    private const int KeptNameLists = 8;
+
+    // Validation off: the writer only ever writes one flat object of names and numbers (or the three named literals).
+    public MetricsJson() => _writer = new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true });
 
     /// <summary>The metrics' JSON text in UTF-8, valid until the next call.</summary>
     public ReadOnlySpan<byte> Write(IReadOnlyDictionary<string, double> metrics)
@@ -27,7 +32,10 @@ internal sealed class MetricsJson
         _writer.WriteStartObject();
         if (metrics is MetricSet set)
         {
-            foreach (var (key, value) in set) Property(key, value); // the struct enumerator: nothing boxed per epoch
+            // Names escaped once per name list, not once per epoch (JsonEncodedText escapes as WritePropertyName does).
+            var names = Encoded(set.Names);
+            int i = 0;
+            foreach (var (_, value) in set) Property(names[i++], value); // the struct enumerator: nothing boxed per epoch
         }
         else if (metrics is Dictionary<string, double> dictionary)
         {
@@ -48,7 +56,39 @@ internal sealed class MetricsJson
     private void Property(string key, double value)
     {
         _writer.WritePropertyName(key);
+        Value(value);
+    }
+
+    private void Property(JsonEncodedText key, double value)
+    {
+        _writer.WritePropertyName(key);
+        Value(value);
+    }
+
+    private void Value(double value)
+    {
         if (double.IsFinite(value)) _writer.WriteNumberValue(value);
         else _writer.WriteStringValue(double.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
+    }
+
+    private JsonEncodedText[] Encoded(IReadOnlyList<string> names)
+    {
+        for (int k = 0; k < _encodedNames.Count; k++)
+        {
+            var entry = _encodedNames[k];
+            if (!ReferenceEquals(entry.Names, names)) continue;
+            if (k > 0)
+            {
+                _encodedNames.RemoveAt(k);
+                _encodedNames.Insert(0, entry);
+            }
+            return entry.Encoded;
+        }
+
+        var encoded = new JsonEncodedText[names.Count];
+        for (int i = 0; i < encoded.Length; i++) encoded[i] = JsonEncodedText.Encode(names[i]);
+        if (_encodedNames.Count == KeptNameLists) _encodedNames.RemoveAt(KeptNameLists - 1);
+        _encodedNames.Insert(0, (names, encoded));
+        return encoded;
     }
 }

@@ -21,6 +21,12 @@ public sealed class MetricSet : IReadOnlyDictionary<string, double>
 
     public IEnumerable<string> Keys => _names.Names;
 
+    /// <summary>
+    /// The names in order: the same object for every set made with the same name list (<see cref="MetricSets"/>), so a
+    /// writer can keep what it derived from them (their encoded JSON, say) by reference.
+    /// </summary>
+    public IReadOnlyList<string> Names => _names.Names;
+
     public IEnumerable<double> Values => _values;
 
     public bool ContainsKey(string key) => _names.IndexOf(key) >= 0;

@@ -53,6 +53,28 @@ public sealed class MetricsJsonTests
             Assert.Equal(JsonSerializer.Serialize(metrics, SweeperMessageSerializer.Options), writer.WriteString(sets.Compact(metrics)));
     }
 
+    /// <summary>
+    /// Sets of twelve name lists (more than the writer keeps escaped), with names to escape, written by turns three times:
+    /// every time the serializer's bytes, whether the list's escaped names were kept, evicted or made anew.
+    /// </summary>
+    [Fact]
+    public void Write_MetricSetsOfManyNameListsByTurns_TheSerializersBytesEveryTime()
+    {
+        var writer = new MetricsJson();
+        var sets = new Sweeper.Core.Trials.MetricSets();
+        var lists = Enumerable.Range(0, 12)
+            .Select(k => Enumerable.Range(0, 1 + k % 4).ToDictionary(i => $"m{k}.{i} \"<é>\t", i => k + i * 0.125))
+            .ToList();
+        var order = Enumerable.Range(0, 3).SelectMany(round => round == 1 ? Enumerable.Range(0, 12).Reverse() : Enumerable.Range(0, 12)).Concat([0, 0, 11, 0]);
+        foreach (var k in order)
+        {
+            var metrics = lists[k];
+            var set = sets.Compact(metrics);
+            Assert.IsType<Sweeper.Core.Trials.MetricSet>(set);
+            Assert.Equal(JsonSerializer.Serialize(metrics, SweeperMessageSerializer.Options), writer.WriteString(set));
+        }
+    }
+
     /// <summary>A metrics map that is not a <see cref="Dictionary{TKey, TValue}"/> takes the interface's enumerator, with the same bytes.</summary>
     [Fact]
     public void Write_ReadOnlyDictionaryAndSortedDictionary_TheSerializersBytes()
