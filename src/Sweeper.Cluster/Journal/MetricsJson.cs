@@ -17,9 +17,8 @@ internal sealed class MetricsJson
     private readonly ArrayBufferWriter<byte> _buffer = new(1024);
     private readonly Utf8JsonWriter _writer;
 
-    /// <summary>The escaped names of the last few name lists of <see cref="MetricSet"/>s written, newest first (a sweep's trials share a few lists).</summary>
-    private readonly List<(IReadOnlyList<string> Names, JsonEncodedText[] Encoded)> _encodedNames = [];
-    private const int KeptNameLists = 8;
+    /// <summary>The escaped names of each name list of <see cref="MetricSet"/>s written (by the list's identity; gone with the list).</summary>
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<IReadOnlyList<string>, JsonEncodedText[]> _encodedNames = new();
 
     // Validation off: the writer only ever writes one flat object of names and numbers (or the three named literals).
     public MetricsJson() => _writer = new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true });
@@ -33,7 +32,7 @@ internal sealed class MetricsJson
         if (metrics is MetricSet set)
         {
             // Names escaped once per name list, not once per epoch (JsonEncodedText escapes as WritePropertyName does).
-            var names = Encoded(set.Names);
+            var names = _encodedNames.GetValue(set.Names, static list => list.Select(name => JsonEncodedText.Encode(name)).ToArray());
             int i = 0;
             foreach (var (_, value) in set) Property(names[i++], value); // the struct enumerator: nothing boxed per epoch
         }
@@ -69,26 +68,5 @@ internal sealed class MetricsJson
     {
         if (double.IsFinite(value)) _writer.WriteNumberValue(value);
         else _writer.WriteStringValue(double.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
-    }
-
-    private JsonEncodedText[] Encoded(IReadOnlyList<string> names)
-    {
-        for (int k = 0; k < _encodedNames.Count; k++)
-        {
-            var entry = _encodedNames[k];
-            if (!ReferenceEquals(entry.Names, names)) continue;
-            if (k > 0)
-            {
-                _encodedNames.RemoveAt(k);
-                _encodedNames.Insert(0, entry);
-            }
-            return entry.Encoded;
-        }
-
-        var encoded = new JsonEncodedText[names.Count];
-        for (int i = 0; i < encoded.Length; i++) encoded[i] = JsonEncodedText.Encode(names[i]);
-        if (_encodedNames.Count == KeptNameLists) _encodedNames.RemoveAt(KeptNameLists - 1);
-        _encodedNames.Insert(0, (names, encoded));
-        return encoded;
     }
 }

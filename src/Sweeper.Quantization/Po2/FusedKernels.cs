@@ -917,8 +917,8 @@ internal static class FusedKernels
     /// <summary>
     /// learnable_po2's mask limits for a float32 weight: per channel the largest float32 ≤ 2^l·<paramref name="factor"/>
     /// (as a double), which every comparison |v| ≤ t of a float32 v answers as t itself does (<see cref="FloatAtMost"/>),
-    /// without libtorch's <c>exp2</c>. Math.Pow's 2^l and libtorch's are each within a few ULP of the true power, so the
-    /// product lies within a relative 2^−40 of libtorch's; where the largest float32 below both ends of that band is one
+    /// without libtorch's <c>exp2</c>. <see cref="Exp2"/>'s 2^l and libtorch's are each within a few ULP of the true power, so
+    /// the product lies within a relative 2^−40 of libtorch's; where the largest float32 below both ends of that band is one
     /// and the same, it is the reference's. False (<paramref name="limits"/> partly written) as soon as a channel's is
     /// not certain, or its l is not in [−100, 100]: the caller then takes libtorch's thresholds.
     /// </summary>

@@ -104,7 +104,7 @@ internal static class Po2Math
         if (!FusedKernels.IntegerValued(e))
         {
             using var exponents = torch.tensor(e.ToArray(), ScalarType.Float64);
-            return Pow2Float32(exponents);
+            return Pow2(exponents).to_type(ScalarType.Float32).contiguous(); // Pow2Float32(Tensor)'s own way for these
         }
 
         var result = torch.empty(e.Length, ScalarType.Float32);

@@ -391,6 +391,12 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
         if (FusedKernels.Applies(exponent, ScalarType.Float64) && exponent.numel() == Channels && TryRecordExponent(FusedKernels.Doubles(exponent), step, out long recorded))
             return recorded;
 
+        return LibtorchRecordExponent(exponent, step);
+    }
+
+    /// <summary><see cref="RecordExponent(Tensor, long)"/> by libtorch's operations.</summary>
+    private long LibtorchRecordExponent(Tensor exponent, long step)
+    {
         var e = exponent.to_type(ScalarType.Int64);
         var flips = step > 0 ? e.ne(_exponent).sum().item<long>() : 0L;
         _exponent.copy_(e);
@@ -402,7 +408,7 @@ public abstract class Po2WeightQuantizer : WeightQuantizer
     {
         if (TryRecordExponent(exponent, step, out long flips)) return flips;
         using var values = torch.tensor(exponent.ToArray(), ScalarType.Float64);
-        return RecordExponent(values, step);
+        return LibtorchRecordExponent(values, step);
     }
 
     /// <summary>

@@ -54,8 +54,8 @@ public sealed class MetricsJsonTests
     }
 
     /// <summary>
-    /// Sets of twelve name lists (more than the writer keeps escaped), with names to escape, written by turns three times:
-    /// every time the serializer's bytes, whether the list's escaped names were kept, evicted or made anew.
+    /// Sets of twelve name lists, with names to escape, written by turns three times: every time the serializer's bytes,
+    /// whether the list's escaped names were made now or earlier.
     /// </summary>
     [Fact]
     public void Write_MetricSetsOfManyNameListsByTurns_TheSerializersBytesEveryTime()
