@@ -853,23 +853,26 @@ internal static class FusedKernels
     /// at <c>e0</c> is below that at <c>e1</c>, else <c>e1</c> (ties and NaN sums go to <c>e1</c>). Writes the chosen
     /// exponents to <paramref name="chosen"/> [C]; returns how many channels needed the exact sums.
     /// <para>
-    /// Most channels are decided from float32 sums, 16 elements at a time: with no second-moment weights, exponents in
-    /// [−100, 100], qp &lt; 2^24, finite weights and N &lt; 2^18, each element's float32 error is its exact value within a
-    /// relative 4·2^−24 (the rounding, the clamp and the step are exact: R of a product that is subnormal is 0, as is R of its exact value; then one
-    /// rounding each for the difference, the square and nothing else, the mask being 0 or 1) or an absolute 2^−148 where
-    /// it is subnormal, and the float32 sum of N non-negative terms is within a relative N·2^−24 of theirs; libtorch's
-    /// float64 sum is within N·2^−52 of the exact one. So where s0·(1 + γ) + B &lt; s1·(1 − γ) − B (or the converse), with
-    /// γ = (N + 8)·2^−21 and B = N·2^−146, the exact sums and libtorch's are ordered the same way, strictly. A channel
-    /// closer than that, with a sum that is not finite, or outside those conditions, is summed exactly
-    /// (<see cref="WeightCandidateErrors"/> and <see cref="LibtorchSum"/>, so only where <see cref="RowSumsApply"/> holds).
-    /// The outlier mask |v| ≤ t compares a float32 v, so it is the same against the largest float32 ≤ t.
+    /// Most channels are decided from float32 sums, 16 elements at a time: with exponents in [−100, 100], qp &lt; 2^24,
+    /// finite weights and second-moment weights r (the roots, when given) and N &lt; 2^18, each element's float32 term
+    /// <c>(d²)·r</c> is its exact value within a relative 5·2^−24 (the rounding, the clamp and the step are exact: R of a
+    /// product that is subnormal is 0, as is R of its exact value; a difference that is subnormal is exact; then one
+    /// rounding each for the difference, the square and the product with r, the mask being 0 or 1), plus an absolute
+    /// 2^−150·(1 + r) where the square or the product is subnormal, and the float32 sum of N non-negative terms is
+    /// within a relative N·2^−24 of theirs; libtorch's float64 sum is within N·2^−52 of the exact one. So where
+    /// s0·(1 + γ) + B &lt; s1·(1 − γ) − B (or the converse), with γ = (N + 8)·2^−21 and B = N·2^−146·max(1, max r), the
+    /// exact sums and libtorch's are ordered the same way, strictly. A channel closer than that, with a sum or a root
+    /// that is not finite (a NaN root makes the reference's sum NaN even where the mask drops its element), or outside
+    /// those conditions, is summed exactly (<see cref="WeightCandidateErrors"/> and <see cref="LibtorchSum"/>, so only
+    /// where <see cref="RowSumsApply"/> holds). The outlier mask |v| ≤ t compares a float32 v, so it is the same against
+    /// the largest float32 ≤ t.
     /// </para>
     /// </summary>
     public static int PairChoices(int rows, int n, ReadOnlySpan<float> x, ReadOnlySpan<double> threshold, ReadOnlySpan<float> root,
         ReadOnlySpan<double> exponents, int qp, Span<double> chosen)
     {
         bool masked = !threshold.IsEmpty, rooted = !root.IsEmpty;
-        bool screened = !rooted && n < 1 << 18 && qp < 1 << 24;
+        bool screened = n < 1 << 18 && qp < 1 << 24;
         var pool = System.Buffers.ArrayPool<double>.Shared;
         double[]? scratch = null;
         Span<double> pair = stackalloc double[2];
@@ -882,7 +885,7 @@ internal static class FusedKernels
                 var xs = x.Slice(c * n, n);
                 if (e0.Equals(e1))
                     chosen[c] = e1; // one candidate: the reference compares a sum with itself and takes e1
-                else if (!screened || ScreenedChoice(xs, masked ? FloatAtMost(threshold[c]) : float.PositiveInfinity, e0, e1, qp) is not { } choice)
+                else if (!screened || ScreenedChoice(xs, rooted ? root.Slice(c * n, n) : default, masked ? FloatAtMost(threshold[c]) : float.PositiveInfinity, e0, e1, qp) is not { } choice)
                 {
                     exact++;
                     scratch ??= pool.Rent(2 * n);
@@ -901,14 +904,14 @@ internal static class FusedKernels
         return exact;
     }
 
-    /// <summary><see cref="PairChoices"/>' choice for one unweighted channel from its float32 sums; null where they cannot tell.</summary>
-    private static double? ScreenedChoice(ReadOnlySpan<float> x, float limit, double e0, double e1, int qp)
+    /// <summary><see cref="PairChoices"/>' choice for one channel from its float32 sums (<paramref name="root"/>: its second-moment weights, or empty); null where they cannot tell.</summary>
+    private static double? ScreenedChoice(ReadOnlySpan<float> x, ReadOnlySpan<float> root, float limit, double e0, double e1, int qp)
     {
         if (!(Math.Abs(e0) <= 100 && Math.Abs(e1) <= 100)) return null;
-        var (s0, s1) = Float32PairSums(x, limit, (float)Pow2(-e0), (float)Pow2(e0), (float)Pow2(-e1), (float)Pow2(e1), qp);
+        var (s0, s1, largestRoot) = Float32PairSums(x, root, limit, (float)Pow2(-e0), (float)Pow2(e0), (float)Pow2(-e1), (float)Pow2(e1), qp);
         if (!double.IsFinite(s0) || !double.IsFinite(s1)) return null;
         int n = x.Length;
-        double gamma = (n + 8) * Math.ScaleB(1.0, -21), slack = n * Math.ScaleB(1.0, -146);
+        double gamma = (n + 8) * Math.ScaleB(1.0, -21), slack = n * Math.ScaleB(1.0, -146) * Math.Max(1.0, largestRoot);
         if (s0 * (1 + gamma) + slack < s1 * (1 - gamma) - slack) return e0;
         if (s1 * (1 + gamma) + slack < s0 * (1 - gamma) - slack) return e1;
         return null;
@@ -977,15 +980,17 @@ internal static class FusedKernels
     }
 
     /// <summary>
-    /// Both candidates' sums over one channel of <c>((clamp(R(v · inv), −qp, qp) · step − v)²) · m</c> in float32
-    /// (m = |v| ≤ <paramref name="limit"/>), in no particular order: the screening sums of <see cref="PairChoices"/>;
-    /// NaN when a weight is not finite (the reference's sums are then NaN, masked or not).
+    /// Both candidates' sums over one channel of <c>((clamp(R(v · inv), −qp, qp) · step − v)²) · r · m</c> in float32
+    /// (r: <paramref name="root"/>'s element, 1 when it is empty; m = |v| ≤ <paramref name="limit"/>), in no particular
+    /// order, and the largest r: the screening sums of <see cref="PairChoices"/>; NaN sums when a weight or a root is not
+    /// finite (the reference's sums are then NaN, masked or not) or a root is negative (the bounds need terms ≥ 0).
     /// </summary>
-    private static (double, double) Float32PairSums(ReadOnlySpan<float> x, float limit, float inv0, float step0, float inv1, float step1, int qp)
+    private static (double, double, double) Float32PairSums(ReadOnlySpan<float> x, ReadOnlySpan<float> root, float limit, float inv0, float step0, float inv1, float step1, int qp)
     {
         float q = qp;
+        bool rooted = !root.IsEmpty;
         int i = 0, n = x.Length;
-        float s0 = 0, s1 = 0;
+        float s0 = 0, s1 = 0, largest = 0, smallest = 0;
         if (Wide && n >= 16)
         {
             var lo = Vector512.Create(-q);
@@ -993,7 +998,9 @@ internal static class FusedKernels
             var vlimit = Vector512.Create(limit);
             var a0 = Vector512<float>.Zero;
             var a1 = Vector512<float>.Zero;
-            var finite = Vector512<float>.Zero; // v − v: NaN for an infinite or NaN v
+            var finite = Vector512<float>.Zero; // v − v (and r − r): NaN for an infinite or NaN v (r)
+            var top = Vector512<float>.Zero;
+            var bottom = Vector512<float>.Zero;
             for (; i + 16 <= n; i += 16)
             {
                 var v = Vector512.LoadUnsafe(in x[i]);
@@ -1001,11 +1008,24 @@ internal static class FusedKernels
                 var keep = Vector512.LessThanOrEqual(Vector512.Abs(v), vlimit);
                 var d0 = Avx512F.Subtract(Avx512F.Multiply(Avx512F.Min(hi, Avx512F.Max(lo, Avx512F.RoundScale(Avx512F.Multiply(v, Vector512.Create(inv0)), 8))), Vector512.Create(step0)), v);
                 var d1 = Avx512F.Subtract(Avx512F.Multiply(Avx512F.Min(hi, Avx512F.Max(lo, Avx512F.RoundScale(Avx512F.Multiply(v, Vector512.Create(inv1)), 8))), Vector512.Create(step1)), v);
-                a0 = Avx512F.Add(a0, Avx512F.Multiply(d0, d0) & keep);
-                a1 = Avx512F.Add(a1, Avx512F.Multiply(d1, d1) & keep);
+                var t0 = Avx512F.Multiply(d0, d0);
+                var t1 = Avx512F.Multiply(d1, d1);
+                if (rooted)
+                {
+                    var r = Vector512.LoadUnsafe(in root[i]);
+                    finite = Avx512F.Add(finite, Avx512F.Subtract(r, r));
+                    top = Avx512F.Max(top, r);
+                    bottom = Avx512F.Min(bottom, r);
+                    t0 = Avx512F.Multiply(t0, r);
+                    t1 = Avx512F.Multiply(t1, r);
+                }
+                a0 = Avx512F.Add(a0, t0 & keep);
+                a1 = Avx512F.Add(a1, t1 & keep);
             }
             s0 = Vector512.Sum(a0) + Vector512.Sum(finite);
             s1 = Vector512.Sum(a1);
+            largest = Max(Avx.Max(top.GetLower(), top.GetUpper()));
+            smallest = -Max(Avx.Max(Avx.Subtract(Vector256<float>.Zero, bottom.GetLower()), Avx.Subtract(Vector256<float>.Zero, bottom.GetUpper())));
         }
         else if (Vector && n >= 8)
         {
@@ -1015,6 +1035,8 @@ internal static class FusedKernels
             var a0 = Vector256<float>.Zero;
             var a1 = Vector256<float>.Zero;
             var finite = Vector256<float>.Zero;
+            var top = Vector256<float>.Zero;
+            var bottom = Vector256<float>.Zero;
             for (; i + 8 <= n; i += 8)
             {
                 var v = Vector256.LoadUnsafe(in x[i]);
@@ -1022,23 +1044,48 @@ internal static class FusedKernels
                 var keep = Vector256.LessThanOrEqual(Vector256.Abs(v), vlimit);
                 var d0 = Avx.Subtract(Avx.Multiply(Avx.Min(hi, Avx.Max(lo, Avx.RoundToNearestInteger(Avx.Multiply(v, Vector256.Create(inv0))))), Vector256.Create(step0)), v);
                 var d1 = Avx.Subtract(Avx.Multiply(Avx.Min(hi, Avx.Max(lo, Avx.RoundToNearestInteger(Avx.Multiply(v, Vector256.Create(inv1))))), Vector256.Create(step1)), v);
-                a0 = Avx.Add(a0, Avx.Multiply(d0, d0) & keep);
-                a1 = Avx.Add(a1, Avx.Multiply(d1, d1) & keep);
+                var t0 = Avx.Multiply(d0, d0);
+                var t1 = Avx.Multiply(d1, d1);
+                if (rooted)
+                {
+                    var r = Vector256.LoadUnsafe(in root[i]);
+                    finite = Avx.Add(finite, Avx.Subtract(r, r));
+                    top = Avx.Max(top, r);
+                    bottom = Avx.Min(bottom, r);
+                    t0 = Avx.Multiply(t0, r);
+                    t1 = Avx.Multiply(t1, r);
+                }
+                a0 = Avx.Add(a0, t0 & keep);
+                a1 = Avx.Add(a1, t1 & keep);
             }
             s0 = Vector256.Sum(a0) + Vector256.Sum(finite);
             s1 = Vector256.Sum(a1);
+            largest = Max(top);
+            smallest = -Max(Avx.Subtract(Vector256<float>.Zero, bottom));
         }
         for (; i < n; i++)
         {
             float v = x[i];
-            if (!float.IsFinite(v)) return (double.NaN, double.NaN);
+            float r = rooted ? root[i] : 1f;
+            if (!float.IsFinite(v) || !float.IsFinite(r)) return (double.NaN, double.NaN, double.NaN);
+            largest = MathF.Max(largest, r);
+            smallest = MathF.Min(smallest, r);
             if (!(MathF.Abs(v) <= limit)) continue;
             float d0 = Math.Clamp(MathF.Round(v * inv0), -q, q) * step0 - v;
             float d1 = Math.Clamp(MathF.Round(v * inv1), -q, q) * step1 - v;
-            s0 += d0 * d0;
-            s1 += d1 * d1;
+            s0 += d0 * d0 * r;
+            s1 += d1 * d1 * r;
         }
-        return (s0, s1);
+        // A negative root would make a term negative, outside the bounds: libtorch's sums then decide.
+        return smallest < 0 ? (double.NaN, double.NaN, double.NaN) : (s0, s1, largest);
+    }
+
+    /// <summary>The largest of 8 lanes (NaN-free lanes: the caller's sums are NaN otherwise).</summary>
+    private static float Max(Vector256<float> v)
+    {
+        var m = Avx.Max(v.GetLower(), v.GetUpper());
+        m = Sse.Max(m, Sse.Shuffle(m, m, 0b01_00_11_10));
+        return MathF.Max(m.ToScalar(), m.GetElement(1));
     }
 
     /// <summary>The squared deviations <c>(x − mean)²</c> per row of x [C, N] (PopulationStd's elementwise part).</summary>
