@@ -13,12 +13,12 @@ namespace Sweeper.Quantization.Tests;
 /// </summary>
 public sealed class ScreenedSearchTests
 {
-    private static Po2Quantizers.MsqeCoreResult Search(Tensor x, int qp, Tensor? init, double? sigma, bool reference, int llsIters = 3)
+    private static Po2Quantizers.MsqeCoreResult Search(Tensor x, int qp, Tensor? init, double? sigma, bool reference, int llsIters = 3, Tensor? weights = null)
     {
         FusedKernels.ReferenceOnly = reference;
         try
         {
-            return Po2Quantizers.MsqeCore(x, qp, init, llsIters, lineSearch: true, lineSearchRange: 6, sigma, weights: null, keepMatrices: false);
+            return Po2Quantizers.MsqeCore(x, qp, init, llsIters, lineSearch: true, lineSearchRange: 6, sigma, weights, keepMatrices: false);
         }
         finally
         {
@@ -54,23 +54,25 @@ public sealed class ScreenedSearchTests
 
     /// <summary>
     /// Training-like searches: random rows (float32 weights and float64 matrices, 1 to 300 elements, with and without the
-    /// outlier mask, 2 to 8 bits), searched once from the data, then again from that exponent after a small move of the
-    /// weights; half of the matrices sit on a coarse grid of powers of two, where candidates tie the start exactly.
+    /// outlier mask, 2 to 8 bits, with and without second-moment weights: float32 roots widened, as the quantizer passes
+    /// them, some 0), searched once from the data, then again from that exponent after a small move of the weights; half
+    /// of the matrices sit on a coarse grid of powers of two, where candidates tie the start exactly.
     /// </summary>
     [Theory]
     [MemberData(nameof(Seeds))]
     public void TrainingLikeSearches_SameExponentsAsReference(int seed)
     {
         var random = new Random(seed);
-        long screened = Po2Quantizers.ScreenedSearches, settled = Po2Quantizers.SettledRows;
-        int searches = 0;
+        var weightRandom = new Random(seed + 100); // its own draws: the unweighted trials stay those of the same seed without weights
+        long screened = Po2Quantizers.ScreenedSearches, settled = Po2Quantizers.SettledRows, weightedScreened = 0;
+        int searches = 0, weightedSearches = 0;
         for (int trial = 0; trial < 60; trial++)
         {
             using var scope = torch.NewDisposeScope();
             int rows = random.Next(1, 40), n = random.Next(1, 300);
             int qp = (1 << random.Next(1, 8)) - 1;
             double? sigma = random.Next(2) == 0 ? null : 2.0;
-            bool grid = random.Next(2) == 0, floats = random.Next(2) == 0;
+            bool grid = random.Next(2) == 0, floats = random.Next(2) == 0, weighted = weightRandom.Next(2) == 0;
             var values = new double[rows * n];
             double scale = Math.Pow(2, random.Next(-12, 4));
             for (int i = 0; i < values.Length; i++)
@@ -80,17 +82,27 @@ public sealed class ScreenedSearchTests
             }
             var dtype = floats ? ScalarType.Float32 : ScalarType.Float64;
             var x0 = torch.tensor(values, [rows, n], ScalarType.Float64).to_type(dtype);
-            var previous = Search(x0, qp, null, sigma, reference: true).Final;
+            // Second-moment weights: √v of an EMA of squared gradients, a float32 root widened to float64; some 0 (clipped
+            // weights' gradients). On the grid, one power of two per row, which keeps its exact ties.
+            var rowScales = Enumerable.Range(0, rows).Select(_ => (float)Math.ScaleB(1.0, weightRandom.Next(-6, 3))).ToArray();
+            var weights = weighted
+                ? torch.tensor(Enumerable.Range(0, rows * n).Select(i => grid ? rowScales[i / n] : i % 11 == 4 ? 0f : MathF.Sqrt((float)(weightRandom.NextDouble() * Math.Pow(2, weightRandom.Next(-30, 4))))).ToArray(), [rows, n])
+                    .to_type(ScalarType.Float64)
+                : null;
+            var previous = Search(x0, qp, null, sigma, reference: true, weights: weights).Final;
 
             // The next step's weights: a small move, or (grid) the same values, where ties stay exact.
             var x1 = grid ? x0 : (x0.to_type(ScalarType.Float64) + torch.randn([rows, n], ScalarType.Float64, generator: new Generator((ulong)(seed * 1000 + trial))) * (scale * 1e-3)).to_type(dtype);
-            var expected = Search(x1, qp, previous, sigma, reference: true);
-            var actual = Search(x1, qp, previous, sigma, reference: false);
-            AssertSameExponents(expected, actual, $"trial {trial} ({rows}x{n}, qp {qp}, sigma {sigma}, grid {grid}, {dtype})");
+            long before = Po2Quantizers.ScreenedSearches;
+            var expected = Search(x1, qp, previous, sigma, reference: true, weights: weights);
+            var actual = Search(x1, qp, previous, sigma, reference: false, weights: weights);
+            AssertSameExponents(expected, actual, $"trial {trial} ({rows}x{n}, qp {qp}, sigma {sigma}, grid {grid}, weighted {weighted}, {dtype})");
             searches++;
+            if (weighted) { weightedSearches++; weightedScreened += Po2Quantizers.ScreenedSearches - before; }
         }
 
         Assert.True(Po2Quantizers.ScreenedSearches - screened >= searches / 4, $"screened {Po2Quantizers.ScreenedSearches - screened} of {searches} searches");
+        Assert.True(weightedScreened >= weightedSearches / 4, $"screened {weightedScreened} of {weightedSearches} weighted searches");
         Assert.True(Po2Quantizers.SettledRows > settled, "no row was too close to call");
     }
 
@@ -104,6 +116,25 @@ public sealed class ScreenedSearchTests
         var actual = Search(x, 7, init, 2.0, reference: false, llsIters: 0);
         Assert.Equal(screened + 1, Po2Quantizers.ScreenedSearches);
         AssertSameExponents(Search(x, 7, init, 2.0, reference: true, llsIters: 0), actual, "no refits");
+    }
+
+    /// <summary>A second-moment weight that is NaN, infinite or negative: the search takes libtorch's sums, and the reference's exponents.</summary>
+    [Theory]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    [InlineData(-0.25)]
+    public void NonFiniteOrNegativeSecondMomentWeights_TakeLibtorchsSums(double odd)
+    {
+        using var scope = torch.NewDisposeScope();
+        var x = torch.randn([6, 20], ScalarType.Float32, generator: new Generator(5));
+        var root = torch.rand([6, 20], ScalarType.Float64, generator: new Generator(6)).data<double>().ToArray();
+        root[27] = odd;
+        var weights = torch.tensor(root, [6, 20]);
+        var init = Search(x, 7, null, 2.0, reference: true, weights: weights).Final;
+        long screened = Po2Quantizers.ScreenedSearches;
+        var actual = Search(x, 7, init, 2.0, reference: false, weights: weights);
+        Assert.Equal(screened, Po2Quantizers.ScreenedSearches);
+        AssertSameExponents(Search(x, 7, init, 2.0, reference: true, weights: weights), actual, $"weight {odd}");
     }
 
     [Fact]

@@ -573,18 +573,22 @@ internal static class FusedKernels
 
     /// <summary>
     /// <see cref="RneProducts"/> of one row with the outlier mask's weights formed on the way (<see cref="OutlierWeights"/>:
-    /// w = 1 where |x| ≤ <paramref name="threshold"/>, else 0; +∞ for no mask, which weighs every finite element 1 as the
-    /// unweighted reference does), summed where they are formed instead of written: the same terms, added in another order.
-    /// Every term is ≥ 0 (squares, and q·x and q·q with q of x's sign) or NaN, so each sum is within a factor
-    /// (1 ± n·2^−53) of the exact sum of the terms, as libtorch's sum of them is (<see cref="LibtorchSum"/>): the caller
-    /// uses them where that margin decides.
+    /// w = 1 where |x| ≤ <paramref name="threshold"/>, else 0, times the row's second-moment weights where
+    /// <paramref name="weights"/> holds them; +∞ for no mask, which weighs every finite element 1, or its given weight, as
+    /// the reference does without a mask), summed where they are formed instead of written: the same terms, added in
+    /// another order. Every term is ≥ 0 (squares and weights ≥ 0, and q·x and q·q with q of x's sign) or NaN, so each sum
+    /// is within a factor (1 ± n·2^−53) of the exact sum of the terms, as libtorch's sum of them is
+    /// (<see cref="LibtorchSum"/>): the caller uses them where that margin decides. A negative weight would break that:
+    /// the sums are then NaN.
     /// </summary>
-    public static void RneProductSums<T>(ReadOnlySpan<T> x, double threshold, double exponent, int qp, out double error, out double wqx, out double wqq)
+    public static void RneProductSums<T>(ReadOnlySpan<T> x, ReadOnlySpan<double> weights, double threshold, double exponent, int qp, out double error, out double wqx, out double wqq)
         where T : unmanaged
     {
         int n = x.Length, i = 0;
+        bool weighted = !weights.IsEmpty;
         double qd = qp, step = Pow2(exponent), inv = Pow2(-exponent);
         double se = 0, sx = 0, sq = 0;
+        bool negative = false;
         if (Vector)
         {
             var hi = Vector256.Create(qd);
@@ -594,11 +598,17 @@ internal static class FusedKernels
             var vt = Vector256.Create(threshold);
             var signBit = Vector256.Create(-0.0);
             var one = Vector256.Create(1.0);
-            Vector256<double> ae = default, ax = default, aq = default;
+            Vector256<double> ae = default, ax = default, aq = default, least = default;
             for (; i + 4 <= n; i += 4)
             {
                 var v = Load4(x, i);
                 var m = Avx.And(Avx.CompareLessThanOrEqual(Avx.AndNot(signBit, v), vt), one);
+                if (weighted)
+                {
+                    var r = Vector256.LoadUnsafe(in weights[i]);
+                    least = Avx.Min(least, r);
+                    m = Avx.Multiply(r, m);
+                }
                 var q = Clamp(Avx.RoundToNearestInteger(Avx.Multiply(v, vinv)), lo, hi);
                 var err = Avx.Subtract(Avx.Multiply(q, vstep), v);
                 err = Avx.Multiply(Avx.Multiply(err, err), m);
@@ -610,11 +620,17 @@ internal static class FusedKernels
             se = Vector256.Sum(ae);
             sx = Vector256.Sum(ax);
             sq = Vector256.Sum(aq);
+            negative = Avx.MoveMask(Avx.CompareLessThan(least, Vector256<double>.Zero)) != 0;
         }
         for (; i < n; i++)
         {
             double v = Load1(x, i);
             double m = Math.Abs(v) <= threshold ? 1.0 : 0.0;
+            if (weighted)
+            {
+                negative |= weights[i] < 0;
+                m = weights[i] * m;
+            }
             double q = Clamp(Math.Round(v * inv), qd);
             double err = q * step - v;
             err *= err;
@@ -623,7 +639,7 @@ internal static class FusedKernels
             sx += wq * v;
             sq += wq * q;
         }
-        (error, wqx, wqq) = (se, sx, sq);
+        (error, wqx, wqq) = negative ? (double.NaN, double.NaN, double.NaN) : (se, sx, sq);
     }
 
     /// <summary>

@@ -449,8 +449,9 @@ public static class Po2Quantizers
             using var meanWqq = torch.empty(rows, ScalarType.Float64);
             // Sums in any order where they decide the refits for certain (the start at the fixed point, the usual training
             // step): BestSums then hold them, not libtorch's, and the line search settles what they leave open.
-            bool screened = init is not null && weights is null && !keepMatrices
-                && ScreenedFixedPoint(x, threshold is null ? default : FusedKernels.Doubles(threshold), FusedKernels.Doubles(best), qp, llsIters, rows64.BestSums);
+            bool screened = init is not null && !keepMatrices
+                && ScreenedFixedPoint(x, threshold is null ? default : FusedKernels.Doubles(threshold), weights is null ? default : FusedKernels.Doubles(weights),
+                    FusedKernels.Doubles(best), qp, llsIters, rows64.BestSums);
             if (screened) ScreenedSearches++;
             else MsqeEvaluate(x, rowWeights, best, qp, rows64, rows64.BestSums, meanWqx, meanWqq);
             var qExponent = best.clone();
@@ -545,9 +546,10 @@ public static class Po2Quantizers
     /// possible difference from a half-integer (where <see cref="LeastSquaresExponent"/> decides the same integer
     /// from libtorch's sums, whichever log2 it takes). With no refits, only the sums' finiteness is asked. Writes each
     /// row's error sum into <paramref name="sums"/> (valid only when true). The mask's weights come from
-    /// <paramref name="threshold"/> (empty: unweighted).
+    /// <paramref name="threshold"/> (empty: no mask), times the second-moment weights <paramref name="weights"/> [C, N]
+    /// (empty: none), as <see cref="RowWeights"/> forms them.
     /// </summary>
-    private static bool ScreenedFixedPoint(Tensor x, ReadOnlySpan<double> threshold, ReadOnlySpan<double> e0, int qp, int llsIters, Span<double> sums)
+    private static bool ScreenedFixedPoint(Tensor x, ReadOnlySpan<double> threshold, ReadOnlySpan<double> weights, ReadOnlySpan<double> e0, int qp, int llsIters, Span<double> sums)
     {
         int rows = (int)x.size(0), n = (int)x.size(1);
         var floats = x.dtype == ScalarType.Float32 ? FusedKernels.Floats(x) : default;
@@ -559,8 +561,9 @@ public static class Po2Quantizers
         {
             double t = threshold.IsEmpty ? double.PositiveInfinity : threshold[c];
             double se, sx, sq;
-            if (floats.IsEmpty) FusedKernels.RneProductSums(doubles.Slice(c * n, n), t, e0[c], qp, out se, out sx, out sq);
-            else FusedKernels.RneProductSums(floats.Slice(c * n, n), t, e0[c], qp, out se, out sx, out sq);
+            var w = weights.IsEmpty ? default : weights.Slice(c * n, n);
+            if (floats.IsEmpty) FusedKernels.RneProductSums(doubles.Slice(c * n, n), w, t, e0[c], qp, out se, out sx, out sq);
+            else FusedKernels.RneProductSums(floats.Slice(c * n, n), w, t, e0[c], qp, out se, out sx, out sq);
             if (!double.IsFinite(se) || !double.IsFinite(sx) || !double.IsFinite(sq)) return false;
             sums[c] = se;
             if (llsIters == 0) continue;
