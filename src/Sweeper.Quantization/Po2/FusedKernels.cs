@@ -927,7 +927,7 @@ internal static class FusedKernels
         var (s0, s1, largestRoot) = Float32PairSums(x, root, limit, (float)Pow2(-e0), (float)Pow2(e0), (float)Pow2(-e1), (float)Pow2(e1), qp);
         if (!double.IsFinite(s0) || !double.IsFinite(s1)) return null;
         int n = x.Length;
-        double gamma = (n + 8) * Math.ScaleB(1.0, -21), slack = n * Math.ScaleB(1.0, -146) * Math.Max(1.0, largestRoot);
+        double gamma = (n + 8) * 4.76837158203125E-07, slack = n * 1.1210387714598537E-44 * Math.Max(1.0, largestRoot); // 2^−21, 2^−146
         if (s0 * (1 + gamma) + slack < s1 * (1 - gamma) - slack) return e0;
         if (s1 * (1 + gamma) + slack < s0 * (1 - gamma) - slack) return e1;
         return null;
@@ -1005,81 +1005,96 @@ internal static class FusedKernels
     {
         float q = qp;
         bool rooted = !root.IsEmpty;
-        int i = 0, n = x.Length;
-        float s0 = 0, s1 = 0, largest = 0, smallest = 0;
+        int n = x.Length;
+        // Each term is multiplied by its mask (1 or 0), as the reference weighs it, not selected: a weight or root that
+        // is not finite makes the sums NaN or ∞ even where the mask drops its element (∞·0, NaN·0), as the reference's.
         if (Wide && n >= 16)
         {
             var lo = Vector512.Create(-q);
             var hi = Vector512.Create(q);
             var vlimit = Vector512.Create(limit);
+            var one = Vector512.Create(1f);
             var a0 = Vector512<float>.Zero;
             var a1 = Vector512<float>.Zero;
-            var finite = Vector512<float>.Zero; // v − v (and r − r): NaN for an infinite or NaN v (r)
             var top = Vector512<float>.Zero;
             var bottom = Vector512<float>.Zero;
-            for (; i + 16 <= n; i += 16)
+            var all = Vector512<float>.AllBitsSet;
+            // The last 16 elements end the row: those the loop took before are masked out (every element counts once).
+            for (int i = 0; i < n; i += 16)
             {
-                var v = Vector512.LoadUnsafe(in x[i]);
-                finite = Avx512F.Add(finite, Avx512F.Subtract(v, v));
-                var keep = Vector512.LessThanOrEqual(Vector512.Abs(v), vlimit);
+                int at = i;
+                var fresh = all;
+                if (i > n - 16)
+                {
+                    at = n - 16;
+                    fresh = Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(i - at)).AsSingle();
+                }
+                var v = Vector512.LoadUnsafe(in x[at]);
+                var m = Vector512.LessThanOrEqual(Vector512.Abs(v), vlimit) & fresh & one;
                 var d0 = Avx512F.Subtract(Avx512F.Multiply(Avx512F.Min(hi, Avx512F.Max(lo, Avx512F.RoundScale(Avx512F.Multiply(v, Vector512.Create(inv0)), 8))), Vector512.Create(step0)), v);
                 var d1 = Avx512F.Subtract(Avx512F.Multiply(Avx512F.Min(hi, Avx512F.Max(lo, Avx512F.RoundScale(Avx512F.Multiply(v, Vector512.Create(inv1)), 8))), Vector512.Create(step1)), v);
                 var t0 = Avx512F.Multiply(d0, d0);
                 var t1 = Avx512F.Multiply(d1, d1);
                 if (rooted)
                 {
-                    var r = Vector512.LoadUnsafe(in root[i]);
-                    finite = Avx512F.Add(finite, Avx512F.Subtract(r, r));
+                    var r = Vector512.LoadUnsafe(in root[at]);
                     top = Avx512F.Max(top, r);
                     bottom = Avx512F.Min(bottom, r);
                     t0 = Avx512F.Multiply(t0, r);
                     t1 = Avx512F.Multiply(t1, r);
                 }
-                a0 = Avx512F.Add(a0, t0 & keep);
-                a1 = Avx512F.Add(a1, t1 & keep);
+                a0 = Avx512F.Add(a0, Avx512F.Multiply(t0, m));
+                a1 = Avx512F.Add(a1, Avx512F.Multiply(t1, m));
             }
-            s0 = Vector512.Sum(a0) + Vector512.Sum(finite);
-            s1 = Vector512.Sum(a1);
-            largest = Max(Avx.Max(top.GetLower(), top.GetUpper()));
-            smallest = -Max(Avx.Max(Avx.Subtract(Vector256<float>.Zero, bottom.GetLower()), Avx.Subtract(Vector256<float>.Zero, bottom.GetUpper())));
+            float s0 = Vector512.Sum(a0), s1 = Vector512.Sum(a1);
+            if (!rooted) return (s0, s1, 0);
+            return Sums(s0, s1, Max(Avx.Max(top.GetLower(), top.GetUpper())), -Max(Avx.Max(Avx.Subtract(Vector256<float>.Zero, bottom.GetLower()), Avx.Subtract(Vector256<float>.Zero, bottom.GetUpper()))));
         }
-        else if (Vector && n >= 8)
+
+        if (Vector && n >= 8)
         {
             var lo = Vector256.Create(-q);
             var hi = Vector256.Create(q);
             var vlimit = Vector256.Create(limit);
+            var one = Vector256.Create(1f);
             var a0 = Vector256<float>.Zero;
             var a1 = Vector256<float>.Zero;
-            var finite = Vector256<float>.Zero;
             var top = Vector256<float>.Zero;
             var bottom = Vector256<float>.Zero;
-            for (; i + 8 <= n; i += 8)
+            var all = Vector256<float>.AllBitsSet;
+            for (int i = 0; i < n; i += 8)
             {
-                var v = Vector256.LoadUnsafe(in x[i]);
-                finite = Avx.Add(finite, Avx.Subtract(v, v));
-                var keep = Vector256.LessThanOrEqual(Vector256.Abs(v), vlimit);
+                int at = i;
+                var fresh = all;
+                if (i > n - 8)
+                {
+                    at = n - 8;
+                    fresh = Vector256.GreaterThanOrEqual(Vector256<int>.Indices, Vector256.Create(i - at)).AsSingle();
+                }
+                var v = Vector256.LoadUnsafe(in x[at]);
+                var m = Vector256.LessThanOrEqual(Vector256.Abs(v), vlimit) & fresh & one;
                 var d0 = Avx.Subtract(Avx.Multiply(Avx.Min(hi, Avx.Max(lo, Avx.RoundToNearestInteger(Avx.Multiply(v, Vector256.Create(inv0))))), Vector256.Create(step0)), v);
                 var d1 = Avx.Subtract(Avx.Multiply(Avx.Min(hi, Avx.Max(lo, Avx.RoundToNearestInteger(Avx.Multiply(v, Vector256.Create(inv1))))), Vector256.Create(step1)), v);
                 var t0 = Avx.Multiply(d0, d0);
                 var t1 = Avx.Multiply(d1, d1);
                 if (rooted)
                 {
-                    var r = Vector256.LoadUnsafe(in root[i]);
-                    finite = Avx.Add(finite, Avx.Subtract(r, r));
+                    var r = Vector256.LoadUnsafe(in root[at]);
                     top = Avx.Max(top, r);
                     bottom = Avx.Min(bottom, r);
                     t0 = Avx.Multiply(t0, r);
                     t1 = Avx.Multiply(t1, r);
                 }
-                a0 = Avx.Add(a0, t0 & keep);
-                a1 = Avx.Add(a1, t1 & keep);
+                a0 = Avx.Add(a0, Avx.Multiply(t0, m));
+                a1 = Avx.Add(a1, Avx.Multiply(t1, m));
             }
-            s0 = Vector256.Sum(a0) + Vector256.Sum(finite);
-            s1 = Vector256.Sum(a1);
-            largest = Max(top);
-            smallest = -Max(Avx.Subtract(Vector256<float>.Zero, bottom));
+            float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1);
+            if (!rooted) return (s0, s1, 0);
+            return Sums(s0, s1, Max(top), -Max(Avx.Subtract(Vector256<float>.Zero, bottom)));
         }
-        for (; i < n; i++)
+
+        float t0s = 0, t1s = 0, largest = 0, smallest = 0;
+        for (int i = 0; i < n; i++)
         {
             float v = x[i];
             float r = rooted ? root[i] : 1f;
@@ -1089,11 +1104,14 @@ internal static class FusedKernels
             if (!(MathF.Abs(v) <= limit)) continue;
             float d0 = Math.Clamp(MathF.Round(v * inv0), -q, q) * step0 - v;
             float d1 = Math.Clamp(MathF.Round(v * inv1), -q, q) * step1 - v;
-            s0 += d0 * d0 * r;
-            s1 += d1 * d1 * r;
+            t0s += d0 * d0 * r;
+            t1s += d1 * d1 * r;
         }
+        return Sums(t0s, t1s, largest, smallest);
+
         // A negative root would make a term negative, outside the bounds: libtorch's sums then decide.
-        return smallest < 0 ? (double.NaN, double.NaN, double.NaN) : (s0, s1, largest);
+        static (double, double, double) Sums(float s0, float s1, float largest, float smallest) =>
+            smallest < 0 ? (double.NaN, double.NaN, double.NaN) : (s0, s1, largest);
     }
 
     /// <summary>The largest of 8 lanes (NaN-free lanes: the caller's sums are NaN otherwise).</summary>
