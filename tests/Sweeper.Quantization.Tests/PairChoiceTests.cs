@@ -75,6 +75,25 @@ public sealed class PairChoiceTests
     }
 
     /// <summary>
+    /// Adjacent scales α on both sides of a flip of <paramref name="choice"/> (small weights favour the finer step, clipped
+    /// ones the coarser): found on a grid from 1/8 to 16, then bisected to 1e−15; null where the grid shows none.
+    /// </summary>
+    private static (double Lo, double Hi)? Flip(Func<double, double> choice)
+    {
+        double lo = double.NaN, hi = double.NaN;
+        for (double a = 0.125; a < 16; a *= 1.25)
+            if (choice(a) != choice(a * 1.25)) { lo = a; hi = a * 1.25; break; }
+        if (double.IsNaN(lo)) return null;
+        double atLo = choice(lo);
+        for (int i = 0; i < 60 && hi - lo > lo * 1e-15; i++)
+        {
+            double mid = 0.5 * (lo + hi);
+            if (choice(mid) == atLo) lo = mid; else hi = mid;
+        }
+        return (lo, hi);
+    }
+
+    /// <summary>
     /// Rows on both sides of the point where the two candidates' sums cross (a weight row scaled by α, α bisected until
     /// the reference's choice flips between adjacent values): their sums differ far less than float32 sums can tell.
     /// </summary>
@@ -97,17 +116,7 @@ public sealed class PairChoiceTests
             var (baseRow, _) = Layer(1, n, 500 + seed);
             float[] Scaled(double alpha) => baseRow.Select(v => (float)(v * alpha)).ToArray();
             double Choice(double alpha) => Reference(1, n, Scaled(alpha), [], rowRoot, pair, qp)[0];
-            // Small weights favour the finer step, clipped ones the coarser: find a flip on a grid, then bisect it.
-            double lo = double.NaN, hi = double.NaN;
-            for (double a = 0.125; a < 16; a *= 1.25)
-                if (Choice(a) != Choice(a * 1.25)) { lo = a; hi = a * 1.25; break; }
-            if (double.IsNaN(lo)) continue;
-            double atLo = Choice(lo);
-            for (int i = 0; i < 60 && hi - lo > lo * 1e-15; i++)
-            {
-                double mid = 0.5 * (lo + hi);
-                if (Choice(mid) == atLo) lo = mid; else hi = mid;
-            }
+            if (Flip(Choice) is not (var lo, var hi)) continue;
             rowsFound.Add(Scaled(lo));
             rowsFound.Add(Scaled(hi));
         }
@@ -148,16 +157,7 @@ public sealed class PairChoiceTests
             var (baseRow, _) = Layer(1, n, 700 + seed);
             float[] Scaled(double alpha) => baseRow.Select(v => (float)Math.ScaleB(v * alpha, shift)).ToArray();
             double Choice(double alpha) => Reference(1, n, Scaled(alpha), [], rowRoot, pair, qp)[0];
-            double lo = double.NaN, hi = double.NaN;
-            for (double a = 0.125; a < 16; a *= 1.25)
-                if (Choice(a) != Choice(a * 1.25)) { lo = a; hi = a * 1.25; break; }
-            if (double.IsNaN(lo)) continue;
-            double atLo = Choice(lo);
-            for (int i = 0; i < 60 && hi - lo > lo * 1e-15; i++)
-            {
-                double mid = 0.5 * (lo + hi);
-                if (Choice(mid) == atLo) lo = mid; else hi = mid;
-            }
+            if (Flip(Choice) is not (var lo, var hi)) continue;
             foreach (var alpha in new[] { lo, hi, lo * (1 - 1e-6), hi * (1 + 1e-6), lo * (1 - 1e-4), hi * (1 + 1e-4) })
             {
                 rows.Add(Scaled(alpha));

@@ -1003,97 +1003,12 @@ internal static class FusedKernels
     /// </summary>
     private static (double, double, double) Float32PairSums(ReadOnlySpan<float> x, ReadOnlySpan<float> root, float limit, float inv0, float step0, float inv1, float step1, int qp)
     {
-        float q = qp;
-        bool rooted = !root.IsEmpty;
         int n = x.Length;
-        // Each term is multiplied by its mask (1 or 0), as the reference weighs it, not selected: a weight or root that
-        // is not finite makes the sums NaN or ∞ even where the mask drops its element (∞·0, NaN·0), as the reference's.
-        if (Wide && n >= 16)
-        {
-            var lo = Vector512.Create(-q);
-            var hi = Vector512.Create(q);
-            var vlimit = Vector512.Create(limit);
-            var one = Vector512.Create(1f);
-            var a0 = Vector512<float>.Zero;
-            var a1 = Vector512<float>.Zero;
-            var top = Vector512<float>.Zero;
-            var bottom = Vector512<float>.Zero;
-            var all = Vector512<float>.AllBitsSet;
-            // The last 16 elements end the row: those the loop took before are masked out (every element counts once).
-            for (int i = 0; i < n; i += 16)
-            {
-                int at = i;
-                var fresh = all;
-                if (i > n - 16)
-                {
-                    at = n - 16;
-                    fresh = Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(i - at)).AsSingle();
-                }
-                var v = Vector512.LoadUnsafe(in x[at]);
-                var m = Vector512.LessThanOrEqual(Vector512.Abs(v), vlimit) & fresh & one;
-                var d0 = Avx512F.Subtract(Avx512F.Multiply(Avx512F.Min(hi, Avx512F.Max(lo, Avx512F.RoundScale(Avx512F.Multiply(v, Vector512.Create(inv0)), 8))), Vector512.Create(step0)), v);
-                var d1 = Avx512F.Subtract(Avx512F.Multiply(Avx512F.Min(hi, Avx512F.Max(lo, Avx512F.RoundScale(Avx512F.Multiply(v, Vector512.Create(inv1)), 8))), Vector512.Create(step1)), v);
-                var t0 = Avx512F.Multiply(d0, d0);
-                var t1 = Avx512F.Multiply(d1, d1);
-                if (rooted)
-                {
-                    var r = Vector512.LoadUnsafe(in root[at]);
-                    top = Avx512F.Max(top, r);
-                    bottom = Avx512F.Min(bottom, r);
-                    t0 = Avx512F.Multiply(t0, r);
-                    t1 = Avx512F.Multiply(t1, r);
-                }
-                a0 = Avx512F.Add(a0, Avx512F.Multiply(t0, m));
-                a1 = Avx512F.Add(a1, Avx512F.Multiply(t1, m));
-            }
-            float s0 = Vector512.Sum(a0), s1 = Vector512.Sum(a1);
-            if (!rooted) return (s0, s1, 0);
-            return Sums(s0, s1, Max(Avx.Max(top.GetLower(), top.GetUpper())), -Max(Avx.Max(Avx.Subtract(Vector256<float>.Zero, bottom.GetLower()), Avx.Subtract(Vector256<float>.Zero, bottom.GetUpper()))));
-        }
+        if (Wide && n >= 16) return Float32PairSums<Lanes16, Vector512<float>>(x, root, limit, inv0, step0, inv1, step1, qp);
+        if (Vector && n >= 8) return Float32PairSums<Lanes8, Vector256<float>>(x, root, limit, inv0, step0, inv1, step1, qp);
 
-        if (Vector && n >= 8)
-        {
-            var lo = Vector256.Create(-q);
-            var hi = Vector256.Create(q);
-            var vlimit = Vector256.Create(limit);
-            var one = Vector256.Create(1f);
-            var a0 = Vector256<float>.Zero;
-            var a1 = Vector256<float>.Zero;
-            var top = Vector256<float>.Zero;
-            var bottom = Vector256<float>.Zero;
-            var all = Vector256<float>.AllBitsSet;
-            for (int i = 0; i < n; i += 8)
-            {
-                int at = i;
-                var fresh = all;
-                if (i > n - 8)
-                {
-                    at = n - 8;
-                    fresh = Vector256.GreaterThanOrEqual(Vector256<int>.Indices, Vector256.Create(i - at)).AsSingle();
-                }
-                var v = Vector256.LoadUnsafe(in x[at]);
-                var m = Vector256.LessThanOrEqual(Vector256.Abs(v), vlimit) & fresh & one;
-                var d0 = Avx.Subtract(Avx.Multiply(Avx.Min(hi, Avx.Max(lo, Avx.RoundToNearestInteger(Avx.Multiply(v, Vector256.Create(inv0))))), Vector256.Create(step0)), v);
-                var d1 = Avx.Subtract(Avx.Multiply(Avx.Min(hi, Avx.Max(lo, Avx.RoundToNearestInteger(Avx.Multiply(v, Vector256.Create(inv1))))), Vector256.Create(step1)), v);
-                var t0 = Avx.Multiply(d0, d0);
-                var t1 = Avx.Multiply(d1, d1);
-                if (rooted)
-                {
-                    var r = Vector256.LoadUnsafe(in root[at]);
-                    top = Avx.Max(top, r);
-                    bottom = Avx.Min(bottom, r);
-                    t0 = Avx.Multiply(t0, r);
-                    t1 = Avx.Multiply(t1, r);
-                }
-                a0 = Avx.Add(a0, Avx.Multiply(t0, m));
-                a1 = Avx.Add(a1, Avx.Multiply(t1, m));
-            }
-            float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1);
-            if (!rooted) return (s0, s1, 0);
-            return Sums(s0, s1, Max(top), -Max(Avx.Subtract(Vector256<float>.Zero, bottom)));
-        }
-
-        float t0s = 0, t1s = 0, largest = 0, smallest = 0;
+        bool rooted = !root.IsEmpty;
+        float q = qp, t0s = 0, t1s = 0, largest = 0, smallest = 0;
         for (int i = 0; i < n; i++)
         {
             float v = x[i];
@@ -1107,11 +1022,130 @@ internal static class FusedKernels
             t0s += d0 * d0 * r;
             t1s += d1 * d1 * r;
         }
-        return Sums(t0s, t1s, largest, smallest);
+        return PairSums(t0s, t1s, largest, smallest);
+    }
 
-        // A negative root would make a term negative, outside the bounds: libtorch's sums then decide.
-        static (double, double, double) Sums(float s0, float s1, float largest, float smallest) =>
-            smallest < 0 ? (double.NaN, double.NaN, double.NaN) : (s0, s1, largest);
+    /// <summary>
+    /// <see cref="Float32PairSums(ReadOnlySpan{float}, ReadOnlySpan{float}, float, float, float, float, float, int)"/>
+    /// <typeparamref name="TL"/>.Count elements at a time (a row of at least that many). Each term is multiplied by its mask
+    /// (1 or 0), as the reference weighs it, not selected: a weight or root that is not finite makes the sums NaN or ∞
+    /// even where the mask drops its element (∞·0, NaN·0), as the reference's. The last pass takes the row's last Count
+    /// elements with those an earlier pass took masked out, so every element counts once and no scalar tail is left.
+    /// </summary>
+    private static (double, double, double) Float32PairSums<TL, TV>(ReadOnlySpan<float> x, ReadOnlySpan<float> root, float limit, float inv0, float step0, float inv1, float step1, int qp)
+        where TL : struct, ILanes<TV>
+        where TV : struct
+    {
+        bool rooted = !root.IsEmpty;
+        int n = x.Length, width = TL.Count;
+        TV lo = TL.Create(-qp), hi = TL.Create(qp), vlimit = TL.Create(limit), one = TL.Create(1f), all = TL.AllBitsSet;
+        TV scale0 = TL.Create(inv0), size0 = TL.Create(step0), scale1 = TL.Create(inv1), size1 = TL.Create(step1);
+        TV a0 = TL.Zero, a1 = TL.Zero, top = TL.Zero, bottom = TL.Zero;
+        for (int i = 0; i < n; i += width)
+        {
+            int at = i;
+            var fresh = all;
+            if (i > n - width)
+            {
+                at = n - width;
+                fresh = TL.From(i - at);
+            }
+            var v = TL.Load(x, at);
+            var m = TL.And(TL.And(TL.AtMost(TL.Abs(v), vlimit), fresh), one);
+            var d0 = TL.Subtract(TL.Multiply(TL.Min(hi, TL.Max(lo, TL.Round(TL.Multiply(v, scale0)))), size0), v);
+            var d1 = TL.Subtract(TL.Multiply(TL.Min(hi, TL.Max(lo, TL.Round(TL.Multiply(v, scale1)))), size1), v);
+            var t0 = TL.Multiply(d0, d0);
+            var t1 = TL.Multiply(d1, d1);
+            if (rooted)
+            {
+                var r = TL.Load(root, at);
+                top = TL.Max(top, r);
+                bottom = TL.Min(bottom, r);
+                t0 = TL.Multiply(t0, r);
+                t1 = TL.Multiply(t1, r);
+            }
+            a0 = TL.Add(a0, TL.Multiply(t0, m));
+            a1 = TL.Add(a1, TL.Multiply(t1, m));
+        }
+        float s0 = TL.Sum(a0), s1 = TL.Sum(a1);
+        return rooted ? PairSums(s0, s1, TL.Largest(top), TL.Smallest(bottom)) : (s0, s1, 0);
+    }
+
+    /// <summary>The screening sums and the largest root, or NaN sums where a root is negative (a negative term would be outside the bounds: libtorch's sums then decide).</summary>
+    private static (double, double, double) PairSums(float s0, float s1, float largest, float smallest) =>
+        smallest < 0 ? (double.NaN, double.NaN, double.NaN) : (s0, s1, largest);
+
+    /// <summary>One SIMD width's float32 operations for a kernel written once for several widths (the JIT specializes it per struct).</summary>
+    private interface ILanes<TV> where TV : struct
+    {
+        static abstract int Count { get; }
+        static abstract TV Zero { get; }
+        static abstract TV AllBitsSet { get; }
+        static abstract TV Create(float value);
+        static abstract TV Load(ReadOnlySpan<float> values, int at);
+        /// <summary>All bits set in the lanes from <paramref name="first"/> on, clear below it.</summary>
+        static abstract TV From(int first);
+        static abstract TV Abs(TV v);
+        static abstract TV AtMost(TV a, TV b);
+        static abstract TV And(TV a, TV b);
+        static abstract TV Add(TV a, TV b);
+        static abstract TV Subtract(TV a, TV b);
+        static abstract TV Multiply(TV a, TV b);
+        static abstract TV Min(TV a, TV b);
+        static abstract TV Max(TV a, TV b);
+        /// <summary>Round half to even.</summary>
+        static abstract TV Round(TV v);
+        static abstract float Sum(TV v);
+        /// <summary>The largest lane (of NaN-free lanes).</summary>
+        static abstract float Largest(TV v);
+        /// <summary>The smallest lane (of NaN-free lanes).</summary>
+        static abstract float Smallest(TV v);
+    }
+
+    /// <summary>AVX2: 8 float32 lanes.</summary>
+    private readonly struct Lanes8 : ILanes<Vector256<float>>
+    {
+        public static int Count => 8;
+        public static Vector256<float> Zero => Vector256<float>.Zero;
+        public static Vector256<float> AllBitsSet => Vector256<float>.AllBitsSet;
+        public static Vector256<float> Create(float value) => Vector256.Create(value);
+        public static Vector256<float> Load(ReadOnlySpan<float> values, int at) => Vector256.LoadUnsafe(in values[at]);
+        public static Vector256<float> From(int first) => Vector256.GreaterThanOrEqual(Vector256<int>.Indices, Vector256.Create(first)).AsSingle();
+        public static Vector256<float> Abs(Vector256<float> v) => Vector256.Abs(v);
+        public static Vector256<float> AtMost(Vector256<float> a, Vector256<float> b) => Vector256.LessThanOrEqual(a, b);
+        public static Vector256<float> And(Vector256<float> a, Vector256<float> b) => a & b;
+        public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => Avx.Add(a, b);
+        public static Vector256<float> Subtract(Vector256<float> a, Vector256<float> b) => Avx.Subtract(a, b);
+        public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => Avx.Multiply(a, b);
+        public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Avx.Min(a, b);
+        public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Avx.Max(a, b);
+        public static Vector256<float> Round(Vector256<float> v) => Avx.RoundToNearestInteger(v);
+        public static float Sum(Vector256<float> v) => Vector256.Sum(v);
+        public static float Largest(Vector256<float> v) => FusedKernels.Max(v);
+        public static float Smallest(Vector256<float> v) => -FusedKernels.Max(Avx.Subtract(Vector256<float>.Zero, v));
+    }
+
+    /// <summary>AVX-512: 16 float32 lanes.</summary>
+    private readonly struct Lanes16 : ILanes<Vector512<float>>
+    {
+        public static int Count => 16;
+        public static Vector512<float> Zero => Vector512<float>.Zero;
+        public static Vector512<float> AllBitsSet => Vector512<float>.AllBitsSet;
+        public static Vector512<float> Create(float value) => Vector512.Create(value);
+        public static Vector512<float> Load(ReadOnlySpan<float> values, int at) => Vector512.LoadUnsafe(in values[at]);
+        public static Vector512<float> From(int first) => Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(first)).AsSingle();
+        public static Vector512<float> Abs(Vector512<float> v) => Vector512.Abs(v);
+        public static Vector512<float> AtMost(Vector512<float> a, Vector512<float> b) => Vector512.LessThanOrEqual(a, b);
+        public static Vector512<float> And(Vector512<float> a, Vector512<float> b) => a & b;
+        public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => Avx512F.Add(a, b);
+        public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => Avx512F.Subtract(a, b);
+        public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => Avx512F.Multiply(a, b);
+        public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Avx512F.Min(a, b);
+        public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Avx512F.Max(a, b);
+        public static Vector512<float> Round(Vector512<float> v) => Avx512F.RoundScale(v, 8);
+        public static float Sum(Vector512<float> v) => Vector512.Sum(v);
+        public static float Largest(Vector512<float> v) => Lanes8.Largest(Avx.Max(v.GetLower(), v.GetUpper()));
+        public static float Smallest(Vector512<float> v) => Lanes8.Smallest(Avx.Min(v.GetLower(), v.GetUpper()));
     }
 
     /// <summary>The largest of 8 lanes (NaN-free lanes: the caller's sums are NaN otherwise).</summary>
