@@ -98,6 +98,46 @@ public sealed class ForwardAllTests
         }
     }
 
+    /// <summary>
+    /// Weights that keep their gradient from step to step, as a model's parameters do: accumulated over two backward passes,
+    /// then zeroed in place (as <c>zero_grad</c> does), by turns. From the second pass on, the batch node adds each fused
+    /// part's weight gradient into the one the weight holds instead of returning it: the same bits as autograd's addition
+    /// of the one-by-one nodes' returned gradients, for every method, the reference-path weights alongside.
+    /// </summary>
+    [Fact]
+    public void ForwardAll_KeptGradients_AddedAsAutogradAddsThem()
+    {
+        using var scope = torch.NewDisposeScope();
+        var single = Quantizers();
+        var batched = Quantizers();
+        foreach (var q in single.Concat(batched)) q.train();
+        var ws = Weights(0);
+        var wb = Weights(0);
+        long added = FusedBatch.AddableGradients;
+
+        for (int step = 0; step < 6; step++)
+        {
+            var ys = single.Select((q, i) => q.forward(ws[i])).ToList();
+            var yb = WeightQuantizer.ForwardAll(batched, wb);
+            Backward(ys, step);
+            Backward(yb, step);
+
+            for (int i = 0; i < single.Count; i++)
+            {
+                FusedKernelTests.AssertSameBits(ws[i].grad!, wb[i].grad!, $"step {step} quantizer {i} weight gradient");
+                var ps = single[i].parameters().ToList();
+                var pb = batched[i].parameters().ToList();
+                for (int k = 0; k < ps.Count; k++)
+                    FusedKernelTests.AssertSameBits(ps[k].grad!, pb[k].grad!, $"step {step} quantizer {i} scale gradient");
+                if (step % 2 == 0) continue;
+                foreach (var t in new[] { ws[i], wb[i] }.Concat(ps).Concat(pb)) t.grad!.zero_();
+            }
+        }
+
+        // Six fused parts (the last two quantizers take the reference path) on every pass after the first.
+        Assert.Equal(6 * 5, FusedBatch.AddableGradients - added);
+    }
+
     /// <summary>A different random direction per output, so that a gradient routed to the wrong quantizer shows.</summary>
     private static void Backward(IReadOnlyList<Tensor> outputs, int step)
     {

@@ -386,14 +386,28 @@ internal static class FusedKernels
     }
 
     /// <summary>
+    /// <paramref name="sum"/> += <c>g · pass</c> in place: what autograd's gradient accumulation does with
+    /// <see cref="MaskGradient"/>'s result (a float32 addition of each product to the gradient already there).
+    /// </summary>
+    public static void AddMaskGradient(ReadOnlySpan<float> g, ReadOnlySpan<bool> pass, Span<float> sum)
+    {
+        int i = 0, n = g.Length;
+        if (Vector)
+            for (; i + 8 <= n; i += 8)
+                Avx.Add(Vector256.LoadUnsafe(ref sum[i]), Avx.Multiply(Vector256.LoadUnsafe(in g[i]), LoadMask(in pass[i]))).StoreUnsafe(ref sum[i]);
+        for (; i < n; i++) sum[i] += g[i] * (pass[i] ? 1f : 0f);
+    }
+
+    /// <summary>
     /// The backward pass of a learned scale for a weight whose channels are rows (a layout with Outer = 1): the weight
     /// gradient <c>g · pass</c> (<see cref="MaskGradient"/>) and each row's sum of the per-element scale gradient
     /// (<see cref="ScaleGradient"/>, formed in <paramref name="scratch"/>, one row long) in libtorch's order
     /// (<see cref="LibtorchSum"/>): what the reference's product and <c>sum</c> over the non-channel axes give, without
-    /// the weight-sized per-element tensor.
+    /// the weight-sized per-element tensor. With <paramref name="addToGradient"/>, the weight gradient is added into
+    /// <paramref name="gradWeight"/> (<see cref="AddMaskGradient"/>) instead of written.
     /// </summary>
     public static void LearnedScaleBackwardRows(Layout layout, ReadOnlySpan<float> x, ReadOnlySpan<float> s, ReadOnlySpan<bool> pass, ReadOnlySpan<float> g, int qp, bool log2,
-        Span<float> gradWeight, Span<float> channelSums, Span<float> scratch)
+        Span<float> gradWeight, Span<float> channelSums, Span<float> scratch, bool addToGradient = false)
     {
         int n = layout.Inner;
         var row = new Layout(1, 1, n);
@@ -401,7 +415,8 @@ internal static class FusedKernels
         {
             int at = c * n;
             ScaleGradient(row, x.Slice(at, n), s.Slice(c, 1), pass.Slice(at, n), g.Slice(at, n), qp, log2, scratch);
-            MaskGradient(g.Slice(at, n), pass.Slice(at, n), gradWeight.Slice(at, n));
+            if (addToGradient) AddMaskGradient(g.Slice(at, n), pass.Slice(at, n), gradWeight.Slice(at, n));
+            else MaskGradient(g.Slice(at, n), pass.Slice(at, n), gradWeight.Slice(at, n));
             channelSums[c] = LibtorchSum.Row((ReadOnlySpan<float>)scratch);
         }
     }

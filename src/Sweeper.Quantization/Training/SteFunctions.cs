@@ -118,13 +118,22 @@ internal sealed record FusedFixedSpec(FusedKernels.Layout Layout, int Qp, Tensor
     /// <summary>The number of tensors <see cref="Forward"/> saves.</summary>
     internal const int Saved = 1;
 
-    /// <summary>The backward pass from the tensors <see cref="Forward"/> saved (at <paramref name="at"/>): the weight's gradient (grad mode off).</summary>
-    internal Tensor Backward(IList<Tensor> saved, int at, Tensor gradOutput)
+    /// <summary>
+    /// The backward pass from the tensors <see cref="Forward"/> saved (at <paramref name="at"/>): the weight's gradient
+    /// (grad mode off), or null when it was added into <paramref name="weightGradient"/> (<see cref="FusedBatch.AddableGradient"/>).
+    /// </summary>
+    internal Tensor? Backward(IList<Tensor> saved, int at, Tensor gradOutput, Tensor? weightGradient = null)
     {
         var pass = saved[at];
         Observer?.Observe(gradOutput, pass);
         if (Identity) return gradOutput.clone();
         if (!FusedKernels.Applies(gradOutput, ScalarType.Float32)) return gradOutput * pass;
+        if (weightGradient is not null)
+        {
+            FusedKernels.AddMaskGradient(FusedKernels.Floats(gradOutput), FusedKernels.Bools(pass), FusedKernels.Floats(weightGradient));
+            return null;
+        }
+
         var gradWeight = torch.empty_like(gradOutput);
         FusedKernels.MaskGradient(FusedKernels.Floats(gradOutput), FusedKernels.Bools(pass), FusedKernels.Floats(gradWeight));
         return gradWeight;
@@ -155,7 +164,7 @@ internal sealed class FusedFixedScaleSte : autograd.SingleTensorFunction<FusedFi
     {
         var spec = (FusedFixedSpec)ctx.get_data("spec");
         using var noGrad = torch.no_grad();
-        return [spec.Backward(ctx.get_saved_variables(), 0, gradOutput), null!, null!];
+        return [spec.Backward(ctx.get_saved_variables(), 0, gradOutput)!, null!, null!];
     }
 }
 
@@ -188,9 +197,10 @@ internal sealed record FusedLearnedSpec(FusedKernels.Layout Layout, int Qp, bool
 
     /// <summary>
     /// The backward pass from the tensors <see cref="Forward"/> saved (at <paramref name="at"/>): the gradients of the
-    /// weight and of the scale parameter (grad mode off).
+    /// weight and of the scale parameter (grad mode off); the weight's is null when it was added into
+    /// <paramref name="weightGradient"/> (<see cref="FusedBatch.AddableGradient"/>; a weight whose channels are rows).
     /// </summary>
-    internal (Tensor Weight, Tensor Parameter) Backward(IList<Tensor> saved, int at, Tensor gradOutput)
+    internal (Tensor? Weight, Tensor Parameter) Backward(IList<Tensor> saved, int at, Tensor gradOutput, Tensor? weightGradient = null)
     {
         var (x, steps, pass) = (saved[at], saved[at + 1], saved[at + 2]);
         var gradient = Gradient;
@@ -200,13 +210,13 @@ internal sealed record FusedLearnedSpec(FusedKernels.Layout Layout, int Qp, bool
         if (Layout.Outer == 1 && gradient.ReduceDims.Length > 0 && FusedKernels.RowSumsApply(Layout.Channels, Layout.Inner))
         {
             // One pass per channel row: the weight gradient, and the scale gradient summed where it is formed.
-            var gradWeight = torch.empty_like(x);
+            var gradWeight = weightGradient is null ? torch.empty_like(x) : null;
             var sums = torch.empty(Layout.Channels, ScalarType.Float32);
             var scratch = System.Buffers.ArrayPool<float>.Shared.Rent(Layout.Inner);
             try
             {
                 FusedKernels.LearnedScaleBackwardRows(Layout, FusedKernels.Floats(x), FusedKernels.Floats(steps), FusedKernels.Bools(pass), FusedKernels.Floats(g), Qp,
-                    gradient.Log2Parameter, FusedKernels.Floats(gradWeight), FusedKernels.Floats(sums), scratch.AsSpan(0, Layout.Inner));
+                    gradient.Log2Parameter, FusedKernels.Floats(gradWeight ?? weightGradient!), FusedKernels.Floats(sums), scratch.AsSpan(0, Layout.Inner), gradWeight is null);
             }
             finally
             {
@@ -251,7 +261,7 @@ internal sealed class FusedLearnedScaleSte : autograd.SingleTensorFunction<Fused
         var spec = (FusedLearnedSpec)ctx.get_data("spec");
         using var noGrad = torch.no_grad();
         var (gradWeight, gradParameter) = spec.Backward(ctx.get_saved_variables(), 0, gradOutput);
-        return [gradWeight, gradParameter, null!, null!];
+        return [gradWeight!, gradParameter, null!, null!];
     }
 }
 
@@ -289,16 +299,17 @@ internal sealed class FusedBatchSte : autograd.MultiTensorFunction<FusedBatchSte
         for (int i = 0; i < batch.Parts.Count; i++)
         {
             var part = batch.Parts[i];
+            using var weightGradient = FusedBatch.AddableGradient(part.Weight, gradOutputs[i]);
             if (part.Learned is { } learned)
             {
-                var (gradWeight, gradParameter) = learned.Backward(saved, at, gradOutputs[i]);
-                gradients.Add(gradWeight);
+                var (gradWeight, gradParameter) = learned.Backward(saved, at, gradOutputs[i], weightGradient);
+                gradients.Add(gradWeight!);
                 gradients.Add(gradParameter);
                 at += FusedLearnedSpec.Saved;
             }
             else
             {
-                gradients.Add(part.Fixed!.Backward(saved, at, gradOutputs[i]));
+                gradients.Add(part.Fixed!.Backward(saved, at, gradOutputs[i], weightGradient)!);
                 at += FusedFixedSpec.Saved;
             }
 
@@ -321,6 +332,34 @@ internal sealed class FusedBatch
 
     /// <summary>The collected nodes, in the order their outputs are returned.</summary>
     internal List<Part> Parts { get; } = [];
+
+    /// <summary>
+    /// The gradient <paramref name="weight"/> already holds, where a part's backward pass may add its weight gradient into
+    /// it in place and return none (null otherwise; the caller disposes what it gets, a second handle on that gradient):
+    /// a leaf weight that requires grad, whose gradient is a contiguous CPU float32 tensor of its size not itself
+    /// requiring grad (from the second step on, <c>zero_grad</c> zeroing in place), with a contiguous CPU float32
+    /// <paramref name="gradOutput"/>. Autograd would add the returned gradient into that one with the same float32
+    /// addition (its AccumulateGrad node, grad mode off); given none, it adds nothing. The same values, without the
+    /// weight-sized gradient tensor and the second pass over it: a measurable part of a step's backward pass.
+    /// </summary>
+    internal static Tensor? AddableGradient(Tensor weight, Tensor gradOutput)
+    {
+        if (!weight.is_leaf || !weight.requires_grad || !FusedKernels.Applies(gradOutput, ScalarType.Float32)) return null;
+        var grad = weight.grad;
+        if (grad is null) return null;
+        if (FusedKernels.Applies(grad, ScalarType.Float32) && !grad.requires_grad && grad.numel() == gradOutput.numel())
+        {
+            AddableGradients++;
+            return grad;
+        }
+
+        grad.Dispose();
+        return null;
+    }
+
+    /// <summary>Weight gradients <see cref="AddableGradient"/> offered on this thread: for tests.</summary>
+    [ThreadStatic]
+    internal static long AddableGradients;
 
     /// <summary>Runs the collected nodes as one autograd node and returns their outputs in order.</summary>
     internal List<Tensor> Run()
