@@ -340,7 +340,11 @@ internal sealed class FusedBatch
     /// requiring grad (from the second step on, <c>zero_grad</c> zeroing in place), with a contiguous CPU float32
     /// <paramref name="gradOutput"/>. Autograd would add the returned gradient into that one with the same float32
     /// addition (its AccumulateGrad node, grad mode off); given none, it adds nothing. The same values, without the
-    /// weight-sized gradient tensor and the second pass over it: a measurable part of a step's backward pass.
+    /// weight-sized gradient tensor and the second pass over it: a measurable part of a step's backward pass. A weight
+    /// that also reaches the loss by other paths (tied weights) gets this gradient added on its own, where autograd sums
+    /// all of a weight's incoming gradients before it adds them: the same bits with one other path and a zeroed
+    /// gradient (float addition commutes; a training step after <c>zero_grad</c>), the same sum rounded in another order
+    /// otherwise. The models here use each weight once.
     /// </summary>
     internal static Tensor? AddableGradient(Tensor weight, Tensor gradOutput)
     {
