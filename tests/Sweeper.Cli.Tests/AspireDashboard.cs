@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Sweeper.Tests.Shared;
 
 namespace Sweeper.Cli.Tests;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Sweeper.Tests.Shared;
 
 namespace Sweeper.Cli.Tests;
 

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Sweeper.Cli.Commands;
+using Sweeper.Tests.Shared;
 
 namespace Sweeper.Cli.Tests;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Sweeper.Tests.Shared;
 
 namespace Sweeper.Cli.Tests;
 

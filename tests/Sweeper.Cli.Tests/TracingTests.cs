@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Sweeper.Tests.Shared;
 
 namespace Sweeper.Cli.Tests;
 

@@ -13,12 +13,7 @@ namespace Sweeper.Cluster.Tests.Hosting;
 /// <summary>A worker node with config discovery and no seed joins through Cluster Bootstrap; its readiness follows.</summary>
 public sealed class DiscoveryJoinTests
 {
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => Sweeper.Tests.Shared.TestPorts.Free();
 
     private static async Task<HealthStatus> ReadinessAsync(TestNode node) =>
         (await node.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(r => r.Tags.Contains(SweeperManagement.ReadyTag))).Status;
