@@ -38,8 +38,11 @@ public sealed partial class DiscoveryTests : IDisposable
         return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
-    /// <summary>Polls until <paramref name="path"/> answers 200; returns the body.</summary>
-    private static async Task<string> WaitFor200Async(string port, string path, TimeSpan timeout)
+    /// <summary>
+    /// Polls until <paramref name="path"/> answers 200; returns the body. Fails at once, with its output, when
+    /// <paramref name="owner"/> (the process serving the port) exits first.
+    /// </summary>
+    private static async Task<string> WaitFor200Async(string port, string path, TimeSpan timeout, SweeperProcess.Running owner)
     {
         var deadline = DateTime.UtcNow + timeout;
         var last = (Status: 0, Body: "no answer");
@@ -51,9 +54,11 @@ public sealed partial class DiscoveryTests : IDisposable
                 if (last.Status == 200) return last.Body;
             }
             catch (HttpRequestException ex) { last = (0, ex.Message); }
+            if (owner.HasExited)
+                throw new InvalidOperationException($"the process serving {path} on port {port} exited before it answered 200 (last: {last.Status} {last.Body}); its output:\n{owner.Output}");
             await Task.Delay(200);
         }
-        throw new TimeoutException($"{path} on port {port} did not answer 200 within {timeout}; last: {last.Status} {last.Body}");
+        throw new TimeoutException($"{path} on port {port} did not answer 200 within {timeout}; last: {last.Status} {last.Body}; its process's output:\n{owner.Output}");
     }
 
     /// <summary>
@@ -73,7 +78,7 @@ public sealed partial class DiscoveryTests : IDisposable
         var address2 = WorkerLine().Match(await worker2.WaitForLineAsync(l => WorkerLine().IsMatch(l), TimeSpan.FromSeconds(60))).Groups[1].Value;
 
         // No coordinator yet: alive, not ready, and no cluster formed by the workers alone (stays so past the probe interval).
-        Assert.Contains("\"Healthy\"", await WaitFor200Async(management1, "/health/alive", TimeSpan.FromSeconds(30)));
+        Assert.Contains("\"Healthy\"", await WaitFor200Async(management1, "/health/alive", TimeSpan.FromSeconds(30), worker1));
         await Task.Delay(TimeSpan.FromSeconds(3));
         foreach (var port in new[] { management1, management2 })
         {
@@ -86,9 +91,9 @@ public sealed partial class DiscoveryTests : IDisposable
         using var coordinator = SweeperProcess.Start(_dir, "run", spec, "--no-local-worker", "--port", Port(), "--management-port", coordinatorManagement);
         var runDir = RunDirectoryLine().Match(await coordinator.WaitForLineAsync(l => l.Contains("run directory "), TimeSpan.FromSeconds(60))).Groups[1].Value;
         var ready = await Task.WhenAll(
-            WaitFor200Async(coordinatorManagement, "/health/ready", TimeSpan.FromSeconds(60)),
-            WaitFor200Async(management1, "/health/ready", TimeSpan.FromSeconds(60)),
-            WaitFor200Async(management2, "/health/ready", TimeSpan.FromSeconds(60)));
+            WaitFor200Async(coordinatorManagement, "/health/ready", TimeSpan.FromSeconds(60), coordinator),
+            WaitFor200Async(management1, "/health/ready", TimeSpan.FromSeconds(60), worker1),
+            WaitFor200Async(management2, "/health/ready", TimeSpan.FromSeconds(60), worker2));
         Assert.Equal(200, (await GetAsync(coordinatorManagement, "/health/alive")).Status);
         Assert.All(ready.Skip(1), body => Assert.Contains("registered with the coordinator", body));
 
