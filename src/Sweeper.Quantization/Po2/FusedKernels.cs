@@ -601,9 +601,14 @@ internal static class FusedKernels
     {
         int n = x.Length, i = 0;
         bool weighted = !weights.IsEmpty;
+        if (weighted && AnyNegative(weights))
+        {
+            (error, wqx, wqq) = (double.NaN, double.NaN, double.NaN);
+            return;
+        }
+
         double qd = qp, step = Pow2(exponent), inv = Pow2(-exponent);
         double se = 0, sx = 0, sq = 0;
-        bool negative = false;
         if (Vector)
         {
             var hi = Vector256.Create(qd);
@@ -613,17 +618,12 @@ internal static class FusedKernels
             var vt = Vector256.Create(threshold);
             var signBit = Vector256.Create(-0.0);
             var one = Vector256.Create(1.0);
-            Vector256<double> ae = default, ax = default, aq = default, least = default;
+            Vector256<double> ae = default, ax = default, aq = default;
             for (; i + 4 <= n; i += 4)
             {
                 var v = Load4(x, i);
                 var m = Avx.And(Avx.CompareLessThanOrEqual(Avx.AndNot(signBit, v), vt), one);
-                if (weighted)
-                {
-                    var r = Vector256.LoadUnsafe(in weights[i]);
-                    least = Avx.Min(least, r);
-                    m = Avx.Multiply(r, m);
-                }
+                if (weighted) m = Avx.Multiply(Vector256.LoadUnsafe(in weights[i]), m);
                 var q = Clamp(Avx.RoundToNearestInteger(Avx.Multiply(v, vinv)), lo, hi);
                 var err = Avx.Subtract(Avx.Multiply(q, vstep), v);
                 err = Avx.Multiply(Avx.Multiply(err, err), m);
@@ -635,17 +635,12 @@ internal static class FusedKernels
             se = Vector256.Sum(ae);
             sx = Vector256.Sum(ax);
             sq = Vector256.Sum(aq);
-            negative = Avx.MoveMask(Avx.CompareLessThan(least, Vector256<double>.Zero)) != 0;
         }
         for (; i < n; i++)
         {
             double v = Load1(x, i);
             double m = Math.Abs(v) <= threshold ? 1.0 : 0.0;
-            if (weighted)
-            {
-                negative |= weights[i] < 0;
-                m = weights[i] * m;
-            }
+            if (weighted) m = weights[i] * m;
             double q = Clamp(Math.Round(v * inv), qd);
             double err = q * step - v;
             err *= err;
@@ -654,7 +649,7 @@ internal static class FusedKernels
             sx += wq * v;
             sq += wq * q;
         }
-        (error, wqx, wqq) = negative ? (double.NaN, double.NaN, double.NaN) : (se, sx, sq);
+        (error, wqx, wqq) = (se, sx, sq);
     }
 
     /// <summary>
@@ -797,17 +792,17 @@ internal static class FusedKernels
     }
 
     /// <summary>Whether any value is &lt; 0 (−0 and NaN are not).</summary>
-    private static bool AnyNegative(ReadOnlySpan<double> values)
+    private static bool AnyNegative<T>(ReadOnlySpan<T> values) where T : unmanaged, System.Numerics.INumber<T>
     {
         int i = 0;
         if (Vector)
         {
-            var zero = Vector256<double>.Zero;
-            for (; i + 4 <= values.Length; i += 4)
+            var zero = Vector256<T>.Zero;
+            for (; i + Vector256<T>.Count <= values.Length; i += Vector256<T>.Count)
                 if (Vector256.LessThanAny(Vector256.LoadUnsafe(in values[i]), zero)) return true;
         }
         for (; i < values.Length; i++)
-            if (values[i] < 0) return true;
+            if (values[i] < T.Zero) return true;
         return false;
     }
 
@@ -1019,25 +1014,26 @@ internal static class FusedKernels
     private static (double, double, double) Float32PairSums(ReadOnlySpan<float> x, ReadOnlySpan<float> root, float limit, float inv0, float step0, float inv1, float step1, int qp)
     {
         int n = x.Length;
+        bool rooted = !root.IsEmpty;
+        // A negative root would make a term negative, outside the bounds: libtorch's sums then decide.
+        if (rooted && AnyNegative(root)) return (double.NaN, double.NaN, double.NaN);
         if (Wide && n >= 16) return Float32PairSums<Lanes16, Vector512<float>>(x, root, limit, inv0, step0, inv1, step1, qp);
         if (Vector && n >= 8) return Float32PairSums<Lanes8, Vector256<float>>(x, root, limit, inv0, step0, inv1, step1, qp);
 
-        bool rooted = !root.IsEmpty;
-        float q = qp, t0s = 0, t1s = 0, largest = 0, smallest = 0;
+        float q = qp, t0s = 0, t1s = 0, largest = 0;
         for (int i = 0; i < n; i++)
         {
             float v = x[i];
             float r = rooted ? root[i] : 1f;
             if (!float.IsFinite(v) || !float.IsFinite(r)) return (double.NaN, double.NaN, double.NaN);
             largest = MathF.Max(largest, r);
-            smallest = MathF.Min(smallest, r);
             if (!(MathF.Abs(v) <= limit)) continue;
             float d0 = Math.Clamp(MathF.Round(v * inv0), -q, q) * step0 - v;
             float d1 = Math.Clamp(MathF.Round(v * inv1), -q, q) * step1 - v;
             t0s += d0 * d0 * r;
             t1s += d1 * d1 * r;
         }
-        return PairSums(t0s, t1s, largest, smallest);
+        return (t0s, t1s, largest);
     }
 
     /// <summary>
@@ -1055,7 +1051,7 @@ internal static class FusedKernels
         int n = x.Length, width = TL.Count;
         TV lo = TL.Create(-qp), hi = TL.Create(qp), vlimit = TL.Create(limit), one = TL.Create(1f), all = TL.AllBitsSet;
         TV scale0 = TL.Create(inv0), size0 = TL.Create(step0), scale1 = TL.Create(inv1), size1 = TL.Create(step1);
-        TV a0 = TL.Zero, a1 = TL.Zero, top = TL.Zero, bottom = TL.Zero;
+        TV a0 = TL.Zero, a1 = TL.Zero, top = TL.Zero;
         for (int i = 0; i < n; i += width)
         {
             int at = i;
@@ -1075,7 +1071,6 @@ internal static class FusedKernels
             {
                 var r = TL.Load(root, at);
                 top = TL.Max(top, r);
-                bottom = TL.Min(bottom, r);
                 t0 = TL.Multiply(t0, r);
                 t1 = TL.Multiply(t1, r);
             }
@@ -1083,12 +1078,8 @@ internal static class FusedKernels
             a1 = TL.Add(a1, TL.Multiply(t1, m));
         }
         float s0 = TL.Sum(a0), s1 = TL.Sum(a1);
-        return rooted ? PairSums(s0, s1, TL.Largest(top), TL.Smallest(bottom)) : (s0, s1, 0);
+        return (s0, s1, rooted ? TL.Largest(top) : 0);
     }
-
-    /// <summary>The screening sums and the largest root, or NaN sums where a root is negative (a negative term would be outside the bounds: libtorch's sums then decide).</summary>
-    private static (double, double, double) PairSums(float s0, float s1, float largest, float smallest) =>
-        smallest < 0 ? (double.NaN, double.NaN, double.NaN) : (s0, s1, largest);
 
     /// <summary>One SIMD width's float32 operations for a kernel written once for several widths (the JIT specializes it per struct).</summary>
     private interface ILanes<TV> where TV : struct
@@ -1113,8 +1104,6 @@ internal static class FusedKernels
         static abstract float Sum(TV v);
         /// <summary>The largest lane (of NaN-free lanes).</summary>
         static abstract float Largest(TV v);
-        /// <summary>The smallest lane (of NaN-free lanes).</summary>
-        static abstract float Smallest(TV v);
     }
 
     /// <summary>AVX2: 8 float32 lanes.</summary>
@@ -1137,7 +1126,6 @@ internal static class FusedKernels
         public static Vector256<float> Round(Vector256<float> v) => Avx.RoundToNearestInteger(v);
         public static float Sum(Vector256<float> v) => Vector256.Sum(v);
         public static float Largest(Vector256<float> v) => FusedKernels.Max(v);
-        public static float Smallest(Vector256<float> v) => -FusedKernels.Max(Avx.Subtract(Vector256<float>.Zero, v));
     }
 
     /// <summary>AVX-512: 16 float32 lanes.</summary>
@@ -1160,7 +1148,6 @@ internal static class FusedKernels
         public static Vector512<float> Round(Vector512<float> v) => Avx512F.RoundScale(v, 8);
         public static float Sum(Vector512<float> v) => Vector512.Sum(v);
         public static float Largest(Vector512<float> v) => Lanes8.Largest(Avx.Max(v.GetLower(), v.GetUpper()));
-        public static float Smallest(Vector512<float> v) => Lanes8.Smallest(Avx.Min(v.GetLower(), v.GetUpper()));
     }
 
     /// <summary>The largest of 8 lanes (NaN-free lanes: the caller's sums are NaN otherwise).</summary>
