@@ -113,7 +113,7 @@ public sealed class ForwardAllTests
         foreach (var q in single.Concat(batched)) q.train();
         var ws = Weights(0);
         var wb = Weights(0);
-        long added = FusedBatch.AddableGradients;
+        long added = FusedBatch.AddableGradients, scales = FusedBatch.AddedScaleGradients;
 
         for (int step = 0; step < 6; step++)
         {
@@ -134,8 +134,10 @@ public sealed class ForwardAllTests
             }
         }
 
-        // Six fused parts (the last two quantizers take the reference path) on every pass after the first.
+        // Six fused parts (the last two quantizers take the reference path) on every pass after the first; the scale
+        // gradients of the learned parts whose channels are rows (learnable_po2 on axis 0, lsq), summed in the pass.
         Assert.Equal(6 * 5, FusedBatch.AddableGradients - added);
+        Assert.Equal(2 * 5, FusedBatch.AddedScaleGradients - scales);
     }
 
     /// <summary>A different random direction per output, so that a gradient routed to the wrong quantizer shows.</summary>

@@ -200,6 +200,58 @@ public sealed class PairChoiceTests
         foreach (var c in new[] { 0, 1, 2, 4 }) Assert.Equal(pair[rows + c], chosen[c]); // NaN sums: the ceil
     }
 
+    /// <summary>libtorch's float32 square roots of <paramref name="moments"/> (the reference's second-moment weights).</summary>
+    private static float[] LibtorchRoots(float[] moments)
+    {
+        using var m = torch.tensor(moments);
+        using var r = m.sqrt();
+        return r.data<float>().ToArray();
+    }
+
+    /// <summary>
+    /// Second moments given as they are, their roots formed in the sums (<c>squareRoots</c>): the same choices as the
+    /// reference with libtorch's roots, on random layers of every length (moments from 0 and subnormals to 2^60), and where
+    /// a moment is negative, NaN or infinite (also where the mask drops its element): those channels are summed exactly.
+    /// </summary>
+    [Theory]
+    [InlineData(5)]
+    [InlineData(9)]
+    [InlineData(16)]
+    [InlineData(33)]
+    [InlineData(130)]
+    [InlineData(480)]
+    public void Moments_RootsFormedInTheSums_SameChoicesAsWithLibtorchsRoots(int n)
+    {
+        const int rows = 24;
+        var random = new Random(4000 + n);
+        foreach (var qp in new[] { 7, 127 })
+            foreach (var masked in new[] { false, true })
+            {
+                var (x, levels) = Layer(rows, n, 41 * n + qp);
+                var moments = Enumerable.Range(0, rows * n).Select(i => i % 11 == 4 ? 0f : i % 13 == 6 ? 1e-41f * random.Next(1, 100)
+                    : (float)Math.ScaleB(random.NextDouble(), random.Next(-60, 61))).ToArray();
+                var pair = Pair(levels);
+                var threshold = masked ? Thresholds(levels, qp) : [];
+                var chosen = new double[rows];
+
+                int exact = FusedKernels.PairChoices(rows, n, x, threshold, moments, pair, qp, chosen, squareRoots: true);
+
+                Assert.Equal(Reference(rows, n, x, threshold, LibtorchRoots(moments), pair, qp), chosen);
+                Assert.True(exact < rows, $"n {n} qp {qp} masked {masked}: every channel summed exactly");
+
+                moments[0 * n + 1] = -1e-30f;
+                moments[1 * n + n - 1] = float.NaN; // in the last, overlapping pass
+                moments[2 * n] = float.PositiveInfinity;
+                moments[3 * n + 2] = float.NegativeInfinity;
+                x[4 * n + 3] = 1e6f; // beyond the mask's limit, with a negative moment: the reference's sum is NaN
+                moments[4 * n + 3] = -2f;
+                exact = FusedKernels.PairChoices(rows, n, x, threshold, moments, pair, qp, chosen, squareRoots: true);
+
+                Assert.Equal(Reference(rows, n, x, threshold, LibtorchRoots(moments), pair, qp), chosen);
+                Assert.True(exact >= 5, $"n {n}: {exact} channels summed exactly");
+            }
+    }
+
     [Fact]
     public void NonFiniteWeights_NaNSums_TheCeil_AsTheReference()
     {
@@ -291,6 +343,19 @@ public sealed class PairChoiceTests
         Assert.False(FusedKernels.MaskLimits([float.NaN], 7.5, one));
         Assert.True(FusedKernels.MaskLimits([-3.3f, 2.7f], 7.5, new double[2]));
         Assert.False(FusedKernels.MaskLimits([-3.3f, 2f], 7.5, new double[2])); // one channel unsettled: libtorch for all
+
+        // The ends of float32's normal range: a limit at or past float.MaxValue, or below 2^−126, is left to libtorch;
+        // the ones settled next to them are libtorch's.
+        Assert.False(FusedKernels.MaskLimits([99.7f], Math.Pow(2, 30), one));   // 2^129.7
+        Assert.False(FusedKernels.MaskLimits([-99.7f], 1e-10, one));            // 2^−132.9, subnormal as a float32
+        foreach (var (level, factor) in new[] { (100f, 7.5), (-100f, 1.5), (99.99f, 127.5), (-99.99f, 1.5), (-99.5f, 2.0e-8), (97.3f, 1.9e9) })
+        {
+            using var l = torch.tensor(new[] { (double)level });
+            using var reference = torch.exp2(l).mul(factor);
+            double t = reference.data<double>()[0];
+            if (FusedKernels.MaskLimits([level], factor, one)) Assert.Equal(FusedKernels.FloatAtMost(t), one[0]);
+            else Assert.True(t * (1 - 1e-12) < 1.1754943508222875E-38 || t * (1 + 1e-12) >= float.MaxValue || (double)(float)t == t, $"l {level}, factor {factor}: unsettled");
+        }
     }
 
     /// <summary>

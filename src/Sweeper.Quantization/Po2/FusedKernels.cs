@@ -399,6 +399,30 @@ internal static class FusedKernels
     }
 
     /// <summary>
+    /// <paramref name="values"/> ·= <paramref name="factor"/> in place: libtorch's <c>mul_</c> of a float32 tensor by a
+    /// scalar, whose kernel multiplies in float32 by the scalar cast to float32 (a few elements, one call: a libtorch call
+    /// costs microseconds).
+    /// </summary>
+    public static void Scale(Span<float> values, float factor)
+    {
+        for (int i = 0; i < values.Length; i++) values[i] *= factor;
+    }
+
+    /// <summary>
+    /// <paramref name="sum"/> += <paramref name="values"/> · <paramref name="factor"/> in place, each product rounded to
+    /// float32 before the addition: <see cref="Scale"/>'s product added as autograd's gradient accumulation adds it.
+    /// </summary>
+    public static void AddScaled(ReadOnlySpan<float> values, float factor, Span<float> sum)
+    {
+        if (values.Length != sum.Length) throw new ArgumentException($"{values.Length} values for a sum of {sum.Length}.", nameof(sum));
+        for (int i = 0; i < values.Length; i++)
+        {
+            float product = values[i] * factor;
+            sum[i] += product;
+        }
+    }
+
+    /// <summary>
     /// The backward pass of a learned scale for a weight whose channels are rows (a layout with Outer = 1): the weight
     /// gradient <c>g · pass</c> (<see cref="MaskGradient"/>) and each row's sum of the per-element scale gradient
     /// (<see cref="ScaleGradient"/>, formed in <paramref name="scratch"/>, one row long) in libtorch's order
@@ -893,14 +917,18 @@ internal static class FusedKernels
     /// where <see cref="RowSumsApply"/> holds). The outlier mask |v| ≤ t compares a float32 v, so it is the same against
     /// the largest float32 ≤ t.
     /// </para>
+    /// With <paramref name="squareRoots"/>, <paramref name="root"/> holds the second moments themselves and each root is
+    /// their float32 square root, formed where it is used (correctly rounded, as libtorch's <c>sqrt</c>; a negative
+    /// moment's is NaN, as there) instead of a weight-sized tensor of roots a step.
     /// </summary>
     public static int PairChoices(int rows, int n, ReadOnlySpan<float> x, ReadOnlySpan<double> threshold, ReadOnlySpan<float> root,
-        ReadOnlySpan<double> exponents, int qp, Span<double> chosen)
+        ReadOnlySpan<double> exponents, int qp, Span<double> chosen, bool squareRoots = false)
     {
         bool masked = !threshold.IsEmpty, rooted = !root.IsEmpty;
         bool screened = n < 1 << 18 && qp < 1 << 24;
         var pool = System.Buffers.ArrayPool<double>.Shared;
         double[]? scratch = null;
+        float[]? roots = null;
         Span<double> pair = stackalloc double[2];
         int exact = 0;
         try
@@ -911,13 +939,21 @@ internal static class FusedKernels
                 var xs = x.Slice(c * n, n);
                 if (e0.Equals(e1))
                     chosen[c] = e1; // one candidate: the reference compares a sum with itself and takes e1
-                else if (!screened || ScreenedChoice(xs, rooted ? root.Slice(c * n, n) : default, masked ? FloatAtMost(threshold[c]) : float.PositiveInfinity, e0, e1, qp) is not { } choice)
+                else if (!screened || ScreenedChoice(xs, rooted ? root.Slice(c * n, n) : default, squareRoots, masked ? FloatAtMost(threshold[c]) : float.PositiveInfinity, e0, e1, qp) is not { } choice)
                 {
                     exact++;
                     scratch ??= pool.Rent(2 * n);
                     pair[0] = e0;
                     pair[1] = e1;
-                    WeightCandidateErrors(2, 1, n, xs, masked ? threshold.Slice(c, 1) : default, rooted ? root.Slice(c * n, n) : default, pair, qp, scratch);
+                    var rowRoots = rooted ? root.Slice(c * n, n) : default;
+                    if (rooted && squareRoots)
+                    {
+                        roots ??= System.Buffers.ArrayPool<float>.Shared.Rent(n);
+                        for (int i = 0; i < n; i++) roots[i] = MathF.Sqrt(rowRoots[i]);
+                        rowRoots = roots.AsSpan(0, n);
+                    }
+
+                    WeightCandidateErrors(2, 1, n, xs, masked ? threshold.Slice(c, 1) : default, rowRoots, pair, qp, scratch);
                     chosen[c] = LibtorchSum.Row(scratch.AsSpan(0, n)) < LibtorchSum.Row(scratch.AsSpan(n, n)) ? e0 : e1;
                 }
                 else chosen[c] = choice;
@@ -926,15 +962,16 @@ internal static class FusedKernels
         finally
         {
             if (scratch is not null) pool.Return(scratch);
+            if (roots is not null) System.Buffers.ArrayPool<float>.Shared.Return(roots);
         }
         return exact;
     }
 
-    /// <summary><see cref="PairChoices"/>' choice for one channel from its float32 sums (<paramref name="root"/>: its second-moment weights, or empty); null where they cannot tell.</summary>
-    private static double? ScreenedChoice(ReadOnlySpan<float> x, ReadOnlySpan<float> root, float limit, double e0, double e1, int qp)
+    /// <summary><see cref="PairChoices"/>' choice for one channel from its float32 sums (<paramref name="root"/>: its second-moment weights, or their squares with <paramref name="squareRoots"/>, or empty); null where they cannot tell.</summary>
+    private static double? ScreenedChoice(ReadOnlySpan<float> x, ReadOnlySpan<float> root, bool squareRoots, float limit, double e0, double e1, int qp)
     {
         if (!(Math.Abs(e0) <= 100 && Math.Abs(e1) <= 100)) return null;
-        var (s0, s1, largestRoot) = Float32PairSums(x, root, limit, (float)Pow2(-e0), (float)Pow2(e0), (float)Pow2(-e1), (float)Pow2(e1), qp);
+        var (s0, s1, largestRoot) = Float32PairSums(x, root, squareRoots, limit, (float)Pow2(-e0), (float)Pow2(e0), (float)Pow2(-e1), (float)Pow2(e1), qp);
         if (!double.IsFinite(s0) || !double.IsFinite(s1)) return null;
         int n = x.Length;
         double gamma = (n + 8) * 4.76837158203125E-07, slack = n * 1.1210387714598537E-44 * Math.Max(1.0, largestRoot); // 2^−21, 2^−146
@@ -949,7 +986,8 @@ internal static class FusedKernels
     /// without libtorch's <c>exp2</c>. <see cref="Exp2"/>'s 2^l and libtorch's are each within a few ULP of the true power, so
     /// the product lies within a relative 2^−40 of libtorch's; where the largest float32 below both ends of that band is one
     /// and the same, it is the reference's. False (<paramref name="limits"/> partly written) as soon as a channel's is
-    /// not certain, or its l is not in [−100, 100]: the caller then takes libtorch's thresholds.
+    /// not certain, its l is not in [−100, 100], or the band leaves float32's normal range: the caller then takes
+    /// libtorch's thresholds.
     /// </summary>
     public static bool MaskLimits(ReadOnlySpan<float> log2Scale, double factor, Span<double> limits)
     {
@@ -961,9 +999,10 @@ internal static class FusedKernels
             {
                 double l = log2Scale[c];
                 if (!(Math.Abs(l) <= 100)) return false;
-                double t = Exp2(l) * factor;
-                float below = FloatAtMost(t * (1 - band));
-                if (!below.Equals(FloatAtMost(t * (1 + band)))) return false;
+                double t = Exp2(l) * factor, low = t * (1 - band), high = t * (1 + band);
+                if (!(low >= SmallestNormalFloat && high < float.MaxValue)) return false;
+                float below = NormalFloatAtMost(low);
+                if (below != NormalFloatAtMost(high)) return false;
                 limits[c] = below;
             }
             return true;
@@ -991,7 +1030,8 @@ internal static class FusedKernels
         double t = r * 0.6931471805599453; // ln 2
         double p = 1 + t * (1 + t * (0.5 + t * (1.0 / 6 + t * (1.0 / 24 + t * (1.0 / 120 + t * (1.0 / 720))))));
         int ki = (int)k;
-        return Math.ScaleB(Exp2Table[ki & 63] * p, ki >> 6); // ki >> 6: ⌊k/64⌋, also for negative k
+        // × 2^⌊k/64⌋ (ki >> 6, also for negative k), a normal power for |l| ≤ 100 built from its exponent field: exact, as ScaleB.
+        return Exp2Table[ki & 63] * p * BitConverter.Int64BitsToDouble((long)(1023 + (ki >> 6)) << 52);
     }
 
     /// <summary>Channels whose mask limit <see cref="MaskLimits"/> settled on this thread: for tests.</summary>
@@ -1005,26 +1045,41 @@ internal static class FusedKernels
         return f > t ? MathF.BitDecrement(f) : f;
     }
 
+    /// <summary>The smallest positive normal float32, 2^−126.</summary>
+    private const double SmallestNormalFloat = 1.1754943508222875E-38;
+
+    /// <summary>
+    /// <see cref="FloatAtMost"/> for a <paramref name="t"/> in [2^−126, float.MaxValue), without a branch: t rounded to
+    /// float32, one step down (its bits less one, a positive normal float) where it rounded up. The mask limits' rounding
+    /// goes either way at random, which a branch mispredicts half the time.
+    /// </summary>
+    private static float NormalFloatAtMost(double t)
+    {
+        float f = (float)t;
+        return BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(f) - (f > t ? 1 : 0));
+    }
+
     /// <summary>
     /// Both candidates' sums over one channel of <c>((clamp(R(v · inv), −qp, qp) · step − v)²) · r · m</c> in float32
     /// (r: <paramref name="root"/>'s element, 1 when it is empty; m = |v| ≤ <paramref name="limit"/>), in no particular
     /// order, and the largest r: the screening sums of <see cref="PairChoices"/>; NaN sums when a weight or a root is not
     /// finite (the reference's sums are then NaN, masked or not) or a root is negative (the bounds need terms ≥ 0).
     /// </summary>
-    private static (double, double, double) Float32PairSums(ReadOnlySpan<float> x, ReadOnlySpan<float> root, float limit, float inv0, float step0, float inv1, float step1, int qp)
+    private static (double, double, double) Float32PairSums(ReadOnlySpan<float> x, ReadOnlySpan<float> root, bool squareRoots, float limit, float inv0, float step0, float inv1, float step1, int qp)
     {
         int n = x.Length;
         bool rooted = !root.IsEmpty;
-        // A negative root would make a term negative, outside the bounds: libtorch's sums then decide.
-        if (rooted && AnyNegative(root)) return (double.NaN, double.NaN, double.NaN);
-        if (Wide && n >= 16) return Float32PairSums<Lanes16, Vector512<float>>(x, root, limit, inv0, step0, inv1, step1, qp);
-        if (Vector && n >= 8) return Float32PairSums<Lanes8, Vector256<float>>(x, root, limit, inv0, step0, inv1, step1, qp);
+        // A negative root would make a term negative, outside the bounds: libtorch's sums then decide. (A square root is
+        // never negative: a negative moment's root is NaN, which makes the sums NaN.)
+        if (rooted && !squareRoots && AnyNegative(root)) return (double.NaN, double.NaN, double.NaN);
+        if (Wide && n >= 16) return Float32PairSums<Lanes16, Vector512<float>>(x, root, squareRoots, limit, inv0, step0, inv1, step1, qp);
+        if (Vector && n >= 8) return Float32PairSums<Lanes8, Vector256<float>>(x, root, squareRoots, limit, inv0, step0, inv1, step1, qp);
 
         float q = qp, t0s = 0, t1s = 0, largest = 0;
         for (int i = 0; i < n; i++)
         {
             float v = x[i];
-            float r = rooted ? root[i] : 1f;
+            float r = rooted ? squareRoots ? MathF.Sqrt(root[i]) : root[i] : 1f;
             if (!float.IsFinite(v) || !float.IsFinite(r)) return (double.NaN, double.NaN, double.NaN);
             largest = MathF.Max(largest, r);
             if (!(MathF.Abs(v) <= limit)) continue;
@@ -1037,13 +1092,13 @@ internal static class FusedKernels
     }
 
     /// <summary>
-    /// <see cref="Float32PairSums(ReadOnlySpan{float}, ReadOnlySpan{float}, float, float, float, float, float, int)"/>
+    /// <see cref="Float32PairSums(ReadOnlySpan{float}, ReadOnlySpan{float}, bool, float, float, float, float, float, int)"/>
     /// <typeparamref name="TL"/>.Count elements at a time (a row of at least that many). Each term is multiplied by its mask
     /// (1 or 0), as the reference weighs it, not selected: a weight or root that is not finite makes the sums NaN or ∞
     /// even where the mask drops its element (∞·0, NaN·0), as the reference's. The last pass takes the row's last Count
     /// elements with those an earlier pass took masked out, so every element counts once and no scalar tail is left.
     /// </summary>
-    private static (double, double, double) Float32PairSums<TL, TV>(ReadOnlySpan<float> x, ReadOnlySpan<float> root, float limit, float inv0, float step0, float inv1, float step1, int qp)
+    private static (double, double, double) Float32PairSums<TL, TV>(ReadOnlySpan<float> x, ReadOnlySpan<float> root, bool squareRoots, float limit, float inv0, float step0, float inv1, float step1, int qp)
         where TL : struct, ILanes<TV>
         where TV : struct
     {
@@ -1070,6 +1125,7 @@ internal static class FusedKernels
             if (rooted)
             {
                 var r = TL.Load(root, at);
+                if (squareRoots) r = TL.Sqrt(r);
                 top = TL.Max(top, r);
                 t0 = TL.Multiply(t0, r);
                 t1 = TL.Multiply(t1, r);
@@ -1101,6 +1157,8 @@ internal static class FusedKernels
         static abstract TV Max(TV a, TV b);
         /// <summary>Round half to even.</summary>
         static abstract TV Round(TV v);
+        /// <summary>Correctly rounded square root.</summary>
+        static abstract TV Sqrt(TV v);
         static abstract float Sum(TV v);
         /// <summary>The largest lane (of NaN-free lanes).</summary>
         static abstract float Largest(TV v);
@@ -1124,6 +1182,7 @@ internal static class FusedKernels
         public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Avx.Min(a, b);
         public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Avx.Max(a, b);
         public static Vector256<float> Round(Vector256<float> v) => Avx.RoundToNearestInteger(v);
+        public static Vector256<float> Sqrt(Vector256<float> v) => Avx.Sqrt(v);
         public static float Sum(Vector256<float> v) => Vector256.Sum(v);
         public static float Largest(Vector256<float> v) => FusedKernels.Max(v);
     }
@@ -1146,6 +1205,7 @@ internal static class FusedKernels
         public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Avx512F.Min(a, b);
         public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Avx512F.Max(a, b);
         public static Vector512<float> Round(Vector512<float> v) => Avx512F.RoundScale(v, 8);
+        public static Vector512<float> Sqrt(Vector512<float> v) => Avx512F.Sqrt(v);
         public static float Sum(Vector512<float> v) => Vector512.Sum(v);
         public static float Largest(Vector512<float> v) => Lanes8.Largest(Avx.Max(v.GetLower(), v.GetUpper()));
     }

@@ -169,14 +169,13 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
             return null;
 
         using var noGrad = torch.no_grad();
-        using var root = _secondMoment?.sqrt();
-        if (root is not null && !FusedKernels.Applies(root, ScalarType.Float32)) return null;
+        if (_secondMoment is not null && !FusedKernels.Applies(_secondMoment, ScalarType.Float32)) return null;
 
         int rows = (int)Channels, n = (int)ElementsPerChannel;
         // The exponents as a tensor only for the diagnostics (the report's); else in pooled memory: no tensor made a step.
         var exponent = CollectDiagnostics ? torch.empty(rows, ScalarType.Float64) : null;
         var x = FusedKernels.Floats(weight);
-        var roots = root is null ? default : FusedKernels.Floats(root);
+        var moments = _secondMoment is null ? default : FusedKernels.Floats(_secondMoment); // the weights are their roots
         var scale = FusedKernels.Floats(_log2Scale);
         var pool = System.Buffers.ArrayPool<double>.Shared;
         var buffer = pool.Rent(4 * rows);
@@ -209,12 +208,13 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
             if (FusedKernels.RowSumsApply(2 * rows, n))
             {
                 // Per channel: decided from float32 sums where they order the two candidates for certain, else from libtorch's sums.
-                FusedKernels.PairChoices(rows, n, x, limits, roots, pair, Qp, chosen);
+                FusedKernels.PairChoices(rows, n, x, limits, moments, pair, Qp, chosen, squareRoots: true);
             }
             else
             {
                 using var errors = torch.empty([2, rows, n], ScalarType.Float64);
-                FusedKernels.WeightCandidateErrors(2, rows, n, x, limits, roots, pair, Qp, FusedKernels.Doubles(errors));
+                using var root = _secondMoment?.sqrt();
+                FusedKernels.WeightCandidateErrors(2, rows, n, x, limits, root is null ? default : FusedKernels.Floats(root), pair, Qp, FusedKernels.Doubles(errors));
                 using var sums = errors.sum([2]); // [2, C], as the reference's
                 var sum = FusedKernels.Doubles(sums);
                 for (int c = 0; c < rows; c++) chosen[c] = sum[c] < sum[rows + c] ? pair[c] : pair[rows + c]; // ties go to ceil

@@ -197,10 +197,12 @@ internal sealed record FusedLearnedSpec(FusedKernels.Layout Layout, int Qp, bool
 
     /// <summary>
     /// The backward pass from the tensors <see cref="Forward"/> saved (at <paramref name="at"/>): the gradients of the
-    /// weight and of the scale parameter (grad mode off); the weight's is null when it was added into
-    /// <paramref name="weightGradient"/> (<see cref="FusedBatch.AddableGradient"/>; a weight whose channels are rows).
+    /// weight and of the scale parameter (grad mode off). The weight's is null when it was added into
+    /// <paramref name="weightGradient"/>, the parameter's when it was added into <paramref name="parameterGradient"/>
+    /// (<see cref="FusedBatch.AddableGradient(Tensor, long)"/>; a weight whose channels are rows, a parameter of one value
+    /// per channel).
     /// </summary>
-    internal (Tensor? Weight, Tensor Parameter) Backward(IList<Tensor> saved, int at, Tensor gradOutput, Tensor? weightGradient = null)
+    internal (Tensor? Weight, Tensor? Parameter) Backward(IList<Tensor> saved, int at, Tensor gradOutput, Tensor? weightGradient = null, Tensor? parameterGradient = null)
     {
         var (x, steps, pass) = (saved[at], saved[at + 1], saved[at + 2]);
         var gradient = Gradient;
@@ -211,19 +213,32 @@ internal sealed record FusedLearnedSpec(FusedKernels.Layout Layout, int Qp, bool
         {
             // One pass per channel row: the weight gradient, and the scale gradient summed where it is formed.
             var gradWeight = weightGradient is null ? torch.empty_like(x) : null;
-            var sums = torch.empty(Layout.Channels, ScalarType.Float32);
-            var scratch = System.Buffers.ArrayPool<float>.Shared.Rent(Layout.Inner);
+            bool addScale = parameterGradient is not null && parameterGradient.numel() == Layout.Channels;
+            var sums = addScale ? null : torch.empty(Layout.Channels, ScalarType.Float32);
+            var pool = System.Buffers.ArrayPool<float>.Shared;
+            var scratch = pool.Rent(Layout.Inner + (addScale ? Layout.Channels : 0));
             try
             {
+                var channelSums = addScale ? scratch.AsSpan(Layout.Inner, Layout.Channels) : FusedKernels.Floats(sums!);
                 FusedKernels.LearnedScaleBackwardRows(Layout, FusedKernels.Floats(x), FusedKernels.Floats(steps), FusedKernels.Bools(pass), FusedKernels.Floats(g), Qp,
-                    gradient.Log2Parameter, FusedKernels.Floats(gradWeight ?? weightGradient!), FusedKernels.Floats(sums), scratch.AsSpan(0, Layout.Inner), gradWeight is null);
+                    gradient.Log2Parameter, FusedKernels.Floats(gradWeight ?? weightGradient!), channelSums, scratch.AsSpan(0, Layout.Inner), gradWeight is null);
+                // The reference's sums times the factor (libtorch's mul_ by a scalar: a float32 product with the factor as
+                // a float32), added into a kept gradient as autograd's accumulation adds it, or returned.
+                if (addScale) FusedKernels.AddScaled(channelSums, (float)gradient.Factor, FusedKernels.Floats(parameterGradient!));
+                else FusedKernels.Scale(channelSums, (float)gradient.Factor);
             }
             finally
             {
-                System.Buffers.ArrayPool<float>.Shared.Return(scratch);
+                pool.Return(scratch);
             }
-            var perChannel = gradient.ParameterShape is [var c] && c == Layout.Channels ? sums : sums.reshape(gradient.ParameterShape);
-            return (gradWeight, perChannel.TimesInPlace(gradient.Factor));
+
+            if (addScale)
+            {
+                FusedBatch.AddedScaleGradients++;
+                return (gradWeight, null);
+            }
+
+            return (gradWeight, gradient.ParameterShape is [var c] && c == Layout.Channels ? sums : sums!.reshape(gradient.ParameterShape));
         }
 
         var perElement = torch.empty_like(x);
@@ -261,7 +276,7 @@ internal sealed class FusedLearnedScaleSte : autograd.SingleTensorFunction<Fused
         var spec = (FusedLearnedSpec)ctx.get_data("spec");
         using var noGrad = torch.no_grad();
         var (gradWeight, gradParameter) = spec.Backward(ctx.get_saved_variables(), 0, gradOutput);
-        return [gradWeight!, gradParameter, null!, null!];
+        return [gradWeight!, gradParameter!, null!, null!];
     }
 }
 
@@ -302,9 +317,10 @@ internal sealed class FusedBatchSte : autograd.MultiTensorFunction<FusedBatchSte
             using var weightGradient = FusedBatch.AddableGradient(part.Weight, gradOutputs[i]);
             if (part.Learned is { } learned)
             {
-                var (gradWeight, gradParameter) = learned.Backward(saved, at, gradOutputs[i], weightGradient);
+                using var parameterGradient = FusedBatch.AddableGradient(part.Parameter!, learned.Layout.Channels);
+                var (gradWeight, gradParameter) = learned.Backward(saved, at, gradOutputs[i], weightGradient, parameterGradient);
                 gradients.Add(gradWeight!);
-                gradients.Add(gradParameter);
+                gradients.Add(gradParameter!); // null when added into the kept gradient
                 at += FusedLearnedSpec.Saved;
             }
             else
@@ -348,22 +364,33 @@ internal sealed class FusedBatch
     /// </summary>
     internal static Tensor? AddableGradient(Tensor weight, Tensor gradOutput)
     {
-        if (!weight.is_leaf || !weight.requires_grad || !FusedKernels.Applies(gradOutput, ScalarType.Float32)) return null;
-        var grad = weight.grad;
-        if (grad is null) return null;
-        if (FusedKernels.Applies(grad, ScalarType.Float32) && !grad.requires_grad && grad.numel() == gradOutput.numel())
-        {
-            AddableGradients++;
-            return grad;
-        }
+        if (!FusedKernels.Applies(gradOutput, ScalarType.Float32) || AddableGradient(weight, gradOutput.numel()) is not { } grad) return null;
+        AddableGradients++;
+        return grad;
+    }
 
+    /// <summary>
+    /// <see cref="AddableGradient(Tensor, Tensor)"/> for a gradient of <paramref name="size"/> elements that the backward
+    /// pass forms in memory (a learned scale's, one value per channel): the same conditions on the gradient
+    /// <paramref name="parameter"/> holds.
+    /// </summary>
+    internal static Tensor? AddableGradient(Tensor parameter, long size)
+    {
+        if (!parameter.is_leaf || !parameter.requires_grad) return null;
+        var grad = parameter.grad;
+        if (grad is null) return null;
+        if (FusedKernels.Applies(grad, ScalarType.Float32) && !grad.requires_grad && grad.numel() == size) return grad;
         grad.Dispose();
         return null;
     }
 
-    /// <summary>Weight gradients <see cref="AddableGradient"/> offered on this thread: for tests.</summary>
+    /// <summary>Weight gradients <see cref="AddableGradient(Tensor, Tensor)"/> offered on this thread: for tests.</summary>
     [ThreadStatic]
     internal static long AddableGradients;
+
+    /// <summary>Scale gradients added into the parameter's kept gradient on this thread (<see cref="FusedLearnedSpec.Backward"/>): for tests.</summary>
+    [ThreadStatic]
+    internal static long AddedScaleGradients;
 
     /// <summary>Runs the collected nodes as one autograd node and returns their outputs in order.</summary>
     internal List<Tensor> Run()
