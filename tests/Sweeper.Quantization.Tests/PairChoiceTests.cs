@@ -176,16 +176,21 @@ public sealed class PairChoiceTests
         Assert.Equal(Reference(count, n, x, [], root, candidates, qp), chosen);
     }
 
-    /// <summary>A root that is NaN or infinite (also where the mask drops its element) or negative: libtorch's sums decide, as the reference's.</summary>
-    [Fact]
-    public void NonFiniteOrNegativeRoots_SummedExactly_AsTheReference()
+    /// <summary>
+    /// A root that is NaN or infinite (also where the mask drops its element) or negative: libtorch's sums decide, as the
+    /// reference's; in rows of a 16-wide and of an 8-wide pass (a depthwise 3×3 kernel's 9).
+    /// </summary>
+    [Theory]
+    [InlineData(40, 8)]
+    [InlineData(9, 16)]
+    public void NonFiniteOrNegativeRoots_SummedExactly_AsTheReference(int n, int rows)
     {
-        const int qp = 7, n = 40, rows = 8;
+        const int qp = 7;
         var (x, levels) = Layer(rows, n, 78);
         var root = Roots(rows * n, 78);
         root[0 * n + 5] = float.NaN;
-        root[1 * n + 33] = float.PositiveInfinity;
-        root[2 * n + 39] = float.NaN; // in the scalar tail of a 16-wide pass
+        root[1 * n + Math.Min(33, n - 2)] = float.PositiveInfinity;
+        root[2 * n + n - 1] = float.NaN; // in the last, overlapping pass of a vector row
         root[3 * n + 2] = -0.5f;
         x[4 * n + 7] = 1e6f; // beyond the mask's limit, with a NaN root: the reference's sum is still NaN
         root[4 * n + 7] = float.NaN;
@@ -252,16 +257,19 @@ public sealed class PairChoiceTests
             }
     }
 
-    [Fact]
-    public void NonFiniteWeights_NaNSums_TheCeil_AsTheReference()
+    [Theory]
+    [InlineData(40, 6)]
+    [InlineData(9, 16)]
+    [InlineData(5, 8)]
+    public void NonFiniteWeights_NaNSums_TheCeil_AsTheReference(int n, int rows)
     {
-        const int qp = 7, n = 40, rows = 6;
+        const int qp = 7;
         foreach (var masked in new[] { false, true })
         {
             var (x, levels) = Layer(rows, n, 77);
-            x[0 * n + 5] = float.PositiveInfinity;
-            x[1 * n + 33] = float.NaN;
-            x[2 * n + 39] = float.NegativeInfinity; // in the scalar tail of a 16-wide pass
+            x[0 * n + 3] = float.PositiveInfinity;
+            x[1 * n + Math.Min(33, n - 2)] = float.NaN;
+            x[2 * n + n - 1] = float.NegativeInfinity; // in the last, overlapping pass of a vector row
             x[3 * n + 1] = float.NaN;
             var pair = Pair(levels);
             var threshold = masked ? Thresholds(levels, qp) : [];
