@@ -274,6 +274,25 @@ public sealed class FusedKernelTests
         }
     }
 
+    /// <summary>
+    /// Where libtorch's <c>sqrt</c> is not known to be close to the correctly rounded one, learnable_po2 gives its choice
+    /// libtorch's roots of the second moments instead of forming them in the screening sums: still the reference's results.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void WithoutOwnRoots_LearnablePo2SecondMoments_FusedPathMatchesReference(long[] shape, int axis)
+    {
+        FusedKernels.OwnRootsOff = true;
+        try
+        {
+            AssertTrainingSame(() => new LearnablePo2Quantizer(shape, 4, Axis(axis), new LearnablePo2QuantizerOptions { SecondMoments = true }), null, shape, 0.05, 7);
+        }
+        finally
+        {
+            FusedKernels.OwnRootsOff = false;
+        }
+    }
+
     /// <summary>The pure quantizers (golden vectors, quantize service): every result tensor of both paths.</summary>
     [Theory]
     [MemberData(nameof(Shapes))]

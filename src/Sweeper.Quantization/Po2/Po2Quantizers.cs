@@ -304,16 +304,23 @@ public static class Po2Quantizers
     /// searches them in cache-sized chunks (<see cref="Po2Math.RowChunks"/>), with the same per-row results as one pass
     /// over the whole matrix; the fused path (<see cref="MsqeRowsFused"/>) goes row by row. <paramref name="keepMatrices"/>
     /// false leaves <see cref="MsqeCoreResult.Mask"/> and <see cref="MsqeCoreResult.Weights"/> null (the training quantizer
-    /// needs only the exponents).
+    /// needs only the exponents). The MSQE weights are <paramref name="weights"/> (float64, the matrix's shape), or
+    /// <paramref name="weights32"/> (float32 [C, N], e.g. the second moments' roots), which the fused path widens a row at a
+    /// time instead of a float64 copy of them (the same values: widening is exact).
     /// </summary>
-    internal static MsqeCoreResult MsqeCore(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights, bool keepMatrices = true)
+    internal static MsqeCoreResult MsqeCore(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights, bool keepMatrices = true,
+        Tensor? weights32 = null)
     {
         var rows = x.size(0);
+        if (weights is not null && weights32 is not null) throw new ArgumentException("Give the MSQE weights in float64 or in float32, not both.", nameof(weights32));
         if ((FusedKernels.Applies(x, ScalarType.Float64) || !keepMatrices && FusedKernels.Applies(x, ScalarType.Float32))
             && (weights is null || FusedKernels.Applies(weights, ScalarType.Float64))
+            && (weights32 is null || !keepMatrices && FusedKernels.Applies(weights32, ScalarType.Float32) && weights32.numel() == x.numel())
             && (init is null || FusedKernels.Applies(init, ScalarType.Float64) && FusedKernels.IntegerValued(FusedKernels.Doubles(init)))
             && FusedKernels.RowSumsApply(rows, x.size(1)))
-            return MsqeRowsFused(x, qp, init, llsIters, lineSearch, lineSearchRange, outlierSigma, weights, keepMatrices);
+            return MsqeRowsFused(x, qp, init, llsIters, lineSearch, lineSearchRange, outlierSigma, weights, keepMatrices, weights32);
+
+        if (weights32 is not null) weights = weights32.reshape(x.shape).to_type(ScalarType.Float64); // the reference's float64 matrix
 
         if (x.dtype != ScalarType.Float64) x = x.to_type(ScalarType.Float64); // the reference searches the float64 matrix
 
@@ -406,7 +413,8 @@ public static class Po2Quantizers
     /// from when it was computed (the reference sums the same elements again). The least-squares refits stay a loop over
     /// all rows (their exponents are decided for the whole vector: <see cref="LeastSquaresExponent"/>).
     /// </summary>
-    private static MsqeCoreResult MsqeRowsFused(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights, bool keepMatrices)
+    private static MsqeCoreResult MsqeRowsFused(Tensor x, int qp, Tensor? init, int llsIters, bool lineSearch, int lineSearchRange, double? outlierSigma, Tensor? weights, bool keepMatrices,
+        Tensor? weights32 = null)
     {
         int rows = (int)x.size(0), n = (int)x.size(1);
         var offsets = LineSearchOffsets(lineSearchRange);
@@ -442,7 +450,8 @@ public static class Po2Quantizers
             }
 
             // The MSQE weights: kept whole (given, or the mask's when the matrices are kept), formed row by row, or none.
-            var rowWeights = new RowWeights(w is not null && (threshold is null || keepMatrices) ? w : null, threshold is not null && !keepMatrices ? threshold : null, weights);
+            var given = new GivenWeights(weights, weights32);
+            var rowWeights = new RowWeights(w is not null && (threshold is null || keepMatrices) ? w : null, threshold is not null && !keepMatrices ? threshold : null, given);
             var e0 = init ?? (x.dtype == ScalarType.Float64 ? MaxStart(x, qp) : MaxStartOfWeight(x, rows, n, qp));
             var best = e0.contiguous().clone();
             using var meanWqx = torch.empty(rows, ScalarType.Float64);
@@ -450,7 +459,7 @@ public static class Po2Quantizers
             // Sums in any order where they decide the refits for certain (the start at the fixed point, the usual training
             // step): BestSums then hold them, not libtorch's, and the line search settles what they leave open.
             bool screened = init is not null && !keepMatrices
-                && ScreenedFixedPoint(x, threshold is null ? default : FusedKernels.Doubles(threshold), weights is null ? default : FusedKernels.Doubles(weights),
+                && ScreenedFixedPoint(x, threshold is null ? default : FusedKernels.Doubles(threshold), given, rows64.Given,
                     FusedKernels.Doubles(best), qp, llsIters, rows64.BestSums);
             if (screened) ScreenedSearches++;
             else MsqeEvaluate(x, rowWeights, best, qp, rows64, rows64.BestSums, meanWqx, meanWqq);
@@ -546,10 +555,10 @@ public static class Po2Quantizers
     /// possible difference from a half-integer (where <see cref="LeastSquaresExponent"/> decides the same integer
     /// from libtorch's sums, whichever log2 it takes). With no refits, only the sums' finiteness is asked. Writes each
     /// row's error sum into <paramref name="sums"/> (valid only when true). The mask's weights come from
-    /// <paramref name="threshold"/> (empty: no mask), times the second-moment weights <paramref name="weights"/> [C, N]
-    /// (empty: none), as <see cref="RowWeights"/> forms them.
+    /// <paramref name="threshold"/> (empty: no mask), times the second-moment weights <paramref name="weights"/> (if any;
+    /// float32 ones widened in <paramref name="scratch"/>), as <see cref="RowWeights"/> forms them.
     /// </summary>
-    private static bool ScreenedFixedPoint(Tensor x, ReadOnlySpan<double> threshold, ReadOnlySpan<double> weights, ReadOnlySpan<double> e0, int qp, int llsIters, Span<double> sums)
+    private static bool ScreenedFixedPoint(Tensor x, ReadOnlySpan<double> threshold, GivenWeights weights, Span<double> scratch, ReadOnlySpan<double> e0, int qp, int llsIters, Span<double> sums)
     {
         int rows = (int)x.size(0), n = (int)x.size(1);
         var floats = x.dtype == ScalarType.Float32 ? FusedKernels.Floats(x) : default;
@@ -561,7 +570,7 @@ public static class Po2Quantizers
         {
             double t = threshold.IsEmpty ? double.PositiveInfinity : threshold[c];
             double se, sx, sq;
-            var w = weights.IsEmpty ? default : weights.Slice(c * n, n);
+            var w = weights.Row(c, n, scratch);
             if (floats.IsEmpty) FusedKernels.RneProductSums(doubles.Slice(c * n, n), w, t, e0[c], qp, out se, out sx, out sq);
             else FusedKernels.RneProductSums(floats.Slice(c * n, n), w, t, e0[c], qp, out se, out sx, out sq);
             if (!double.IsFinite(se) || !double.IsFinite(sx) || !double.IsFinite(sq)) return false;
@@ -603,22 +612,49 @@ public static class Po2Quantizers
     /// </summary>
     private readonly ref struct RowWeights
     {
-        private readonly ReadOnlySpan<double> _whole, _threshold, _given;
+        private readonly ReadOnlySpan<double> _whole, _threshold;
+        private readonly GivenWeights _given;
 
-        public RowWeights(Tensor? whole, Tensor? threshold, Tensor? given)
+        public RowWeights(Tensor? whole, Tensor? threshold, GivenWeights given)
         {
             _whole = whole is null ? default : FusedKernels.Doubles(whole);
             _threshold = threshold is null ? default : FusedKernels.Doubles(threshold);
-            _given = given is null ? default : FusedKernels.Doubles(given);
+            _given = given;
         }
 
         /// <summary>Row <paramref name="c"/>'s weights, for that row's values <paramref name="row"/>.</summary>
         public ReadOnlySpan<double> Row(ReadOnlySpan<double> row, int c, int n, RowScratch scratch)
         {
             if (!_whole.IsEmpty) return _whole.Slice(c * n, n);
-            if (_threshold.IsEmpty) return default; // no mask (a threshold has one value per row)
-            FusedKernels.OutlierWeights(1, n, row, _threshold.Slice(c, 1), _given.IsEmpty ? default : _given.Slice(c * n, n), default, scratch.Weights);
+            var given = _given.Row(c, n, scratch.Given);
+            if (_threshold.IsEmpty) return given; // no mask (a threshold has one value per row): the given weights, or none
+            FusedKernels.OutlierWeights(1, n, row, _threshold.Slice(c, 1), given, default, scratch.Weights);
             return scratch.Weights;
+        }
+    }
+
+    /// <summary>
+    /// The MSQE weights a search was given: a float64 matrix [C, N], or a float32 one widened a row at a time (exactly, as
+    /// the reference's <c>to_type(Float64)</c> widens it, without a weight-sized float64 copy a step), or none.
+    /// </summary>
+    private readonly ref struct GivenWeights
+    {
+        private readonly ReadOnlySpan<double> _weights;
+        private readonly ReadOnlySpan<float> _weights32;
+
+        public GivenWeights(Tensor? weights, Tensor? weights32)
+        {
+            _weights = weights is null ? default : FusedKernels.Doubles(weights);
+            _weights32 = weights32 is null ? default : FusedKernels.Floats(weights32);
+        }
+
+        /// <summary>Row <paramref name="c"/>'s weights (empty: none), widened into <paramref name="scratch"/> from float32 ones.</summary>
+        public ReadOnlySpan<double> Row(int c, int n, Span<double> scratch)
+        {
+            if (!_weights.IsEmpty) return _weights.Slice(c * n, n);
+            if (_weights32.IsEmpty) return default;
+            FusedKernels.Widen(_weights32.Slice(c * n, n), scratch);
+            return scratch.Slice(0, n);
         }
     }
 
@@ -661,7 +697,7 @@ public static class Po2Quantizers
         public RowScratch(int n, int k, int rows)
         {
             (_n, _k, _rows) = (n, Math.Max(1, k), rows);
-            _values = System.Buffers.ArrayPool<double>.Shared.Rent((5 + _k) * n + 2 * rows);
+            _values = System.Buffers.ArrayPool<double>.Shared.Rent((6 + _k) * n + 2 * rows);
         }
 
         public Span<double> Errors => _values.AsSpan(0, _n);
@@ -672,6 +708,7 @@ public static class Po2Quantizers
         public Span<double> BestSums => _values.AsSpan((4 + _k) * _n, _rows);
         public Span<double> NewSums => _values.AsSpan((4 + _k) * _n + _rows, _rows);
         public Span<double> X => _values.AsSpan((4 + _k) * _n + 2 * _rows, _n);
+        public Span<double> Given => _values.AsSpan((5 + _k) * _n + 2 * _rows, _n);
 
         public void Dispose()
         {

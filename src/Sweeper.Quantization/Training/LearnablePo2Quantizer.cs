@@ -170,12 +170,16 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
 
         using var noGrad = torch.no_grad();
         if (_secondMoment is not null && !FusedKernels.Applies(_secondMoment, ScalarType.Float32)) return null;
+        // The MSQE weights are the moments' roots: PairChoices forms them in its screening sums where libtorch's (not
+        // correctly rounded) are close enough to them, and takes libtorch's for the channels it sums exactly; else they are
+        // libtorch's, given whole.
+        using var libtorchRoots = _secondMoment is not null && !FusedKernels.SqrtCloseVerified ? _secondMoment.sqrt() : null;
 
         int rows = (int)Channels, n = (int)ElementsPerChannel;
         // The exponents as a tensor only for the diagnostics (the report's); else in pooled memory: no tensor made a step.
         var exponent = CollectDiagnostics ? torch.empty(rows, ScalarType.Float64) : null;
         var x = FusedKernels.Floats(weight);
-        var moments = _secondMoment is null ? default : FusedKernels.Floats(_secondMoment); // the weights are their roots
+        var weights = _secondMoment is null ? default : FusedKernels.Floats(libtorchRoots ?? _secondMoment); // moments, or their roots
         var scale = FusedKernels.Floats(_log2Scale);
         var pool = System.Buffers.ArrayPool<double>.Shared;
         var buffer = pool.Rent(4 * rows);
@@ -208,7 +212,7 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
             if (FusedKernels.RowSumsApply(2 * rows, n))
             {
                 // Per channel: decided from float32 sums where they order the two candidates for certain, else from libtorch's sums.
-                FusedKernels.PairChoices(rows, n, x, limits, moments, pair, Qp, chosen, squareRoots: true);
+                FusedKernels.PairChoices(rows, n, x, limits, weights, pair, Qp, chosen, squareRoots: libtorchRoots is null);
             }
             else
             {

@@ -146,9 +146,15 @@ public sealed class MsqePo2Quantizer : Po2WeightQuantizer, IGradientObserver
             {
                 // The search widens a float32 weight whose memory is its channel matrix row by row (no float64 copy).
                 var m = Layout.Outer == 1 && weight.dtype == ScalarType.Float32 && weight.is_contiguous() ? weight.detach().reshape(Channels, ElementsPerChannel) : Matrix(weight);
-                var weights = _secondMoment is null ? null : ToMatrix(_secondMoment.sqrt(), ChannelAxis).to_type(ScalarType.Float64);
+                // The MSQE weights sqrt(v): libtorch's float32 roots, widened row by row by the search where their memory is
+                // the channel matrix (no float64 copy), else as a float64 channel matrix.
+                using var roots = _secondMoment?.sqrt();
+                bool rowRoots = roots is not null && Layout.Outer == 1;
+                using var roots32 = rowRoots ? roots!.reshape(Channels, ElementsPerChannel) : null;
+                var weights = roots is null || rowRoots ? null : ToMatrix(roots, ChannelAxis).to_type(ScalarType.Float64);
                 var init = step > 0 ? LastExponent : null;
-                exponent = Po2Quantizers.MsqeCore(m, Qp, init, _options.LlsIters, _options.LineSearch, _options.LineSearchRange, _options.OutlierSigma, weights, keepMatrices: false).Final;
+                exponent = Po2Quantizers.MsqeCore(m, Qp, init, _options.LlsIters, _options.LineSearch, _options.LineSearchRange, _options.OutlierSigma, weights, keepMatrices: false,
+                    weights32: roots32).Final;
                 if (isTraining)
                 {
                     var snapped = SnapExponent(exponent);
