@@ -165,6 +165,14 @@ public sealed class FusedKernelTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
+    public void MsqePo2_SecondMomentsNoMask_FusedPathMatchesReference(long[] shape, int axis) =>
+        // Without the mask the MSQE weights are √v alone, widened a row at a time from libtorch's float32 roots; decay 0
+        // as above.
+        AssertTrainingSame(() => new MsqePo2Quantizer(shape, 4, Axis(axis), new MsqePo2QuantizerOptions { SecondMoments = true, SecondMomentDecay = 0, OutlierSigma = null }),
+            null, shape, 0.05, 7, steps: 4);
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
     public void LegacyAutoPo2_FusedPathMatchesReference(long[] shape, int axis) =>
         AssertTrainingSame(() => new LegacyAutoPo2Quantizer(shape, 4, Axis(axis)), null, shape, 0.05, 7);
 
