@@ -28,6 +28,15 @@ public sealed class ForwardAllTests
         new LegacyAutoPo2Quantizer(Shapes[7], 4, 1), // given a non-contiguous weight
     ];
 
+    /// <summary>Two sets of the same quantizers in training mode: one called one by one, one through <see cref="WeightQuantizer.ForwardAll"/>.</summary>
+    private static (List<WeightQuantizer> Single, List<WeightQuantizer> Batched) TrainingTwins()
+    {
+        var single = Quantizers();
+        var batched = Quantizers();
+        foreach (var q in single.Concat(batched)) q.train();
+        return (single, batched);
+    }
+
     private static List<Tensor> Weights(int step)
     {
         var weights = new List<Tensor>();
@@ -47,9 +56,7 @@ public sealed class ForwardAllTests
     public void ForwardAll_EveryMethod_SameAsOneByOne()
     {
         using var scope = torch.NewDisposeScope();
-        var single = Quantizers();
-        var batched = Quantizers();
-        foreach (var q in single.Concat(batched)) q.train();
+        var (single, batched) = TrainingTwins();
         single[1].CollectDiagnostics = batched[1].CollectDiagnostics = false; // on by default: one off, as training sets them
         Assert.False(Weights(0)[7].is_contiguous());
 
@@ -108,9 +115,7 @@ public sealed class ForwardAllTests
     public void ForwardAll_KeptGradients_AddedAsAutogradAddsThem()
     {
         using var scope = torch.NewDisposeScope();
-        var single = Quantizers();
-        var batched = Quantizers();
-        foreach (var q in single.Concat(batched)) q.train();
+        var (single, batched) = TrainingTwins();
         var ws = Weights(0);
         var wb = Weights(0);
         long added = FusedBatch.AddableGradients, scales = FusedBatch.AddedScaleGradients;

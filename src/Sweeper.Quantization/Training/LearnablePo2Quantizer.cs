@@ -217,8 +217,9 @@ public sealed class LearnablePo2Quantizer : Po2WeightQuantizer, IGradientObserve
             else
             {
                 using var errors = torch.empty([2, rows, n], ScalarType.Float64);
-                using var root = _secondMoment?.sqrt();
-                FusedKernels.WeightCandidateErrors(2, rows, n, x, limits, root is null ? default : FusedKernels.Floats(root), pair, Qp, FusedKernels.Doubles(errors));
+                using var root = libtorchRoots is null ? _secondMoment?.sqrt() : null; // libtorch's roots, taken once
+                var roots = root ?? libtorchRoots;
+                FusedKernels.WeightCandidateErrors(2, rows, n, x, limits, roots is null ? default : FusedKernels.Floats(roots), pair, Qp, FusedKernels.Doubles(errors));
                 using var sums = errors.sum([2]); // [2, C], as the reference's
                 var sum = FusedKernels.Doubles(sums);
                 for (int c = 0; c < rows; c++) chosen[c] = sum[c] < sum[rows + c] ? pair[c] : pair[rows + c]; // ties go to ceil

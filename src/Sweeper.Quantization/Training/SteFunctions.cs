@@ -213,7 +213,7 @@ internal sealed record FusedLearnedSpec(FusedKernels.Layout Layout, int Qp, bool
         {
             // One pass per channel row: the weight gradient, and the scale gradient summed where it is formed.
             var gradWeight = weightGradient is null ? torch.empty_like(x) : null;
-            bool addScale = parameterGradient is not null && parameterGradient.numel() == Layout.Channels;
+            bool addScale = parameterGradient is not null; // of one value per channel: AddableGradient checked its size
             var sums = addScale ? null : torch.empty(Layout.Channels, ScalarType.Float32);
             var pool = System.Buffers.ArrayPool<float>.Shared;
             var scratch = pool.Rent(Layout.Inner + (addScale ? Layout.Channels : 0));
