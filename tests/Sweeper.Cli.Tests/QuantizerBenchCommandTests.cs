@@ -33,6 +33,35 @@ public sealed class QuantizerBenchCommandTests
         }
     }
 
+    /// <summary>
+    /// <c>--methods</c> times the named methods only, float always beside them as their reference, in the step table and
+    /// in the quantizers-alone table; a repeated name is timed once.
+    /// </summary>
+    [Fact]
+    public async Task BenchQuantizers_Methods_TimesOnlyThoseAndFloat()
+    {
+        var outcome = await SweeperProcess.RunAsync(Path.GetTempPath(), TimeSpan.FromMinutes(4), "bench", "quantizers", "--rounds", "2", "--methods", "lsq, lsq");
+
+        Assert.True(outcome.ExitCode == 0, outcome.ToString());
+        var rows = outcome.Stdout.Split('\n').Where(l => l.StartsWith("│ ")).Select(l => l.Split('│')[1].Trim()).Where(m => m is not ("method" or "")).ToList();
+        Assert.Equal(["none", "lsq", "lsq"], rows); // the step table's float and lsq rows, then lsq alone
+        Assert.Contains("≤ 1.02: undecided", outcome.Stdout);
+    }
+
+    [Theory]
+    [InlineData("lsq,bogus", "--methods: 'bogus' is not a quantizer method (expected a comma-separated list of legacy_auto_po2, msqe_po2, learnable_po2, lsq)")]
+    [InlineData("none", "--methods 'none' names no quantizer method")]
+    [InlineData("lsq,,msqe_po2", "--methods 'lsq,,msqe_po2': an empty name")]
+    public async Task BenchQuantizers_BadMethods_Exit2(string methods, string message)
+    {
+        var outcome = await SweeperProcess.RunAsync(Path.GetTempPath(), TimeSpan.FromMinutes(1), "bench", "quantizers", "--methods", methods);
+
+        Assert.True(outcome.ExitCode == 2, outcome.ToString());
+        Assert.Contains(message, outcome.Stdout + outcome.Stderr);
+        Assert.DoesNotContain("Exception", outcome.Stdout + outcome.Stderr);
+        Assert.DoesNotContain("median ms/step", outcome.Stdout);
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("1001")]

@@ -178,8 +178,35 @@ public sealed class QuantizerBenchSettings : CommandSettings
     [Description("The interpreter for --compare-pytorch (it must import torch and numpy).")]
     public string? Python { get; init; }
 
-    public override ValidationResult Validate() =>
-        Rounds is < 1 or > 1000 ? ValidationResult.Error("--rounds must be from 1 to 1000") : ValidationResult.Success();
+    [CommandOption("--methods <LIST>")]
+    [Description("The quantizer methods to time, comma-separated (default: legacy_auto_po2,msqe_po2,learnable_po2,lsq); float (none) is always timed, as every ratio's reference. Fewer methods, shorter rounds.")]
+    public string? Methods { get; init; }
+
+    /// <summary>The methods to time (float included by the bench itself), from <see cref="Methods"/>; all of them by default.</summary>
+    public IReadOnlyList<string> MethodList => Methods is null ? QuantizerNames.Methods : ParseMethods(Methods).Methods;
+
+    public override ValidationResult Validate()
+    {
+        if (Rounds is < 1 or > 1000) return ValidationResult.Error("--rounds must be from 1 to 1000");
+        if (Methods is not null && ParseMethods(Methods).Error is { } error) return ValidationResult.Error(error);
+        return ValidationResult.Success();
+    }
+
+    private static (IReadOnlyList<string> Methods, string? Error) ParseMethods(string list)
+    {
+        var quantized = QuantizerNames.Methods.Where(m => m != QuantizerMethod.None.Word()).ToList();
+        string expected = $"expected a comma-separated list of {string.Join(", ", quantized)}";
+        var words = list.Split(',', StringSplitOptions.TrimEntries);
+        var methods = new List<string>();
+        foreach (var word in words)
+        {
+            if (word.Length == 0) return ([], $"--methods '{list}': an empty name ({expected})");
+            if (word == QuantizerMethod.None.Word()) continue; // the reference, timed anyway
+            if (!quantized.Contains(word)) return ([], $"--methods: '{word}' is not a quantizer method ({expected})");
+            if (!methods.Contains(word)) methods.Add(word);
+        }
+        return methods.Count == 0 ? ([], $"--methods '{list}' names no quantizer method ({expected})") : (methods, null);
+    }
 }
 
 /// <summary>
@@ -193,6 +220,7 @@ public sealed class QuantizerBenchCommand : Command<QuantizerBenchSettings>
         var options = new Benchmarks.Training.TrainingStepBenchOptions
         {
             Rounds = settings.Rounds,
+            Methods = settings.MethodList,
             Quantizer = new QuantizerSpec { Bits = 4, PerChannel = true, SecondMoments = settings.SecondMoments },
         };
         var rows = Benchmarks.Training.TrainingStepBench.Measure(options);
@@ -228,10 +256,22 @@ public sealed class QuantizerBenchCommand : Command<QuantizerBenchSettings>
     }
 }
 
-/// <summary><c>sweeper bench stability</c>: the stability monitor's cost per training step against the step itself.</summary>
-public sealed class StabilityBenchCommand : Command<QuantizerBenchSettings>
+/// <summary>Options of <c>sweeper bench stability</c> (its step is msqe_po2's: the quantizer options of <c>bench quantizers</c> have no say in it).</summary>
+public sealed class StabilityBenchSettings : CommandSettings
 {
-    public override int Execute(CommandContext context, QuantizerBenchSettings settings, CancellationToken cancellationToken)
+    [CommandOption("--rounds <N>")]
+    [Description("Interleaved rounds of the training step against float (default 21).")]
+    [DefaultValue(21)]
+    public int Rounds { get; init; } = 21;
+
+    public override ValidationResult Validate() =>
+        Rounds is < 1 or > 1000 ? ValidationResult.Error("--rounds must be from 1 to 1000") : ValidationResult.Success();
+}
+
+/// <summary><c>sweeper bench stability</c>: the stability monitor's cost per training step against the step itself.</summary>
+public sealed class StabilityBenchCommand : Command<StabilityBenchSettings>
+{
+    public override int Execute(CommandContext context, StabilityBenchSettings settings, CancellationToken cancellationToken)
     {
         var step = Benchmarks.Training.TrainingStepBench.Measure(new Benchmarks.Training.TrainingStepBenchOptions { Methods = [QuantizerMethod.MsqePo2.Word()], Rounds = settings.Rounds })
             .Single(r => r.Method == QuantizerMethod.MsqePo2.Word());
