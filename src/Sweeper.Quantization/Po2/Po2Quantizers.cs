@@ -450,7 +450,8 @@ public static class Po2Quantizers
             }
 
             // The MSQE weights: kept whole (given, or the mask's when the matrices are kept), formed row by row, or none.
-            var given = new GivenWeights(weights, weights32);
+            // The given MSQE weights' rows: float64 ones, or float32 ones widened a row at a time (no float64 copy a step), or none.
+            var given = (weights ?? weights32) is { } givenMatrix ? new MatrixRows(givenMatrix) : default;
             var rowWeights = new RowWeights(w is not null && (threshold is null || keepMatrices) ? w : null, threshold is not null && !keepMatrices ? threshold : null, given);
             var e0 = init ?? (x.dtype == ScalarType.Float64 ? MaxStart(x, qp) : MaxStartOfWeight(x, rows, n, qp));
             var best = e0.contiguous().clone();
@@ -558,7 +559,7 @@ public static class Po2Quantizers
     /// <paramref name="threshold"/> (empty: no mask), times the second-moment weights <paramref name="weights"/> (if any;
     /// float32 ones widened in <paramref name="scratch"/>), as <see cref="RowWeights"/> forms them.
     /// </summary>
-    private static bool ScreenedFixedPoint(Tensor x, ReadOnlySpan<double> threshold, GivenWeights weights, Span<double> scratch, ReadOnlySpan<double> e0, int qp, int llsIters, Span<double> sums)
+    private static bool ScreenedFixedPoint(Tensor x, ReadOnlySpan<double> threshold, MatrixRows weights, Span<double> scratch, ReadOnlySpan<double> e0, int qp, int llsIters, Span<double> sums)
     {
         int rows = (int)x.size(0), n = (int)x.size(1);
         var floats = x.dtype == ScalarType.Float32 ? FusedKernels.Floats(x) : default;
@@ -570,7 +571,7 @@ public static class Po2Quantizers
         {
             double t = threshold.IsEmpty ? double.PositiveInfinity : threshold[c];
             double se, sx, sq;
-            var w = weights.Row(c, n, scratch);
+            var w = weights.Row(c, scratch);
             if (floats.IsEmpty) FusedKernels.RneProductSums(doubles.Slice(c * n, n), w, t, e0[c], qp, out se, out sx, out sq);
             else FusedKernels.RneProductSums(floats.Slice(c * n, n), w, t, e0[c], qp, out se, out sx, out sq);
             if (!double.IsFinite(se) || !double.IsFinite(sx) || !double.IsFinite(sq)) return false;
@@ -613,9 +614,9 @@ public static class Po2Quantizers
     private readonly ref struct RowWeights
     {
         private readonly ReadOnlySpan<double> _whole, _threshold;
-        private readonly GivenWeights _given;
+        private readonly MatrixRows _given;
 
-        public RowWeights(Tensor? whole, Tensor? threshold, GivenWeights given)
+        public RowWeights(Tensor? whole, Tensor? threshold, MatrixRows given)
         {
             _whole = whole is null ? default : FusedKernels.Doubles(whole);
             _threshold = threshold is null ? default : FusedKernels.Doubles(threshold);
@@ -626,39 +627,14 @@ public static class Po2Quantizers
         public ReadOnlySpan<double> Row(ReadOnlySpan<double> row, int c, int n, RowScratch scratch)
         {
             if (!_whole.IsEmpty) return _whole.Slice(c * n, n);
-            var given = _given.Row(c, n, scratch.Given);
+            var given = _given.Row(c, scratch.Given);
             if (_threshold.IsEmpty) return given; // no mask (a threshold has one value per row): the given weights, or none
             FusedKernels.OutlierWeights(1, n, row, _threshold.Slice(c, 1), given, default, scratch.Weights);
             return scratch.Weights;
         }
     }
 
-    /// <summary>
-    /// The MSQE weights a search was given: a float64 matrix [C, N], or a float32 one widened a row at a time (exactly, as
-    /// the reference's <c>to_type(Float64)</c> widens it, without a weight-sized float64 copy a step), or none.
-    /// </summary>
-    private readonly ref struct GivenWeights
-    {
-        private readonly ReadOnlySpan<double> _weights;
-        private readonly ReadOnlySpan<float> _weights32;
-
-        public GivenWeights(Tensor? weights, Tensor? weights32)
-        {
-            _weights = weights is null ? default : FusedKernels.Doubles(weights);
-            _weights32 = weights32 is null ? default : FusedKernels.Floats(weights32);
-        }
-
-        /// <summary>Row <paramref name="c"/>'s weights (empty: none), widened into <paramref name="scratch"/> from float32 ones.</summary>
-        public ReadOnlySpan<double> Row(int c, int n, Span<double> scratch)
-        {
-            if (!_weights.IsEmpty) return _weights.Slice(c * n, n);
-            if (_weights32.IsEmpty) return default;
-            FusedKernels.Widen(_weights32.Slice(c * n, n), scratch);
-            return scratch.Slice(0, n);
-        }
-    }
-
-    /// <summary>The rows of a channel matrix [C, N], float64 or a float32 weight's (widened exactly into scratch, as a float64 copy holds them).</summary>
+    /// <summary>The rows of a channel matrix [C, N], float64 or a float32 weight's (widened exactly into scratch, as a float64 copy holds them); <c>default</c>: no matrix, every row empty.</summary>
     private readonly ref struct MatrixRows
     {
         private readonly ReadOnlySpan<double> _doubles;
