@@ -159,13 +159,20 @@ public sealed class TelemetryBenchCommand : AsyncCommand<TelemetryBenchSettings>
     }
 }
 
-public sealed class QuantizerBenchSettings : CommandSettings
+/// <summary>The rounds of a bench that times training steps interleaved with float's (<c>bench quantizers</c>, <c>bench stability</c>).</summary>
+public class StepRoundsSettings : CommandSettings
 {
     [CommandOption("--rounds <N>")]
     [Description("Interleaved rounds per method (default 21).")]
     [DefaultValue(21)]
     public int Rounds { get; init; } = 21;
 
+    public override ValidationResult Validate() =>
+        Rounds is < 1 or > 1000 ? ValidationResult.Error("--rounds must be from 1 to 1000") : ValidationResult.Success();
+}
+
+public sealed class QuantizerBenchSettings : StepRoundsSettings
+{
     [CommandOption("--second-moments")]
     [Description("Weight the MSQE by the gradients' second moments (msqe_po2, learnable_po2), as the spec's default does; off by default so that the figures compare with those measured before that default.")]
     public bool SecondMoments { get; init; }
@@ -187,7 +194,7 @@ public sealed class QuantizerBenchSettings : CommandSettings
 
     public override ValidationResult Validate()
     {
-        if (Rounds is < 1 or > 1000) return ValidationResult.Error("--rounds must be from 1 to 1000");
+        if (base.Validate() is { Successful: false } rounds) return rounds;
         if (Methods is not null && ParseMethods(Methods).Error is { } error) return ValidationResult.Error(error);
         return ValidationResult.Success();
     }
@@ -256,17 +263,8 @@ public sealed class QuantizerBenchCommand : Command<QuantizerBenchSettings>
     }
 }
 
-/// <summary>Options of <c>sweeper bench stability</c> (its step is msqe_po2's: the quantizer options of <c>bench quantizers</c> have no say in it).</summary>
-public sealed class StabilityBenchSettings : CommandSettings
-{
-    [CommandOption("--rounds <N>")]
-    [Description("Interleaved rounds of the training step against float (default 21).")]
-    [DefaultValue(21)]
-    public int Rounds { get; init; } = 21;
-
-    public override ValidationResult Validate() =>
-        Rounds is < 1 or > 1000 ? ValidationResult.Error("--rounds must be from 1 to 1000") : ValidationResult.Success();
-}
+/// <summary>Options of <c>sweeper bench stability</c>: its rounds only (its step is msqe_po2's: the quantizer options of <c>bench quantizers</c> have no say in it).</summary>
+public sealed class StabilityBenchSettings : StepRoundsSettings;
 
 /// <summary><c>sweeper bench stability</c>: the stability monitor's cost per training step against the step itself.</summary>
 public sealed class StabilityBenchCommand : Command<StabilityBenchSettings>
